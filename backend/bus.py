@@ -1,0 +1,135 @@
+"""In-process publish/subscribe of committed changes, owned by the IOLoop.
+
+Producers in other threads hand frames over with `Publisher.publish`, which goes through
+`IOLoop.add_callback`; only the IOLoop touches subscribers. Each subscriber has a bounded queue:
+when a slow client lets it overflow, the subscriber is marked and its connection closes (1013),
+so no client can grow memory or slow the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.ioloop import IOLoop
+
+Topic = tuple[str, int] | tuple[str]
+ALL: Topic = ("all",)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A committed change. kind: event | operation | unit | job | job_deleted."""
+
+    kind: str
+    job_id: int
+    data: dict[str, Any]
+    op_id: int | None = None
+    seq: int | None = None
+    tag: str | None = None
+
+    def topics(self) -> list[Topic]:
+        topics: list[Topic] = [("job", self.job_id)]
+        if self.op_id is not None:
+            topics.append(("op", self.op_id))
+        if self.kind in ("job", "job_deleted"):
+            topics.append(ALL)
+        return topics
+
+
+class Overflow(Exception):
+    """The subscriber fell too far behind."""
+
+
+@dataclass(eq=False)
+class Subscriber:
+    topic: Topic
+    limit: int
+    queue: deque[Frame] = field(default_factory=deque)
+    overflowed: bool = False
+    closed: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def deliver(self, frame: Frame) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self.queue) >= self.limit:
+            self.overflowed = True
+            self.queue.clear()
+        else:
+            self.queue.append(frame)
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def get(self, timeout: float | None = None) -> Frame | None:
+        """The next frame; None on timeout or when closed. Raises Overflow after an overflow."""
+        while True:
+            if self.overflowed:
+                raise Overflow()
+            if self.queue:
+                return self.queue.popleft()
+            if self.closed:
+                return None
+            self._wake.clear()
+            try:
+                if timeout is None:
+                    await self._wake.wait()
+                else:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._subs: dict[Topic, set[Subscriber]] = {}
+
+    def subscribe(self, topic: Topic, limit: int) -> Subscriber:
+        sub = Subscriber(topic, limit)
+        self._subs.setdefault(topic, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        subs = self._subs.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.topic]
+        sub.close()
+
+    def publish(self, frames: Iterable[Frame]) -> None:
+        for frame in frames:
+            for topic in frame.topics():
+                for sub in tuple(self._subs.get(topic, ())):
+                    sub.deliver(frame)
+
+    def close_all(self) -> None:
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close()
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+
+class Publisher:
+    """The thread-safe door into the bus: worker and writer threads publish through the IOLoop."""
+
+    def __init__(self, bus: Bus, loop: IOLoop) -> None:
+        self.bus = bus
+        self.loop = loop
+        # Set by replication on PostgreSQL: tells the other replicas about committed changes.
+        self.remote: Callable[[list[Frame]], None] | None = None
+
+    def publish(self, frames: list[Frame], remote: bool = True) -> None:
+        if not frames:
+            return
+        self.loop.add_callback(self.bus.publish, frames)
+        if remote and self.remote is not None:
+            self.remote(frames)

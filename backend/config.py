@@ -1,0 +1,153 @@
+"""Server settings: command-line flags, each with a REDRUNNER_* environment variable as its default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ApiError
+
+REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "redrunner"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: Path = REPO_COMPONENTS
+    state_dir: Path = field(default_factory=default_state_dir)
+    database: str = ""
+    workers: int = 8
+    token: str | None = None
+    shutdown_grace: float = 20.0
+    operation_timeout: float = 0.0
+    retain_days: float = 0.0
+    certfile: str | None = None
+    keyfile: str | None = None
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    max_body_size: int = 1024 * 1024
+    max_events_per_operation: int = 200_000
+    max_stdout_bytes: int = 64 * 1024 * 1024
+    max_event_data_bytes: int = 64 * 1024
+    ws_queue_limit: int = 10_000
+    ws_ping_interval: float = 20.0
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 15.0
+    replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+    @property
+    def project_dir(self) -> Path:
+        return self.data_dir / "project"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.startswith("sqlite")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"REDRUNNER_{name}")
+    return value if value not in (None, "") else default
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return value
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (REDRUNNER_HOST)")
+    parser.add_argument("--port", type=int, default=int(_env("PORT", "8787") or 8787),
+                        help="port to listen on (REDRUNNER_PORT)")
+    parser.add_argument("--data-dir", default=_env("DATA_DIR"),
+                        help="data dir holding project/<action>-<component>.yml (REDRUNNER_DATA_DIR); "
+                             "defaults to the checkout's components/")
+    parser.add_argument("--state-dir", default=_env("STATE_DIR"),
+                        help="where the SQLite database and runner artifacts live (REDRUNNER_STATE_DIR)")
+    parser.add_argument("--database", default=_env("DATABASE_URL"),
+                        help="sqlite:///path or postgresql://... (REDRUNNER_DATABASE_URL)")
+    parser.add_argument("--workers", type=_workers, default=int(_env("WORKERS", "8") or 8),
+                        help="operations run at once by this server (REDRUNNER_WORKERS)")
+    parser.add_argument("--token-file", default=_env("TOKEN_FILE"),
+                        help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works")
+    parser.add_argument("--shutdown-grace", type=_positive_float, default=float(_env("SHUTDOWN_GRACE", "20") or 20),
+                        help="seconds running operations get to finish on SIGTERM (REDRUNNER_SHUTDOWN_GRACE)")
+    parser.add_argument("--operation-timeout", type=_positive_float,
+                        default=float(_env("OPERATION_TIMEOUT", "0") or 0),
+                        help="default time limit of an operation in seconds, 0 for none (REDRUNNER_OPERATION_TIMEOUT)")
+    parser.add_argument("--retain-days", type=_positive_float, default=float(_env("RETAIN_DAYS", "0") or 0),
+                        help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)")
+    parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
+    parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
+    parser.add_argument("--log-format", choices=["auto", "json", "text"], default=_env("LOG_FORMAT", "auto"),
+                        help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)")
+    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
+    parser.add_argument("--max-body-size", type=int, default=int(_env("MAX_BODY_SIZE", str(1024 * 1024)) or 0),
+                        help="largest request body in bytes (REDRUNNER_MAX_BODY_SIZE)")
+    parser.add_argument("--max-events", type=int, default=int(_env("MAX_EVENTS", "200000") or 200000),
+                        help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)")
+    parser.add_argument("--replica-id", default=_env("REPLICA_ID"),
+                        help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
+    if args.data_dir:
+        data_dir = Path(args.data_dir).expanduser()
+    elif REPO_COMPONENTS.is_dir():
+        data_dir = REPO_COMPONENTS
+    else:
+        raise SystemExit("redrunner: --data-dir (or REDRUNNER_DATA_DIR) is required outside a checkout")
+    data_dir = data_dir.resolve()
+    if not (data_dir / "project").is_dir():
+        raise SystemExit(f"redrunner: data dir {data_dir} has no project/ folder")
+    token = os.environ.get("REDRUNNER_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip() or None
+    database = args.database or f"sqlite:///{state_dir / 'redrunner.db'}"
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        state_dir=state_dir,
+        database=database,
+        workers=args.workers,
+        token=token,
+        shutdown_grace=args.shutdown_grace,
+        operation_timeout=args.operation_timeout,
+        retain_days=args.retain_days,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        log_format=args.log_format,
+        log_level=args.log_level.upper(),
+        max_body_size=args.max_body_size,
+        max_events_per_operation=args.max_events,
+    )
+    if args.replica_id:
+        settings.replica_id = args.replica_id
+    return settings
+
+
+__all__ = ["ApiError", "Settings", "add_serve_arguments", "settings_from_args"]

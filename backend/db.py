@@ -1,0 +1,195 @@
+"""Storage: peewee models, the database connection from a URL, and schema versioning.
+
+Times are stored as UTC epoch seconds (floats) so SQLite and PostgreSQL sort and compare them alike.
+JSON columns are text, written and read by the service layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+from playhouse.db_url import connect as connect_url
+
+log = logging.getLogger(__name__)
+
+database_proxy = pw.DatabaseProxy()
+
+ACTIVE = ("pending", "running")
+TERMINAL = ("successful", "failed", "canceled", "timeout", "lost", "error")
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Job(BaseModel):
+    id = pw.AutoField()
+    tag = pw.CharField(max_length=128, index=True)
+    created_at = pw.DoubleField()
+    # Kept current by the service on every operation change, so listing and filtering by status is one query.
+    status = pw.CharField(max_length=16, default="new", index=True)
+
+    class Meta:
+        indexes = ((("tag", "id"), False),)
+
+
+class Unit(BaseModel):
+    id = pw.AutoField()
+    job = pw.ForeignKeyField(Job, backref="units", on_delete="CASCADE")
+    name = pw.CharField(max_length=63)
+    created_at = pw.DoubleField()
+
+    class Meta:
+        indexes = ((("job", "name"), True),)
+
+
+class Operation(BaseModel):
+    id = pw.AutoField()
+    job = pw.ForeignKeyField(Job, backref="operations", on_delete="CASCADE")
+    unit = pw.ForeignKeyField(Unit, backref="operations", on_delete="CASCADE")
+    unit_name = pw.CharField(max_length=63)
+    action = pw.CharField(max_length=255)
+    status = pw.CharField(max_length=16, default="pending")
+    rc = pw.IntegerField(null=True)
+    created_at = pw.DoubleField()
+    started_at = pw.DoubleField(null=True)
+    finished_at = pw.DoubleField(null=True)
+    extravars = pw.TextField(default="{}")
+    event_count = pw.IntegerField(default=0)
+    tasks_done = pw.IntegerField(default=0)
+    tasks_total = pw.IntegerField(null=True)
+    stats = pw.TextField(default="{}")
+    error = pw.TextField(null=True)
+    truncated = pw.BooleanField(default=False)
+    timeout = pw.DoubleField(null=True)
+    cancel_requested = pw.BooleanField(default=False)
+    owner = pw.CharField(max_length=128, null=True, index=True)
+    pid = pw.IntegerField(null=True)
+    pid_started = pw.DoubleField(null=True)
+    run_ident = pw.CharField(max_length=64, null=True)
+    hostname = pw.CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = (
+            (("unit", "status"), False),
+            (("job", "id"), False),
+            (("status", "id"), False),
+            (("action", "unit_name", "status"), False),
+        )
+
+
+class Event(BaseModel):
+    id = pw.BigAutoField()
+    operation = pw.ForeignKeyField(Operation, backref="events", on_delete="CASCADE", index=False)
+    seq = pw.IntegerField()
+    event = pw.CharField(max_length=64)
+    created = pw.DoubleField()
+    host = pw.CharField(max_length=255, null=True)
+    task = pw.TextField(null=True)
+    play = pw.TextField(null=True)
+    stdout = pw.TextField(default="")
+    data = pw.TextField(default="{}")
+
+    class Meta:
+        indexes = ((("operation", "seq"), True),)
+
+
+class Replica(BaseModel):
+    id = pw.CharField(max_length=128, primary_key=True)
+    hostname = pw.CharField(max_length=255)
+    pid = pw.IntegerField()
+    started_at = pw.DoubleField()
+    heartbeat_at = pw.DoubleField(index=True)
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    applied_at = pw.DoubleField()
+
+
+MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, SchemaVersion]
+
+
+def open_database(url: str) -> pw.Database:
+    """Connect the models to the database named by `url` (sqlite:///path or postgresql://...)."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        db = pw.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 10_000,
+                "synchronous": "normal",
+                "foreign_keys": 1,
+                "cache_size": -16_000,
+            },
+            check_same_thread=False,
+            timeout=10,
+        )
+    elif url.startswith(("postgres://", "postgresql://")):
+        db = connect_url(url.replace("postgres://", "postgresql://", 1), autorollback=True)
+    else:
+        raise SystemExit(f"redrunner: unsupported database URL (use sqlite:/// or postgresql://): {url!r}")
+    database_proxy.initialize(db)
+    return db
+
+
+def is_postgres(db: pw.Database) -> bool:
+    return isinstance(db, pw.PostgresqlDatabase)
+
+
+def write_transaction(db: pw.Database) -> Any:
+    """A transaction that takes the write lock at once on SQLite, so check-then-insert cannot interleave."""
+    if isinstance(db, pw.SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
+def lock_row(db: pw.Database, query: pw.ModelSelect) -> pw.ModelSelect:
+    """Row lock on PostgreSQL; SQLite's IMMEDIATE transaction already serializes writers."""
+    return query.for_update() if is_postgres(db) else query
+
+
+# -- schema versions -------------------------------------------------------------------------------
+# Each entry upgrades the schema from the version before it. Never edit a released entry: append.
+
+def _v1_initial(db: pw.Database) -> None:
+    db.create_tables([Job, Unit, Operation, Event, Replica], safe=True)
+    # One running operation per unit, enforced by the database itself (several replicas may claim).
+    db.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS operation_one_running_per_unit "
+        "ON operation (unit_id) WHERE status = 'running'"
+    )
+
+
+MIGRATIONS = [_v1_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: pw.Database) -> int:
+    """Bring the schema up to SCHEMA_VERSION; safe to run from several replicas at once."""
+    with db.atomic():
+        if is_postgres(db):
+            # Serialize concurrent upgrades of replicas starting together.
+            db.execute_sql("SELECT pg_advisory_xact_lock(87870001)")
+        db.create_tables([SchemaVersion], safe=True)
+        row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
+        current = int(row or 0)
+        if current > SCHEMA_VERSION:
+            raise SystemExit(
+                f"redrunner: the database schema is version {current}, newer than this server ({SCHEMA_VERSION})"
+            )
+        import time
+
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version - 1](db)
+            SchemaVersion.create(version=version, applied_at=time.time())
+            log.info("database schema upgraded to version %d", version)
+    return SCHEMA_VERSION

@@ -1,0 +1,63 @@
+"""Probes and metrics: /healthz, /readyz, /metrics (open without the token, for kubelet and Prometheus)."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..db import Operation
+from ..metrics import CONTENT_TYPE
+from .base import APIHandler, public
+
+
+class HealthHandler(APIHandler):
+    route_name = "/healthz"
+
+    @public
+    async def get(self) -> None:
+        self.write_json({"status": "ok"})
+
+
+class ReadyHandler(APIHandler):
+    route_name = "/readyz"
+
+    @public
+    async def get(self) -> None:
+        try:
+            await self.call(self.state.service.ping)
+        except Exception as exc:
+            self.write_json({"status": 503, "error": "database_unavailable",
+                             "message": f"the database does not answer: {type(exc).__name__}"}, 503)
+            return
+        if not self.state.executor.accepting:
+            self.write_json({"status": 503, "error": "shutting_down", "message": "the server is shutting down"}, 503)
+            return
+        self.write_json({"status": "ok", "replica": self.state.settings.replica_id})
+
+
+def _status_counts() -> dict[str, int]:
+    return {s: int(n) for s, n in Operation.select(Operation.status, pw.fn.COUNT(Operation.id))
+            .group_by(Operation.status).tuples()}
+
+
+class MetricsHandler(APIHandler):
+    route_name = "/metrics"
+
+    @public
+    async def get(self) -> None:
+        metrics = self.state.metrics
+        try:
+            counts = await self.call(_status_counts)
+            metrics.operations_by_status.clear()
+            for status, n in counts.items():
+                metrics.operations_by_status.labels(status=status).set(n)
+        except Exception:
+            pass  # /metrics still answers when the database does not
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(metrics.render())
+
+
+default_handlers = [
+    (r"/healthz", HealthHandler),
+    (r"/readyz", ReadyHandler),
+    (r"/metrics", MetricsHandler),
+]

@@ -1,0 +1,99 @@
+"""Operations: list, one (with the ?wait= long-poll), events, stdout, cancel."""
+
+from __future__ import annotations
+
+import time
+
+from ..bus import Overflow
+from ..db import TERMINAL
+from .base import APIHandler
+
+ID = r"(?P<op_id>[^/]+)"
+
+
+class OperationsHandler(APIHandler):
+    route_name = "/operations"
+
+    async def get(self) -> None:
+        job_id = self.query("job_id")
+        page = await self.call(
+            self.state.service.operations,
+            self.query_int("job_id", 0, 1, 2**63 - 1) if job_id is not None else None,
+            self.query("unit"), self.query("status"), self.query("action"),
+            self.query_int("limit", 50, 1, 500), self.query("cursor"))
+        self.write_json(page)
+
+
+class OperationHandler(APIHandler):
+    route_name = "/operations/{id}"
+
+    async def get(self, op_id: str) -> None:
+        oid = self.path_id(op_id, "operation_id")
+        wait = self.query_int("wait", 0, 0, 60)
+        # Subscribe before reading, so a change between the read and the wait is not missed.
+        sub = self.state.bus.subscribe(("op", oid), 1000) if wait else None
+        try:
+            op = await self.call(self.state.service.operation, oid)
+            deadline = time.monotonic() + wait
+            while sub is not None and op["status"] not in TERMINAL:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.request.connection is None:
+                    break
+                try:
+                    frame = await sub.get(timeout=min(left, 2.0))
+                except Overflow:
+                    frame = None
+                    sub.queue.clear()
+                    sub.overflowed = False
+                if frame is not None and frame.kind != "operation":
+                    continue
+                # Re-read from the database: it is the truth (and covers changes made by other replicas).
+                op = await self.call(self.state.service.operation, oid)
+        finally:
+            if sub is not None:
+                self.state.bus.unsubscribe(sub)
+        self.write_json(op)
+
+
+class EventsHandler(APIHandler):
+    route_name = "/operations/{id}/events"
+
+    async def get(self, op_id: str) -> None:
+        page = await self.call(self.state.service.events, self.path_id(op_id, "operation_id"),
+                               self.query_int("after", 0, 0, 2**31 - 1), self.query_int("limit", 500, 1, 5000))
+        self.write_json(page)
+
+
+class StdoutHandler(APIHandler):
+    route_name = "/operations/{id}/stdout"
+
+    async def get(self, op_id: str) -> None:
+        oid = self.path_id(op_id, "operation_id")
+        chunks = await self.call(self.state.service.stdout_chunks, oid)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        first = await self.call(next, chunks, None)  # raises 404 before any byte is sent
+        while first is not None:
+            self.write(first)
+            await self.flush()
+            first = await self.call(next, chunks, None)
+        self.finish()
+
+
+class CancelHandler(APIHandler):
+    route_name = "/operations/{id}/cancel"
+
+    async def post(self, op_id: str) -> None:
+        oid = self.path_id(op_id, "operation_id")
+        op, running = await self.call(self.state.service.cancel, oid)
+        if running:
+            self.state.executor.cancel_local(oid)
+        self.write_json(op, 202)
+
+
+default_handlers = [
+    (r"/api/v1/operations", OperationsHandler),
+    (rf"/api/v1/operations/{ID}", OperationHandler),
+    (rf"/api/v1/operations/{ID}/events", EventsHandler),
+    (rf"/api/v1/operations/{ID}/stdout", StdoutHandler),
+    (rf"/api/v1/operations/{ID}/cancel", CancelHandler),
+]

@@ -1,0 +1,44 @@
+"""Units of a Job, and starting an Operation in one (POST /jobs/{id}/units/{name})."""
+
+from __future__ import annotations
+
+from .base import APIHandler
+from .jobs import ID
+
+NAME = r"(?P<name>[^/]+)"
+
+
+class UnitsHandler(APIHandler):
+    route_name = "/jobs/{id}/units"
+
+    async def get(self, job_id: str) -> None:
+        self.write_json(await self.call(self.state.service.units, self.path_id(job_id, "job_id")))
+
+    async def post(self, job_id: str) -> None:
+        jid = self.path_id(job_id, "job_id")
+        body = self.body_params()
+        unit, created = await self.call(self.state.service.add_unit, jid, body.get("name"))
+        self.set_header("Location", f"/api/v1/jobs/{jid}/units/{unit['name']}")
+        self.write_json(unit, 201 if created else 200)
+
+
+class UnitHandler(APIHandler):
+    route_name = "/jobs/{id}/units/{name}"
+
+    async def get(self, job_id: str, name: str) -> None:
+        self.write_json(await self.call(self.state.service.unit, self.path_id(job_id, "job_id"), name))
+
+    async def post(self, job_id: str, name: str) -> None:
+        jid = self.path_id(job_id, "job_id")
+        body = self.body_params()
+        op = await self.call(self.state.service.create_operation, jid, name, body,
+                             self.state.executor.accepting)
+        self.state.executor.kick()
+        self.set_header("Location", f"/api/v1/operations/{op['id']}")
+        self.write_json(op, 202)
+
+
+default_handlers = [
+    (rf"/api/v1/jobs/{ID}/units", UnitsHandler),
+    (rf"/api/v1/jobs/{ID}/units/{NAME}", UnitHandler),
+]

@@ -1,0 +1,146 @@
+"""Several replicas on one PostgreSQL database: change notices with LISTEN/NOTIFY.
+
+A replica publishes a committed change to its own followers directly and sends a compact notice
+(which Operation, which seq range, which Job) on the `redrunner` channel. The other replicas read the
+changed rows back from the database and publish them to their followers. Notices only wake followers:
+events are always read by seq from the table, so a lost notice delays a follower but never gaps it
+(streams fill gaps from the database, and long-polls re-read periodically).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import threading
+from typing import TYPE_CHECKING, Any
+
+import peewee as pw
+
+from .bus import Frame, Publisher
+from .config import Settings
+from .db import Job, is_postgres
+
+if TYPE_CHECKING:
+    from .service import Service
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "redrunner"
+MAX_PAYLOAD = 7000
+
+
+class Notifier:
+    def __init__(self, settings: Settings, db: pw.PostgresqlDatabase, service: Service, publisher: Publisher) -> None:
+        self.settings = settings
+        self.db = db
+        self.service = service
+        self.publisher = publisher
+        self.me = settings.replica_id
+        self._send_lock = threading.Lock()
+        self._send_conn: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen_loop, name="redrunner-listen", daemon=True)
+        publisher.remote = self.send
+
+    @classmethod
+    def for_database(cls, settings: Settings, db: pw.Database, service: Service,
+                     publisher: Publisher) -> Notifier | None:
+        if not is_postgres(db):
+            return None
+        assert isinstance(db, pw.PostgresqlDatabase)
+        return cls(settings, db, service, publisher)
+
+    def _connect(self) -> Any:
+        import psycopg2
+
+        conn = psycopg2.connect(self.settings.database)
+        conn.autocommit = True
+        return conn
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def send(self, frames: list[Frame]) -> None:
+        notices: list[dict[str, Any]] = []
+        events: dict[int, list[int]] = {}
+        ops: list[int] = []
+        for frame in frames:
+            if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
+                rng = events.setdefault(frame.op_id, [frame.job_id, frame.seq, frame.seq])
+                rng[1], rng[2] = min(rng[1], frame.seq), max(rng[2], frame.seq)
+            elif frame.kind == "operation" and frame.op_id is not None:
+                ops.append(frame.op_id)
+            elif frame.kind == "job" and not any(f.kind == "operation" and f.job_id == frame.job_id for f in frames):
+                notices.append({"k": "job", "j": frame.job_id})
+            elif frame.kind == "job_deleted":
+                notices.append({"k": "jd", "j": frame.job_id, "t": frame.tag})
+        for op_id, (job_id, lo, hi) in events.items():
+            notices.append({"k": "ev", "o": op_id, "j": job_id, "a": lo, "b": hi})
+        if ops:
+            notices.append({"k": "op", "o": ops})
+        if not notices:
+            return
+        with self._send_lock:
+            for attempt in range(2):
+                try:
+                    if self._send_conn is None or self._send_conn.closed:
+                        self._send_conn = self._connect()
+                    with self._send_conn.cursor() as cur:
+                        for notice in notices:
+                            notice["r"] = self.me
+                            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps(notice)[:MAX_PAYLOAD]))
+                    return
+                except Exception:
+                    log.warning("sending a change notice failed (attempt %d)", attempt + 1, exc_info=True)
+                    self._send_conn = None
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def _listen_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = self._connect()
+                with conn.cursor() as cur:
+                    cur.execute(f"LISTEN {CHANNEL}")
+                while not self._stop.is_set():
+                    if select.select([conn], [], [], 1.0) == ([], [], []):
+                        continue
+                    conn.poll()
+                    while conn.notifies:
+                        note = conn.notifies.pop(0)
+                        self._handle(note.payload)
+            except Exception:
+                log.warning("change-notice listener lost its connection; reconnecting", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _handle(self, payload: str) -> None:
+        try:
+            notice = json.loads(payload)
+        except ValueError:
+            return
+        if notice.get("r") == self.me:
+            return
+        kind = notice.get("k")
+        if kind == "ev":
+            op_id, job_id, lo, hi = int(notice["o"]), int(notice["j"]), int(notice["a"]), int(notice["b"])
+            events = self.service.event_page(op_id, lo - 1, hi - lo + 1, hi)
+            self.publisher.publish([Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events],
+                                   remote=False)
+        elif kind == "op":
+            self.service.publish_changes([int(o) for o in notice["o"]], remote=False)
+        elif kind == "job":
+            job = Job.get_or_none(Job.id == int(notice["j"]))
+            if job is not None:
+                data = self.service.job(job.id)
+                self.publisher.publish([Frame("job", job.id, data, tag=job.tag)], remote=False)
+        elif kind == "jd":
+            job_id = int(notice["j"])
+            data = {"id": job_id, "tag": notice.get("t")}
+            self.publisher.publish([Frame("job_deleted", job_id, data, tag=notice.get("t"))], remote=False)

@@ -1,0 +1,423 @@
+"""The service layer: every read and write of Jobs, Units and Operations.
+
+All methods are blocking and run in the database thread pool (never on the IOLoop). Changes that
+followers must see are handed to the Publisher after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+from .bus import Frame, Publisher
+from .config import Settings
+from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit, lock_row, write_transaction
+from .errors import ApiError, invalid_parameter
+from .serialize import derive_job_status, event_dict, job_dict, operation_dict, unit_dict
+from .timeutil import now
+from .validation import (
+    check_extravars,
+    check_tag,
+    check_timeout,
+    check_unit_list,
+    check_unit_name,
+    resolve_action,
+)
+
+log = logging.getLogger(__name__)
+
+JOB_STATUSES = ("new", "running", "successful", "failed")
+OP_STATUSES = ("pending", "running", *TERMINAL)
+HOSTNAME = socket.gethostname()
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise invalid_parameter("cursor", "cursor is not one this server handed out") from exc
+    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 24:
+        raise invalid_parameter("cursor", "cursor is not one this server handed out")
+    return int(text[3:])
+
+
+@dataclass
+class Claim:
+    """An Operation this replica has claimed to run: what the worker needs to start it."""
+
+    op_id: int
+    job_id: int
+    job_tag: str
+    unit: str
+    action: str
+    extravars: dict[str, Any]
+    timeout: float | None
+    started_at: float
+
+
+class Service:
+    def __init__(self, settings: Settings, db: pw.Database, publisher: Publisher) -> None:
+        self.settings = settings
+        self.db = db
+        self.publisher = publisher
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _job_or_404(self, job_id: int) -> Job:
+        job = Job.get_or_none(Job.id == job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id}")
+        return job
+
+    def _units_of(self, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """Units of the given jobs, each with its operation ids (newest first) and latest operation."""
+        result: dict[int, list[dict[str, Any]]] = {jid: [] for jid in job_ids}
+        if not job_ids:
+            return result
+        units = list(Unit.select().where(Unit.job.in_(job_ids)).order_by(Unit.id))
+        op_ids: dict[int, list[int]] = {u.id: [] for u in units}
+        for op_id, unit_id in (Operation.select(Operation.id, Operation.unit)
+                               .where(Operation.job.in_(job_ids)).order_by(Operation.id.desc()).tuples()):
+            op_ids[unit_id].append(op_id)
+        latest_ids = [ids[0] for ids in op_ids.values() if ids]
+        latest = {op.unit_id: op for op in Operation.select().where(Operation.id.in_(latest_ids))} if latest_ids else {}
+        for unit in units:
+            result[unit.job_id].append(unit_dict(unit, op_ids[unit.id], latest.get(unit.id)))
+        return result
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        job = self._job_or_404(job_id)
+        return job_dict(job, self._units_of([job.id])[job.id])
+
+    def jobs(self, tag: str | None, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        query = Job.select()
+        if tag is not None:
+            query = query.where(Job.tag == check_tag(tag))
+        if status is not None:
+            if status not in JOB_STATUSES:
+                raise invalid_parameter("status", f"status must be one of {', '.join(JOB_STATUSES)}")
+            query = query.where(Job.status == status)
+        before = decode_cursor(cursor)
+        if before is not None:
+            query = query.where(Job.id < before)
+        rows = list(query.order_by(Job.id.desc()).limit(limit + 1))
+        page, more = rows[:limit], len(rows) > limit
+        units = self._units_of([j.id for j in page])
+        return {"items": [job_dict(j, units[j.id]) for j in page],
+                "next": encode_cursor(page[-1].id) if more else None}
+
+    def latest_job(self, tag: str) -> dict[str, Any]:
+        job = Job.select().where(Job.tag == check_tag(tag)).order_by(Job.id.desc()).first()
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job with tag {tag}")
+        return job_dict(job, self._units_of([job.id])[job.id])
+
+    def unit(self, job_id: int, name: str) -> dict[str, Any]:
+        self._job_or_404(job_id)
+        check_unit_name(name)
+        for unit in self._units_of([job_id])[job_id]:
+            if unit["name"] == name:
+                return unit
+        raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}")
+
+    def units(self, job_id: int) -> dict[str, Any]:
+        self._job_or_404(job_id)
+        return {"items": self._units_of([job_id])[job_id], "next": None}
+
+    def operation(self, op_id: int) -> dict[str, Any]:
+        op = Operation.get_or_none(Operation.id == op_id)
+        if op is None:
+            raise ApiError(404, "operation_not_found", f"no operation {op_id}")
+        return operation_dict(op)
+
+    def operations(self, job_id: int | None, unit: str | None, status: str | None, action: str | None,
+                   limit: int, cursor: str | None) -> dict[str, Any]:
+        query = Operation.select()
+        if job_id is not None:
+            query = query.where(Operation.job == job_id)
+        if unit is not None:
+            query = query.where(Operation.unit_name == check_unit_name(unit, "unit"))
+        if status is not None:
+            if status not in OP_STATUSES:
+                raise invalid_parameter("status", f"status must be one of {', '.join(OP_STATUSES)}")
+            query = query.where(Operation.status == status)
+        if action is not None:
+            query = query.where(Operation.action == action)
+        before = decode_cursor(cursor)
+        if before is not None:
+            query = query.where(Operation.id < before)
+        rows = list(query.order_by(Operation.id.desc()).limit(limit + 1))
+        page, more = rows[:limit], len(rows) > limit
+        return {"items": [operation_dict(o) for o in page],
+                "next": encode_cursor(page[-1].id) if more else None}
+
+    def events(self, op_id: int, after: int, limit: int) -> dict[str, Any]:
+        op = Operation.get_or_none(Operation.id == op_id)
+        if op is None:
+            raise ApiError(404, "operation_not_found", f"no operation {op_id}")
+        # Status is read before the events: a terminal status is only committed after all its events.
+        terminal = op.status in TERMINAL
+        items = self.event_page(op_id, after, limit)
+        next_after = items[-1]["seq"] if items else after
+        return {"items": items, "next_after": next_after,
+                "complete": terminal and next_after >= op.event_count}
+
+    def event_page(self, op_id: int, after: int, limit: int, upto: int | None = None) -> list[dict[str, Any]]:
+        query = Event.select().where((Event.operation == op_id) & (Event.seq > after))
+        if upto is not None:
+            query = query.where(Event.seq <= upto)
+        return [event_dict(ev, op_id) for ev in query.order_by(Event.seq).limit(limit)]
+
+    def stdout_chunks(self, op_id: int, chunk_events: int = 2000) -> Iterator[str]:
+        self.operation(op_id)
+        after = 0
+        while True:
+            rows = list(Event.select(Event.seq, Event.stdout)
+                        .where((Event.operation == op_id) & (Event.seq > after))
+                        .order_by(Event.seq).limit(chunk_events).tuples())
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield "".join(f"{text}\n" for _, text in rows if text)
+
+    def playbooks(self, unit: str | None) -> dict[str, Any]:
+        if unit is not None:
+            check_unit_name(unit, "unit")
+        root = self.settings.project_dir
+        items = []
+        for path in sorted(root.iterdir()) if root.is_dir() else []:
+            if path.suffix not in (".yml", ".yaml") or not path.is_file():
+                continue
+            stem = path.stem
+            action, _, component = stem.partition("-")
+            if unit is not None and component != unit:
+                continue
+            items.append({"name": path.name, "action": action, "component": component or None})
+        return {"items": items, "next": None}
+
+    def ping(self) -> bool:
+        self.db.execute_sql("SELECT 1").fetchone()
+        return True
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def create_job(self, tag: Any, units: Any, reuse: Any) -> tuple[dict[str, Any], bool]:
+        tag = check_tag(tag)
+        names = check_unit_list(units)
+        if reuse not in (None, "latest"):
+            raise invalid_parameter("reuse", 'reuse must be "latest"')
+        created = False
+        with write_transaction(self.db):
+            job = None
+            if reuse == "latest":
+                job = Job.select().where(Job.tag == tag).order_by(Job.id.desc()).first()
+            if job is None:
+                job = Job.create(tag=tag, created_at=now(), status="new")
+                created = True
+            existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
+            added = [n for n in names if n not in existing]
+            for name in added:
+                Unit.create(job=job.id, name=name, created_at=now())
+        result = self.job(job.id)
+        if created or added:
+            self._publish_job(result, units=[u for u in result["units"] if u["name"] in added])
+        return result, created
+
+    def add_unit(self, job_id: int, name: Any) -> tuple[dict[str, Any], bool]:
+        name = check_unit_name(name)
+        with write_transaction(self.db):
+            self._job_or_404(job_id)
+            created = Unit.get_or_none((Unit.job == job_id) & (Unit.name == name)) is None
+            if created:
+                Unit.create(job=job_id, name=name, created_at=now())
+        unit = self.unit(job_id, name)
+        if created:
+            self._publish_job(self.job(job_id), units=[unit])
+        return unit, created
+
+    def delete_job(self, job_id: int) -> None:
+        with write_transaction(self.db):
+            job = lock_row(self.db, Job.select().where(Job.id == job_id)).first()
+            if job is None:
+                raise ApiError(404, "job_not_found", f"no job {job_id}")
+            if Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists():
+                raise ApiError(409, "job_busy", f"job {job_id} has an operation pending or running")
+            op_ids = [o.id for o in Operation.select(Operation.id).where(Operation.job == job_id)]
+            if op_ids:
+                Event.delete().where(Event.operation.in_(op_ids)).execute()
+            Operation.delete().where(Operation.job == job_id).execute()
+            Unit.delete().where(Unit.job == job_id).execute()
+            Job.delete().where(Job.id == job_id).execute()
+        self.publisher.publish([Frame("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
+
+    def create_operation(self, job_id: int, unit_name: str, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
+        """Validate everything, then insert the pending Operation; nothing is created on any error."""
+        check_unit_name(unit_name)
+        if "action" not in body:
+            raise ApiError(400, "invalid_action", "action is required", "action")
+        job = self._job_or_404(job_id)
+        unit = Unit.get_or_none((Unit.job == job_id) & (Unit.name == unit_name))
+        if unit is None:
+            raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {unit_name}")
+        action = resolve_action(self.settings.project_dir, body.get("action"), unit_name)
+        extravars = check_extravars(body.get("extravars"))
+        timeout = check_timeout(body.get("timeout"))
+        queue = body.get("queue", False)
+        if isinstance(queue, str) and queue in ("true", "false"):
+            queue = queue == "true"
+        if not isinstance(queue, bool):
+            raise invalid_parameter("queue", "queue must be true or false")
+        if not accepting:
+            raise ApiError(503, "shutting_down", "the server is shutting down and accepts no new operations")
+        if timeout is None and self.settings.operation_timeout > 0:
+            timeout = self.settings.operation_timeout
+        with write_transaction(self.db):
+            lock_row(self.db, Unit.select().where(Unit.id == unit.id)).first()
+            busy = Operation.select().where((Operation.unit == unit.id) & Operation.status.in_(ACTIVE)).exists()
+            if busy and not queue:
+                raise ApiError(409, "unit_busy",
+                               f"unit {unit_name} already has an operation pending or running; "
+                               "pass queue=true to wait for it")
+            previous = (Operation.select(Operation.tasks_done)
+                        .where((Operation.unit_name == unit_name) & (Operation.action == action)
+                               & (Operation.status == "successful"))
+                        .order_by(Operation.id.desc()).first())
+            op = Operation.create(
+                job=job.id, unit=unit.id, unit_name=unit_name, action=action, status="pending",
+                created_at=now(), extravars=json.dumps(extravars), timeout=timeout,
+                tasks_total=previous.tasks_done if previous is not None else None,
+            )
+            self._refresh_job_status(job.id)
+        self.publish_changes([op.id])
+        return operation_dict(Operation.get_by_id(op.id))
+
+    def cancel(self, op_id: int) -> tuple[dict[str, Any], bool]:
+        """Returns the Operation and whether its runner must be told to stop."""
+        with write_transaction(self.db):
+            op = lock_row(self.db, Operation.select().where(Operation.id == op_id)).first()
+            if op is None:
+                raise ApiError(404, "operation_not_found", f"no operation {op_id}")
+            if op.status in TERMINAL:
+                raise ApiError(409, "not_running", f"operation {op_id} is already {op.status}")
+            running = op.status == "running"
+            if running:
+                Operation.update(cancel_requested=True).where(Operation.id == op_id).execute()
+            else:
+                Operation.update(status="canceled", finished_at=now(), cancel_requested=True,
+                                 error="canceled before it started").where(
+                    (Operation.id == op_id) & (Operation.status == "pending")).execute()
+                self._refresh_job_status(op.job_id)
+        self.publish_changes([op_id])
+        return self.operation(op_id), running
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def claim(self, owner: str, slots: int) -> list[Claim]:
+        """Claim up to `slots` runnable Operations: the oldest pending one of each idle unit."""
+        if slots <= 0:
+            return []
+        claimed: list[int] = []
+        with write_transaction(self.db):
+            running_units = Operation.select(Operation.unit).where(Operation.status == "running")
+            query = (Operation.select(Operation.id, Operation.unit)
+                     .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
+                     .order_by(Operation.id).limit(slots * 4 + 16))
+            seen: set[int] = set()
+            for op_id, unit_id in query.tuples():
+                if unit_id in seen:
+                    continue
+                seen.add(unit_id)
+                try:
+                    with self.db.atomic():
+                        n = (Operation.update(status="running", owner=owner, started_at=now(), hostname=HOSTNAME)
+                             .where((Operation.id == op_id) & (Operation.status == "pending")).execute())
+                except pw.IntegrityError:
+                    continue  # another replica started this unit's operation first
+                if n:
+                    claimed.append(op_id)
+                    if len(claimed) >= slots:
+                        break
+        if not claimed:
+            return []
+        self.publish_changes(claimed)
+        ops = list(Operation.select().where(Operation.id.in_(claimed)).order_by(Operation.id))
+        tags = dict(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops})).tuples())
+        return [Claim(op.id, op.job_id, tags[op.job_id], op.unit_name, op.action,
+                      json.loads(op.extravars or "{}"), op.timeout, op.started_at) for op in ops]
+
+    def cancel_requested(self, op_ids: list[int]) -> list[int]:
+        if not op_ids:
+            return []
+        return [o.id for o in Operation.select(Operation.id)
+                .where(Operation.id.in_(op_ids) & (Operation.cancel_requested == True))]  # noqa: E712
+
+    def mark_lost(self, where: Any, why: str) -> list[Operation]:
+        """Mark the active Operations matching `where` lost; returns them as they were."""
+        with write_transaction(self.db):
+            ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
+            if not ops:
+                return []
+            ids = [o.id for o in ops]
+            for op in ops:
+                Operation.update(status="lost", finished_at=now(), rc=None,
+                                 error=f"{why} while the operation was {op.status}").where(
+                    (Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
+            for job_id in {o.job_id for o in ops}:
+                self._refresh_job_status(job_id)
+        self.publish_changes(ids)
+        return ops
+
+    def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
+        """Recompute the Job's stored status from its units' latest operations."""
+        job = Job.get_by_id(job_id)
+        latest_ids = (Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id)
+                      .group_by(Operation.unit))
+        statuses = [s for (s,) in Operation.select(Operation.status).where(Operation.id.in_(latest_ids)).tuples()]
+        any_active = Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists()
+        new = derive_job_status(statuses, any_active)
+        if new != job.status:
+            Job.update(status=new).where(Job.id == job_id).execute()
+        return job.status, new
+
+    def refresh_job_status(self, job_id: int) -> tuple[str, str]:
+        return self._refresh_job_status(job_id)
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    def publish_changes(self, op_ids: list[int], remote: bool = True) -> None:
+        """Publish the committed state of these Operations, their Units and Jobs."""
+        if not op_ids:
+            return
+        ops = list(Operation.select().where(Operation.id.in_(op_ids)))
+        frames: list[Frame] = []
+        job_ids = sorted({o.job_id for o in ops})
+        jobs = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))}
+        units = self._units_of(job_ids)
+        for op in ops:
+            tag = jobs[op.job_id].tag if op.job_id in jobs else None
+            frames.append(Frame("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
+            for unit in units.get(op.job_id, []):
+                if unit["name"] == op.unit_name:
+                    frames.append(Frame("unit", op.job_id, unit, tag=tag))
+        for job_id, job in jobs.items():
+            frames.append(Frame("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
+        self.publisher.publish(frames, remote=remote)
+
+    def _publish_job(self, job: dict[str, Any], units: list[dict[str, Any]]) -> None:
+        frames = [Frame("unit", job["id"], u, tag=job["tag"]) for u in units]
+        frames.append(Frame("job", job["id"], job, tag=job["tag"]))
+        self.publisher.publish(frames)

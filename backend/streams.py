@@ -1,0 +1,173 @@
+"""The WebSocket stream protocols, apart from the handlers that wire them to connections.
+
+Every stream subscribes to the bus first and reads the database second, so nothing can fall between
+the two; events are then deduplicated by `seq`, and a gap in live frames (a subscriber that missed
+some) is filled from the database, which is the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from .bus import Bus, Frame, Overflow, Subscriber
+from .db import TERMINAL
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 1000
+
+
+class Connection(Protocol):
+    async def send(self, frame: dict[str, Any]) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
+    def closed(self) -> bool: ...
+
+
+Call = Callable[..., Awaitable[Any]]
+
+
+class OverflowClose(Exception):
+    pass
+
+
+async def _next(sub: Subscriber) -> Frame | None:
+    try:
+        return await sub.get()
+    except Overflow as exc:
+        raise OverflowClose() from exc
+
+
+class OperationStream:
+    def __init__(self, bus: Bus, call: Call, service: Any, conn: Connection, op_id: int, after: int,
+                 queue_limit: int) -> None:
+        self.bus = bus
+        self.call = call
+        self.service = service
+        self.conn = conn
+        self.op_id = op_id
+        self.last = after
+        self.queue_limit = queue_limit
+
+    async def _replay(self, upto: int | None = None) -> None:
+        while not self.conn.closed():
+            items = await self.call(self.service.event_page, self.op_id, self.last, REPLAY_PAGE, upto)
+            for ev in items:
+                await self._send_event(ev)
+            if len(items) < REPLAY_PAGE:
+                return
+
+    async def _send_event(self, ev: dict[str, Any]) -> None:
+        if ev["seq"] <= self.last:
+            return
+        await self.conn.send({"type": "event", "operation_id": self.op_id, "seq": ev["seq"], "data": ev})
+        self.last = ev["seq"]
+
+    async def run(self) -> None:
+        sub = self.bus.subscribe(("op", self.op_id), self.queue_limit)
+        try:
+            op = await self.call(self.service.operation, self.op_id)
+            await self.conn.send({"type": "status", "data": op})
+            sent_status = op["status"]
+            await self._replay()
+            while not self.conn.closed():
+                if op["status"] in TERMINAL:
+                    if self.last < op["event_count"]:
+                        await self._replay()
+                    await self.conn.send({"type": "end", "data": op})
+                    self.conn.close(1000, "operation finished")
+                    return
+                frame = await _next(sub)
+                if frame is None:
+                    return
+                if frame.kind == "event" and frame.seq is not None:
+                    if frame.seq <= self.last:
+                        continue
+                    if frame.seq > self.last + 1:
+                        await self._replay(upto=frame.seq - 1)
+                    await self._send_event(frame.data)
+                elif frame.kind == "operation":
+                    op = frame.data
+                    if op["status"] != sent_status:
+                        sent_status = op["status"]
+                        if op["status"] in TERMINAL and self.last < op["event_count"]:
+                            await self._replay()
+                        await self.conn.send({"type": "status", "data": op})
+        except OverflowClose:
+            self.conn.close(1013, "client too slow: resume with after=<last seq>")
+        finally:
+            self.bus.unsubscribe(sub)
+
+
+class JobStream:
+    def __init__(self, bus: Bus, call: Call, service: Any, conn: Connection, job_id: int, queue_limit: int) -> None:
+        self.bus = bus
+        self.call = call
+        self.service = service
+        self.conn = conn
+        self.job_id = job_id
+        self.queue_limit = queue_limit
+
+    async def run(self) -> None:
+        sub = self.bus.subscribe(("job", self.job_id), self.queue_limit)
+        try:
+            job = await self.call(self.service.job, self.job_id)
+            # Events at or below the snapshot's event_count are already reflected in it.
+            seen: dict[int, int] = {}
+            for unit in job["units"]:
+                latest = unit.get("latest_operation")
+                if latest:
+                    seen[latest["id"]] = latest["event_count"]
+            await self.conn.send({"type": "snapshot", "data": job})
+            while not self.conn.closed():
+                frame = await _next(sub)
+                if frame is None:
+                    return
+                if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
+                    if frame.seq <= seen.get(frame.op_id, 0):
+                        continue
+                    seen[frame.op_id] = frame.seq
+                    await self.conn.send({"type": "event", "operation_id": frame.op_id, "seq": frame.seq,
+                                          "data": frame.data})
+                elif frame.kind in ("operation", "unit"):
+                    await self.conn.send({"type": "status", "data": frame.data})
+                elif frame.kind == "job":
+                    await self.conn.send({"type": "job", "data": frame.data})
+                elif frame.kind == "job_deleted":
+                    await self.conn.send({"type": "end", "data": frame.data})
+                    self.conn.close(1000, "job deleted")
+                    return
+        except OverflowClose:
+            self.conn.close(1013, "client too slow: reconnect for a new snapshot")
+        finally:
+            self.bus.unsubscribe(sub)
+
+
+class TagStream:
+    def __init__(self, bus: Bus, conn: Connection, tag: str | None, queue_limit: int) -> None:
+        self.bus = bus
+        self.conn = conn
+        self.tag = tag
+        self.queue_limit = queue_limit
+
+    async def run(self) -> None:
+        sub = self.bus.subscribe(("all",), self.queue_limit)
+        try:
+            while not self.conn.closed():
+                frame = await _next(sub)
+                if frame is None:
+                    return
+                if self.tag is not None and frame.tag != self.tag:
+                    continue
+                kind = "job" if frame.kind == "job" else "job_deleted"
+                await self.conn.send({"type": kind, "data": frame.data})
+        except OverflowClose:
+            self.conn.close(1013, "client too slow: reconnect")
+        finally:
+            self.bus.unsubscribe(sub)
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))

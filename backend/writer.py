@@ -1,0 +1,177 @@
+"""The one writer of events: worker threads queue events and status changes; this thread commits them.
+
+Group commit: whatever is queued when the writer wakes goes into one transaction, at once (no timer),
+so the write lag is one transaction. Frames are published only after the commit, so a follower never
+sees an event the database does not have. A terminal status is queued after its run's last event by
+the same worker thread, so it is committed after (or with) every event of that run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee as pw
+
+from .bus import Frame, Publisher
+from .db import TERMINAL, Event, Operation, write_transaction
+from .metrics import Metrics
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 5000
+
+
+@dataclass
+class EventItem:
+    op_id: int
+    job_id: int
+    row: dict[str, Any]
+    event: dict[str, Any]  # the API's Event, for publishing
+    counters: dict[str, Any]  # Operation fields current after this event
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class StatusItem:
+    op_id: int
+    job_id: int
+    fields: dict[str, Any]
+
+
+@dataclass
+class FlushItem:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+Item = EventItem | StatusItem | FlushItem
+
+
+class EventWriter:
+    def __init__(self, db: pw.Database, service: Service, publisher: Publisher, metrics: Metrics) -> None:
+        self.db = db
+        self.service = service
+        self.publisher = publisher
+        self.metrics = metrics
+        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="redrunner-writer", daemon=True)
+        self._stopped = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, item: Item) -> None:
+        self._queue.put(item)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        item = FlushItem()
+        self._queue.put(item)
+        return item.done.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch: list[Item] = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit_with_retry(batch)
+            if stop:
+                return
+
+    def _commit_with_retry(self, batch: list[Item]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                self._commit(batch)
+                return
+            except (pw.OperationalError, pw.InterfaceError):
+                # The database is briefly away (PostgreSQL restart, SQLite lock storm): keep the batch and
+                # retry, since dropping events would break the no-gap promise.
+                log.warning("event batch commit failed; retrying in %.2f s", delay, exc_info=True)
+                with contextlib.suppress(Exception):
+                    self.db.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                log.exception("event batch commit failed; committing its items one by one")
+                break
+        # A bad item must not take the others down with it: above all, every terminal status must land.
+        for item in batch:
+            try:
+                self._commit([item])
+            except Exception:
+                log.exception("dropped an item the database refused: %r", type(item).__name__)
+                if isinstance(item, FlushItem):
+                    item.done.set()
+
+    def _commit(self, batch: list[Item]) -> None:
+        events = [i for i in batch if isinstance(i, EventItem)]
+        counters: dict[int, dict[str, Any]] = {}
+        for ev in events:
+            counters[ev.op_id] = ev.counters
+        status_ops: dict[int, dict[str, Any]] = {}
+        status_jobs: set[int] = set()
+        for item in batch:
+            if isinstance(item, StatusItem):
+                status_ops.setdefault(item.op_id, {}).update(item.fields)
+                status_jobs.add(item.job_id)
+        terminal_ops: list[int] = []
+        with write_transaction(self.db):
+            if events:
+                rows = [e.row for e in events]
+                for start in range(0, len(rows), 500):
+                    Event.insert_many(rows[start:start + 500]).execute()
+            for op_id, fields in counters.items():
+                update = {k: v for k, v in fields.items()}
+                if "stats" in update:
+                    update["stats"] = json.dumps(update["stats"])
+                Operation.update(update).where(Operation.id == op_id).execute()
+            for op_id, fields in status_ops.items():
+                fields = dict(fields)
+                if "stats" in fields:
+                    fields["stats"] = json.dumps(fields["stats"])
+                # Terminal states never change again.
+                n = Operation.update(fields).where(
+                    (Operation.id == op_id) & Operation.status.not_in(TERMINAL)).execute()
+                if n and fields.get("status") in TERMINAL:
+                    terminal_ops.append(op_id)
+            for job_id in status_jobs:
+                self.service.refresh_job_status(job_id)
+        committed = time.monotonic()
+        if events:
+            self.metrics.events_stored.inc(len(events))
+            for ev in events:
+                self.metrics.event_write_latency.observe(committed - ev.queued_at)
+            self.publisher.publish([
+                Frame("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events
+            ])
+        if status_ops:
+            self.service.publish_changes(list(status_ops))
+            for op_id in terminal_ops:
+                status = status_ops[op_id].get("status", "")
+                self.metrics.operations.labels(status=status).inc()
+        for item in batch:
+            if isinstance(item, FlushItem):
+                item.done.set()

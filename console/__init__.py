@@ -1,0 +1,1 @@
+"""The RedRunner operator console (Textual)."""

@@ -1,0 +1,81 @@
+"""The RedRunner console: Jobs, their Units, and Operation logs, live from a server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from console.client import ApiError, Operation, Unavailable
+from console.commands import ConsoleCommands
+from console.screens.dialogs import ConfirmScreen
+from console.screens.home import HomeScreen
+from console.screens.job import JobScreen
+from console.screens.operation import OperationScreen
+from console.source import Source
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RedRunnerApp(App[int]):
+    CSS_PATH = "console.tcss"
+    TITLE = "RedRunner"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console (operations keep running)"),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        tag: str | None = None,
+        job_id: int | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.tag = tag
+        self.start_job_id = job_id
+        self.now = now
+
+    def get_default_screen(self) -> Screen[None]:
+        return HomeScreen(self.tag)
+
+    def on_mount(self) -> None:
+        if self.start_job_id is not None:
+            self.open_job(self.start_job_id)
+
+    async def on_unmount(self) -> None:
+        await self.source.aclose()
+
+    def open_job(self, job_id: int) -> None:
+        self.push_screen(JobScreen(job_id))
+
+    def open_operation(self, op_id: int) -> None:
+        self.push_screen(OperationScreen(op_id))
+
+    def confirm_cancel(self, op: Operation) -> None:
+        question = f"Cancel operation {op['id']} ({op.get('action', '')} on {op.get('unit', '')})?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel(int(op["id"]))
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    @work(group="cancel", exit_on_error=False)
+    async def _cancel(self, op_id: int) -> None:
+        try:
+            await self.source.cancel_operation(op_id)
+        except (ApiError, Unavailable) as exc:
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            self.notify(f"Cancel {op_id}: {message}", severity="error", timeout=6)
+            return
+        self.notify(f"Operation {op_id}: cancel requested", timeout=3)

@@ -1,0 +1,396 @@
+"""The console's only connection to a RedRunner server: HTTP through httpx, streams through websockets.
+
+Nothing here knows about Textual, so the UI can be swapped and this module tested on its own.
+Streams reconnect by themselves with exponential backoff and report their connection state
+through a callback; the Operation stream resumes with `after=` so no line is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict, cast
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from console.timefmt import parse_ts
+
+TERMINAL = frozenset({"successful", "failed", "canceled", "timeout", "lost", "error"})
+ACTIVE = frozenset({"pending", "running"})
+
+
+class Progress(TypedDict):
+    tasks_done: int
+    tasks_total: int | None
+
+
+class Stats(TypedDict):
+    ok: int
+    changed: int
+    failed: int
+    skipped: int
+    unreachable: int
+
+
+class Operation(TypedDict, total=False):
+    id: int
+    job_id: int
+    unit: str
+    action: str
+    status: str
+    rc: int | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    extravars: dict[str, Any]
+    event_count: int
+    progress: Progress
+    stats: Stats
+    error: str | None
+    duration: float | None
+    truncated: bool
+
+
+class Unit(TypedDict, total=False):
+    job_id: int
+    name: str
+    created_at: str
+    status: str
+    latest_operation: Operation | None
+    operations: list[int]
+
+
+class Job(TypedDict, total=False):
+    id: int
+    tag: str
+    created_at: str
+    status: str
+    units: list[Unit]
+
+
+class Event(TypedDict, total=False):
+    seq: int
+    operation_id: int
+    event: str
+    created: str
+    host: str | None
+    task: str | None
+    play: str | None
+    stdout: str
+    data: dict[str, Any]
+
+
+class EventsPage(TypedDict):
+    items: list[Event]
+    next_after: int
+    complete: bool
+
+
+class Playbook(TypedDict, total=False):
+    name: str
+    action: str
+    component: str
+
+
+Frame = dict[str, Any]
+"""One WebSocket frame: `{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}`."""
+
+Phase = Literal["connecting", "connected", "reconnecting", "closed", "failed"]
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """Where a stream stands; `retry_in` is set while waiting to reconnect."""
+
+    phase: Phase
+    attempt: int = 0
+    retry_in: float | None = None
+    detail: str = ""
+
+
+StateCallback = Callable[[ConnectionState], None]
+
+
+class ApiError(Exception):
+    """The server answered with the contract's error envelope (or something unexpected)."""
+
+    def __init__(self, status: int, error: str, message: str, field: str | None = None) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message
+        self.field = field
+
+
+class Unavailable(Exception):
+    """The server could not be reached (refused, reset, timed out)."""
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter, so many consoles do not reconnect in lockstep."""
+
+    initial: float = 0.25
+    factor: float = 2.0
+    maximum: float = 10.0
+    jitter: float = 0.1
+    _next: float = field(default=0.0, init=False)
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+    def next_delay(self) -> float:
+        self._next = self.initial if self._next == 0.0 else min(self.maximum, self._next * self.factor)
+        return self._next * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        raise ApiError(
+            int(body.get("status", response.status_code)),
+            str(body.get("error", "http_error")),
+            str(body.get("message", response.reason_phrase)),
+            body.get("field"),
+        )
+    except (ValueError, AttributeError):
+        raise ApiError(
+            response.status_code, "http_error", response.text[:200] or response.reason_phrase
+        ) from None
+
+
+class RedRunnerClient:
+    """Typed access to the `/api/v1` routes of one server."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 15.0,
+        backoff: Callable[[], Backoff] = Backoff,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token or None
+        self.timeout = timeout
+        self._backoff = backoff
+        self._http: httpx.AsyncClient | None = None
+        parts = urlsplit(self.url)
+        scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+        self._ws_base = urlunsplit((scheme, parts.netloc, parts.path, "", ""))
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _client(self) -> httpx.AsyncClient:
+        # Created lazily so it binds to the event loop that actually uses it (the app's).
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=f"{self.url}/api/v1/", headers=self.headers, timeout=self.timeout
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client().request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"{self.url}: {exc.__class__.__name__} {exc}".strip()) from exc
+        _raise_for(response)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self._request(method, path, **kwargs)).json()
+
+    @staticmethod
+    def _params(**params: Any) -> dict[str, Any]:
+        return {k: v for k, v in params.items() if v is not None and v != ""}
+
+    # -- Jobs and Units ---------------------------------------------------------------------
+
+    async def list_jobs(
+        self, tag: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        body = await self._json("GET", "jobs", params=self._params(tag=tag, status=status, limit=limit))
+        return cast(list[Job], body["items"])
+
+    async def get_job(self, job_id: int) -> Job:
+        return cast(Job, await self._json("GET", f"jobs/{job_id}"))
+
+    async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
+        body: dict[str, Any] = {"tag": tag}
+        if units:
+            body["units"] = units
+        return cast(Job, await self._json("POST", "jobs", json=body))
+
+    async def add_unit(self, job_id: int, name: str) -> Unit:
+        return cast(Unit, await self._json("POST", f"jobs/{job_id}/units", json={"name": name}))
+
+    # -- Operations -------------------------------------------------------------------------
+
+    async def start_operation(
+        self,
+        job_id: int,
+        unit: str,
+        action: str,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        queue: bool = False,
+    ) -> Operation:
+        body: dict[str, Any] = {"action": action}
+        if extravars:
+            body["extravars"] = dict(extravars)
+        if queue:
+            body["queue"] = True
+        return cast(Operation, await self._json("POST", f"jobs/{job_id}/units/{unit}", json=body))
+
+    async def get_operation(self, op_id: int) -> Operation:
+        return cast(Operation, await self._json("GET", f"operations/{op_id}"))
+
+    async def list_operations(
+        self,
+        *,
+        job_id: int | None = None,
+        unit: str | None = None,
+        status: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+    ) -> list[Operation]:
+        params = self._params(job_id=job_id, unit=unit, status=status, action=action, limit=limit)
+        return cast(list[Operation], (await self._json("GET", "operations", params=params))["items"])
+
+    async def cancel_operation(self, op_id: int) -> None:
+        await self._request("POST", f"operations/{op_id}/cancel", json={})
+
+    async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
+        params = {"after": after, "limit": limit}
+        return cast(EventsPage, await self._json("GET", f"operations/{op_id}/events", params=params))
+
+    async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
+        return cast(
+            list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"]
+        )
+
+    async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
+        """Seconds the newest successful run of `action` took (the ETA's yardstick), or None."""
+        for op in await self.list_operations(action=action, status="successful", limit=5):
+            if before_id is not None and op.get("id", 0) >= before_id:
+                continue
+            return operation_duration(op)
+        return None
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def _ws_url(self, path: str, params: Mapping[str, Any]) -> str:
+        query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+        return f"{self._ws_base}/api/v1/{path}" + (f"?{query}" if query else "")
+
+    async def _follow(
+        self,
+        path: str,
+        params: Callable[[], Mapping[str, Any]],
+        on_state: StateCallback,
+        on_open: Callable[[], Awaitable[list[Frame]]] | None = None,
+    ) -> AsyncIterator[Frame]:
+        """Frames of one stream across reconnects, until an `end` frame or a permanent refusal."""
+        backoff = self._backoff()
+        attempt = 0
+        while True:
+            on_state(ConnectionState("connecting" if attempt == 0 else "reconnecting", attempt))
+            detail = ""
+            retry_now = False
+            try:
+                async with connect(
+                    self._ws_url(path, params()),
+                    additional_headers=self.headers,
+                    max_size=None,
+                    open_timeout=self.timeout,
+                    proxy=None,
+                ) as ws:
+                    attempt = 0
+                    backoff.reset()
+                    on_state(ConnectionState("connected"))
+                    if on_open is not None:
+                        for frame in await on_open():
+                            yield frame
+                    async for raw in ws:
+                        frame = cast(Frame, json.loads(raw))
+                        yield frame
+                        if frame.get("type") == "end":
+                            on_state(ConnectionState("closed", detail="ended"))
+                            return
+                    detail = f"closed by server ({ws.close_code})"
+                    # 1013: we were too slow and the server dropped us; catching up is the cure.
+                    retry_now = ws.close_code == 1013
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (400, 401, 403, 404):
+                    try:
+                        body = json.loads(exc.response.body or b"{}")
+                    except ValueError:
+                        body = {}
+                    err = ApiError(status, body.get("error", "refused"), body.get("message", str(exc)))
+                    on_state(ConnectionState("failed", detail=err.message))
+                    raise err from exc
+                detail = f"refused ({status})"
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                detail = f"connection lost ({code})" if code else "connection lost"
+                retry_now = code == 1013
+            except (OSError, InvalidHandshake, TimeoutError, ApiError, Unavailable) as exc:
+                detail = f"{exc.__class__.__name__}: {exc}".rstrip(": ")
+            attempt += 1
+            delay = 0.0 if retry_now else backoff.next_delay()
+            on_state(ConnectionState("reconnecting", attempt, delay, detail))
+            await asyncio.sleep(delay)
+
+    def follow_jobs(self, on_state: StateCallback, tag: str | None = None) -> AsyncIterator[Frame]:
+        """`/stream`: first a `snapshot` frame `{"items": [Job...]}` (re-sent after each reconnect,
+        read after subscribing so nothing falls between), then `job` frames."""
+
+        async def snapshot() -> list[Frame]:
+            return [{"type": "snapshot", "data": {"items": await self.list_jobs(tag=tag)}}]
+
+        return self._follow("stream", lambda: {"tag": tag}, on_state, snapshot)
+
+    def follow_job(self, job_id: int, on_state: StateCallback) -> AsyncIterator[Frame]:
+        """`/jobs/{id}/stream`: a `snapshot` of the Job after each (re)connect, then `status`/`event`."""
+        return self._follow(f"jobs/{job_id}/stream", dict, on_state)
+
+    async def follow_operation(
+        self, op_id: int, on_state: StateCallback, after: int = 0
+    ) -> AsyncIterator[Frame]:
+        """`/operations/{id}/stream`: each event exactly once, in seq order, across reconnects."""
+        seen = {"after": after}
+        async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state):
+            if frame.get("type") == "event":
+                seq = int(frame.get("seq") or frame["data"]["seq"])
+                if seq <= seen["after"]:
+                    continue  # already seen before a reconnect
+                seen["after"] = seq
+            yield frame
+
+
+def operation_duration(op: Operation) -> float | None:
+    """Seconds from start to finish, from `duration` when the server gives it."""
+    if op.get("duration") is not None:
+        return float(cast(float, op["duration"]))
+    start, end = parse_ts(op.get("started_at")), parse_ts(op.get("finished_at"))
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()

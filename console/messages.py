@@ -1,0 +1,60 @@
+"""Messages that workers post to screens; workers never touch widgets themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from console.client import ConnectionState, Job, Operation
+
+
+@dataclass
+class ConnectionChanged(Message):
+    """A stream's connection state changed (the latest state supersedes any queued one)."""
+
+    state: ConnectionState
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ConnectionChanged)
+
+
+@dataclass
+class JobsSnapshot(Message):
+    """The full Job list (after each (re)connect of the home stream)."""
+
+    jobs: list[Job]
+
+
+@dataclass
+class JobUpdated(Message):
+    job: Job
+
+
+@dataclass
+class JobFrame(Message):
+    """A `snapshot` or `status` frame of `/jobs/{id}/stream`."""
+
+    frame: dict[str, Any]
+
+
+@dataclass
+class LogAppended(Message):
+    """New lines are in the LogStore; repeats merge since the widget reads the store's length."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LogAppended)
+
+
+@dataclass
+class OperationChanged(Message):
+    operation: Operation
+
+
+@dataclass
+class PreviousDuration(Message):
+    """How long the previous successful run of an action took, for ETAs."""
+
+    action: str
+    seconds: float | None

@@ -1,0 +1,258 @@
+"""A Job: its tag and id in the header, one row per Unit, live from `/jobs/{id}/stream`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from console.client import ACTIVE, ApiError, Job, Operation, Unavailable, Unit
+from console.messages import JobFrame, OperationChanged, PreviousDuration
+from console.present import job_status, newer, status_text, units_summary
+from console.screens.base import ConsoleScreen
+from console.screens.dialogs import PickScreen
+from console.widgets.connection import ConnectionBar
+from console.widgets.units_table import UnitsTable
+
+# Event frames only mark an Operation as changed; its counts are re-read at most this often.
+REFRESH_PERIOD = 0.5
+
+
+class JobScreen(ConsoleScreen):
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back", id="job.back", tooltip="Back to the Job list"),
+        Binding(
+            "enter,l", "open_log", "Log", id="job.log", tooltip="Follow the selected Unit's latest Operation"
+        ),
+        Binding(
+            "a", "start_action", "Action", id="job.action", tooltip="Start a playbook on the selected Unit"
+        ),
+        Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
+        Binding(
+            "c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"
+        ),
+    ]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.units: dict[str, Unit] = {}
+        self.previous: dict[str, float | None] = {}
+        self.tasks: dict[int, str] = {}
+        self._dirty: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▶")
+        yield ConnectionBar(self.source.url)
+        yield Static("", id="job-summary")
+        yield UnitsTable(id="units")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Job {self.job_id}"
+        self.query_one(UnitsTable).focus()
+        self.set_interval(1.0, self._tick)
+        self.set_interval(REFRESH_PERIOD, self._refresh_dirty)
+        self._follow()
+
+    # -- stream -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="job-stream", exit_on_error=False)
+    async def _follow(self) -> None:
+        try:
+            async for frame in self.source.follow_job(self.job_id, self.report_state):
+                kind = frame.get("type")
+                if kind == "event":
+                    # A busy run sends many; record them as data and let the timer catch up.
+                    event = frame.get("data") or {}
+                    op_id = int(frame.get("operation_id") or event.get("operation_id") or 0)
+                    if event.get("task"):
+                        self.tasks[op_id] = str(event["task"])
+                    self._dirty.add(op_id)
+                elif kind in ("snapshot", "status"):
+                    self.post_message(JobFrame(frame))
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"Job {self.job_id}", exc)
+
+    @on(JobFrame)
+    def _frame(self, event: JobFrame) -> None:
+        frame = event.frame
+        data = cast(dict[str, Any], frame.get("data") or {})
+        if frame.get("type") == "snapshot":
+            self.job = cast(Job, data)
+            self.units = {u["name"]: u for u in self.job.get("units") or []}
+        elif "name" in data and "action" not in data:
+            unit = cast(Unit, data)
+            old = self.units.get(unit["name"])
+            if old is not None:
+                unit = {
+                    **unit,
+                    "latest_operation": newer(old.get("latest_operation"), unit.get("latest_operation")),
+                }
+            self.units[unit["name"]] = unit
+        elif "action" in data:
+            self._apply_operation(cast(Operation, data))
+        self._redraw()
+
+    @on(OperationChanged)
+    def _operation_changed(self, event: OperationChanged) -> None:
+        self._apply_operation(event.operation)
+        self._redraw()
+
+    def _apply_operation(self, op: Operation) -> None:
+        name = str(op.get("unit", ""))
+        if int(op.get("job_id", self.job_id)) != self.job_id:
+            return
+        unit = self.units.get(name) or cast(Unit, {"job_id": self.job_id, "name": name, "operations": []})
+        latest = newer(unit.get("latest_operation"), op)
+        if latest is op or (latest and latest.get("id") == op.get("id")):
+            unit = {**unit, "latest_operation": latest, "status": str(latest.get("status"))}
+        self.units[name] = unit
+
+    def _refresh_dirty(self) -> None:
+        if self._dirty:
+            ids, self._dirty = sorted(self._dirty), set()
+            self._fetch_operations(ids)
+
+    @work(group="job-refresh", exit_on_error=False)
+    async def _fetch_operations(self, ids: list[int]) -> None:
+        try:
+            ops = await asyncio.gather(*(self.source.get_operation(op_id) for op_id in ids))
+        except (ApiError, Unavailable):
+            self._dirty.update(ids)  # try again on the next tick
+            return
+        for op in ops:
+            self.post_message(OperationChanged(op))
+
+    @work(group="job-eta", exit_on_error=False)
+    async def _fetch_previous(self, action: str, before_id: int) -> None:
+        try:
+            seconds = await self.source.previous_duration(action, before_id)
+        except (ApiError, Unavailable):
+            seconds = None
+        self.post_message(PreviousDuration(action, seconds))
+
+    @on(PreviousDuration)
+    def _previous(self, event: PreviousDuration) -> None:
+        self.previous[event.action] = event.seconds
+        self._redraw()
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if any((u.get("latest_operation") or {}).get("status") in ACTIVE for u in self.units.values()):
+            self._redraw()
+
+    def _redraw(self) -> None:
+        units = sorted(self.units.values(), key=lambda u: u["name"])
+        for unit in units:
+            op = unit.get("latest_operation")
+            if op and op.get("status") in ACTIVE and str(op.get("action")) not in self.previous:
+                self.previous[str(op.get("action"))] = None  # asked once per action
+                self._fetch_previous(str(op.get("action")), int(op["id"]))
+        tag = (self.job or {}).get("tag", "")
+        status = job_status(units)
+        self.title = f"Job {self.job_id} · {tag}"
+        self.sub_title = status
+        summary = Text.assemble(
+            ("Job ", "bold"),
+            (str(self.job_id), "bold"),
+            "  tag ",
+            (str(tag), "bold cyan"),
+            "  ",
+            status_text(status),
+            "  ",
+            units_summary(units),
+        )
+        self.query_one("#job-summary", Static).update(summary)
+        self.query_one(UnitsTable).show_units(units, self.console_app.now(), self.previous, self.tasks)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> Unit | None:
+        return self.query_one(UnitsTable).selected_unit
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(DataTable.RowSelected, "#units")
+    def action_open_log(self) -> None:
+        unit = self.selected
+        op = unit.get("latest_operation") if unit else None
+        if op:
+            self.console_app.open_operation(int(op["id"]))
+        elif unit:
+            self.notify(f"{unit['name']} has no operation yet", timeout=3)
+
+    def action_start_action(self) -> None:
+        unit = self.selected
+        if unit is not None:
+            self._pick_playbook(unit["name"])
+
+    @work(exclusive=True, group="job-action", exit_on_error=False)
+    async def _pick_playbook(self, unit: str) -> None:
+        try:
+            playbooks = await self.source.list_playbooks(unit=unit)
+        except (ApiError, Unavailable) as exc:
+            self.report_error("Playbooks", exc)
+            return
+        choices = [(str(p["name"]), str(p["name"])) for p in playbooks]
+        action = await self.app.push_screen_wait(PickScreen(f"Run on {unit}", choices))
+        if action:
+            await self._start([unit], action)
+
+    def action_start_each(self) -> None:
+        self._pick_each()
+
+    @work(exclusive=True, group="job-action", exit_on_error=False)
+    async def _pick_each(self) -> None:
+        names = sorted(self.units)
+        try:
+            playbooks = await self.source.list_playbooks()
+        except (ApiError, Unavailable) as exc:
+            self.report_error("Playbooks", exc)
+            return
+        covers: dict[str, list[str]] = {}
+        for playbook in playbooks:
+            if playbook.get("component") in self.units and playbook.get("action"):
+                covers.setdefault(str(playbook["action"]), []).append(str(playbook["component"]))
+        choices = [
+            (action, f"{action}  ({len(units)}/{len(names)} units: {', '.join(sorted(units))})")
+            for action, units in sorted(covers.items())
+        ]
+        action = await self.app.push_screen_wait(PickScreen("Run on every Unit", choices))
+        if action:
+            await self._start(sorted(covers[action]), action)
+
+    async def _start(self, units: list[str], action: str) -> None:
+        results = await asyncio.gather(
+            *(self.source.start_operation(self.job_id, unit, action) for unit in units),
+            return_exceptions=True,
+        )
+        started, refused = [], []
+        for unit, result in zip(units, results, strict=True):
+            if isinstance(result, BaseException):
+                reason = result.message if isinstance(result, ApiError) else str(result)
+                refused.append(f"{unit}: {reason}")
+            else:
+                started.append(unit)
+                self.post_message(OperationChanged(result))
+        if started:
+            self.notify(f"{action} started on {', '.join(started)}", timeout=3)
+        if refused:
+            self.notify("; ".join(refused), severity="error", timeout=6)
+
+    def action_cancel(self) -> None:
+        unit = self.selected
+        op = unit.get("latest_operation") if unit else None
+        if not unit or not op or op.get("status") not in ACTIVE:
+            self.notify("nothing running on this unit", severity="warning", timeout=3)
+            return
+        self.console_app.confirm_cancel(op)

@@ -1,0 +1,136 @@
+"""One Operation's output, following `/operations/{id}/stream` (resumed with `after=`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Input, Static
+
+from console.client import ACTIVE, ApiError, Operation, Unavailable
+from console.loglines import Kind, event_lines
+from console.logstore import LogStore
+from console.messages import LogAppended, OperationChanged
+from console.present import status_text
+from console.screens.base import ConsoleScreen
+from console.timefmt import duration, elapsed
+from console.widgets.connection import ConnectionBar
+from console.widgets.log_view import LogView
+
+# The stream worker shares the UI's event loop: it hands the loop back after this much work, and
+# publishes new lines at most this often, so keys and repaints never wait behind a burst.
+SLICE = 0.008
+PUBLISH_PERIOD = 0.05
+
+
+class OperationScreen(ConsoleScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="operation.back", tooltip="Back (or close the find bar)"),
+        Binding("c", "cancel", "Cancel", id="operation.cancel", tooltip="Cancel this Operation"),
+    ]
+
+    def __init__(self, op_id: int) -> None:
+        super().__init__()
+        self.op_id = op_id
+        self.operation: Operation | None = None
+        self.store = LogStore()
+        self.events_seen = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▶")
+        yield ConnectionBar(self.source.url)
+        yield Static("", id="operation-summary")
+        yield LogView(self.store, id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Operation {self.op_id}"
+        self.query_one(LogView).lines.focus()
+        self._follow()
+
+    def on_unmount(self) -> None:
+        self.store.close()
+
+    @work(exclusive=True, group="operation-stream", exit_on_error=False)
+    async def _follow(self) -> None:
+        pending: list[tuple[Kind, str]] = []
+        published = slice_start = time.monotonic()
+        try:
+            async for frame in self.source.follow_operation(self.op_id, self.report_state):
+                kind = frame.get("type")
+                if kind == "event":
+                    pending.extend(event_lines(frame["data"]))
+                    self.events_seen += 1
+                elif kind in ("status", "end"):
+                    self.post_message(OperationChanged(cast(Operation, frame["data"])))
+                now = time.monotonic()
+                if pending and (now - published >= PUBLISH_PERIOD or kind != "event"):
+                    self.store.append(pending)
+                    pending = []
+                    published = now
+                    self.post_message(LogAppended())
+                if now - slice_start >= SLICE:
+                    await asyncio.sleep(0)
+                    slice_start = time.monotonic()
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"Operation {self.op_id}", exc)
+        finally:
+            if pending and not self.store.closed:
+                self.store.append(pending)
+                self.post_message(LogAppended())
+
+    @on(LogAppended)
+    def _appended(self) -> None:
+        self.query_one(LogView).take_new_lines()
+
+    @on(OperationChanged)
+    def _changed(self, event: OperationChanged) -> None:
+        self.operation = event.operation
+        self._render_summary()
+
+    def _render_summary(self) -> None:
+        op = self.operation
+        if op is None:
+            return
+        self.title = f"Operation {self.op_id} · {op.get('unit', '')} · {op.get('action', '')}"
+        self.sub_title = str(op.get("status", ""))
+        stats = cast(dict[str, int], op.get("stats") or {})
+        progress = cast(dict[str, int | None], op.get("progress") or {})
+        total = progress.get("tasks_total")
+        spent = elapsed(op.get("started_at"), op.get("finished_at"), self.console_app.now())
+        parts: list[str | tuple[str, str] | Text] = [
+            ("Operation ", "bold"),
+            (str(self.op_id), "bold"),
+            "  unit ",
+            (str(op.get("unit", "")), "bold cyan"),
+            "  ",
+            (str(op.get("action", "")), "bold"),
+            "  ",
+            status_text(str(op.get("status", ""))),
+            f"  tasks {progress.get('tasks_done', 0)}/{total if total else '?'}",
+            f"  ok {stats.get('ok', 0)} changed {stats.get('changed', 0)} failed {stats.get('failed', 0)}",
+            f"  {duration(spent)}",
+        ]
+        if op.get("rc") is not None:
+            parts.append(f"  rc {op['rc']}")
+        if op.get("error"):
+            parts.append(("  " + str(op["error"]), "red"))
+        self.query_one("#operation-summary", Static).update(Text.assemble(*parts))
+
+    def action_back(self) -> None:
+        find = self.query_one("#find", Input)
+        if find.display:
+            self.query_one(LogView).action_close_find()
+        else:
+            self.app.pop_screen()
+
+    def action_cancel(self) -> None:
+        if self.operation is None or self.operation.get("status") not in ACTIVE:
+            self.notify("this operation is not running", severity="warning", timeout=3)
+            return
+        self.console_app.confirm_cancel(self.operation)

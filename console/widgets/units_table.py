@@ -1,0 +1,105 @@
+"""The Job screen's table: one row per Unit with the API's status word and its latest Operation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from console.client import ACTIVE, Operation, Unit
+from console.present import progress_bar, status_text
+from console.timefmt import duration, elapsed
+
+
+def _count(op: Operation | None, key: str) -> Text:
+    if not op:
+        return Text("")
+    stats = cast(dict[str, int], op.get("stats") or {})
+    value = int(stats.get(key, 0) or 0)
+    style = {"ok": "green", "changed": "yellow", "failed": "red"}[key] if value else "dim"
+    return Text(str(value), style=style, justify="right")
+
+
+class UnitsTable(DataTable[str | Text]):
+    COLUMNS = (
+        ("unit", 12),
+        ("status", 10),
+        ("action", 18),
+        ("task", 18),
+        ("progress", 16),
+        ("elapsed", 7),
+        ("eta", 7),
+        ("ok", 3),
+        ("chg", 3),
+        ("fail", 4),
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.units: dict[str, Unit] = {}
+
+    def on_mount(self) -> None:
+        for label, width in self.COLUMNS:
+            self.add_column(label, width=width, key=label)
+
+    def row_cells(
+        self, unit: Unit, now: datetime, previous: dict[str, float | None], tasks: dict[int, str]
+    ) -> list[str | Text]:
+        op = unit.get("latest_operation")
+        if not op:
+            return [
+                unit["name"],
+                status_text(str(unit.get("status", "idle"))),
+                "",
+                "",
+                "",
+                "",
+                "",
+                *([""] * 3),
+            ]
+        spent = elapsed(op.get("started_at"), op.get("finished_at"), now)
+        eta = ""
+        if op.get("status") in ACTIVE:
+            before = previous.get(str(op.get("action")))
+            if before is not None:
+                eta = "~" + duration(max(0.0, before - (spent or 0.0)))
+            elif str(op.get("action")) in previous:
+                eta = "?"
+        return [
+            unit["name"],
+            status_text(str(unit.get("status") or op.get("status", ""))),
+            str(op.get("action", "")),
+            tasks.get(int(op["id"]), ""),
+            progress_bar(op),
+            duration(spent) if spent is not None else "",
+            eta,
+            _count(op, "ok"),
+            _count(op, "changed"),
+            _count(op, "failed"),
+        ]
+
+    def show_units(
+        self, units: list[Unit], now: datetime, previous: dict[str, float | None], tasks: dict[int, str]
+    ) -> None:
+        """Update cells in place (rows keyed by unit name) so the cursor and scroll stay put."""
+        self.units = {u["name"]: u for u in units}
+        keys = [str(col) for col, _ in self.COLUMNS]
+        stale = set(self.rows) - {k for k in self.rows if k.value in self.units}
+        for key in stale:
+            self.remove_row(key)
+        for unit in units:
+            cells = self.row_cells(unit, now, previous, tasks)
+            if unit["name"] in {k.value for k in self.rows}:
+                for column, value in zip(keys, cells, strict=True):
+                    self.update_cell(unit["name"], column, value)
+            else:
+                self.add_row(*cells, key=unit["name"])
+
+    @property
+    def selected_unit(self) -> Unit | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self.units.get(key) if key is not None else None

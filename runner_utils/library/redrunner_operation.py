@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: redrunner_operation
+short_description: Start a RedRunner Operation in a Unit and follow it to its end
+description:
+  - Starts O(action) in Unit O(unit) of Job O(job_id) (C(POST /jobs/{id}/units/{name})), or
+    follows an existing Operation given by O(operation_id), using the API's C(?wait=) long-poll:
+    one request every O(long_poll) seconds at most while the Operation runs, never a tight loop.
+  - Fails when the Operation ends in anything but C(successful), with its id, status and the
+    failing task's message, unless O(fail_on_status=false).
+  - The companion action plugin of the same name (in C(action_plugins/) beside the plays) splits
+    the wait into O(progress_interval) slices and prints a progress line after each one; the
+    module alone cannot print while it runs.
+options:
+  url:
+    description: Base URL of the RedRunner server.
+    type: str
+    default: http://127.0.0.1:8787
+  token:
+    description: Bearer token, when the server requires one. Falls back to E(REDRUNNER_TOKEN).
+    type: str
+  validate_certs:
+    description: Verify the server's TLS certificate.
+    type: bool
+    default: true
+  request_timeout:
+    description: Seconds to wait for an HTTP answer (a long-poll gets O(long_poll) more).
+    type: float
+    default: 30
+  job_id:
+    description: The Job whose Unit runs the action. Required to start an Operation.
+    type: int
+  unit:
+    description: The Unit (component) name. Required to start an Operation.
+    type: str
+  action:
+    description: Playbook file name, or the shorthand C(backup) for C(backup-<unit>.yml).
+    type: str
+  extravars:
+    description: Extra variables for the playbook (the C(redrunner_*) ones are set by the server).
+    type: dict
+    default: {}
+  timeout:
+    description: Time limit in seconds the server enforces on the Operation (status C(timeout)).
+    type: float
+  queue:
+    description: Wait for the Unit's running Operation to finish instead of failing with C(unit_busy).
+    type: bool
+    default: false
+  operation_id:
+    description: Follow this existing Operation instead of starting one.
+    type: int
+  wait:
+    description: Follow the Operation until it ends; with V(false) return right after starting it.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Follow for at most this many seconds. When the Operation is still running then, the
+        module returns RV(terminal=false) without failing, so the caller can print progress and
+        call again with O(operation_id). Unset means until the Operation ends.
+    type: float
+  long_poll:
+    description: Seconds the server may hold each status request (1 to 60).
+    type: int
+    default: 30
+  progress_interval:
+    description: Used by the action plugin only; seconds between progress lines (0 prints none).
+    type: int
+    default: 10
+  fail_on_status:
+    description: Fail the task when the Operation ends in anything but C(successful).
+    type: bool
+    default: true
+  stdout_lines:
+    description: How many of the playbook's last output lines to return in RV(stdout_tail).
+    type: int
+    default: 20
+author: RedRunner
+"""
+
+EXAMPLES = r"""
+- name: Back up this component in its own Unit and wait for the result
+  redrunner_operation:
+    url: http://127.0.0.1:8787
+    job_id: "{{ redrunner_job_id }}"
+    unit: "{{ inventory_hostname }}"
+    action: "backup-{{ inventory_hostname }}.yml"
+    extravars:
+      backup_root: /var/backups/shop
+"""
+
+RETURN = r"""
+operation:
+  description: The Operation as the API last returned it (null in check mode before it exists).
+  returned: always
+  type: dict
+operation_id:
+  description: The Operation's id.
+  returned: always
+  type: int
+status:
+  description: The Operation's status word (C(running), C(successful), C(failed), ...).
+  returned: always
+  type: str
+terminal:
+  description: Whether the Operation has ended.
+  returned: always
+  type: bool
+playbook_rc:
+  description:
+    - ansible-playbook's exit status, null unless it exited by itself.
+    - Not named C(rc), which Ansible would read as this task's own exit status.
+  returned: always
+  type: int
+stats:
+  description: Per-host task counts of the playbook (ok, changed, failed, skipped, unreachable).
+  returned: always
+  type: dict
+failures:
+  description: C(task: message) for each failed task, when the Operation did not succeed.
+  returned: always
+  type: list
+  elements: str
+stdout_tail:
+  description: The last O(stdout_lines) lines of the playbook's output, once it has ended.
+  returned: always
+  type: list
+  elements: str
+summary:
+  description: One line telling where the Operation stands.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
+from ansible.module_utils.redrunner_api import (  # noqa: E402
+    TERMINAL,
+    RedRunnerClient,
+    RedRunnerError,
+    collect_failures,
+    failure_summary,
+    follow,
+    progress_line,
+    tail,
+)
+
+
+def describe(op, client, params):
+    """The module result for an Operation; terminal ones carry failures and the stdout tail."""
+    terminal = op["status"] in TERMINAL
+    result = dict(
+        operation=op, operation_id=op["id"], status=op["status"], terminal=terminal, playbook_rc=op.get("rc"),
+        stats=op.get("stats") or {}, failures=[], stdout_tail=[], summary=progress_line(op),
+    )
+    if terminal:
+        if op["status"] != "successful":
+            result["failures"] = collect_failures(client, op["id"])
+        result["stdout_tail"] = tail(client.stdout(op["id"]), params["stdout_lines"])
+    return result
+
+
+def start(module, client):
+    params = module.params
+    missing = [name for name in ("job_id", "unit", "action") if params[name] in (None, "")]
+    if missing and not (module.check_mode and missing == ["job_id"]):
+        module.fail_json(msg="to start an Operation give %s (or operation_id to follow one)" % ", ".join(missing))
+    if module.check_mode:
+        # Nothing starts in check mode; still prove the Unit exists when the Job does.
+        if params["job_id"] is not None:
+            client.get_unit(params["job_id"], params["unit"])
+        module.exit_json(changed=True, operation=None, operation_id=None, status=None, terminal=False, playbook_rc=None,
+                         stats={}, failures=[], stdout_tail=[],
+                         summary="check mode: would start %s in unit %s" % (params["action"], params["unit"]))
+    try:
+        return client.start_operation(params["job_id"], params["unit"], params["action"],
+                                      params["extravars"], params["timeout"], params["queue"])
+    except RedRunnerError as err:
+        if err.error == "unit_not_found":
+            module.fail_json(msg="job %s has no unit %s: %s" % (params["job_id"], params["unit"], err.message),
+                             status=err.status, error=err.error)
+        raise
+
+
+def run(module, client):
+    params = module.params
+    started = params["operation_id"] is None
+    op = start(module, client) if started else client.get_operation(params["operation_id"])
+    if params["wait"] and op["status"] not in TERMINAL:
+        op = follow(client, op["id"], params["wait_timeout"], max(1, min(60, params["long_poll"])))
+    result = describe(op, client, params)
+    # Starting an Operation is the change this task makes; following one changes nothing.
+    result["changed"] = started
+    if result["terminal"] and op["status"] != "successful" and params["fail_on_status"]:
+        module.fail_json(msg=failure_summary(op, result["failures"]), **result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", default="http://127.0.0.1:8787"),
+            token=dict(type="str", no_log=True, fallback=(env_fallback, ["REDRUNNER_TOKEN"])),
+            validate_certs=dict(type="bool", default=True),
+            request_timeout=dict(type="float", default=30),
+            job_id=dict(type="int"),
+            unit=dict(type="str"),
+            action=dict(type="str"),
+            extravars=dict(type="dict", default={}),
+            timeout=dict(type="float"),
+            queue=dict(type="bool", default=False),
+            operation_id=dict(type="int"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="float"),
+            long_poll=dict(type="int", default=30),
+            progress_interval=dict(type="int", default=10),
+            fail_on_status=dict(type="bool", default=True),
+            stdout_lines=dict(type="int", default=20),
+        ),
+        supports_check_mode=True,
+    )
+    client = RedRunnerClient(module.params["url"], module.params["token"],
+                             module.params["request_timeout"], module.params["validate_certs"])
+    try:
+        result = run(module, client)
+    except RedRunnerError as err:
+        module.fail_json(msg=err.message, status=err.status, error=err.error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

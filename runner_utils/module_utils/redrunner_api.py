@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+"""A small RedRunner API client for the redrunner_* modules.
+
+Standard library only (urllib), so the modules run under whatever Python the
+target host offers, without installing anything there.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+import json
+import time
+from typing import Any, Callable, Optional
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode
+from urllib.request import Request, urlopen
+import ssl
+
+TERMINAL = frozenset(("successful", "failed", "canceled", "timeout", "lost", "error"))
+FAILURE_EVENTS = frozenset(("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"))
+MAX_LONG_POLL = 60  # the API caps ?wait= at 60 seconds
+HTTP_SLACK = 15.0  # socket timeout beyond a long-poll, so a slow answer is not cut short
+
+
+class RedRunnerError(Exception):
+    """An API answer that is not a success, or a server that cannot be reached."""
+
+    def __init__(self, message: str, status: Optional[int] = None, error: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error = error
+
+
+class RedRunnerClient(object):
+    def __init__(
+        self,
+        url: str,
+        token: Optional[str] = None,
+        request_timeout: float = 30.0,
+        validate_certs: bool = True,
+    ) -> None:
+        self.base = url.rstrip("/") + "/api/v1"
+        self.token = token or None
+        self.request_timeout = request_timeout
+        self._ssl = None if validate_certs else ssl._create_unverified_context()
+
+    def request(self, method: str, path: str, body: Any = None, timeout: Optional[float] = None) -> Any:
+        """Send one request; return the decoded JSON (or text) body, raise RedRunnerError otherwise."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        req = Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urlopen(req, timeout=timeout or self.request_timeout, context=self._ssl) as resp:
+                raw = resp.read()
+                ctype = resp.headers.get("Content-Type", "")
+        except HTTPError as err:
+            raise _api_error(method, path, err) from None
+        except (URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise RedRunnerError("cannot reach RedRunner at %s: %s" % (self.base, reason)) from None
+        if "json" in ctype:
+            return json.loads(raw.decode("utf-8")) if raw else None
+        return raw.decode("utf-8", "replace")
+
+    # Jobs
+    def create_job(self, tag: str, units: list[str], reuse: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"tag": tag, "units": list(units)}
+        if reuse:
+            body["reuse"] = "latest"
+        return dict(self.request("POST", "/jobs", body))
+
+    def latest_job(self, tag: str) -> Optional[dict[str, Any]]:
+        try:
+            return dict(self.request("GET", "/jobs/latest?" + urlencode({"tag": tag})))
+        except RedRunnerError as err:
+            if err.status == 404 and err.error == "job_not_found":
+                return None
+            raise
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        return dict(self.request("GET", "/jobs/%d" % job_id))
+
+    def get_unit(self, job_id: int, unit: str) -> dict[str, Any]:
+        return dict(self.request("GET", "/jobs/%d/units/%s" % (job_id, quote(unit, safe=""))))
+
+    # Operations
+    def start_operation(
+        self,
+        job_id: int,
+        unit: str,
+        action: str,
+        extravars: Optional[dict[str, Any]] = None,
+        timeout: Optional[float] = None,
+        queue: bool = False,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action, "extravars": dict(extravars or {})}
+        if timeout:
+            body["timeout"] = timeout
+        if queue:
+            body["queue"] = True
+        return dict(self.request("POST", "/jobs/%d/units/%s" % (job_id, quote(unit, safe="")), body))
+
+    def get_operation(self, op_id: int, wait: Optional[float] = None) -> dict[str, Any]:
+        if not wait:
+            return dict(self.request("GET", "/operations/%d" % op_id))
+        secs = max(1, min(MAX_LONG_POLL, int(wait)))
+        return dict(self.request("GET", "/operations/%d?wait=%d" % (op_id, secs), timeout=secs + HTTP_SLACK))
+
+    def events(self, op_id: int, after: int = 0, limit: int = 500) -> dict[str, Any]:
+        query = urlencode({"after": after, "limit": limit})
+        return dict(self.request("GET", "/operations/%d/events?%s" % (op_id, query)))
+
+    def stdout(self, op_id: int) -> str:
+        return str(self.request("GET", "/operations/%d/stdout" % op_id))
+
+
+def _api_error(method: str, path: str, err: HTTPError) -> RedRunnerError:
+    try:
+        body = json.loads(err.read().decode("utf-8"))
+        message, code = body.get("message") or str(err), body.get("error")
+    except Exception:  # not our JSON envelope: a proxy's page, say
+        message, code = str(err), None
+    return RedRunnerError("%s %s: %s %s" % (method, path, err.code, message), status=err.code, error=code)
+
+
+def follow(
+    client: RedRunnerClient,
+    op_id: int,
+    wait_timeout: Optional[float] = None,
+    long_poll: float = 30,
+    on_change: Optional[Callable[[dict[str, Any]], None]] = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Long-poll the Operation until it is terminal or `wait_timeout` seconds have passed.
+
+    The server holds each request until the Operation ends (or `long_poll` seconds),
+    so following costs one request per `long_poll` seconds, not a tight loop.
+    """
+    deadline = None if wait_timeout is None else clock() + wait_timeout
+    op = client.get_operation(op_id)
+    while op["status"] not in TERMINAL:
+        left = long_poll if deadline is None else min(long_poll, deadline - clock())
+        if left < 1:
+            break
+        op = client.get_operation(op_id, wait=left)
+        if on_change is not None:
+            on_change(op)
+    return op
+
+
+def failure_messages(events: list[dict[str, Any]], limit: int = 5) -> list[str]:
+    """'task: message' for each failed task the events report, ignored errors left out."""
+    found: list[str] = []
+    for ev in events:
+        if ev.get("event") not in FAILURE_EVENTS:
+            continue
+        data = ev.get("data") or {}
+        res = data.get("res") or {}
+        if data.get("ignore_errors") or res.get("_ansible_ignore_errors"):
+            continue
+        task = ev.get("task") or data.get("task") or "?"
+        msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+        if not msg and res.get("results"):
+            msg = "; ".join(str(r.get("msg", "")) for r in res["results"] if r.get("failed"))
+        found.append("%s: %s" % (task, str(msg).strip() or "failed"))
+    return found[-limit:]
+
+
+def collect_failures(client: RedRunnerClient, op_id: int, page: int = 1000) -> list[str]:
+    """Read the Operation's events and return the failing tasks' messages."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        chunk = client.events(op_id, after=after, limit=page)
+        items = chunk.get("items") or []
+        events.extend(e for e in items if e.get("event") in FAILURE_EVENTS)
+        if not items or chunk.get("next_after") in (None, after):
+            break
+        after = int(chunk["next_after"])
+        if chunk.get("complete"):
+            break
+    return failure_messages(events)
+
+
+def tail(text: str, lines: int) -> list[str]:
+    if lines <= 0:
+        return []
+    return text.rstrip("\n").splitlines()[-lines:]
+
+
+def progress_line(op: dict[str, Any]) -> str:
+    """One human line for an Operation: 'operation 7 backup-db.yml in db: running, 3/9 tasks'."""
+    prog = op.get("progress") or {}
+    done, total = prog.get("tasks_done"), prog.get("tasks_total")
+    tasks = ""
+    if done is not None:
+        tasks = ", %s/%s tasks" % (done, total if total is not None else "?")
+    rc = "" if op.get("rc") is None else ", rc=%s" % op["rc"]
+    return "operation %s %s in %s: %s%s%s" % (op.get("id"), op.get("action"), op.get("unit"), op.get("status"), tasks, rc)
+
+
+def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
+    """The message a failed host shows: operation id, status and why."""
+    why = "; ".join(failures) if failures else (op.get("error") or "no failing task reported")
+    return "operation %s (%s in unit %s of job %s) ended %s (rc=%s): %s" % (
+        op.get("id"), op.get("action"), op.get("unit"), op.get("job_id"), op.get("status"), op.get("rc"), why,
+    )

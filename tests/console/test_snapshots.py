@@ -1,0 +1,94 @@
+"""Snapshots of the home, Job and log screens at 120x40 on fixed data and a fixed `now`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from console.app import RedRunnerApp
+from console.loglines import lines_of
+from console.widgets.jobs_table import JobsTable
+from console.widgets.log_view import LogLines
+from console.widgets.units_table import UnitsTable
+from tests.console.fixed import FixedSource, fixed_now, output_events
+
+SIZE = (120, 40)
+LINES = len(lines_of(output_events()))
+
+
+def make_app(**kwargs: Any) -> RedRunnerApp:
+    return RedRunnerApp(FixedSource(), now=fixed_now, **kwargs)
+
+
+async def settle(pilot: Pilot[Any], ready: Any) -> None:
+    """Pause until `ready()` holds (the fixed stream has been applied)."""
+    for _ in range(200):
+        await pilot.pause()
+        if ready():
+            break
+    else:
+        raise AssertionError("screen never got its data")
+    await pilot.pause()
+
+
+class TestHomeScreen:
+    def test_jobs_newest_first(self, snap_compare: Any) -> None:
+        app = make_app()
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 4)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestJobScreen:
+    def test_units_with_status_progress_and_eta(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            def ready() -> bool:
+                table = app.screen.query(UnitsTable)
+                return (
+                    bool(table) and table.first().row_count == 6 and "~" in str(table.first().get_row("db"))
+                )
+
+            await settle(pilot, ready)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestLogScreen:
+    def test_failed_run_output(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot,
+                lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count,
+            )
+            app.open_operation(341)
+            await settle(
+                pilot,
+                lambda: (
+                    bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES
+                ),
+            )
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_search_highlights_match(self, snap_compare: Any) -> None:
+        app = make_app()
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            app.open_operation(341)
+            await settle(
+                pilot,
+                lambda: (
+                    bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES
+                ),
+            )
+            await pilot.press("slash", *"dump", "enter")
+            await settle(pilot, lambda: app.screen.query_one(LogLines).match_line is not None)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.dockerfile import Dockerfile, parse
+from tests.deploy.kustomize import render
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+OVERLAYS = ("single", "postgres")
+KUSTOMIZATIONS = ("base", *(f"overlays/{name}" for name in OVERLAYS))
+
+
+@pytest.fixture(scope="session")
+def dockerfile() -> Dockerfile:
+    return parse(REPO / "Dockerfile")
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    """Every kustomization in deploy/, rendered once: {"base": [...], "overlays/single": [...], ...}."""
+    return {name: render(DEPLOY / name) for name in KUSTOMIZATIONS}

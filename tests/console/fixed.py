@@ -126,9 +126,7 @@ JOB: Job = cast(
                     rc=2,
                 ),
             ),
-            unit(
-                "search", op(346, "search", "backup-search.yml", "pending", done=0, total=None, started=None)
-            ),
+            unit("search", op(346, "search", "backup-search.yml", "pending", done=0, total=None, started=None)),
             unit(
                 "web",
                 op(
@@ -291,9 +289,7 @@ class FixedSource:
     async def _forever(self) -> None:
         await asyncio.Event().wait()
 
-    async def list_jobs(
-        self, tag: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[Job]:
+    async def list_jobs(self, tag: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
         return [j for j in JOBS if tag in (None, j["tag"])]
 
     async def get_job(self, job_id: int) -> Job:
@@ -330,9 +326,7 @@ class FixedSource:
         yield {"type": "snapshot", "data": await self.get_job(job_id)}
         await self._forever()
 
-    async def follow_operation(
-        self, op_id: int, on_state: StateCallback, after: int = 0
-    ) -> AsyncIterator[Frame]:
+    async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
         yield {"type": "status", "data": OPERATION}
         for event in output_events(op_id):

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
 
 
-async def until(
-    pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 30.0, what: str = ""
-) -> Any:
+async def until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,9 +107,7 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         assert other not in app.screen.query_one(JobsTable).jobs
 
         await pilot.press("enter")
-        await until(
-            pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count
-        )
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, OperationScreen), what="log screen")
         lines = app.screen.query_one(LogLines)
@@ -177,9 +173,7 @@ async def test_cancel_asks_then_cancels(project_server: RunningServer) -> None:
     op_id = start(srv, job_id, "db", "slow-db.yml")
     app = app_for(srv, job_id=job_id)
     async with app.run_test(size=SIZE) as pilot:
-        await until(
-            pilot, lambda: isinstance(app.screen, JobScreen) and unit_status(app, "db") == "running", 20
-        )
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and unit_status(app, "db") == "running", 20)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")  # declined: still running
@@ -196,9 +190,7 @@ async def test_create_job_then_open_it(project_server: RunningServer) -> None:
     srv = project_server
     app = app_for(srv)
     async with app.run_test(size=SIZE) as pilot:
-        await until(
-            pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.connection.phase == "connected"
-        )
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.connection.phase == "connected")
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, CreateJobScreen))
         await pilot.press(*"release", "enter", *"db, web", "enter")
@@ -222,9 +214,7 @@ async def test_command_palette_runs_screen_actions(project_server: RunningServer
         await pilot.press(*"each")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        picker = await until(
-            pilot, lambda: isinstance(app.screen, PickScreen) and app.screen, what="each picker"
-        )
+        picker = await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen, what="each picker")
         assert picker.title_text == "Run on every Unit"
 
 
@@ -232,9 +222,7 @@ async def test_home_screen_is_live(project_server: RunningServer) -> None:
     srv = project_server
     app = app_for(srv, tag="live")
     async with app.run_test(size=SIZE) as pilot:
-        await until(
-            pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.connection.phase == "connected"
-        )
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.connection.phase == "connected")
         job_id = make_job(srv, "live", ["db"])
         make_job(srv, "not-this-tag", ["db"])
         table = app.screen.query_one(JobsTable)

@@ -49,9 +49,7 @@ class TestJobScreen:
         async def run_before(pilot: Pilot[Any]) -> None:
             def ready() -> bool:
                 table = app.screen.query(UnitsTable)
-                return (
-                    bool(table) and table.first().row_count == 6 and "~" in str(table.first().get_row("db"))
-                )
+                return bool(table) and table.first().row_count == 6 and "~" in str(table.first().get_row("db"))
 
             await settle(pilot, ready)
 
@@ -70,9 +68,7 @@ class TestLogScreen:
             app.open_operation(341)
             await settle(
                 pilot,
-                lambda: (
-                    bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES
-                ),
+                lambda: bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES,
             )
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -84,9 +80,7 @@ class TestLogScreen:
             app.open_operation(341)
             await settle(
                 pilot,
-                lambda: (
-                    bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES
-                ),
+                lambda: bool(app.screen.query(LogLines)) and len(app.screen.query_one(LogLines).store) == LINES,
             )
             await pilot.press("slash", *"dump", "enter")
             await settle(pilot, lambda: app.screen.query_one(LogLines).match_line is not None)

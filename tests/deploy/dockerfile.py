@@ -82,7 +82,11 @@ def _assignments(args: str) -> dict[str, str]:
     words = shlex.split(args)
     if words and "=" not in words[0]:
         return {words[0]: " ".join(words[1:])}
-    return dict(word.split("=", 1) if "=" in word else (word, "") for word in words)
+    pairs = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        pairs[key] = value
+    return pairs
 
 
 def parse(path: Path) -> Dockerfile:

@@ -27,7 +27,11 @@ def hadolint(source: str) -> list[dict[str, object]]:
     """hadolint's findings for a Dockerfile given as text (read from stdin)."""
     proc = subprocess.run(
         [HADOLINT, "--no-color", "--format", "json", "-"],
-        input=source, capture_output=True, text=True, timeout=60, check=False,
+        input=source,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.stdout.strip(), f"hadolint printed nothing (exit {proc.returncode}): {proc.stderr}"
     findings: list[dict[str, object]] = json.loads(proc.stdout)
@@ -85,7 +89,7 @@ def test_runs_as_a_fixed_non_root_uid(dockerfile: Dockerfile) -> None:
 
 def test_bundled_components_are_the_data_dir(dockerfile: Dockerfile) -> None:
     final = dockerfile.final
-    copies = [copy_sources(i) + [i.args.split()[-1]] for i in final.all("COPY") if copy_sources(i)]
+    copies = [[*copy_sources(i), i.args.split()[-1]] for i in final.all("COPY") if copy_sources(i)]
     assert ["components/", final.env["REDRUNNER_DATA_DIR"] + "/"] in copies
     assert (REPO / "components" / "project").is_dir(), "the server refuses a data dir without project/"
 
@@ -129,8 +133,15 @@ def test_dockerignore_sends_only_what_the_build_copies(dockerfile: Dockerfile) -
     for source in sources:
         assert (REPO / source).exists(), f"COPY {source}: not in the repository"
         assert dockerignore.included(rules, source), f"COPY {source}: excluded by .dockerignore"
-    for leaked in (".git/config", ".venv/bin/python", "tests/conftest.py", "backend/__pycache__/x.pyc",
-                   "redrunner.db", ".state/redrunner.db", "deploy/base/deployment.yaml"):
+    for leaked in (
+        ".git/config",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        "backend/__pycache__/x.pyc",
+        "redrunner.db",
+        ".state/redrunner.db",
+        "deploy/base/deployment.yaml",
+    ):
         assert not dockerignore.included(rules, leaked), f"{leaked} would be sent to the builder"
     top_levels = {f.split("/")[0] for f in context_files(rules)}
     assert top_levels <= set(sources), f"context holds files no COPY uses: {top_levels - set(sources)}"
@@ -149,14 +160,19 @@ def test_build_stage_builds_the_package_from_the_context(dockerfile: Dockerfile,
         for source in sources:
             for rel in files:
                 if rel == source.rstrip("/") or rel.startswith(source.rstrip("/") + "/"):
-                    target = workdir / dest / rel if dest == "./" else workdir / dest / Path(rel).relative_to(
-                        source.rstrip("/"))
+                    target = (
+                        workdir / dest / rel
+                        if dest == "./"
+                        else workdir / dest / Path(rel).relative_to(source.rstrip("/"))
+                    )
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(REPO / rel, target)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
-         str(workdir)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = (tmp_path / "dist").glob("redrunner-*.whl")

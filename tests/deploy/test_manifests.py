@@ -60,8 +60,9 @@ def env_value(objects: list[Obj], dockerfile: Dockerfile, name: str) -> str | No
 
 def mount_for(objects: list[Obj], path: str) -> tuple[Obj, Obj]:
     """The volumeMount that holds `path` (the deepest one) and its volume."""
-    mounts = [m for m in server_container(objects)["volumeMounts"]
-              if PurePosixPath(path).is_relative_to(m["mountPath"])]
+    mounts = [
+        m for m in server_container(objects)["volumeMounts"] if PurePosixPath(path).is_relative_to(m["mountPath"])
+    ]
     assert mounts, f"{path} is on the read-only root filesystem"
     mount = max(mounts, key=lambda m: len(m["mountPath"]))
     (volume,) = [v for v in pod_spec(objects)["volumes"] if v["name"] == mount["name"]]

@@ -81,20 +81,26 @@ def write_fixture_kustomization(root: Path) -> Path:
     overlay = root / "overlay"
     overlay.mkdir()
     (overlay / "deployment-patch.yaml").write_text(OVERLAY_PATCH)
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": ["../base"],
-        "patches": [
-            {"path": "deployment-patch.yaml"},
-            {"patch": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {DROP: null, NEW: '3'}\n"},
-            {"patch": "$patch: delete\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: doomed}\n"},
-        ],
-        "images": [
-            {"name": "registry.example:5000/team/app", "newTag": "2.0"},
-            {"name": "side", "newName": "mirror.example/side"},
-        ],
-    }))
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["../base"],
+                "patches": [
+                    {"path": "deployment-patch.yaml"},
+                    {
+                        "patch": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {DROP: null, NEW: '3'}\n"
+                    },
+                    {"patch": "$patch: delete\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: doomed}\n"},
+                ],
+                "images": [
+                    {"name": "registry.example:5000/team/app", "newTag": "2.0"},
+                    {"name": "side", "newName": "mirror.example/side"},
+                ],
+            }
+        )
+    )
     return overlay
 
 
@@ -139,8 +145,9 @@ def test_split_image() -> None:
 
 def kubectl_kustomize(directory: Path) -> list[dict[str, Any]]:
     assert KUBECTL
-    proc = subprocess.run([KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        [KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
     if proc.returncode != 0 and "unknown command" in proc.stderr:
         pytest.skip(f"this kubectl has no kustomize: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr

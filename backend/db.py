@@ -7,8 +7,9 @@ JSON columns are text, written and read by the service layer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import peewee as pw
 from playhouse.db_url import connect as connect_url
@@ -16,6 +17,7 @@ from playhouse.db_url import connect as connect_url
 log = logging.getLogger(__name__)
 
 database_proxy = pw.DatabaseProxy()
+Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
 
 ACTIVE = ("pending", "running")
 TERMINAL = ("successful", "failed", "canceled", "timeout", "lost", "error")
@@ -39,6 +41,7 @@ class Job(BaseModel):
 
 
 class Unit(BaseModel):
+    job_id: int
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="units", on_delete="CASCADE")
     name = pw.CharField(max_length=63)
@@ -49,6 +52,8 @@ class Unit(BaseModel):
 
 
 class Operation(BaseModel):
+    job_id: int
+    unit_id: int
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="operations", on_delete="CASCADE")
     unit = pw.ForeignKeyField(Unit, backref="operations", on_delete="CASCADE")
@@ -84,6 +89,7 @@ class Operation(BaseModel):
 
 
 class Event(BaseModel):
+    operation_id: int
     id = pw.BigAutoField()
     operation = pw.ForeignKeyField(Operation, backref="events", on_delete="CASCADE", index=False)
     seq = pw.IntegerField()
@@ -141,6 +147,11 @@ def open_database(url: str) -> pw.Database:
     return db
 
 
+def rows(query: Any) -> list[tuple[Any, ...]]:
+    """A query's rows as plain tuples."""
+    return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
+
+
 def is_postgres(db: pw.Database) -> bool:
     return isinstance(db, pw.PostgresqlDatabase)
 
@@ -152,7 +163,7 @@ def write_transaction(db: pw.Database) -> Any:
     return db.atomic()
 
 
-def lock_row(db: pw.Database, query: pw.ModelSelect) -> pw.ModelSelect:
+def lock_row(db: pw.Database, query: Q) -> Q:
     """Row lock on PostgreSQL; SQLite's IMMEDIATE transaction already serializes writers."""
     return query.for_update() if is_postgres(db) else query
 

@@ -181,7 +181,8 @@ class OperationRun:
         return False
 
     def _count(self, name: str, data: dict[str, Any]) -> None:
-        res = data.get("res") if isinstance(data.get("res"), dict) else {}
+        raw_res = data.get("res")
+        res: dict[str, Any] = raw_res if isinstance(raw_res, dict) else {}
         if name == "playbook_on_start":
             self.saw_playbook_start = True
         elif name == "playbook_on_task_start":

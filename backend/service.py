@@ -19,7 +19,7 @@ import peewee as pw
 
 from .bus import Frame, Publisher
 from .config import Settings
-from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit, lock_row, write_transaction
+from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit, lock_row, rows, write_transaction
 from .errors import ApiError, invalid_parameter
 from .serialize import derive_job_status, event_dict, job_dict, operation_dict, unit_dict
 from .timeutil import now
@@ -90,8 +90,8 @@ class Service:
             return result
         units = list(Unit.select().where(Unit.job.in_(job_ids)).order_by(Unit.id))
         op_ids: dict[int, list[int]] = {u.id: [] for u in units}
-        for op_id, unit_id in (Operation.select(Operation.id, Operation.unit)
-                               .where(Operation.job.in_(job_ids)).order_by(Operation.id.desc()).tuples()):
+        for op_id, unit_id in rows(Operation.select(Operation.id, Operation.unit)
+                                   .where(Operation.job.in_(job_ids)).order_by(Operation.id.desc())):
             op_ids[unit_id].append(op_id)
         latest_ids = [ids[0] for ids in op_ids.values() if ids]
         latest = {op.unit_id: op for op in Operation.select().where(Operation.id.in_(latest_ids))} if latest_ids else {}
@@ -186,13 +186,13 @@ class Service:
         self.operation(op_id)
         after = 0
         while True:
-            rows = list(Event.select(Event.seq, Event.stdout)
+            page = rows(Event.select(Event.seq, Event.stdout)
                         .where((Event.operation == op_id) & (Event.seq > after))
-                        .order_by(Event.seq).limit(chunk_events).tuples())
-            if not rows:
+                        .order_by(Event.seq).limit(chunk_events))
+            if not page:
                 return
-            after = rows[-1][0]
-            yield "".join(f"{text}\n" for _, text in rows if text)
+            after = page[-1][0]
+            yield "".join(f"{text}\n" for _, text in page if text)
 
     def playbooks(self, unit: str | None) -> dict[str, Any]:
         if unit is not None:
@@ -337,7 +337,7 @@ class Service:
                      .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
                      .order_by(Operation.id).limit(slots * 4 + 16))
             seen: set[int] = set()
-            for op_id, unit_id in query.tuples():
+            for op_id, unit_id in rows(query):
                 if unit_id in seen:
                     continue
                 seen.add(unit_id)
@@ -355,9 +355,9 @@ class Service:
             return []
         self.publish_changes(claimed)
         ops = list(Operation.select().where(Operation.id.in_(claimed)).order_by(Operation.id))
-        tags = dict(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops})).tuples())
+        tags = {jid: tag for jid, tag in rows(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops})))}
         return [Claim(op.id, op.job_id, tags[op.job_id], op.unit_name, op.action,
-                      json.loads(op.extravars or "{}"), op.timeout, op.started_at) for op in ops]
+                      json.loads(op.extravars or "{}"), op.timeout, op.started_at or now()) for op in ops]
 
     def cancel_requested(self, op_ids: list[int]) -> list[int]:
         if not op_ids:
@@ -386,7 +386,7 @@ class Service:
         job = Job.get_by_id(job_id)
         latest_ids = (Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id)
                       .group_by(Operation.unit))
-        statuses = [s for (s,) in Operation.select(Operation.status).where(Operation.id.in_(latest_ids)).tuples()]
+        statuses = [s for (s,) in rows(Operation.select(Operation.status).where(Operation.id.in_(latest_ids)))]
         any_active = Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists()
         new = derive_job_status(statuses, any_active)
         if new != job.status:

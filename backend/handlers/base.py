@@ -43,7 +43,7 @@ class HandlerMixin:
 
     @property
     def state(self) -> AppState:
-        return self.settings["redrunner"]  # type: ignore[no-any-return]
+        return self.settings["redrunner"]
 
     def check_auth(self) -> None:
         token = self.state.settings.token
@@ -85,7 +85,7 @@ class APIHandler(HandlerMixin, web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self._started = time.perf_counter()
         self.check_auth()
         length = self.request.headers.get("Content-Length")
@@ -180,6 +180,6 @@ class APIHandler(HandlerMixin, web.RequestHandler):
 class NotFoundHandler(APIHandler):
     """The catch-all: unknown paths get the envelope, not an HTML page."""
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self._started = time.perf_counter()
         raise ApiError(404, "not_found", f"no route {self.request.path}")

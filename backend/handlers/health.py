@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..db import Operation
+from ..db import Operation, rows
 from ..metrics import CONTENT_TYPE
 from .base import APIHandler, public
 
@@ -35,8 +35,8 @@ class ReadyHandler(APIHandler):
 
 
 def _status_counts() -> dict[str, int]:
-    return {s: int(n) for s, n in Operation.select(Operation.status, pw.fn.COUNT(Operation.id))
-            .group_by(Operation.status).tuples()}
+    query = Operation.select(Operation.status, pw.fn.COUNT(Operation.id)).group_by(Operation.status)
+    return {str(s): int(n) for s, n in rows(query)}
 
 
 class MetricsHandler(APIHandler):

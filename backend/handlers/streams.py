@@ -25,7 +25,7 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         self.check_auth()
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "websocket_required", "this route is a WebSocket stream: send an Upgrade request")
@@ -106,7 +106,7 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
 class OperationStreamHandler(StreamHandler):
     kind = "operation"
 
-    async def get(self, op_id: str) -> None:  # type: ignore[override]
+    async def get(self, op_id: str) -> None:
         self.op_id = int_param(op_id, "operation_id", 0, 1, 2**63 - 1)
         self.after = int_param(self.get_query_argument("after", None), "after", 0, 0, 2**31 - 1)
         await self.call(self.state.service.operation, self.op_id)  # 404 before the upgrade
@@ -120,7 +120,7 @@ class OperationStreamHandler(StreamHandler):
 class JobStreamHandler(StreamHandler):
     kind = "job"
 
-    async def get(self, job_id: str) -> None:  # type: ignore[override]
+    async def get(self, job_id: str) -> None:
         self.job_id = int_param(job_id, "job_id", 0, 1, 2**63 - 1)
         await self.call(self.state.service.job, self.job_id)
         await super().get(job_id)
@@ -133,7 +133,7 @@ class JobStreamHandler(StreamHandler):
 class TagStreamHandler(StreamHandler):
     kind = "tag"
 
-    async def get(self) -> None:  # type: ignore[override]
+    async def get(self) -> None:
         tag = self.get_query_argument("tag", None)
         self.tag = check_tag(tag) if tag not in (None, "") else None
         await super().get()

@@ -1,0 +1,39 @@
+"""Probes, metrics and logs."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.server import RunningServer
+
+from .helpers import make_job, start
+
+
+def test_health_ready_and_metrics(server: RunningServer) -> None:
+    assert server.request("GET", "/healthz").json() == {"status": "ok"}
+    ready = server.request("GET", "/readyz")
+    assert ready.status == 200 and ready.json()["status"] == "ok"
+    job = make_job(server, "backup", ["db"])
+    server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
+    metrics = server.request("GET", "/metrics")
+    assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+    text = metrics.body.decode()
+    for name in ("redrunner_operations_finished_total{status=\"successful\"} 1.0",
+                 "redrunner_operations_by_status{status=\"successful\"} 1.0",
+                 "redrunner_operations_running 0.0",
+                 "redrunner_events_stored_total",
+                 "redrunner_event_write_latency_seconds_bucket",
+                 "redrunner_http_request_duration_seconds_bucket",
+                 "redrunner_websocket_clients"):
+        assert name in text, name
+
+
+def test_logs_are_json_lines_with_ids(server: RunningServer) -> None:
+    job = make_job(server, "backup", ["db"])
+    op = server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
+    started = [line for line in lines if line.get("operation_id") == op["id"]]
+    assert started and all(line["job_id"] == job["id"] for line in started)
+    access = [line for line in lines if line["logger"] == "redrunner.access"]
+    assert any(line["path"] == "/api/v1/jobs" and line["status"] == 201 for line in access)

@@ -27,6 +27,7 @@ from .service import Service
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
+PROGRESS_INTERVAL = 0.5
 
 
 @dataclass
@@ -62,7 +63,7 @@ class EventWriter:
         self.metrics = metrics
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="redrunner-writer", daemon=True)
-        self._stopped = False
+        self._progress_sent: dict[int, float] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -136,7 +137,8 @@ class EventWriter:
         for item in batch:
             if isinstance(item, StatusItem):
                 status_ops.setdefault(item.op_id, {}).update(item.fields)
-                status_jobs.add(item.job_id)
+                if "status" in item.fields:
+                    status_jobs.add(item.job_id)
         terminal_ops: list[int] = []
         with write_transaction(self.db):
             if events:
@@ -167,8 +169,19 @@ class EventWriter:
             self.publisher.publish([
                 Frame("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events
             ])
-        if status_ops:
-            self.service.publish_changes(list(status_ops))
+        changed = [op_id for op_id, fields in status_ops.items() if "status" in fields]
+        # Progress and counts are Operation changes too: followers get them, at most every PROGRESS_INTERVAL.
+        mono = time.monotonic()
+        for op_id in counters:
+            if op_id not in changed and mono - self._progress_sent.get(op_id, 0.0) >= PROGRESS_INTERVAL:
+                changed.append(op_id)
+        for op_id in changed:
+            self._progress_sent[op_id] = mono
+        for op_id in terminal_ops:
+            self._progress_sent.pop(op_id, None)
+        if changed:
+            self.service.publish_changes(changed)
+        if terminal_ops:
             for op_id in terminal_ops:
                 status = status_ops[op_id].get("status", "")
                 self.metrics.operations.labels(status=status).inc()

@@ -55,6 +55,16 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(text[3:])
 
 
+def newest_first(query: Any, id_field: Any, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """One page of `query`, newest first, and the cursor of the next page (None on the last)."""
+    before = decode_cursor(cursor)
+    if before is not None:
+        query = query.where(id_field < before)
+    found = list(query.order_by(id_field.desc()).limit(limit + 1))
+    page = found[:limit]
+    return page, encode_cursor(page[-1].id) if len(found) > limit else None
+
+
 @dataclass
 class Claim:
     """An Operation this replica has claimed to run: what the worker needs to start it."""
@@ -111,14 +121,9 @@ class Service:
             if status not in JOB_STATUSES:
                 raise invalid_parameter("status", f"status must be one of {', '.join(JOB_STATUSES)}")
             query = query.where(Job.status == status)
-        before = decode_cursor(cursor)
-        if before is not None:
-            query = query.where(Job.id < before)
-        rows = list(query.order_by(Job.id.desc()).limit(limit + 1))
-        page, more = rows[:limit], len(rows) > limit
+        page, next_cursor = newest_first(query, Job.id, limit, cursor)
         units = self._units_of([j.id for j in page])
-        return {"items": [job_dict(j, units[j.id]) for j in page],
-                "next": encode_cursor(page[-1].id) if more else None}
+        return {"items": [job_dict(j, units[j.id]) for j in page], "next": next_cursor}
 
     def latest_job(self, tag: str) -> dict[str, Any]:
         job = Job.select().where(Job.tag == check_tag(tag)).order_by(Job.id.desc()).first()
@@ -157,13 +162,8 @@ class Service:
             query = query.where(Operation.status == status)
         if action is not None:
             query = query.where(Operation.action == action)
-        before = decode_cursor(cursor)
-        if before is not None:
-            query = query.where(Operation.id < before)
-        rows = list(query.order_by(Operation.id.desc()).limit(limit + 1))
-        page, more = rows[:limit], len(rows) > limit
-        return {"items": [operation_dict(o) for o in page],
-                "next": encode_cursor(page[-1].id) if more else None}
+        page, next_cursor = newest_first(query, Operation.id, limit, cursor)
+        return {"items": [operation_dict(o) for o in page], "next": next_cursor}
 
     def events(self, op_id: int, after: int, limit: int) -> dict[str, Any]:
         op = Operation.get_or_none(Operation.id == op_id)

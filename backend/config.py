@@ -70,6 +70,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (REDRUNNER_PORT must be a number)")
+    return int(text)
+
+
 def _workers(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 256:
@@ -79,7 +85,7 @@ def _workers(text: str) -> int:
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (REDRUNNER_HOST)")
-    parser.add_argument("--port", type=int, default=int(_env("PORT", "8787") or 8787),
+    parser.add_argument("--port", type=_port, default=_env("PORT", "8787"),
                         help="port to listen on (REDRUNNER_PORT)")
     parser.add_argument("--data-dir", default=_env("DATA_DIR"),
                         help="data dir holding project/<action>-<component>.yml (REDRUNNER_DATA_DIR); "
@@ -88,25 +94,25 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the SQLite database and runner artifacts live (REDRUNNER_STATE_DIR)")
     parser.add_argument("--database", default=_env("DATABASE_URL"),
                         help="sqlite:///path or postgresql://... (REDRUNNER_DATABASE_URL)")
-    parser.add_argument("--workers", type=_workers, default=int(_env("WORKERS", "8") or 8),
+    parser.add_argument("--workers", type=_workers, default=_env("WORKERS", "8"),
                         help="operations run at once by this server (REDRUNNER_WORKERS)")
     parser.add_argument("--token-file", default=_env("TOKEN_FILE"),
                         help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works")
-    parser.add_argument("--shutdown-grace", type=_positive_float, default=float(_env("SHUTDOWN_GRACE", "20") or 20),
+    parser.add_argument("--shutdown-grace", type=_positive_float, default=_env("SHUTDOWN_GRACE", "20"),
                         help="seconds running operations get to finish on SIGTERM (REDRUNNER_SHUTDOWN_GRACE)")
     parser.add_argument("--operation-timeout", type=_positive_float,
-                        default=float(_env("OPERATION_TIMEOUT", "0") or 0),
+                        default=_env("OPERATION_TIMEOUT", "0"),
                         help="default time limit of an operation in seconds, 0 for none (REDRUNNER_OPERATION_TIMEOUT)")
-    parser.add_argument("--retain-days", type=_positive_float, default=float(_env("RETAIN_DAYS", "0") or 0),
+    parser.add_argument("--retain-days", type=_positive_float, default=_env("RETAIN_DAYS", "0"),
                         help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)")
     parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
     parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
     parser.add_argument("--log-format", choices=["auto", "json", "text"], default=_env("LOG_FORMAT", "auto"),
                         help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)")
     parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
-    parser.add_argument("--max-body-size", type=int, default=int(_env("MAX_BODY_SIZE", str(1024 * 1024)) or 0),
+    parser.add_argument("--max-body-size", type=int, default=_env("MAX_BODY_SIZE", str(1024 * 1024)),
                         help="largest request body in bytes (REDRUNNER_MAX_BODY_SIZE)")
-    parser.add_argument("--max-events", type=int, default=int(_env("MAX_EVENTS", "200000") or 200000),
+    parser.add_argument("--max-events", type=int, default=_env("MAX_EVENTS", "200000"),
                         help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)")
     parser.add_argument("--replica-id", default=_env("REPLICA_ID"),
                         help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)")
@@ -125,7 +131,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise SystemExit(f"redrunner: data dir {data_dir} has no project/ folder")
     token = os.environ.get("REDRUNNER_TOKEN") or None
     if args.token_file:
-        token = Path(args.token_file).read_text().strip() or None
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"redrunner: cannot read --token-file {args.token_file}: {exc.strerror}") from exc
+        if not token:
+            # An empty secret must not silently turn auth off.
+            raise SystemExit(f"redrunner: --token-file {args.token_file} is empty")
     database = args.database or f"sqlite:///{state_dir / 'redrunner.db'}"
     settings = Settings(
         host=args.host,

@@ -26,3 +26,19 @@ def test_bad_data_dir_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-unt
     result = run("serve", "--data-dir", str(tmp_path), "--state-dir", str(tmp_path / "s"))
     assert result.returncode != 0
     assert "has no project/ folder" in result.stderr
+
+
+def test_empty_token_file_refuses_to_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token_file = tmp_path / "token"
+    token_file.write_text("\n")
+    result = run("serve", "--token-file", str(token_file), "--state-dir", str(tmp_path / "s"))
+    assert result.returncode != 0 and "is empty" in result.stderr
+
+
+def test_environment_values_are_checked() -> None:
+    import os
+
+    env = {**os.environ, "REDRUNNER_PORT": "tcp://10.0.0.1:8787"}
+    result = subprocess.run([sys.executable, "-m", "backend", "serve"], cwd=REPO, capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 2 and "is not a port number" in result.stderr

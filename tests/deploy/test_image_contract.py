@@ -96,6 +96,19 @@ def healthcheck(dockerfile: Dockerfile, env: dict[str, str]) -> int:
     return subprocess.run(argv, env=env, capture_output=True, timeout=10, check=False).returncode
 
 
+def wait_started(server: PodLikeServer, dockerfile: Dockerfile) -> None:
+    """Until the image's HEALTHCHECK passes; a server that exits or hangs fails with its log."""
+    try:
+        wait_until(
+            lambda: server.proc.poll() is not None or healthcheck(dockerfile, server.env) == 0,
+            timeout=60,
+            what="the image's HEALTHCHECK to pass",
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{server.log.read_text(errors='replace')}") from None
+    assert server.proc.poll() is None, f"the server exited:\n{server.log.read_text(errors='replace')}"
+
+
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
@@ -112,11 +125,7 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
 def test_server_takes_its_whole_configuration_from_the_pod_environment(
     pod_server: PodLikeServer, dockerfile: Dockerfile, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    def healthy() -> bool:
-        assert pod_server.proc.poll() is None, pod_server.log.read_text()
-        return healthcheck(dockerfile, pod_server.env) == 0
-
-    wait_until(healthy, timeout=30, what="the image's HEALTHCHECK to pass")
+    wait_started(pod_server, dockerfile)
     assert get(pod_server.url + "/readyz")[0] == 200
     status, metrics = get(pod_server.url + "/metrics")
     assert status == 200 and b"# TYPE" in metrics
@@ -137,7 +146,7 @@ def test_server_takes_its_whole_configuration_from_the_pod_environment(
 def test_sigterm_ends_the_server_inside_the_pod_grace_period(
     pod_server: PodLikeServer, dockerfile: Dockerfile, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    wait_until(lambda: healthcheck(dockerfile, pod_server.env) == 0, timeout=30, what="the server to start")
+    wait_started(pod_server, dockerfile)
     deployment = one(rendered[SQLITE], "Deployment")
     deadline = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     started = time.monotonic()
@@ -167,7 +176,7 @@ def test_a_bundled_component_runs_with_only_the_volumes_writable(
     pod_server: PodLikeServer, dockerfile: Dockerfile, tmp_path: Path
 ) -> None:
     """Ansible's home and temp files land where the pod has volumes, not in the read-only data dir."""
-    wait_until(lambda: healthcheck(dockerfile, pod_server.env) == 0, timeout=30, what="the server to start")
+    wait_started(pod_server, dockerfile)
     data_dir = Path(pod_server.env["REDRUNNER_DATA_DIR"])
     before = sorted(str(p) for p in data_dir.rglob("*"))
     files = tmp_path / "app-files"

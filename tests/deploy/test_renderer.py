@@ -90,7 +90,8 @@ def write_fixture_kustomization(root: Path) -> Path:
                 "patches": [
                     {"path": "deployment-patch.yaml"},
                     {
-                        "patch": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {DROP: null, NEW: '3'}\n"
+                        "patch": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+                        "data: {DROP: null, NEW: '3'}\n"
                     },
                     {"patch": "$patch: delete\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: doomed}\n"},
                 ],

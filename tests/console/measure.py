@@ -134,7 +134,9 @@ def cpu_report() -> None:
         srv = start_server(Path(tmp), data_dir=DATA)
         try:
             job = srv.post("jobs", {"tag": "busy", "units": ["db", "web"]}).json()
-            op = srv.post(f"jobs/{job['id']}/units/db", {"action": "chatty-db.yml"}).json()
+            op = srv.post(
+                f"jobs/{job['id']}/units/db", {"action": "chatty-db.yml", "extravars": {"count": 1500}}
+            ).json()
             srv.post(f"jobs/{job['id']}/units/web", {"action": "backup-web.yml"})
             began = time.monotonic()
             proc = subprocess.Popen(
@@ -146,13 +148,14 @@ def cpu_report() -> None:
             )
             ps = psutil.Process(proc.pid)
             samples: list[float] = []
+            rss = 0
             ps.cpu_percent(None)
             while proc.poll() is None:
                 time.sleep(0.5)
                 try:
                     samples.append(ps.cpu_percent(None))
                     cpu = ps.cpu_times()
-                    rss = ps.memory_info().rss
+                    rss = max(rss, ps.memory_info().rss)
                 except psutil.NoSuchProcess:
                     break
             out = proc.communicate()[0]
@@ -162,7 +165,7 @@ def cpu_report() -> None:
             print(
                 f"run: {final['event_count']} events in {final.get('duration')}s; console wall {wall:.1f}s, "
                 f"CPU {cpu.user + cpu.system:.2f}s = {100 * (cpu.user + cpu.system) / wall:.0f}% of one core "
-                f"on average, peak sample {max(samples):.0f}%, RSS {rss / 2**20:.0f} MiB"
+                f"on average, peak sample {max(samples):.0f}%, peak RSS {rss / 2**20:.0f} MiB"
             )
         finally:
             srv.stop()

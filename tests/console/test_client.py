@@ -107,7 +107,7 @@ async def test_streams_survive_a_dropped_connection(project_server: RunningServe
     client = RedRunnerClient(relay.url)
     try:
         job = await client.create_job("drop", ["db"])
-        op = await client.start_operation(job["id"], "db", "chatty-db.yml", extravars={"count": 2000})
+        op = await client.start_operation(job["id"], "db", "chatty-db.yml", extravars={"count": 300})
         states: list[ConnectionState] = []
         frames: list[dict[str, Any]] = []
         dropped = 0
@@ -116,7 +116,7 @@ async def test_streams_survive_a_dropped_connection(project_server: RunningServe
             nonlocal dropped
             async for frame in client.follow_operation(op["id"], states.append):
                 frames.append(frame)
-                if frame["type"] == "event" and frame["seq"] in (200, 1500):
+                if frame["type"] == "event" and frame["seq"] in (50, 200):
                     dropped += relay.drop_all()
                     await asyncio.sleep(0)  # let the reset reach the socket
 

@@ -126,7 +126,8 @@ class RunningServer:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"operation {op_id} not terminal after {timeout}s")
-            op = self.get(f"operations/{op_id}?wait={max(1, min(60, int(left)))}").json()
+            wait = max(1, min(60, int(left)))
+            op = self.get(f"operations/{op_id}?wait={wait}", timeout=wait + 10).json()
             if op["status"] in terminal:
                 return dict(op)
 

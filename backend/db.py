@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
 import peewee as pw
-from playhouse.db_url import connect as connect_url
+from playhouse.db_url import parse as parse_url
+from playhouse.shortcuts import ReconnectMixin
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,22 @@ class SchemaVersion(BaseModel):
 MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, SchemaVersion]
 
 
+class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
+    """Each thread keeps its connection for the life of the server: once PostgreSQL drops it (restart,
+    failover, a proxy's idle timeout), every statement on it would fail forever, and the replica would
+    answer 500 and stop heartbeating. A statement outside a transaction (BEGIN included) that finds its
+    connection dead reconnects and runs once more; within a transaction the error reaches the caller.
+    """
+
+    reconnect_errors = (
+        (pw.OperationalError, "server closed the connection"),
+        (pw.OperationalError, "terminating connection"),
+        (pw.OperationalError, "connection has been closed"),
+        (pw.OperationalError, "could not receive data from server"),
+        (pw.InterfaceError, "connection already closed"),
+    )
+
+
 def open_database(url: str) -> pw.Database:
     """Connect the models to the database named by `url` (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite:///"):
@@ -140,7 +158,7 @@ def open_database(url: str) -> pw.Database:
             timeout=10,
         )
     elif url.startswith(("postgres://", "postgresql://")):
-        db = connect_url(url.replace("postgres://", "postgresql://", 1), autorollback=True)
+        db = ReconnectingPostgresqlDatabase(**parse_url(url.replace("postgres://", "postgresql://", 1)))
     else:
         raise SystemExit(f"redrunner: unsupported database URL (use sqlite:/// or postgresql://): {url!r}")
     database_proxy.initialize(db)
@@ -150,6 +168,17 @@ def open_database(url: str) -> pw.Database:
 def rows(query: Any) -> list[tuple[Any, ...]]:
     """A query's rows as plain tuples."""
     return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
+
+
+def records(query: Any) -> list[Any]:
+    """A query's rows as attribute records named by column (`job_id`, `unit_id`, ...), for hot read paths.
+
+    Skips peewee's model building and per-value conversion, which cost several times the query itself
+    (150 Operations: 7 ms as models, 0.5 ms raw). Values are the driver's: SQLite booleans come as 0/1.
+    """
+    cursor = database_proxy.execute(query)
+    names = [d[0] for d in cursor.description]
+    return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def is_postgres(db: pw.Database) -> bool:

@@ -58,9 +58,12 @@ class Executor:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def recover(self) -> None:
-        """At start: mark what this host's dead servers left `lost` and kill their processes."""
+        """At start: mark what dead servers left `lost` and kill their processes on this host."""
         self._heartbeat()
         if self.multi:
+            # A server starting owns nothing yet: Operations under its replica id were left by a previous
+            # process with the same (pinned) id, whose heartbeat the line above has just made look alive.
+            self._lose(Operation.owner == self.settings.replica_id, "the server stopped (found at start)")
             dead = [r.id for r in Replica.select().where(
                 Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)]
             where = Operation.owner.in_(dead) if dead else None
@@ -110,6 +113,9 @@ class Executor:
                 ids = list(self.active)
             for op_id in self.service.cancel_requested(ids):
                 self.cancel_local(op_id)
+            # Another replica may have declared us dead and marked our runs lost: they must not go on.
+            for op_id in self.service.not_running(ids):
+                self.cancel_local(op_id, "another replica marked this operation lost")
         if not self.accepting:
             return
         with self._lock:
@@ -163,9 +169,11 @@ class Executor:
 
     def _heartbeat_loop(self) -> None:
         last_prune = 0.0
+        last_beat = time.monotonic()
         while not self._stopping.wait(self.settings.heartbeat_interval):
             try:
                 self._heartbeat()
+                last_beat = time.monotonic()
                 if self.multi:
                     dead = [r.id for r in Replica.select().where(
                         Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)]
@@ -178,6 +186,12 @@ class Executor:
                     self.prune(now() - self.settings.retain_days * 86400)
             except Exception:
                 log.exception("heartbeat failed")
+                silent = time.monotonic() - last_beat
+                if self.multi and silent > self.settings.heartbeat_timeout - self.settings.heartbeat_interval:
+                    # The other replicas are about to declare us dead and hand our units to new work: stop our
+                    # runs first, so one unit never has two playbooks running.
+                    log.error("no heartbeat for %.0f s: canceling this replica's operations", silent)
+                    self.cancel_all("this replica lost contact with the database")
 
     def prune(self, older_than: float, batch: int = 2000) -> int:
         """Delete finished Jobs created before `older_than`, their events in small batches."""

@@ -4,11 +4,15 @@ A replica publishes a committed change to its own followers directly and sends a
 (which Operation, which seq range, which Job) on the `redrunner` channel. The other replicas read the
 changed rows back from the database and publish them to their followers. Notices only wake followers:
 events are always read by seq from the table, so a lost notice delays a follower but never gaps it
-(streams fill gaps from the database, and long-polls re-read periodically).
+(streams fill gaps from the database, and long-polls re-read periodically). Notices sent while the
+listener is disconnected are gone for good, so after reconnecting it republishes what may have changed
+meanwhile (active Operations with their latest event, recently finished ones, new Jobs): otherwise a
+follower whose Operation ended during the outage would wait for an end that never comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import select
@@ -19,7 +23,8 @@ import peewee as pw
 
 from .bus import Frame, Publisher
 from .config import Settings
-from .db import Job, is_postgres
+from .db import ACTIVE, Job, Operation, is_postgres
+from .timeutil import now
 
 if TYPE_CHECKING:
     from .service import Service
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "redrunner"
 MAX_PAYLOAD = 7000
+RESYNC_MARGIN = 60.0
 
 
 class Notifier:
@@ -104,11 +110,19 @@ class Notifier:
         self._thread.join(3)
 
     def _listen_loop(self) -> None:
+        down_since: float | None = None
         while not self._stop.is_set():
+            conn = None
             try:
                 conn = self._connect()
                 with conn.cursor() as cur:
                     cur.execute(f"LISTEN {CHANNEL}")
+                if down_since is not None:
+                    try:
+                        self._resync(down_since)
+                    except Exception:  # a failed republish must not keep the listener away
+                        log.exception("republishing after a reconnect failed")
+                    down_since = None
                 while not self._stop.is_set():
                     if select.select([conn], [], [], 1.0) == ([], [], []):
                         continue
@@ -117,8 +131,33 @@ class Notifier:
                         note = conn.notifies.pop(0)
                         self._handle(note.payload)
             except Exception:
+                if down_since is None:
+                    down_since = now()
                 log.warning("change-notice listener lost its connection; reconnecting", exc_info=True)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
                 self._stop.wait(1.0)
+
+    def _resync(self, down_since: float) -> None:
+        """Republish to local followers what may have changed while no notice could arrive."""
+        # The margin covers a connection that died silently before the error showed, and clock skew
+        # between replicas (finished_at is written by the replica that ran the Operation).
+        since = down_since - RESYNC_MARGIN
+        active = list(Operation.select(Operation.id, Operation.job, Operation.event_count)
+                      .where(Operation.status.in_(ACTIVE)))
+        # An Operation's latest event makes its followers fill the gap from the database.
+        frames = [Frame("event", op.job_id, ev, op_id=op.id, seq=ev["seq"])
+                  for op in active if op.event_count
+                  for ev in self.service.event_page(op.id, op.event_count - 1, 1)]
+        self.publisher.publish(frames, remote=False)
+        ids = [op.id for op in active]
+        ids += [op.id for op in Operation.select(Operation.id).where(Operation.finished_at >= since)]
+        for start in range(0, len(ids), 500):
+            self.service.publish_changes(ids[start:start + 500], remote=False)
+        for job in Job.select().where(Job.created_at >= since):
+            self.publisher.publish([Frame("job", job.id, self.service.job(job.id), tag=job.tag)], remote=False)
+        log.info("change-notice listener reconnected: republished %d operations", len(ids))
 
     def _handle(self, payload: str) -> None:
         try:

@@ -19,7 +19,19 @@ import peewee as pw
 
 from .bus import Frame, Publisher
 from .config import Settings
-from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit, lock_row, rows, write_transaction
+from .db import (
+    ACTIVE,
+    TERMINAL,
+    Event,
+    Job,
+    Operation,
+    Unit,
+    database_proxy,
+    lock_row,
+    records,
+    rows,
+    write_transaction,
+)
 from .errors import ApiError, invalid_parameter
 from .serialize import derive_job_status, event_dict, job_dict, operation_dict, unit_dict
 from .timeutil import now
@@ -98,13 +110,15 @@ class Service:
         result: dict[int, list[dict[str, Any]]] = {jid: [] for jid in job_ids}
         if not job_ids:
             return result
-        units = list(Unit.select().where(Unit.job.in_(job_ids)).order_by(Unit.id))
+        units = records(Unit.select().where(Unit.job.in_(job_ids)).order_by(Unit.id))
         op_ids: dict[int, list[int]] = {u.id: [] for u in units}
-        for op_id, unit_id in rows(Operation.select(Operation.id, Operation.unit)
-                                   .where(Operation.job.in_(job_ids)).order_by(Operation.id.desc())):
+        for op_id, unit_id in database_proxy.execute(Operation.select(Operation.id, Operation.unit)
+                                                     .where(Operation.job.in_(job_ids))
+                                                     .order_by(Operation.id.desc())).fetchall():
             op_ids[unit_id].append(op_id)
         latest_ids = [ids[0] for ids in op_ids.values() if ids]
-        latest = {op.unit_id: op for op in Operation.select().where(Operation.id.in_(latest_ids))} if latest_ids else {}
+        latest = ({op.unit_id: op for op in records(Operation.select().where(Operation.id.in_(latest_ids)))}
+                  if latest_ids else {})
         for unit in units:
             result[unit.job_id].append(unit_dict(unit, op_ids[unit.id], latest.get(unit.id)))
         return result
@@ -180,7 +194,7 @@ class Service:
         query = Event.select().where((Event.operation == op_id) & (Event.seq > after))
         if upto is not None:
             query = query.where(Event.seq <= upto)
-        return [event_dict(ev, op_id) for ev in query.order_by(Event.seq).limit(limit)]
+        return [event_dict(ev, op_id) for ev in records(query.order_by(Event.seq).limit(limit))]
 
     def stdout_chunks(self, op_id: int, chunk_events: int = 2000) -> Iterator[str]:
         self.operation(op_id)
@@ -364,6 +378,13 @@ class Service:
             return []
         return [o.id for o in Operation.select(Operation.id)
                 .where(Operation.id.in_(op_ids) & (Operation.cancel_requested == True))]  # noqa: E712
+
+    def not_running(self, op_ids: list[int]) -> list[int]:
+        """Of these Operations, those the database no longer has running (e.g. marked lost by a survivor)."""
+        if not op_ids:
+            return []
+        return [o.id for o in Operation.select(Operation.id)
+                .where(Operation.id.in_(op_ids) & (Operation.status != "running"))]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
         """Mark the active Operations matching `where` lost; returns them as they were."""

@@ -30,6 +30,8 @@ class Frame:
     op_id: int | None = None
     seq: int | None = None
     tag: str | None = None
+    # Wire text of this frame, serialized once and shared by every follower (see streams.event_text).
+    text: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def topics(self) -> list[Topic]:
         topics: list[Topic] = [("job", self.job_id)]

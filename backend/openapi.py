@@ -6,10 +6,12 @@ from functools import lru_cache
 from typing import Any
 
 from . import __version__
+from .validation import RESERVED_VARS
 
 TS = {"type": "string", "format": "date-time", "example": "2026-11-25T12:00:00.123456Z"}
 TS_NULL = {"type": ["string", "null"], "format": "date-time"}
-INT_ID = {"type": "integer", "minimum": 1, "maximum": 2**53}
+# The server takes ids of at most 18 digits.
+INT_ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 TAG = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
 UNIT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
 OP_STATUS = ["pending", "running", "successful", "failed", "canceled", "timeout", "lost", "error"]
@@ -42,13 +44,24 @@ JOB_ID = _param("job_id", "path", INT_ID, "Job id")
 OP_ID = _param("op_id", "path", INT_ID, "Operation id")
 UNIT = _param("name", "path", UNIT_NAME, "Unit name")
 LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size")
-CURSOR = _param("cursor", "query", {"type": "string"}, "the `next` of the previous page")
+CURSOR = _param("cursor", "query", {"type": "string", "minLength": 1}, "the `next` of the previous page")
 COMMON_ERRORS = {"400": _error("bad input"), "401": _error("missing or wrong bearer token")}
 
 
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": False, "content": {"application/json": {"schema": schema},
-                                          "application/x-www-form-urlencoded": {"schema": schema}}}
+BODY_ERRORS = {"413": _error("payload_too_large"), "415": _error("unsupported_media_type")}
+
+
+def _json_text(description: str) -> dict[str, Any]:
+    return {"type": "string", "contentMediaType": "application/json", "description": description}
+
+
+def _body(required: list[str], props: dict[str, Any], form: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The same fields as JSON or as a form, where every value is text and lists and objects are JSON text.
+    A JSON null stands for a field not given."""
+    return {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "required": required, "properties": props}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": required,
+                                                         "properties": {**props, **(form or {})}}}}}
 
 
 SCHEMAS: dict[str, Any] = {
@@ -123,15 +136,15 @@ def _paths() -> dict[str, Any]:
                                    LIMIT, CURSOR],
                     "responses": {"200": _json(_ref("JobsPage"), "a page of Jobs"), **COMMON_ERRORS}},
             "post": {"summary": "Create a Job (or reuse the latest with its tag)", "operationId": "createJob",
-                     "requestBody": {"required": True, "content": {
-                         ct: {"schema": {"type": "object", "required": ["tag"], "properties": {
-                             "tag": TAG, "units": {"type": "array", "items": UNIT_NAME, "maxItems": 1000},
-                             "reuse": {"type": "string", "enum": ["latest"]}}}}
-                         for ct in ("application/json", "application/x-www-form-urlencoded")}},
+                     "requestBody": _body(
+                         ["tag"],
+                         {"tag": TAG, "units": {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000},
+                          "reuse": {"enum": ["latest", None]}},
+                         {"units": _json_text("JSON list of unit names"),
+                          "reuse": {"type": "string", "enum": ["latest"]}}),
                      "responses": {"201": _json(_ref("Job"), "created"),
                                    "200": _json(_ref("Job"), "the latest Job with the tag (reuse=latest)"),
-                                   **COMMON_ERRORS, "413": _error("body too large"),
-                                   "415": _error("unsupported content type")}},
+                                   **COMMON_ERRORS, **BODY_ERRORS}},
         },
         "/api/v1/jobs/latest": {
             "get": {"summary": "The newest Job with a tag", "operationId": "latestJob",
@@ -154,11 +167,9 @@ def _paths() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("UnitsPage"), "the Units"), "404": _error("job_not_found"),
                                   **COMMON_ERRORS}},
             "post": {"summary": "Add a Unit (idempotent)", "operationId": "addUnit",
-                     "requestBody": {"required": True, "content": {
-                         ct: {"schema": {"type": "object", "required": ["name"], "properties": {"name": UNIT_NAME}}}
-                         for ct in ("application/json", "application/x-www-form-urlencoded")}},
+                     "requestBody": _body(["name"], {"name": UNIT_NAME}),
                      "responses": {"201": _json(_ref("Unit"), "created"), "200": _json(_ref("Unit"), "existed"),
-                                   "404": _error("job_not_found"), **COMMON_ERRORS}},
+                                   "404": _error("job_not_found"), **COMMON_ERRORS, **BODY_ERRORS}},
         },
         "/api/v1/jobs/{job_id}/units/{name}": {
             "parameters": [JOB_ID, UNIT],
@@ -166,18 +177,25 @@ def _paths() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("Unit"), "the Unit"),
                                   "404": _error("job_not_found or unit_not_found"), **COMMON_ERRORS}},
             "post": {"summary": "Start an Operation: run a playbook in the Unit", "operationId": "startOperation",
-                     "requestBody": {"required": True, "content": {
-                         ct: {"schema": {"type": "object", "required": ["action"], "properties": {
-                             "action": {"type": "string", "description":
-                                        "a playbook file name in project/, or <action> for <action>-<unit>.yml"},
-                             "extravars": {"type": "object"},
-                             "timeout": {"type": "number", "exclusiveMinimum": 0},
-                             "queue": {"type": "boolean"}}}}
-                         for ct in ("application/json", "application/x-www-form-urlencoded")}},
+                     "requestBody": _body(
+                         ["action"],
+                         {"action": {"type": "string", "maxLength": 255, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                                     "not": {"pattern": r"\.\."}, "description":
+                                     "a playbook file name in project/, or <action> for <action>-<unit>.yml"},
+                          "extravars": {"type": ["object", "null"], "description": "at most 256 KiB of JSON",
+                                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                                                          "not": {"enum": list(RESERVED_VARS)}}},
+                          "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 7 * 86400,
+                                      "description": "seconds"},
+                          "queue": {"type": "boolean"}},
+                         {"extravars": _json_text("JSON object of extra vars"),
+                          "timeout": {"type": "string", "description": "seconds > 0, fractions allowed"},
+                          "queue": {"type": "string", "enum": ["true", "false"]}}),
                      "responses": {"202": {**_json(_ref("Operation"), "accepted"),
                                            "headers": {"Location": {"schema": {"type": "string"}}}},
                                    "404": _error("job_not_found, unit_not_found or playbook_not_found"),
-                                   "409": _error("unit_busy"), "503": _error("shutting_down"), **COMMON_ERRORS}},
+                                   "409": _error("unit_busy"), "503": _error("shutting_down"), **COMMON_ERRORS,
+                                   **BODY_ERRORS}},
         },
         "/api/v1/operations": {
             "get": {"summary": "List Operations, newest first", "operationId": "listOperations",
@@ -224,7 +242,8 @@ def _paths() -> dict[str, Any]:
             "parameters": [OP_ID],
             "get": {"summary": "Follow an Operation: status, replayed and live events, end", "description": WS,
                     "operationId": "streamOperation",
-                    "parameters": [_param("after", "query", {"type": "integer", "minimum": 0}, "resume after seq")],
+                    "parameters": [_param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                                          "resume after seq")],
                     "responses": {"101": {"description": "switching to WebSocket"},
                                   "404": _error("operation_not_found"), **COMMON_ERRORS}},
         },

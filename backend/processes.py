@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 
 import psutil
 
@@ -64,10 +65,31 @@ def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = No
                 others.append(proc)
         except psutil.Error:
             pass
-    _, still = psutil.wait_procs(others, timeout=2)
+    still = _wait_dead(others, timeout=2.0)
     if still:
         log.warning("processes of run %s did not die: %s", run_id, [p.pid for p in still])
     return len(alive)
+
+
+def _dead(proc: psutil.Process) -> bool:
+    """Gone, or a zombie: dead all the same. Orphans are reaped by pid 1 when it gets to it (every ~2 s in
+    some VMs, never when the server itself is pid 1), so waiting for them to vanish would stall every cancel."""
+    try:
+        return bool(proc.status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _wait_dead(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process is dead; returns those still alive after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    still = [p for p in procs if not _dead(p)]
+    while still and time.monotonic() < deadline:
+        time.sleep(0.01)
+        still = [p for p in still if not _dead(p)]
+    return still
 
 
 def process_start_time(pid: int) -> float | None:

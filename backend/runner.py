@@ -36,9 +36,15 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|DATABASE_URL|PRIVATE_KEY)", re.IGNORECASE)
 
 
+# pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
+# is a few KB of base64, so a bigger chunk means fewer reads, expect iterations and filter writes per event.
+PTY_READ_SIZE = 65536
+
+
 def _patch_pexpect_close_delay() -> None:
     """ptyprocess sleeps delayafterclose (0.1 s) in every close(); runner only closes a child that has
-    already exited and been read to EOF, so the delay buys nothing and costs 0.1 s per Operation."""
+    already exited and been read to EOF, so the delay buys nothing and costs 0.1 s per Operation.
+    The same hook raises the read size, which runner does not expose either."""
     spawn = pexpect.spawn
     if getattr(spawn, "_redrunner_patched", False):
         return
@@ -47,6 +53,7 @@ def _patch_pexpect_close_delay() -> None:
     def _spawnpty(self: Any, args: Any, **kwargs: Any) -> Any:
         proc = original(self, args, **kwargs)
         proc.delayafterclose = 0.0
+        self.maxread = PTY_READ_SIZE
         return proc
 
     spawn._spawnpty = _spawnpty
@@ -69,6 +76,25 @@ def playbook_env(settings: Settings, run_id: str) -> dict[str, str]:
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     env[MARKER] = run_id
     return env
+
+
+def event_data_json(data: dict[str, Any], limit: int) -> tuple[dict[str, Any], str]:
+    """event_data kept under `limit` bytes of JSON (the bulky parts of `res` go first), and its JSON text.
+
+    Serialized once per event: the text is what gets stored, and the returned dict is what gets published,
+    so it must serialize to the same text; it only differs from `data` when `data` held values JSON lacks.
+    """
+    odd: list[bool] = []
+
+    def default(value: Any) -> str:
+        odd.append(True)
+        return str(value)
+
+    text = json.dumps(data, default=default)
+    if len(text) > limit:
+        data = trim_event_data(data, limit)
+        text = json.dumps(data, default=default)
+    return (json.loads(text) if odd else data), text
 
 
 def trim_event_data(data: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -158,12 +184,11 @@ class OperationRun:
             stdout = ""
         self.stdout_bytes += len(stdout)
         self.seq += 1
-        data = trim_event_data(data, self.settings.max_event_data_bytes)
+        data, data_text = event_data_json(data, self.settings.max_event_data_bytes)
         created = parse_created(ev.get("created"))
         host = data.get("host") or data.get("remote_addr")
         task = data.get("task")
         play = data.get("play")
-        data_text = json.dumps(data, default=str)
         row = {
             "operation": self.claim.op_id, "seq": self.seq, "event": name[:64], "created": created,
             "host": str(host)[:255] if host else None, "task": str(task) if task else None,
@@ -172,7 +197,7 @@ class OperationRun:
         event = {
             "seq": self.seq, "operation_id": self.claim.op_id, "event": row["event"], "created": iso(created),
             "host": row["host"], "task": row["task"], "play": row["play"], "stdout": stdout,
-            "data": json.loads(data_text),
+            "data": data,
         }
         counters = {"event_count": self.seq, "tasks_done": self.tasks_done, "stats": dict(self.stats),
                     "truncated": self.truncated}

@@ -22,6 +22,7 @@ REPLAY_PAGE = 1000
 
 class Connection(Protocol):
     async def send(self, frame: dict[str, Any]) -> None: ...
+    async def send_text(self, text: str) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
     def closed(self) -> bool: ...
 
@@ -31,6 +32,19 @@ Call = Callable[..., Awaitable[Any]]
 
 class OverflowClose(Exception):
     pass
+
+
+def event_frame(op_id: int, ev: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "operation_id": op_id, "seq": ev["seq"], "data": ev}
+
+
+def event_text(frame: Frame) -> str:
+    """The `event` wire frame of a live event, serialized once however many followers send it."""
+    text = frame.text.get("event")
+    if text is None:
+        assert frame.op_id is not None
+        text = frame.text["event"] = dumps(event_frame(frame.op_id, frame.data))
+    return text
 
 
 async def _next(sub: Subscriber) -> Frame | None:
@@ -59,10 +73,13 @@ class OperationStream:
             if len(items) < REPLAY_PAGE:
                 return
 
-    async def _send_event(self, ev: dict[str, Any]) -> None:
+    async def _send_event(self, ev: dict[str, Any], frame: Frame | None = None) -> None:
         if ev["seq"] <= self.last:
             return
-        await self.conn.send({"type": "event", "operation_id": self.op_id, "seq": ev["seq"], "data": ev})
+        if frame is not None:
+            await self.conn.send_text(event_text(frame))
+        else:
+            await self.conn.send(event_frame(self.op_id, ev))
         self.last = ev["seq"]
 
     async def run(self) -> None:
@@ -87,7 +104,7 @@ class OperationStream:
                         continue
                     if frame.seq > self.last + 1:
                         await self._replay(upto=frame.seq - 1)
-                    await self._send_event(frame.data)
+                    await self._send_event(frame.data, frame)
                 elif frame.kind == "operation":
                     op = frame.data
                     if op["status"] != sent_status:
@@ -129,8 +146,7 @@ class JobStream:
                     if frame.seq <= seen.get(frame.op_id, 0):
                         continue
                     seen[frame.op_id] = frame.seq
-                    await self.conn.send({"type": "event", "operation_id": frame.op_id, "seq": frame.seq,
-                                          "data": frame.data})
+                    await self.conn.send_text(event_text(frame))
                 elif frame.kind in ("operation", "unit"):
                     await self.conn.send({"type": "status", "data": frame.data})
                 elif frame.kind == "job":

@@ -21,6 +21,15 @@ RESERVED_VARS = ("redrunner_job_id", "redrunner_job_tag", "redrunner_unit", "red
 MAX_EXTRAVARS_BYTES = 256 * 1024
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def strict_json(text: str) -> Any:
+    """json.loads without NaN and Infinity, which are not JSON (RFC 8259) and no playbook should see."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def check_tag(value: Any, field: str = "tag") -> str:
     if not isinstance(value, str) or not TAG.fullmatch(value):
         raise ApiError(400, "invalid_tag", "tag must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", field)
@@ -39,7 +48,7 @@ def check_unit_list(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = strict_json(value)
         except ValueError as exc:
             raise ApiError(400, "invalid_units", "units must be a JSON list of unit names", "units") from exc
     if not isinstance(value, list) or len(value) > 1000:
@@ -86,7 +95,7 @@ def check_extravars(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = strict_json(value)
         except ValueError as exc:
             raise ApiError(400, "invalid_extravars", "extravars must be a JSON object", "extravars") from exc
     if not isinstance(value, dict):

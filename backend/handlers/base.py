@@ -14,7 +14,7 @@ from tornado import httputil, web
 from tornado.ioloop import IOLoop
 
 from ..errors import ApiError
-from ..validation import int_param
+from ..validation import int_param, strict_json
 
 if TYPE_CHECKING:
     from ..app import AppState
@@ -65,6 +65,8 @@ class HandlerMixin:
         if isinstance(exc, ApiError):
             return exc.envelope()
         if isinstance(exc, web.HTTPError):
+            if status_code == 400 and (exc.log_message or "").startswith("Invalid body"):
+                return self._unparsable_body_envelope()
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             if not message:
                 message = httputil.responses.get(status_code, "error")
@@ -74,6 +76,14 @@ class HandlerMixin:
                     "message": "the server failed to handle this request; see its log"}
         return {"status": status_code, "error": DEFAULT_CODES.get(status_code, "error"),
                 "message": httputil.responses.get(status_code, "error")}
+
+    def _unparsable_body_envelope(self) -> dict[str, Any]:
+        """Tornado parses multipart and form bodies itself, before prepare(), and fails with a bare 400."""
+        ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype.startswith("multipart/"):
+            return {"status": 415, "error": "unsupported_media_type",
+                    "message": "send application/json or application/x-www-form-urlencoded"}
+        return {"status": 400, "error": "invalid_form", "message": "request body is not valid form data"}
 
 
 class APIHandler(HandlerMixin, web.RequestHandler):
@@ -113,7 +123,14 @@ class APIHandler(HandlerMixin, web.RequestHandler):
             self.set_status(int(body["status"]))
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="redrunner"')
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(json.dumps(body))
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler implements: RFC 9110 wants them in the Allow header of a 405."""
+        return [m for m in self.SUPPORTED_METHODS
+                if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)]
 
     def on_finish(self) -> None:
         route = getattr(self, "route_name", type(self).__name__)
@@ -131,7 +148,7 @@ class APIHandler(HandlerMixin, web.RequestHandler):
             return {}
         if ctype in ("", "application/json") or ctype.endswith("+json"):
             try:
-                value = json.loads(body.decode("utf-8"))
+                value = strict_json(body.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise ApiError(400, "invalid_json", "request body is not UTF-8") from exc
             except ValueError as exc:

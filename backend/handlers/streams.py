@@ -51,10 +51,13 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
     # -- the Connection protocol used by ..streams -----------------------------------------------
 
     async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(dumps(frame))
+
+    async def send_text(self, text: str) -> None:
         if self._closed:
             return
         try:
-            await self.write_message(dumps(frame))
+            await self.write_message(text)
         except websocket.WebSocketClosedError:
             self._closed = True
 

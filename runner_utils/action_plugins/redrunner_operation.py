@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Run the redrunner_operation module in slices and print a progress line between them.
 
 A module cannot write to the terminal while it runs; an action plugin can, because
@@ -45,7 +44,7 @@ class ActionModule(ActionBase):
             last_slice = left is not None and left <= interval
             if res.get("failed") or res.get("terminal") or res.get("operation_id") is None or last_slice:
                 break
-            display.display("[%s] %s" % (host, res.get("summary")))
+            display.display(f"[{host}] {res.get('summary')}")
             # Later slices follow the Operation the first one started.
             call["operation_id"] = res["operation_id"]
         res["changed"] = changed

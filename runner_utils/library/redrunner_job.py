@@ -1,8 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
-from __future__ import absolute_import, annotations, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -83,30 +80,31 @@ units:
 """
 
 import os  # noqa: E402
+from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
 from ansible.module_utils.redrunner_api import RedRunnerClient, RedRunnerError  # noqa: E402
 
 
-def unit_names(job):
+def unit_names(job: dict[str, Any] | None) -> list[str]:
     return [u["name"] for u in (job or {}).get("units") or []]
 
 
-def run(module, client):
+def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
     params = module.params
     tag, mode, wanted = params["tag"], params["mode"], list(dict.fromkeys(params["units"] or []))
 
     if mode == "create":
         if module.check_mode:
             return dict(changed=True, created=True, job=None, job_id=None, units=wanted,
-                        msg="check mode: would create a Job tagged %s" % tag)
+                        msg=f"check mode: would create a Job tagged {tag}")
         job = client.create_job(tag, wanted)
         return dict(changed=True, created=True, job=job, job_id=job["id"], units=unit_names(job))
 
     existing = client.latest_job(tag)
     if mode == "latest":
         if existing is None:
-            module.fail_json(msg="no RedRunner Job is tagged %s: run the matching backup first" % tag,
+            module.fail_json(msg=f"no RedRunner Job is tagged {tag}: run the matching backup first",
                              job=None, job_id=None, created=False, units=[])
         return dict(changed=False, created=False, job=existing, job_id=existing["id"], units=unit_names(existing))
 
@@ -117,12 +115,12 @@ def run(module, client):
     if module.check_mode:
         job_id = existing["id"] if existing else None
         return dict(changed=True, created=existing is None, job=existing, job_id=job_id,
-                    units=unit_names(existing) + missing, msg="check mode: would add %s" % (missing or "a Job"))
+                    units=unit_names(existing) + missing, msg=f"check mode: would add {missing or 'a Job'}")
     job = client.create_job(tag, wanted, reuse=True)
     return dict(changed=True, created=existing is None, job=job, job_id=job["id"], units=unit_names(job))
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             url=dict(type="str", default=os.environ.get("REDRUNNER_URL") or "http://127.0.0.1:8787"),

@@ -1,8 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
-from __future__ import absolute_import, annotations, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -10,7 +7,7 @@ module: redrunner_operation
 short_description: Start a RedRunner Operation in a Unit and follow it to its end
 description:
   - Starts O(action) in Unit O(unit) of Job O(job_id) (C(POST /jobs/{id}/units/{name})), or
-    follows an existing Operation given by O(operation_id), using the API's C(?wait=) long-poll:
+    follows an existing Operation given by O(operation_id), using the API's C(?wait=) long-poll,
     one request every O(long_poll) seconds at most while the Operation runs, never a tight loop.
   - Fails when the Operation ends in anything but C(successful), with its id, status and the
     failing task's message, unless O(fail_on_status=false).
@@ -124,7 +121,7 @@ stats:
   returned: always
   type: dict
 failures:
-  description: C(task: message) for each failed task, when the Operation did not succeed.
+  description: "C(task: message) for each failed task, when the Operation did not succeed."
   returned: always
   type: list
   elements: str
@@ -139,6 +136,8 @@ summary:
   type: str
 """
 
+from typing import Any  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
 from ansible.module_utils.redrunner_api import (  # noqa: E402
     TERMINAL,
@@ -152,7 +151,7 @@ from ansible.module_utils.redrunner_api import (  # noqa: E402
 )
 
 
-def describe(op, client, params):
+def describe(op: dict[str, Any], client: RedRunnerClient, params: dict[str, Any]) -> dict[str, Any]:
     """The module result for an Operation; terminal ones carry failures and the stdout tail."""
     terminal = op["status"] in TERMINAL
     result = dict(
@@ -166,29 +165,29 @@ def describe(op, client, params):
     return result
 
 
-def start(module, client):
+def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
     params = module.params
     missing = [name for name in ("job_id", "unit", "action") if params[name] in (None, "")]
     if missing and not (module.check_mode and missing == ["job_id"]):
-        module.fail_json(msg="to start an Operation give %s (or operation_id to follow one)" % ", ".join(missing))
+        module.fail_json(msg=f"to start an Operation give {', '.join(missing)} (or operation_id to follow one)")
     if module.check_mode:
         # Nothing starts in check mode; still prove the Unit exists when the Job does.
         if params["job_id"] is not None:
             client.get_unit(params["job_id"], params["unit"])
         module.exit_json(changed=True, operation=None, operation_id=None, status=None, terminal=False, playbook_rc=None,
                          stats={}, failures=[], stdout_tail=[],
-                         summary="check mode: would start %s in unit %s" % (params["action"], params["unit"]))
+                         summary=f"check mode: would start {params['action']} in unit {params['unit']}")
     try:
         return client.start_operation(params["job_id"], params["unit"], params["action"],
                                       params["extravars"], params["timeout"], params["queue"])
     except RedRunnerError as err:
         if err.error == "unit_not_found":
-            module.fail_json(msg="job %s has no unit %s: %s" % (params["job_id"], params["unit"], err.message),
+            module.fail_json(msg=f"job {params['job_id']} has no unit {params['unit']}: {err.message}",
                              status=err.status, error=err.error)
         raise
 
 
-def run(module, client):
+def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
     params = module.params
     started = params["operation_id"] is None
     op = start(module, client) if started else client.get_operation(params["operation_id"])
@@ -202,7 +201,7 @@ def run(module, client):
     return result
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             url=dict(type="str", default="http://127.0.0.1:8787"),

@@ -1,41 +1,43 @@
-# -*- coding: utf-8 -*-
 """A small RedRunner API client for the redrunner_* modules.
 
 Standard library only (urllib), so the modules run under whatever Python the
 target host offers, without installing anything there.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
 import json
+import re
+import ssl
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
-import ssl
 
 TERMINAL = frozenset(("successful", "failed", "canceled", "timeout", "lost", "error"))
 FAILURE_EVENTS = frozenset(("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"))
 MAX_LONG_POLL = 60  # the API caps ?wait= at 60 seconds
 HTTP_SLACK = 15.0  # socket timeout beyond a long-poll, so a slow answer is not cut short
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # playbook output keeps ansible's colours
 
 
 class RedRunnerError(Exception):
     """An API answer that is not a success, or a server that cannot be reached."""
 
-    def __init__(self, message: str, status: Optional[int] = None, error: Optional[str] = None) -> None:
+    def __init__(self, message: str, status: int | None = None, error: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.error = error
 
 
-class RedRunnerClient(object):
+class RedRunnerClient:
     def __init__(
         self,
         url: str,
-        token: Optional[str] = None,
+        token: str | None = None,
         request_timeout: float = 30.0,
         validate_certs: bool = True,
     ) -> None:
@@ -44,7 +46,7 @@ class RedRunnerClient(object):
         self.request_timeout = request_timeout
         self._ssl = None if validate_certs else ssl._create_unverified_context()
 
-    def request(self, method: str, path: str, body: Any = None, timeout: Optional[float] = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """Send one request; return the decoded JSON (or text) body, raise RedRunnerError otherwise."""
         headers = {"Accept": "application/json"}
         data = None
@@ -62,7 +64,7 @@ class RedRunnerClient(object):
             raise _api_error(method, path, err) from None
         except (URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise RedRunnerError("cannot reach RedRunner at %s: %s" % (self.base, reason)) from None
+            raise RedRunnerError(f"cannot reach RedRunner at {self.base}: {reason}") from None
         if "json" in ctype:
             return json.loads(raw.decode("utf-8")) if raw else None
         return raw.decode("utf-8", "replace")
@@ -74,7 +76,7 @@ class RedRunnerClient(object):
             body["reuse"] = "latest"
         return dict(self.request("POST", "/jobs", body))
 
-    def latest_job(self, tag: str) -> Optional[dict[str, Any]]:
+    def latest_job(self, tag: str) -> dict[str, Any] | None:
         try:
             return dict(self.request("GET", "/jobs/latest?" + urlencode({"tag": tag})))
         except RedRunnerError as err:
@@ -83,10 +85,10 @@ class RedRunnerClient(object):
             raise
 
     def get_job(self, job_id: int) -> dict[str, Any]:
-        return dict(self.request("GET", "/jobs/%d" % job_id))
+        return dict(self.request("GET", f"/jobs/{job_id}"))
 
     def get_unit(self, job_id: int, unit: str) -> dict[str, Any]:
-        return dict(self.request("GET", "/jobs/%d/units/%s" % (job_id, quote(unit, safe=""))))
+        return dict(self.request("GET", f"/jobs/{job_id}/units/{quote(unit, safe='')}"))
 
     # Operations
     def start_operation(
@@ -94,8 +96,8 @@ class RedRunnerClient(object):
         job_id: int,
         unit: str,
         action: str,
-        extravars: Optional[dict[str, Any]] = None,
-        timeout: Optional[float] = None,
+        extravars: dict[str, Any] | None = None,
+        timeout: float | None = None,
         queue: bool = False,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"action": action, "extravars": dict(extravars or {})}
@@ -103,20 +105,20 @@ class RedRunnerClient(object):
             body["timeout"] = timeout
         if queue:
             body["queue"] = True
-        return dict(self.request("POST", "/jobs/%d/units/%s" % (job_id, quote(unit, safe="")), body))
+        return dict(self.request("POST", f"/jobs/{job_id}/units/{quote(unit, safe='')}", body))
 
-    def get_operation(self, op_id: int, wait: Optional[float] = None) -> dict[str, Any]:
+    def get_operation(self, op_id: int, wait: float | None = None) -> dict[str, Any]:
         if not wait:
-            return dict(self.request("GET", "/operations/%d" % op_id))
+            return dict(self.request("GET", f"/operations/{op_id}"))
         secs = max(1, min(MAX_LONG_POLL, int(wait)))
-        return dict(self.request("GET", "/operations/%d?wait=%d" % (op_id, secs), timeout=secs + HTTP_SLACK))
+        return dict(self.request("GET", f"/operations/{op_id}?wait={secs}", timeout=secs + HTTP_SLACK))
 
     def events(self, op_id: int, after: int = 0, limit: int = 500) -> dict[str, Any]:
         query = urlencode({"after": after, "limit": limit})
-        return dict(self.request("GET", "/operations/%d/events?%s" % (op_id, query)))
+        return dict(self.request("GET", f"/operations/{op_id}/events?{query}"))
 
     def stdout(self, op_id: int) -> str:
-        return str(self.request("GET", "/operations/%d/stdout" % op_id))
+        return str(self.request("GET", f"/operations/{op_id}/stdout"))
 
 
 def _api_error(method: str, path: str, err: HTTPError) -> RedRunnerError:
@@ -125,15 +127,15 @@ def _api_error(method: str, path: str, err: HTTPError) -> RedRunnerError:
         message, code = body.get("message") or str(err), body.get("error")
     except Exception:  # not our JSON envelope: a proxy's page, say
         message, code = str(err), None
-    return RedRunnerError("%s %s: %s %s" % (method, path, err.code, message), status=err.code, error=code)
+    return RedRunnerError(f"{method} {path}: {err.code} {message}", status=err.code, error=code)
 
 
 def follow(
     client: RedRunnerClient,
     op_id: int,
-    wait_timeout: Optional[float] = None,
+    wait_timeout: float | None = None,
     long_poll: float = 30,
-    on_change: Optional[Callable[[dict[str, Any]], None]] = None,
+    on_change: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """Long-poll the Operation until it is terminal or `wait_timeout` seconds have passed.
@@ -167,7 +169,7 @@ def failure_messages(events: list[dict[str, Any]], limit: int = 5) -> list[str]:
         msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
         if not msg and res.get("results"):
             msg = "; ".join(str(r.get("msg", "")) for r in res["results"] if r.get("failed"))
-        found.append("%s: %s" % (task, str(msg).strip() or "failed"))
+        found.append(f"{task}: {str(msg).strip() or 'failed'}")
     return found[-limit:]
 
 
@@ -190,7 +192,7 @@ def collect_failures(client: RedRunnerClient, op_id: int, page: int = 1000) -> l
 def tail(text: str, lines: int) -> list[str]:
     if lines <= 0:
         return []
-    return text.rstrip("\n").splitlines()[-lines:]
+    return ANSI.sub("", text).rstrip("\n").splitlines()[-lines:]
 
 
 def progress_line(op: dict[str, Any]) -> str:
@@ -199,14 +201,13 @@ def progress_line(op: dict[str, Any]) -> str:
     done, total = prog.get("tasks_done"), prog.get("tasks_total")
     tasks = ""
     if done is not None:
-        tasks = ", %s/%s tasks" % (done, total if total is not None else "?")
-    rc = "" if op.get("rc") is None else ", rc=%s" % op["rc"]
-    return "operation %s %s in %s: %s%s%s" % (op.get("id"), op.get("action"), op.get("unit"), op.get("status"), tasks, rc)
+        tasks = f", {done}/{'?' if total is None else total} tasks"
+    rc = "" if op.get("rc") is None else f", rc={op['rc']}"
+    return f"operation {op.get('id')} {op.get('action')} in {op.get('unit')}: {op.get('status')}{tasks}{rc}"
 
 
 def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
     """The message a failed host shows: operation id, status and why."""
     why = "; ".join(failures) if failures else (op.get("error") or "no failing task reported")
-    return "operation %s (%s in unit %s of job %s) ended %s (rc=%s): %s" % (
-        op.get("id"), op.get("action"), op.get("unit"), op.get("job_id"), op.get("status"), op.get("rc"), why,
-    )
+    where = f"{op.get('action')} in unit {op.get('unit')} of job {op.get('job_id')}"
+    return f"operation {op.get('id')} ({where}) ended {op.get('status')} (rc={op.get('rc')}): {why}"

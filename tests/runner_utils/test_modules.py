@@ -1,0 +1,110 @@
+"""redrunner_job and redrunner_operation, run by Ansible itself against a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.runner_utils.playbooks import ansible_playbook, run_module
+from tests.support.server import RunningServer
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def srv(server_factory: Callable[..., RunningServer]) -> RunningServer:
+    return server_factory(data_dir=DATA)
+
+
+def jobs(srv: RunningServer, tag: str) -> list[dict]:
+    return list(srv.get(f"jobs?tag={tag}").json()["items"])
+
+
+def test_redrunner_job_create_latest_and_check_mode(srv: RunningServer, tmp_path: Path) -> None:
+    args = {"url": srv.url, "tag": "nightly", "units": ["db", "web", "db"]}
+    dry = run_module("redrunner_job", args, cwd=tmp_path, check=True)
+    assert dry["changed"] is True and dry["job_id"] is None
+    assert jobs(srv, "nightly") == [], "check mode must not create a Job"
+
+    made = run_module("redrunner_job", args, cwd=tmp_path)
+    assert made["changed"] is True and made["created"] is True and made["units"] == ["db", "web"]
+    assert [j["id"] for j in jobs(srv, "nightly")] == [made["job_id"]]
+
+    found = run_module("redrunner_job", {"url": srv.url, "tag": "nightly", "mode": "latest"}, cwd=tmp_path)
+    assert found["changed"] is False and found["job_id"] == made["job_id"]
+
+    reused = run_module("redrunner_job", {**args, "mode": "reuse", "units": ["db"]}, cwd=tmp_path)
+    assert reused["changed"] is False and reused["job_id"] == made["job_id"]
+
+    none = run_module("redrunner_job", {"url": srv.url, "tag": "never", "mode": "latest"}, cwd=tmp_path)
+    assert none.get("failed") is True and "no RedRunner Job is tagged never" in none["msg"]
+
+
+def test_redrunner_operation_success_check_mode_and_follow(srv: RunningServer, tmp_path: Path) -> None:
+    job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
+    args = {"url": srv.url, "job_id": job["id"], "unit": "app", "action": "ok.yml"}
+
+    dry = run_module("redrunner_operation", args, cwd=tmp_path, check=True)
+    assert dry["changed"] is True and dry["operation_id"] is None
+    assert srv.get(f"operations?job_id={job['id']}").json()["items"] == []
+
+    done = run_module("redrunner_operation", args, cwd=tmp_path)
+    assert done.get("failed") is not True, done
+    assert done["changed"] is True and done["status"] == "successful" and done["playbook_rc"] == 0
+    assert done["terminal"] is True and done["stats"]["ok"] >= 1
+    assert any("hello from app" in line for line in done["stdout_tail"])
+
+    again = run_module("redrunner_operation", {"url": srv.url, "operation_id": done["operation_id"]}, cwd=tmp_path)
+    assert again["changed"] is False and again["status"] == "successful"
+
+    missing = run_module("redrunner_operation", {**args, "unit": "ghost"}, cwd=tmp_path)
+    assert missing["failed"] is True and f"job {job['id']} has no unit ghost" in missing["msg"]
+
+
+def test_redrunner_operation_failure_names_operation_status_and_task(srv: RunningServer, tmp_path: Path) -> None:
+    job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
+    res = run_module("redrunner_operation", {"url": srv.url, "job_id": job["id"], "unit": "app",
+                                             "action": "fail.yml", "extravars": {"disk": "sdx"}}, cwd=tmp_path)
+    assert res["failed"] is True and res["changed"] is True
+    assert res["status"] == "failed" and res["failures"] == ["Break the disk check: disk sdx is gone"]
+    assert f"operation {res['operation_id']} (fail.yml in unit app of job {job['id']}) ended failed" in res["msg"]
+
+    tolerant = run_module("redrunner_operation", {"url": srv.url, "job_id": job["id"], "unit": "app",
+                                                  "action": "fail.yml", "fail_on_status": False}, cwd=tmp_path)
+    assert tolerant.get("failed") is not True and tolerant["status"] == "failed"
+
+
+def test_action_plugin_prints_progress_while_it_waits(srv: RunningServer, tmp_path: Path) -> None:
+    job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
+    play = tmp_path / "follow.yml"
+    play.write_text(f"""
+- name: Follow a slow operation
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:
+    - name: Run it
+      redrunner_operation:
+        url: {srv.url}
+        job_id: {job["id"]}
+        unit: app
+        action: slow.yml
+        extravars: {{seconds: 4}}
+        progress_interval: 1
+      register: out
+    - name: Show it
+      ansible.builtin.debug:
+        msg: "{{{{ out.summary }}}}"
+""")
+    # the plugins are found through ANSIBLE_* paths here; beside the playbook in runner_utils/
+    env = {"ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
+           "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
+           "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins")}
+    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=env)
+    assert run.rc == 0, run.explain()
+    assert "[localhost] operation " in run.stdout and "slow.yml in app: running" in run.stdout
+    assert "slow.yml in app: successful" in run.stdout

@@ -176,7 +176,18 @@ def records(query: Any) -> list[Any]:
     Skips peewee's model building and per-value conversion, which cost several times the query itself
     (150 Operations: 7 ms as models, 0.5 ms raw). Values are the driver's: SQLite booleans come as 0/1.
     """
-    cursor = database_proxy.execute(query)
+    return _records(database_proxy.execute(query))
+
+
+def records_in(table: type[BaseModel], key: str, values: list[int], order: str = "", columns: str = "*") -> list[Any]:
+    """`SELECT columns FROM table WHERE key IN values ORDER BY order` as records, the SQL built as a string:
+    peewee takes twice as long to build an IN list of 150 ids as the database takes to answer it."""
+    marks = ", ".join([database_proxy.param] * len(values))
+    sql = f'SELECT {columns} FROM "{table._meta.table_name}" WHERE "{key}" IN ({marks})'
+    return _records(database_proxy.execute_sql(sql + (f" ORDER BY {order}" if order else ""), values))
+
+
+def _records(cursor: Any) -> list[Any]:
     names = [d[0] for d in cursor.description]
     return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 

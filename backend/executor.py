@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee as pw
 
 from .config import Settings
-from .db import ACTIVE, TERMINAL, Event, Job, Operation, Replica, is_postgres
+from .db import ACTIVE, TERMINAL, Event, Job, Operation, Replica, is_postgres, write_transaction
 from .metrics import Metrics
 from .processes import kill_run
 from .runner import OperationRun
@@ -204,11 +204,13 @@ class Executor:
                 return removed
             ops = [o.id for o in Operation.select(Operation.id).where(Operation.job == job.id)]
             while ops:
-                with self.db.atomic():
-                    ids = [e.id for e in Event.select(Event.id).where(Event.operation.in_(ops)).limit(batch)]
-                    if not ids:
-                        break
-                    Event.delete().where(Event.id.in_(ids)).execute()
+                # One statement per batch, and the write lock taken up front: a read transaction that later
+                # upgrades to write gets "database is locked" on SQLite whenever another writer got in between.
+                with write_transaction(self.db):
+                    chunk = Event.select(Event.id).where(Event.operation.in_(ops)).limit(batch)
+                    deleted = Event.delete().where(Event.id.in_(chunk)).execute()
+                if not deleted:
+                    break
                 time.sleep(0)  # let API threads in between batches
             try:
                 self.service.delete_job(job.id)

@@ -26,9 +26,9 @@ from .db import (
     Job,
     Operation,
     Unit,
-    database_proxy,
     lock_row,
     records,
+    records_in,
     rows,
     write_transaction,
 )
@@ -110,15 +110,12 @@ class Service:
         result: dict[int, list[dict[str, Any]]] = {jid: [] for jid in job_ids}
         if not job_ids:
             return result
-        units = records(Unit.select().where(Unit.job.in_(job_ids)).order_by(Unit.id))
+        units = records_in(Unit, "job_id", job_ids, order="id")
         op_ids: dict[int, list[int]] = {u.id: [] for u in units}
-        for op_id, unit_id in database_proxy.execute(Operation.select(Operation.id, Operation.unit)
-                                                     .where(Operation.job.in_(job_ids))
-                                                     .order_by(Operation.id.desc())).fetchall():
-            op_ids[unit_id].append(op_id)
+        for op in records_in(Operation, "job_id", job_ids, order="id DESC", columns="id, unit_id"):
+            op_ids[op.unit_id].append(op.id)
         latest_ids = [ids[0] for ids in op_ids.values() if ids]
-        latest = ({op.unit_id: op for op in records(Operation.select().where(Operation.id.in_(latest_ids)))}
-                  if latest_ids else {})
+        latest = {op.unit_id: op for op in records_in(Operation, "id", latest_ids)} if latest_ids else {}
         for unit in units:
             result[unit.job_id].append(unit_dict(unit, op_ids[unit.id], latest.get(unit.id)))
         return result

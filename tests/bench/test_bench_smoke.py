@@ -1,0 +1,49 @@
+"""CI smoke run of the benchmark harness at tiny sizes: it must run end to end and check its data.
+
+Correctness only: `--quick` judges no timing goal, so a loaded CI machine cannot fail this test; a broken
+benchmark (events missing or out of order, a follower short of frames, a prune that removes the wrong rows,
+a server that does not start) does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED = {"1", "2", "3", "4", "5", "6", "7"}
+
+
+@pytest.mark.timeout(240)
+def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=230)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    report = json.loads(out.read_text())
+    assert report["quick"] is True and report["failed"] == []
+    rows = report["rows"]
+    assert {r["bench"] for r in rows} == EXPECTED
+    # Quick sizes are too small to judge a goal, except the correctness rows that have no size to them.
+    assert all(r["met"] is None for r in rows if r["bench"] in {"1", "2", "3", "4", "6"})
+    for key in ("cpus", "cpu", "python", "ansible", "date"):
+        assert report["machine"][key]
+    assert "| # | measure" in proc.stdout
+
+
+def test_only_selects_benchmarks_and_rejects_unknown_names(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "ingest", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["bench"] for r in rows} == {"5"}
+    sqlite = next(r for r in rows if "SQLite" in r["measure"])
+    assert sqlite["result"].endswith("ev/s")
+    bad = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -63,7 +63,9 @@ def test_schemathesis_finds_nothing(server_factory: Callable[..., RunningServer]
         "--exclude-path-regex", r"/stream$",
         "--max-examples", "25",
         "--seed", "20261125",
-        "--workers", "2",
+        # One worker: with two, schemathesis' generator threads hit CPython 3.11.7's spurious
+        # "AST constructor recursion depth mismatch" SystemError (cpython#106905, fixed in later releases).
+        "--workers", "1",
         "--no-shrink",
         "--request-timeout", "20",
         "--max-failures", "20",

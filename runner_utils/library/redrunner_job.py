@@ -83,7 +83,7 @@ import os  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
-from ansible.module_utils.redrunner_api import RedRunnerClient, RedRunnerError  # noqa: E402
+from ansible.module_utils.redrunner_api import RedRunnerClient, run_module  # noqa: E402
 
 
 def unit_names(job: dict[str, Any] | None) -> list[str]:
@@ -133,13 +133,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    client = RedRunnerClient(module.params["url"], module.params["token"],
-                             module.params["request_timeout"], module.params["validate_certs"])
-    try:
-        result = run(module, client)
-    except RedRunnerError as err:
-        module.fail_json(msg=err.message, status=err.status, error=err.error)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ from ansible.module_utils.redrunner_api import (  # noqa: E402
     failure_summary,
     follow,
     progress_line,
+    run_module,
     tail,
 )
 
@@ -224,13 +225,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    client = RedRunnerClient(module.params["url"], module.params["token"],
-                             module.params["request_timeout"], module.params["validate_certs"])
-    try:
-        result = run(module, client)
-    except RedRunnerError as err:
-        module.fail_json(msg=err.message, status=err.status, error=err.error)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

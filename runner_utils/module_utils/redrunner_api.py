@@ -211,3 +211,15 @@ def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
     why = "; ".join(failures) if failures else (op.get("error") or "no failing task reported")
     where = f"{op.get('action')} in unit {op.get('unit')} of job {op.get('job_id')}"
     return f"operation {op.get('id')} ({where}) ended {op.get('status')} (rc={op.get('rc')}): {why}"
+
+
+def run_module(module: Any, run: Callable[[Any, RedRunnerClient], dict[str, Any]]) -> None:
+    """The shared end of every RedRunner module: a client from the connection options, `run`, and
+    RedRunner's error envelope turned into the task's failure."""
+    params = module.params
+    client = RedRunnerClient(params["url"], params["token"], params["request_timeout"], params["validate_certs"])
+    try:
+        result = run(module, client)
+    except RedRunnerError as err:
+        module.fail_json(msg=err.message, status=err.status, error=err.error)
+    module.exit_json(**result)

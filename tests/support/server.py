@@ -185,22 +185,17 @@ def start_server(
     logf.close()
     srv = RunningServer(proc, port, data, state, db, log_path, token, cmd)
 
-    def healthy() -> bool:
+    def healthy() -> bool | str:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{srv.log()}")
+            return "exited"  # truthy: stop waiting, and fail below
         with urllib.request.urlopen(f"{srv.url}/healthz", timeout=2) as resp:
             return resp.status == 200
 
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        try:
-            if healthy():
-                return srv
-        except RuntimeError:
-            raise
-        except Exception:
-            pass
-        if time.monotonic() > deadline:
-            srv.kill()
-            raise RuntimeError(f"server did not become healthy:\n{srv.log()}")
-        time.sleep(0.05)
+    try:
+        outcome = wait_until(healthy, timeout=ready_timeout, interval=0.05, what="the server's /healthz")
+    except AssertionError as exc:
+        srv.kill()
+        raise RuntimeError(f"server did not become healthy:\n{srv.log()}") from exc
+    if outcome == "exited":
+        raise RuntimeError(f"server exited with {proc.returncode}:\n{srv.log()}")
+    return srv

@@ -127,13 +127,21 @@ def serve(settings: Settings) -> int:
     if settings.certfile:
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(settings.certfile, settings.keyfile)
-    server = httpserver.HTTPServer(app, ssl_options=ssl_ctx, xheaders=True,
-                                   max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024))
+    server = httpserver.HTTPServer(
+        app, ssl_options=ssl_ctx, xheaders=True, max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024)
+    )
     server.listen(settings.port, settings.host)
-    log.info("redrunner %s serving on %s://%s:%d, data dir %s, database %s, %d workers, replica %s",
-             __version__, "https" if ssl_ctx else "http", settings.host, settings.port, settings.data_dir,
-             settings.database.split("@")[-1] if "@" in settings.database else settings.database,
-             settings.workers, settings.replica_id)
+    log.info(
+        "redrunner %s serving on %s://%s:%d, data dir %s, database %s, %d workers, replica %s",
+        __version__,
+        "https" if ssl_ctx else "http",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        settings.database.split("@")[-1] if "@" in settings.database else settings.database,
+        settings.workers,
+        settings.replica_id,
+    )
 
     stopping: list[asyncio.Future[None]] = []
 

@@ -85,37 +85,76 @@ def _workers(text: str) -> int:
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (REDRUNNER_HOST)")
-    parser.add_argument("--port", type=_port, default=_env("PORT", "8787"),
-                        help="port to listen on (REDRUNNER_PORT)")
-    parser.add_argument("--data-dir", default=_env("DATA_DIR"),
-                        help="data dir holding project/<action>-<component>.yml (REDRUNNER_DATA_DIR); "
-                             "defaults to the checkout's components/")
-    parser.add_argument("--state-dir", default=_env("STATE_DIR"),
-                        help="where the SQLite database and runner artifacts live (REDRUNNER_STATE_DIR)")
-    parser.add_argument("--database", default=_env("DATABASE_URL"),
-                        help="sqlite:///path or postgresql://... (REDRUNNER_DATABASE_URL)")
-    parser.add_argument("--workers", type=_workers, default=_env("WORKERS", "8"),
-                        help="operations run at once by this server (REDRUNNER_WORKERS)")
-    parser.add_argument("--token-file", default=_env("TOKEN_FILE"),
-                        help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works")
-    parser.add_argument("--shutdown-grace", type=_positive_float, default=_env("SHUTDOWN_GRACE", "20"),
-                        help="seconds running operations get to finish on SIGTERM (REDRUNNER_SHUTDOWN_GRACE)")
-    parser.add_argument("--operation-timeout", type=_positive_float,
-                        default=_env("OPERATION_TIMEOUT", "0"),
-                        help="default time limit of an operation in seconds, 0 for none (REDRUNNER_OPERATION_TIMEOUT)")
-    parser.add_argument("--retain-days", type=_positive_float, default=_env("RETAIN_DAYS", "0"),
-                        help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)")
+    parser.add_argument("--port", type=_port, default=_env("PORT", "8787"), help="port to listen on (REDRUNNER_PORT)")
+    parser.add_argument(
+        "--data-dir",
+        default=_env("DATA_DIR"),
+        help="data dir holding project/<action>-<component>.yml (REDRUNNER_DATA_DIR); "
+        "defaults to the checkout's components/",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=_env("STATE_DIR"),
+        help="where the SQLite database and runner artifacts live (REDRUNNER_STATE_DIR)",
+    )
+    parser.add_argument(
+        "--database", default=_env("DATABASE_URL"), help="sqlite:///path or postgresql://... (REDRUNNER_DATABASE_URL)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=_env("WORKERS", "8"),
+        help="operations run at once by this server (REDRUNNER_WORKERS)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=_env("TOKEN_FILE"),
+        help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=_positive_float,
+        default=_env("SHUTDOWN_GRACE", "20"),
+        help="seconds running operations get to finish on SIGTERM (REDRUNNER_SHUTDOWN_GRACE)",
+    )
+    parser.add_argument(
+        "--operation-timeout",
+        type=_positive_float,
+        default=_env("OPERATION_TIMEOUT", "0"),
+        help="default time limit of an operation in seconds, 0 for none (REDRUNNER_OPERATION_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--retain-days",
+        type=_positive_float,
+        default=_env("RETAIN_DAYS", "0"),
+        help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)",
+    )
     parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
     parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
-    parser.add_argument("--log-format", choices=["auto", "json", "text"], default=_env("LOG_FORMAT", "auto"),
-                        help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)")
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "text"],
+        default=_env("LOG_FORMAT", "auto"),
+        help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)",
+    )
     parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
-    parser.add_argument("--max-body-size", type=int, default=_env("MAX_BODY_SIZE", str(1024 * 1024)),
-                        help="largest request body in bytes (REDRUNNER_MAX_BODY_SIZE)")
-    parser.add_argument("--max-events", type=int, default=_env("MAX_EVENTS", "200000"),
-                        help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)")
-    parser.add_argument("--replica-id", default=_env("REPLICA_ID"),
-                        help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)")
+    parser.add_argument(
+        "--max-body-size",
+        type=int,
+        default=_env("MAX_BODY_SIZE", str(1024 * 1024)),
+        help="largest request body in bytes (REDRUNNER_MAX_BODY_SIZE)",
+    )
+    parser.add_argument(
+        "--max-events",
+        type=int,
+        default=_env("MAX_EVENTS", "200000"),
+        help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)",
+    )
+    parser.add_argument(
+        "--replica-id",
+        default=_env("REPLICA_ID"),
+        help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

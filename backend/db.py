@@ -142,7 +142,7 @@ class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
 def open_database(url: str) -> pw.Database:
     """Connect the models to the database named by `url` (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         db = pw.SqliteDatabase(
@@ -210,6 +210,7 @@ def lock_row(db: pw.Database, query: Q) -> Q:
 
 # -- schema versions -------------------------------------------------------------------------------
 # Each entry upgrades the schema from the version before it. Never edit a released entry: append.
+
 
 def _v1_initial(db: pw.Database) -> None:
     db.create_tables([Job, Unit, Operation, Event, Replica], safe=True)

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class Executor:
-    def __init__(self, settings: Settings, db: pw.Database, service: Service, writer: EventWriter,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, db: pw.Database, service: Service, writer: EventWriter, metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.db = db
         self.service = service
@@ -64,8 +65,9 @@ class Executor:
             # A server starting owns nothing yet: Operations under its replica id were left by a previous
             # process with the same (pinned) id, whose heartbeat the line above has just made look alive.
             self._lose(Operation.owner == self.settings.replica_id, "the server stopped (found at start)")
-            dead = [r.id for r in Replica.select().where(
-                Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)]
+            dead = [
+                r.id for r in Replica.select().where(Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)
+            ]
             where = Operation.owner.in_(dead) if dead else None
             if where is not None:
                 self._lose(where, "its server stopped answering heartbeats")
@@ -130,8 +132,13 @@ class Executor:
             self.active[claim.op_id] = run
         self.metrics.running.inc()
         self.metrics.operations_started.inc()
-        log.info("operation %s started: %s on unit %s", claim.op_id, claim.action, claim.unit,
-                 extra={"operation_id": claim.op_id, "job_id": claim.job_id})
+        log.info(
+            "operation %s started: %s on unit %s",
+            claim.op_id,
+            claim.action,
+            claim.unit,
+            extra={"operation_id": claim.op_id, "job_id": claim.job_id},
+        )
         self.pool.submit(self._run, run)
 
     def _run(self, run: OperationRun) -> None:
@@ -142,8 +149,12 @@ class Executor:
             with self._lock:
                 self.active.pop(run.claim.op_id, None)
             self.metrics.running.dec()
-            log.info("operation %s finished: %s", run.claim.op_id, status,
-                     extra={"operation_id": run.claim.op_id, "job_id": run.claim.job_id})
+            log.info(
+                "operation %s finished: %s",
+                run.claim.op_id,
+                status,
+                extra={"operation_id": run.claim.op_id, "job_id": run.claim.job_id},
+            )
             self.kick()
 
     def cancel_local(self, op_id: int, error: str | None = None) -> bool:
@@ -164,8 +175,9 @@ class Executor:
         t = now()
         updated = Replica.update(heartbeat_at=t).where(Replica.id == self.settings.replica_id).execute()
         if not updated:
-            Replica.insert(id=self.settings.replica_id, hostname=HOSTNAME, pid=os.getpid(), started_at=t,
-                           heartbeat_at=t).on_conflict_ignore().execute()
+            Replica.insert(
+                id=self.settings.replica_id, hostname=HOSTNAME, pid=os.getpid(), started_at=t, heartbeat_at=t
+            ).on_conflict_ignore().execute()
 
     def _heartbeat_loop(self) -> None:
         last_prune = 0.0
@@ -175,8 +187,10 @@ class Executor:
                 self._heartbeat()
                 last_beat = time.monotonic()
                 if self.multi:
-                    dead = [r.id for r in Replica.select().where(
-                        Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)]
+                    dead = [
+                        r.id
+                        for r in Replica.select().where(Replica.heartbeat_at < now() - self.settings.heartbeat_timeout)
+                    ]
                     if dead:
                         self._lose(Operation.owner.in_(dead), "its server stopped answering heartbeats")
                         Replica.delete().where(Replica.id.in_(dead)).execute()
@@ -198,8 +212,9 @@ class Executor:
         removed = 0
         while not self._stopping.is_set():
             active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
-            job = (Job.select().where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
-                   .order_by(Job.id).first())
+            job = (
+                Job.select().where((Job.created_at < older_than) & Job.id.not_in(active_jobs)).order_by(Job.id).first()
+            )
             if job is None:
                 return removed
             ops = [o.id for o in Operation.select(Operation.id).where(Operation.job == job.id)]
@@ -233,7 +248,8 @@ class Executor:
             try:
                 self.service.cancel(op.id)
                 Operation.update(error="server shutdown").where(
-                    (Operation.id == op.id) & (Operation.status == "canceled")).execute()
+                    (Operation.id == op.id) & (Operation.status == "canceled")
+                ).execute()
             except Exception:
                 pass
 

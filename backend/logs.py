@@ -14,8 +14,12 @@ CONTEXT_FIELDS = ("job_id", "operation_id", "method", "path", "status", "duratio
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {"ts": iso(record.created), "level": record.levelname.lower(),
-                                "logger": record.name, "msg": record.getMessage()}
+        line: dict[str, Any] = {
+            "ts": iso(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         for key in CONTEXT_FIELDS:
             if hasattr(record, key):
                 line[key] = getattr(record, key)
@@ -53,6 +57,16 @@ def log_request(handler: Any) -> None:
     if request.path in ("/healthz", "/readyz", "/metrics") and status < 400:
         level = logging.DEBUG
     logging.getLogger("redrunner.access").log(
-        level, "%s %s %d", request.method, request.path, status,
-        extra={"method": request.method, "path": request.path, "status": status,
-               "duration_ms": round(request.request_time() * 1000, 2), "remote_ip": request.remote_ip})
+        level,
+        "%s %s %d",
+        request.method,
+        request.path,
+        status,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(request.request_time() * 1000, 2),
+            "remote_ip": request.remote_ip,
+        },
+    )

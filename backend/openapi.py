@@ -31,13 +31,21 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def _page(item: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["items", "next"],
-            "properties": {"items": {"type": "array", "items": _ref(item)}, "next": {"type": ["string", "null"]}}}
+    return {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {"items": {"type": "array", "items": _ref(item)}, "next": {"type": ["string", "null"]}},
+    }
 
 
 def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "schema": schema,
+        "description": description,
+    }
 
 
 JOB_ID = _param("job_id", "path", INT_ID, "Job id")
@@ -58,225 +66,460 @@ def _json_text(description: str) -> dict[str, Any]:
 def _body(required: list[str], props: dict[str, Any], form: dict[str, Any] | None = None) -> dict[str, Any]:
     """The same fields as JSON or as a form, where every value is text and lists and objects are JSON text.
     A JSON null stands for a field not given."""
-    return {"required": True, "content": {
-        "application/json": {"schema": {"type": "object", "required": required, "properties": props}},
-        "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": required,
-                                                         "properties": {**props, **(form or {})}}}}}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "required": required, "properties": props}},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "required": required, "properties": {**props, **(form or {})}}
+            },
+        },
+    }
 
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["status", "error", "message"],
-              "properties": {"status": {"type": "integer"}, "error": {"type": "string", "pattern": "^[a-z0-9_]+$"},
-                             "message": {"type": "string"}, "field": {"type": "string"}}},
-    "Stats": {"type": "object", "required": ["ok", "changed", "failed", "skipped", "unreachable"],
-              "properties": {k: {"type": "integer"} for k in
-                             ("ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued")}},
+    "Error": {
+        "type": "object",
+        "required": ["status", "error", "message"],
+        "properties": {
+            "status": {"type": "integer"},
+            "error": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+            "message": {"type": "string"},
+            "field": {"type": "string"},
+        },
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["ok", "changed", "failed", "skipped", "unreachable"],
+        "properties": {
+            k: {"type": "integer"} for k in ("ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued")
+        },
+    },
     "Operation": {
         "type": "object",
-        "required": ["id", "job_id", "unit", "action", "status", "rc", "created_at", "started_at", "finished_at",
-                     "extravars", "event_count", "progress", "stats", "error"],
+        "required": [
+            "id",
+            "job_id",
+            "unit",
+            "action",
+            "status",
+            "rc",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "extravars",
+            "event_count",
+            "progress",
+            "stats",
+            "error",
+        ],
         "properties": {
-            "id": {"type": "integer"}, "job_id": {"type": "integer"}, "unit": {"type": "string"},
-            "action": {"type": "string"}, "status": {"type": "string", "enum": OP_STATUS},
-            "rc": {"type": ["integer", "null"]}, "created_at": TS, "started_at": TS_NULL, "finished_at": TS_NULL,
-            "extravars": {"type": "object"}, "event_count": {"type": "integer", "minimum": 0},
-            "progress": {"type": "object", "required": ["tasks_done", "tasks_total"],
-                         "properties": {"tasks_done": {"type": "integer"},
-                                        "tasks_total": {"type": ["integer", "null"]}}},
-            "stats": _ref("Stats"), "error": {"type": ["string", "null"]},
+            "id": {"type": "integer"},
+            "job_id": {"type": "integer"},
+            "unit": {"type": "string"},
+            "action": {"type": "string"},
+            "status": {"type": "string", "enum": OP_STATUS},
+            "rc": {"type": ["integer", "null"]},
+            "created_at": TS,
+            "started_at": TS_NULL,
+            "finished_at": TS_NULL,
+            "extravars": {"type": "object"},
+            "event_count": {"type": "integer", "minimum": 0},
+            "progress": {
+                "type": "object",
+                "required": ["tasks_done", "tasks_total"],
+                "properties": {"tasks_done": {"type": "integer"}, "tasks_total": {"type": ["integer", "null"]}},
+            },
+            "stats": _ref("Stats"),
+            "error": {"type": ["string", "null"]},
             "truncated": {"type": "boolean", "description": "events or stdout beyond the server's caps were dropped"},
-            "timeout": {"type": ["number", "null"]}, "duration": {"type": ["number", "null"]},
+            "timeout": {"type": ["number", "null"]},
+            "duration": {"type": ["number", "null"]},
             "cancel_requested": {"type": "boolean"},
         },
     },
     "Unit": {
-        "type": "object", "required": ["job_id", "name", "created_at", "status", "latest_operation", "operations"],
+        "type": "object",
+        "required": ["job_id", "name", "created_at", "status", "latest_operation", "operations"],
         "properties": {
-            "job_id": {"type": "integer"}, "name": {"type": "string"}, "created_at": TS,
+            "job_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "created_at": TS,
             "status": {"type": "string", "enum": ["idle", *OP_STATUS]},
             "latest_operation": {"oneOf": [_ref("Operation"), {"type": "null"}]},
             "operations": {"type": "array", "items": {"type": "integer"}},
         },
     },
     "Job": {
-        "type": "object", "required": ["id", "tag", "created_at", "status", "units"],
-        "properties": {"id": {"type": "integer"}, "tag": {"type": "string"}, "created_at": TS,
-                       "status": {"type": "string", "enum": JOB_STATUS},
-                       "units": {"type": "array", "items": _ref("Unit")}},
+        "type": "object",
+        "required": ["id", "tag", "created_at", "status", "units"],
+        "properties": {
+            "id": {"type": "integer"},
+            "tag": {"type": "string"},
+            "created_at": TS,
+            "status": {"type": "string", "enum": JOB_STATUS},
+            "units": {"type": "array", "items": _ref("Unit")},
+        },
     },
     "Event": {
         "type": "object",
         "required": ["seq", "operation_id", "event", "created", "host", "task", "play", "stdout", "data"],
-        "properties": {"seq": {"type": "integer", "minimum": 1}, "operation_id": {"type": "integer"},
-                       "event": {"type": "string"}, "created": TS, "host": {"type": ["string", "null"]},
-                       "task": {"type": ["string", "null"]}, "play": {"type": ["string", "null"]},
-                       "stdout": {"type": "string"}, "data": {"type": "object"}},
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1},
+            "operation_id": {"type": "integer"},
+            "event": {"type": "string"},
+            "created": TS,
+            "host": {"type": ["string", "null"]},
+            "task": {"type": ["string", "null"]},
+            "play": {"type": ["string", "null"]},
+            "stdout": {"type": "string"},
+            "data": {"type": "object"},
+        },
     },
-    "EventPage": {"type": "object", "required": ["items", "next_after", "complete"],
-                  "properties": {"items": {"type": "array", "items": _ref("Event")},
-                                 "next_after": {"type": "integer"}, "complete": {"type": "boolean"}}},
-    "Playbook": {"type": "object", "required": ["name", "action", "component"],
-                 "properties": {"name": {"type": "string"}, "action": {"type": "string"},
-                                "component": {"type": ["string", "null"]}}},
-    "JobsPage": _page("Job"), "UnitsPage": _page("Unit"), "OperationsPage": _page("Operation"),
+    "EventPage": {
+        "type": "object",
+        "required": ["items", "next_after", "complete"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Event")},
+            "next_after": {"type": "integer"},
+            "complete": {"type": "boolean"},
+        },
+    },
+    "Playbook": {
+        "type": "object",
+        "required": ["name", "action", "component"],
+        "properties": {
+            "name": {"type": "string"},
+            "action": {"type": "string"},
+            "component": {"type": ["string", "null"]},
+        },
+    },
+    "JobsPage": _page("Job"),
+    "UnitsPage": _page("Unit"),
+    "OperationsPage": _page("Operation"),
     "PlaybooksPage": _page("Playbook"),
 }
 
-WS = ("WebSocket stream (GET with Upgrade). Frames are JSON text: "
-      '{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}. '
-      "A client that falls behind is closed with 1013 and resumes with after=.")
+WS = (
+    "WebSocket stream (GET with Upgrade). Frames are JSON text: "
+    '{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}. '
+    "A client that falls behind is closed with 1013 and resumes with after=."
+)
 
 
 def _paths() -> dict[str, Any]:
     return {
         "/api/v1/jobs": {
-            "get": {"summary": "List Jobs, newest first", "operationId": "listJobs",
-                    "parameters": [_param("tag", "query", TAG, "only Jobs with this tag"),
-                                   _param("status", "query", {"type": "string", "enum": JOB_STATUS}, "Job status"),
-                                   LIMIT, CURSOR],
-                    "responses": {"200": _json(_ref("JobsPage"), "a page of Jobs"), **COMMON_ERRORS}},
-            "post": {"summary": "Create a Job (or reuse the latest with its tag)", "operationId": "createJob",
-                     "requestBody": _body(
-                         ["tag"],
-                         {"tag": TAG, "units": {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000},
-                          "reuse": {"enum": ["latest", None]}},
-                         {"units": _json_text("JSON list of unit names"),
-                          "reuse": {"type": "string", "enum": ["latest"]}}),
-                     "responses": {"201": _json(_ref("Job"), "created"),
-                                   "200": _json(_ref("Job"), "the latest Job with the tag (reuse=latest)"),
-                                   **COMMON_ERRORS, **BODY_ERRORS}},
+            "get": {
+                "summary": "List Jobs, newest first",
+                "operationId": "listJobs",
+                "parameters": [
+                    _param("tag", "query", TAG, "only Jobs with this tag"),
+                    _param("status", "query", {"type": "string", "enum": JOB_STATUS}, "Job status"),
+                    LIMIT,
+                    CURSOR,
+                ],
+                "responses": {"200": _json(_ref("JobsPage"), "a page of Jobs"), **COMMON_ERRORS},
+            },
+            "post": {
+                "summary": "Create a Job (or reuse the latest with its tag)",
+                "operationId": "createJob",
+                "requestBody": _body(
+                    ["tag"],
+                    {
+                        "tag": TAG,
+                        "units": {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000},
+                        "reuse": {"enum": ["latest", None]},
+                    },
+                    {"units": _json_text("JSON list of unit names"), "reuse": {"type": "string", "enum": ["latest"]}},
+                ),
+                "responses": {
+                    "201": _json(_ref("Job"), "created"),
+                    "200": _json(_ref("Job"), "the latest Job with the tag (reuse=latest)"),
+                    **COMMON_ERRORS,
+                    **BODY_ERRORS,
+                },
+            },
         },
         "/api/v1/jobs/latest": {
-            "get": {"summary": "The newest Job with a tag", "operationId": "latestJob",
-                    "parameters": [_param("tag", "query", TAG, "the tag", required=True)],
-                    "responses": {"200": _json(_ref("Job"), "the Job"), "404": _error("job_not_found"),
-                                  **COMMON_ERRORS}},
+            "get": {
+                "summary": "The newest Job with a tag",
+                "operationId": "latestJob",
+                "parameters": [_param("tag", "query", TAG, "the tag", required=True)],
+                "responses": {"200": _json(_ref("Job"), "the Job"), "404": _error("job_not_found"), **COMMON_ERRORS},
+            },
         },
         "/api/v1/jobs/{job_id}": {
             "parameters": [JOB_ID],
-            "get": {"summary": "One Job with its Units", "operationId": "getJob",
-                    "responses": {"200": _json(_ref("Job"), "the Job"), "404": _error("job_not_found"),
-                                  **COMMON_ERRORS}},
-            "delete": {"summary": "Delete a Job with its operations and events", "operationId": "deleteJob",
-                       "responses": {"204": {"description": "deleted"}, "404": _error("job_not_found"),
-                                     "409": _error("job_busy"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "One Job with its Units",
+                "operationId": "getJob",
+                "responses": {"200": _json(_ref("Job"), "the Job"), "404": _error("job_not_found"), **COMMON_ERRORS},
+            },
+            "delete": {
+                "summary": "Delete a Job with its operations and events",
+                "operationId": "deleteJob",
+                "responses": {
+                    "204": {"description": "deleted"},
+                    "404": _error("job_not_found"),
+                    "409": _error("job_busy"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/jobs/{job_id}/units": {
             "parameters": [JOB_ID],
-            "get": {"summary": "Units of a Job", "operationId": "listUnits",
-                    "responses": {"200": _json(_ref("UnitsPage"), "the Units"), "404": _error("job_not_found"),
-                                  **COMMON_ERRORS}},
-            "post": {"summary": "Add a Unit (idempotent)", "operationId": "addUnit",
-                     "requestBody": _body(["name"], {"name": UNIT_NAME}),
-                     "responses": {"201": _json(_ref("Unit"), "created"), "200": _json(_ref("Unit"), "existed"),
-                                   "404": _error("job_not_found"), **COMMON_ERRORS, **BODY_ERRORS}},
+            "get": {
+                "summary": "Units of a Job",
+                "operationId": "listUnits",
+                "responses": {
+                    "200": _json(_ref("UnitsPage"), "the Units"),
+                    "404": _error("job_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
+            "post": {
+                "summary": "Add a Unit (idempotent)",
+                "operationId": "addUnit",
+                "requestBody": _body(["name"], {"name": UNIT_NAME}),
+                "responses": {
+                    "201": _json(_ref("Unit"), "created"),
+                    "200": _json(_ref("Unit"), "existed"),
+                    "404": _error("job_not_found"),
+                    **COMMON_ERRORS,
+                    **BODY_ERRORS,
+                },
+            },
         },
         "/api/v1/jobs/{job_id}/units/{name}": {
             "parameters": [JOB_ID, UNIT],
-            "get": {"summary": "One Unit", "operationId": "getUnit",
-                    "responses": {"200": _json(_ref("Unit"), "the Unit"),
-                                  "404": _error("job_not_found or unit_not_found"), **COMMON_ERRORS}},
-            "post": {"summary": "Start an Operation: run a playbook in the Unit", "operationId": "startOperation",
-                     "requestBody": _body(
-                         ["action"],
-                         {"action": {"type": "string", "maxLength": 255, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                                     "not": {"pattern": r"\.\."}, "description":
-                                     "a playbook file name in project/, or <action> for <action>-<unit>.yml"},
-                          "extravars": {"type": ["object", "null"], "description": "at most 256 KiB of JSON",
-                                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-                                                          "not": {"enum": list(RESERVED_VARS)}}},
-                          "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 7 * 86400,
-                                      "description": "seconds"},
-                          "queue": {"type": "boolean"}},
-                         {"extravars": _json_text("JSON object of extra vars"),
-                          "timeout": {"type": "string", "description": "seconds > 0, fractions allowed"},
-                          "queue": {"type": "string", "enum": ["true", "false"]}}),
-                     "responses": {"202": {**_json(_ref("Operation"), "accepted"),
-                                           "headers": {"Location": {"schema": {"type": "string"}}}},
-                                   "404": _error("job_not_found, unit_not_found or playbook_not_found"),
-                                   "409": _error("unit_busy"), "503": _error("shutting_down"), **COMMON_ERRORS,
-                                   **BODY_ERRORS}},
+            "get": {
+                "summary": "One Unit",
+                "operationId": "getUnit",
+                "responses": {
+                    "200": _json(_ref("Unit"), "the Unit"),
+                    "404": _error("job_not_found or unit_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
+            "post": {
+                "summary": "Start an Operation: run a playbook in the Unit",
+                "operationId": "startOperation",
+                "requestBody": _body(
+                    ["action"],
+                    {
+                        "action": {
+                            "type": "string",
+                            "maxLength": 255,
+                            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                            "not": {"pattern": r"\.\."},
+                            "description": "a playbook file name in project/, or <action> for <action>-<unit>.yml",
+                        },
+                        "extravars": {
+                            "type": ["object", "null"],
+                            "description": "at most 256 KiB of JSON",
+                            "propertyNames": {
+                                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                                "not": {"enum": list(RESERVED_VARS)},
+                            },
+                        },
+                        "timeout": {
+                            "type": ["number", "null"],
+                            "exclusiveMinimum": 0,
+                            "maximum": 7 * 86400,
+                            "description": "seconds",
+                        },
+                        "queue": {"type": "boolean"},
+                    },
+                    {
+                        "extravars": _json_text("JSON object of extra vars"),
+                        "timeout": {"type": "string", "description": "seconds > 0, fractions allowed"},
+                        "queue": {"type": "string", "enum": ["true", "false"]},
+                    },
+                ),
+                "responses": {
+                    "202": {
+                        **_json(_ref("Operation"), "accepted"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "404": _error("job_not_found, unit_not_found or playbook_not_found"),
+                    "409": _error("unit_busy"),
+                    "503": _error("shutting_down"),
+                    **COMMON_ERRORS,
+                    **BODY_ERRORS,
+                },
+            },
         },
         "/api/v1/operations": {
-            "get": {"summary": "List Operations, newest first", "operationId": "listOperations",
-                    "parameters": [_param("job_id", "query", INT_ID, "only this Job's"),
-                                   _param("unit", "query", UNIT_NAME, "only this Unit's"),
-                                   _param("status", "query", {"type": "string", "enum": OP_STATUS}, "status"),
-                                   _param("action", "query", {"type": "string"}, "playbook file name"),
-                                   LIMIT, CURSOR],
-                    "responses": {"200": _json(_ref("OperationsPage"), "a page"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "List Operations, newest first",
+                "operationId": "listOperations",
+                "parameters": [
+                    _param("job_id", "query", INT_ID, "only this Job's"),
+                    _param("unit", "query", UNIT_NAME, "only this Unit's"),
+                    _param("status", "query", {"type": "string", "enum": OP_STATUS}, "status"),
+                    _param("action", "query", {"type": "string"}, "playbook file name"),
+                    LIMIT,
+                    CURSOR,
+                ],
+                "responses": {"200": _json(_ref("OperationsPage"), "a page"), **COMMON_ERRORS},
+            },
         },
         "/api/v1/operations/{op_id}": {
             "parameters": [OP_ID],
-            "get": {"summary": "One Operation; ?wait=S long-polls until it is terminal", "operationId": "getOperation",
-                    "parameters": [_param("wait", "query", {"type": "integer", "minimum": 0, "maximum": 60},
-                                          "seconds to wait for a terminal status")],
-                    "responses": {"200": _json(_ref("Operation"), "the Operation"),
-                                  "404": _error("operation_not_found"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "One Operation; ?wait=S long-polls until it is terminal",
+                "operationId": "getOperation",
+                "parameters": [
+                    _param(
+                        "wait",
+                        "query",
+                        {"type": "integer", "minimum": 0, "maximum": 60},
+                        "seconds to wait for a terminal status",
+                    )
+                ],
+                "responses": {
+                    "200": _json(_ref("Operation"), "the Operation"),
+                    "404": _error("operation_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/operations/{op_id}/events": {
             "parameters": [OP_ID],
-            "get": {"summary": "Events after a seq, oldest first", "operationId": "listEvents",
-                    "parameters": [_param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                                          "only events with seq above this"),
-                                   _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 5000,
-                                                             "default": 500}, "page size")],
-                    "responses": {"200": _json(_ref("EventPage"), "events"), "404": _error("operation_not_found"),
-                                  **COMMON_ERRORS}},
+            "get": {
+                "summary": "Events after a seq, oldest first",
+                "operationId": "listEvents",
+                "parameters": [
+                    _param(
+                        "after",
+                        "query",
+                        {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                        "only events with seq above this",
+                    ),
+                    _param(
+                        "limit",
+                        "query",
+                        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+                        "page size",
+                    ),
+                ],
+                "responses": {
+                    "200": _json(_ref("EventPage"), "events"),
+                    "404": _error("operation_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/operations/{op_id}/stdout": {
             "parameters": [OP_ID],
-            "get": {"summary": "The playbook's whole output so far", "operationId": "getStdout",
-                    "responses": {"200": {"description": "text", "content": {"text/plain": {"schema":
-                                                                                            {"type": "string"}}}},
-                                  "404": _error("operation_not_found"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "The playbook's whole output so far",
+                "operationId": "getStdout",
+                "responses": {
+                    "200": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "404": _error("operation_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/operations/{op_id}/cancel": {
             "parameters": [OP_ID],
-            "post": {"summary": "Cancel: stop the playbook's process tree", "operationId": "cancelOperation",
-                     "responses": {"202": _json(_ref("Operation"), "canceling or canceled"),
-                                   "404": _error("operation_not_found"), "409": _error("not_running"),
-                                   **COMMON_ERRORS}},
+            "post": {
+                "summary": "Cancel: stop the playbook's process tree",
+                "operationId": "cancelOperation",
+                "responses": {
+                    "202": _json(_ref("Operation"), "canceling or canceled"),
+                    "404": _error("operation_not_found"),
+                    "409": _error("not_running"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/operations/{op_id}/stream": {
             "parameters": [OP_ID],
-            "get": {"summary": "Follow an Operation: status, replayed and live events, end", "description": WS,
-                    "operationId": "streamOperation",
-                    "parameters": [_param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                                          "resume after seq")],
-                    "responses": {"101": {"description": "switching to WebSocket"},
-                                  "404": _error("operation_not_found"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "Follow an Operation: status, replayed and live events, end",
+                "description": WS,
+                "operationId": "streamOperation",
+                "parameters": [
+                    _param(
+                        "after", "query", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, "resume after seq"
+                    )
+                ],
+                "responses": {
+                    "101": {"description": "switching to WebSocket"},
+                    "404": _error("operation_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/jobs/{job_id}/stream": {
             "parameters": [JOB_ID],
-            "get": {"summary": "Follow a Job: snapshot, then status and event frames", "description": WS,
-                    "operationId": "streamJob",
-                    "responses": {"101": {"description": "switching to WebSocket"},
-                                  "404": _error("job_not_found"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "Follow a Job: snapshot, then status and event frames",
+                "description": WS,
+                "operationId": "streamJob",
+                "responses": {
+                    "101": {"description": "switching to WebSocket"},
+                    "404": _error("job_not_found"),
+                    **COMMON_ERRORS,
+                },
+            },
         },
         "/api/v1/stream": {
-            "get": {"summary": "Follow Jobs (optionally of one tag): job frames", "description": WS,
-                    "operationId": "streamJobs",
-                    "parameters": [_param("tag", "query", TAG, "only Jobs with this tag")],
-                    "responses": {"101": {"description": "switching to WebSocket"}, **COMMON_ERRORS}},
+            "get": {
+                "summary": "Follow Jobs (optionally of one tag): job frames",
+                "description": WS,
+                "operationId": "streamJobs",
+                "parameters": [_param("tag", "query", TAG, "only Jobs with this tag")],
+                "responses": {"101": {"description": "switching to WebSocket"}, **COMMON_ERRORS},
+            },
         },
         "/api/v1/playbooks": {
-            "get": {"summary": "Playbooks in the data dir's project/", "operationId": "listPlaybooks",
-                    "parameters": [_param("unit", "query", UNIT_NAME, "only <action>-<unit>.yml")],
-                    "responses": {"200": _json(_ref("PlaybooksPage"), "playbooks"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "Playbooks in the data dir's project/",
+                "operationId": "listPlaybooks",
+                "parameters": [_param("unit", "query", UNIT_NAME, "only <action>-<unit>.yml")],
+                "responses": {"200": _json(_ref("PlaybooksPage"), "playbooks"), **COMMON_ERRORS},
+            },
         },
         "/api/v1/openapi.json": {
-            "get": {"summary": "This document", "operationId": "getOpenAPI",
-                    "responses": {"200": _json({"type": "object"}, "the OpenAPI document"), **COMMON_ERRORS}},
+            "get": {
+                "summary": "This document",
+                "operationId": "getOpenAPI",
+                "responses": {"200": _json({"type": "object"}, "the OpenAPI document"), **COMMON_ERRORS},
+            },
         },
-        "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "security": [],
-                             "responses": {"200": _json({"type": "object"}, "serving")}}},
-        "/readyz": {"get": {"summary": "Readiness: the database answers", "operationId": "readyz", "security": [],
-                            "responses": {"200": _json({"type": "object"}, "ready"),
-                                          "503": _error("not ready")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics", "security": [],
-                             "responses": {"200": {"description": "Prometheus text format",
-                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "operationId": "healthz",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "serving")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: the database answers",
+                "operationId": "readyz",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "ready"), "503": _error("not ready")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "operationId": "metrics",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -284,11 +527,13 @@ def _paths() -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "RedRunner", "version": __version__,
-                 "description": "Run Ansible playbooks as Operations in the Units of tagged Jobs."},
+        "info": {
+            "title": "RedRunner",
+            "version": __version__,
+            "description": "Run Ansible playbooks as Operations in the Units of tagged Jobs.",
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {}],
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": _paths(),
     }

@@ -39,8 +39,7 @@ def run_processes(run_id: str, search_all: bool = False) -> list[psutil.Process]
     return [p for p in candidates if _has_marker(p, run_id)]
 
 
-def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = None,
-             search_all: bool = False) -> int:
+def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = None, search_all: bool = False) -> int:
     """SIGKILL every process of the run; returns how many were killed."""
     procs = {p.pid: p for p in run_processes(run_id, search_all)}
     if pid:

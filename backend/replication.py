@@ -50,8 +50,9 @@ class Notifier:
         publisher.remote = self.send
 
     @classmethod
-    def for_database(cls, settings: Settings, db: pw.Database, service: Service,
-                     publisher: Publisher) -> Notifier | None:
+    def for_database(
+        cls, settings: Settings, db: pw.Database, service: Service, publisher: Publisher
+    ) -> Notifier | None:
         if not is_postgres(db):
             return None
         assert isinstance(db, pw.PostgresqlDatabase)
@@ -144,17 +145,21 @@ class Notifier:
         # The margin covers a connection that died silently before the error showed, and clock skew
         # between replicas (finished_at is written by the replica that ran the Operation).
         since = down_since - RESYNC_MARGIN
-        active = list(Operation.select(Operation.id, Operation.job, Operation.event_count)
-                      .where(Operation.status.in_(ACTIVE)))
+        active = list(
+            Operation.select(Operation.id, Operation.job, Operation.event_count).where(Operation.status.in_(ACTIVE))
+        )
         # An Operation's latest event makes its followers fill the gap from the database.
-        frames = [Frame("event", op.job_id, ev, op_id=op.id, seq=ev["seq"])
-                  for op in active if op.event_count
-                  for ev in self.service.event_page(op.id, op.event_count - 1, 1)]
+        frames = [
+            Frame("event", op.job_id, ev, op_id=op.id, seq=ev["seq"])
+            for op in active
+            if op.event_count
+            for ev in self.service.event_page(op.id, op.event_count - 1, 1)
+        ]
         self.publisher.publish(frames, remote=False)
         ids = [op.id for op in active]
         ids += [op.id for op in Operation.select(Operation.id).where(Operation.finished_at >= since)]
         for start in range(0, len(ids), 500):
-            self.service.publish_changes(ids[start:start + 500], remote=False)
+            self.service.publish_changes(ids[start : start + 500], remote=False)
         for job in Job.select().where(Job.created_at >= since):
             self.publisher.publish([Frame("job", job.id, self.service.job(job.id), tag=job.tag)], remote=False)
         log.info("change-notice listener reconnected: republished %d operations", len(ids))
@@ -170,8 +175,9 @@ class Notifier:
         if kind == "ev":
             op_id, job_id, lo, hi = int(notice["o"]), int(notice["j"]), int(notice["a"]), int(notice["b"])
             events = self.service.event_page(op_id, lo - 1, hi - lo + 1, hi)
-            self.publisher.publish([Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events],
-                                   remote=False)
+            self.publisher.publish(
+                [Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events], remote=False
+            )
         elif kind == "op":
             self.service.publish_changes([int(o) for o in notice["o"]], remote=False)
         elif kind == "job":

@@ -169,8 +169,11 @@ class OperationRun:
         data = ev.get("event_data") or {}
         if self.pid is None and isinstance(ev.get("pid"), int):
             self.pid = int(ev["pid"])
-            self.writer.put(StatusItem(self.claim.op_id, self.claim.job_id,
-                                       {"pid": self.pid, "pid_started": process_start_time(self.pid)}))
+            self.writer.put(
+                StatusItem(
+                    self.claim.op_id, self.claim.job_id, {"pid": self.pid, "pid_started": process_start_time(self.pid)}
+                )
+            )
         self._count(name, data)
         final = name == "playbook_on_stats"
         if self.seq >= self.settings.max_events_per_operation and not final:
@@ -190,17 +193,33 @@ class OperationRun:
         task = data.get("task")
         play = data.get("play")
         row = {
-            "operation": self.claim.op_id, "seq": self.seq, "event": name[:64], "created": created,
-            "host": str(host)[:255] if host else None, "task": str(task) if task else None,
-            "play": str(play) if play else None, "stdout": stdout, "data": data_text,
+            "operation": self.claim.op_id,
+            "seq": self.seq,
+            "event": name[:64],
+            "created": created,
+            "host": str(host)[:255] if host else None,
+            "task": str(task) if task else None,
+            "play": str(play) if play else None,
+            "stdout": stdout,
+            "data": data_text,
         }
         event = {
-            "seq": self.seq, "operation_id": self.claim.op_id, "event": row["event"], "created": iso(created),
-            "host": row["host"], "task": row["task"], "play": row["play"], "stdout": stdout,
+            "seq": self.seq,
+            "operation_id": self.claim.op_id,
+            "event": row["event"],
+            "created": iso(created),
+            "host": row["host"],
+            "task": row["task"],
+            "play": row["play"],
+            "stdout": stdout,
             "data": data,
         }
-        counters = {"event_count": self.seq, "tasks_done": self.tasks_done, "stats": dict(self.stats),
-                    "truncated": self.truncated}
+        counters = {
+            "event_count": self.seq,
+            "tasks_done": self.tasks_done,
+            "stats": dict(self.stats),
+            "truncated": self.truncated,
+        }
         self.writer.put(EventItem(self.claim.op_id, self.claim.job_id, row, event, counters))
         # False: runner would also write every event to job_events/ files we never read.
         return False
@@ -228,13 +247,20 @@ class OperationRun:
             self.stats["unreachable"] += 1
             self.last_error_msg = str(res.get("msg") or "")[:2000] or None
         elif name == "playbook_on_stats":
+
             def total(key: str) -> int:
                 value = data.get(key) or {}
                 return sum(int(v) for v in value.values()) if isinstance(value, dict) else 0
 
-            self.stats = {"ok": total("ok"), "changed": total("changed"), "failed": total("failures"),
-                          "skipped": total("skipped"), "unreachable": total("dark"),
-                          "ignored": total("ignored"), "rescued": total("rescued")}
+            self.stats = {
+                "ok": total("ok"),
+                "changed": total("changed"),
+                "failed": total("failures"),
+                "skipped": total("skipped"),
+                "unreachable": total("dark"),
+                "ignored": total("ignored"),
+                "rescued": total("rescued"),
+            }
 
     def _status_handler(self, status: dict[str, Any], runner_config: Any = None) -> None:
         # The 'starting' status carries the whole environment: deliberately not stored or logged.
@@ -244,8 +270,14 @@ class OperationRun:
 
     def extravars(self) -> dict[str, Any]:
         c = self.claim
-        return {**c.extravars, "redrunner_job_id": c.job_id, "redrunner_job_tag": c.job_tag,
-                "redrunner_unit": c.unit, "redrunner_operation_id": c.op_id, "redrunner_action": c.action}
+        return {
+            **c.extravars,
+            "redrunner_job_id": c.job_id,
+            "redrunner_job_tag": c.job_tag,
+            "redrunner_unit": c.unit,
+            "redrunner_operation_id": c.op_id,
+            "redrunner_action": c.action,
+        }
 
     def run(self) -> str:
         """Run to the end; always queues exactly one terminal status. Returns it."""
@@ -272,8 +304,12 @@ class OperationRun:
             for key in set(os.environ) - set(runner_env):
                 rc_config.env.pop(key, None)
             rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
-            runner = Runner(config=rc_config, event_handler=self._event_handler,
-                            status_handler=self._status_handler, cancel_callback=self._cancel_callback)
+            runner = Runner(
+                config=rc_config,
+                event_handler=self._event_handler,
+                status_handler=self._status_handler,
+                cancel_callback=self._cancel_callback,
+            )
             if self.stopping:
                 status, rc = "canceled", None
             else:
@@ -289,22 +325,35 @@ class OperationRun:
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
-        final.update({"finished_at": now(), "event_count": self.seq, "tasks_done": self.tasks_done,
-                      "stats": dict(self.stats), "truncated": self.truncated})
+        final.update(
+            {
+                "finished_at": now(),
+                "event_count": self.seq,
+                "tasks_done": self.tasks_done,
+                "stats": dict(self.stats),
+                "truncated": self.truncated,
+            }
+        )
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
 
     def _final(self, status: str, rc: int | None) -> dict[str, Any]:
         if self._stop_reason is not None and status in ("canceled", "timeout", "failed"):
             reason = self._stop_reason
-            return {"status": reason, "rc": None,
-                    "error": self._stop_error or ("canceled on request" if reason == "canceled" else None)}
+            return {
+                "status": reason,
+                "rc": None,
+                "error": self._stop_error or ("canceled on request" if reason == "canceled" else None),
+            }
         if status == "timeout":
             return {"status": "timeout", "rc": None, "error": "time limit reached"}
         if status == "successful":
             return {"status": "successful", "rc": rc if rc is not None else 0, "error": None}
         if not self.saw_playbook_start:
-            return {"status": "error", "rc": None,
-                    "error": f"the playbook did not start (ansible-playbook exited {rc})"
-                             + (f": {self.last_error_msg}" if self.last_error_msg else "")}
+            return {
+                "status": "error",
+                "rc": None,
+                "error": f"the playbook did not start (ansible-playbook exited {rc})"
+                + (f": {self.last_error_msg}" if self.last_error_msg else ""),
+            }
         return {"status": "failed", "rc": rc, "error": self.last_error_msg}

@@ -160,8 +160,15 @@ class Service:
             raise ApiError(404, "operation_not_found", f"no operation {op_id}")
         return operation_dict(op)
 
-    def operations(self, job_id: int | None, unit: str | None, status: str | None, action: str | None,
-                   limit: int, cursor: str | None) -> dict[str, Any]:
+    def operations(
+        self,
+        job_id: int | None,
+        unit: str | None,
+        status: str | None,
+        action: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]:
         query = Operation.select()
         if job_id is not None:
             query = query.where(Operation.job == job_id)
@@ -184,8 +191,7 @@ class Service:
         terminal = op.status in TERMINAL
         items = self.event_page(op_id, after, limit)
         next_after = items[-1]["seq"] if items else after
-        return {"items": items, "next_after": next_after,
-                "complete": terminal and next_after >= op.event_count}
+        return {"items": items, "next_after": next_after, "complete": terminal and next_after >= op.event_count}
 
     def event_page(self, op_id: int, after: int, limit: int, upto: int | None = None) -> list[dict[str, Any]]:
         query = Event.select().where((Event.operation == op_id) & (Event.seq > after))
@@ -197,9 +203,12 @@ class Service:
         self.operation(op_id)
         after = 0
         while True:
-            page = rows(Event.select(Event.seq, Event.stdout)
-                        .where((Event.operation == op_id) & (Event.seq > after))
-                        .order_by(Event.seq).limit(chunk_events))
+            page = rows(
+                Event.select(Event.seq, Event.stdout)
+                .where((Event.operation == op_id) & (Event.seq > after))
+                .order_by(Event.seq)
+                .limit(chunk_events)
+            )
             if not page:
                 return
             after = page[-1][0]
@@ -300,16 +309,30 @@ class Service:
             lock_row(self.db, Unit.select().where(Unit.id == unit.id)).first()
             busy = Operation.select().where((Operation.unit == unit.id) & Operation.status.in_(ACTIVE)).exists()
             if busy and not queue:
-                raise ApiError(409, "unit_busy",
-                               f"unit {unit_name} already has an operation pending or running; "
-                               "pass queue=true to wait for it")
-            previous = (Operation.select(Operation.tasks_done)
-                        .where((Operation.unit_name == unit_name) & (Operation.action == action)
-                               & (Operation.status == "successful"))
-                        .order_by(Operation.id.desc()).first())
+                raise ApiError(
+                    409,
+                    "unit_busy",
+                    f"unit {unit_name} already has an operation pending or running; pass queue=true to wait for it",
+                )
+            previous = (
+                Operation.select(Operation.tasks_done)
+                .where(
+                    (Operation.unit_name == unit_name)
+                    & (Operation.action == action)
+                    & (Operation.status == "successful")
+                )
+                .order_by(Operation.id.desc())
+                .first()
+            )
             op = Operation.create(
-                job=job.id, unit=unit.id, unit_name=unit_name, action=action, status="pending",
-                created_at=now(), extravars=json.dumps(extravars), timeout=timeout,
+                job=job.id,
+                unit=unit.id,
+                unit_name=unit_name,
+                action=action,
+                status="pending",
+                created_at=now(),
+                extravars=json.dumps(extravars),
+                timeout=timeout,
                 tasks_total=previous.tasks_done if previous is not None else None,
             )
             self._refresh_job_status(job.id)
@@ -328,9 +351,9 @@ class Service:
             if running:
                 Operation.update(cancel_requested=True).where(Operation.id == op_id).execute()
             else:
-                Operation.update(status="canceled", finished_at=now(), cancel_requested=True,
-                                 error="canceled before it started").where(
-                    (Operation.id == op_id) & (Operation.status == "pending")).execute()
+                Operation.update(
+                    status="canceled", finished_at=now(), cancel_requested=True, error="canceled before it started"
+                ).where((Operation.id == op_id) & (Operation.status == "pending")).execute()
                 self._refresh_job_status(op.job_id)
         self.publish_changes([op_id])
         return self.operation(op_id), running
@@ -344,9 +367,12 @@ class Service:
         claimed: list[int] = []
         with write_transaction(self.db):
             running_units = Operation.select(Operation.unit).where(Operation.status == "running")
-            query = (Operation.select(Operation.id, Operation.unit)
-                     .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
-                     .order_by(Operation.id).limit(slots * 4 + 16))
+            query = (
+                Operation.select(Operation.id, Operation.unit)
+                .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
+                .order_by(Operation.id)
+                .limit(slots * 4 + 16)
+            )
             seen: set[int] = set()
             for op_id, unit_id in rows(query):
                 if unit_id in seen:
@@ -354,8 +380,11 @@ class Service:
                 seen.add(unit_id)
                 try:
                     with self.db.atomic():
-                        n = (Operation.update(status="running", owner=owner, started_at=now(), hostname=HOSTNAME)
-                             .where((Operation.id == op_id) & (Operation.status == "pending")).execute())
+                        n = (
+                            Operation.update(status="running", owner=owner, started_at=now(), hostname=HOSTNAME)
+                            .where((Operation.id == op_id) & (Operation.status == "pending"))
+                            .execute()
+                        )
                 except pw.IntegrityError:
                     continue  # another replica started this unit's operation first
                 if n:
@@ -367,21 +396,38 @@ class Service:
         self.publish_changes(claimed)
         ops = list(Operation.select().where(Operation.id.in_(claimed)).order_by(Operation.id))
         tags = {jid: tag for jid, tag in rows(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops})))}
-        return [Claim(op.id, op.job_id, tags[op.job_id], op.unit_name, op.action,
-                      json.loads(op.extravars or "{}"), op.timeout, op.started_at or now()) for op in ops]
+        return [
+            Claim(
+                op.id,
+                op.job_id,
+                tags[op.job_id],
+                op.unit_name,
+                op.action,
+                json.loads(op.extravars or "{}"),
+                op.timeout,
+                op.started_at or now(),
+            )
+            for op in ops
+        ]
 
     def cancel_requested(self, op_ids: list[int]) -> list[int]:
         if not op_ids:
             return []
-        return [o.id for o in Operation.select(Operation.id)
-                .where(Operation.id.in_(op_ids) & (Operation.cancel_requested == True))]  # noqa: E712
+        return [
+            o.id
+            for o in Operation.select(Operation.id).where(
+                Operation.id.in_(op_ids) & (Operation.cancel_requested == True)
+            )
+        ]  # noqa: E712
 
     def not_running(self, op_ids: list[int]) -> list[int]:
         """Of these Operations, those the database no longer has running (e.g. marked lost by a survivor)."""
         if not op_ids:
             return []
-        return [o.id for o in Operation.select(Operation.id)
-                .where(Operation.id.in_(op_ids) & (Operation.status != "running"))]
+        return [
+            o.id
+            for o in Operation.select(Operation.id).where(Operation.id.in_(op_ids) & (Operation.status != "running"))
+        ]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
         """Mark the active Operations matching `where` lost; returns them as they were."""
@@ -391,9 +437,9 @@ class Service:
                 return []
             ids = [o.id for o in ops]
             for op in ops:
-                Operation.update(status="lost", finished_at=now(), rc=None,
-                                 error=f"{why} while the operation was {op.status}").where(
-                    (Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
+                Operation.update(
+                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+                ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
             for job_id in {o.job_id for o in ops}:
                 self._refresh_job_status(job_id)
         self.publish_changes(ids)
@@ -402,8 +448,7 @@ class Service:
     def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""
         job = Job.get_by_id(job_id)
-        latest_ids = (Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id)
-                      .group_by(Operation.unit))
+        latest_ids = Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id).group_by(Operation.unit)
         statuses = [s for (s,) in rows(Operation.select(Operation.status).where(Operation.id.in_(latest_ids)))]
         any_active = Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists()
         new = derive_job_status(statuses, any_active)

@@ -55,8 +55,9 @@ async def _next(sub: Subscriber) -> Frame | None:
 
 
 class OperationStream:
-    def __init__(self, bus: Bus, call: Call, service: Any, conn: Connection, op_id: int, after: int,
-                 queue_limit: int) -> None:
+    def __init__(
+        self, bus: Bus, call: Call, service: Any, conn: Connection, op_id: int, after: int, queue_limit: int
+    ) -> None:
         self.bus = bus
         self.call = call
         self.service = service

@@ -16,8 +16,13 @@ TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 ACTION_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
 ACTION_SHORT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_ACTION_LENGTH = 255
-RESERVED_VARS = ("redrunner_job_id", "redrunner_job_tag", "redrunner_unit", "redrunner_operation_id",
-                 "redrunner_action")
+RESERVED_VARS = (
+    "redrunner_job_id",
+    "redrunner_job_tag",
+    "redrunner_unit",
+    "redrunner_operation_id",
+    "redrunner_action",
+)
 MAX_EXTRAVARS_BYTES = 256 * 1024
 
 
@@ -38,8 +43,7 @@ def check_tag(value: Any, field: str = "tag") -> str:
 
 def check_unit_name(value: Any, field: str = "name") -> str:
     if not isinstance(value, str) or not UNIT_NAME.fullmatch(value):
-        raise ApiError(400, "invalid_unit_name",
-                       "unit name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", field)
+        raise ApiError(400, "invalid_unit_name", "unit name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", field)
     return value
 
 
@@ -70,9 +74,13 @@ def resolve_action(project_dir: Path, action: Any, unit: str) -> str:
     elif ACTION_SHORT.fullmatch(action):
         name = f"{action}-{unit}.yml"
     else:
-        raise ApiError(400, "invalid_action",
-                       "action must be a playbook file name in project/ (^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ya?ml$) "
-                       "or a short name <action> for <action>-<unit>.yml", "action")
+        raise ApiError(
+            400,
+            "invalid_action",
+            "action must be a playbook file name in project/ (^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ya?ml$) "
+            "or a short name <action> for <action>-<unit>.yml",
+            "action",
+        )
     if ".." in name:
         raise ApiError(400, "invalid_action", "action may not contain '..'", "action")
     root = project_dir.resolve()
@@ -106,8 +114,7 @@ def check_extravars(value: Any) -> dict[str, Any]:
         if key in RESERVED_VARS:
             raise ApiError(400, "reserved_extravar", f"extravars may not set {key}: RedRunner sets it", "extravars")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise ApiError(400, "invalid_extravars", f"extravar name {key!r} is not a valid variable name",
-                           "extravars")
+            raise ApiError(400, "invalid_extravars", f"extravar name {key!r} is not a valid variable name", "extravars")
     return value
 
 

@@ -169,8 +169,11 @@ class EventWriter:
                 if "stats" in fields:
                     fields["stats"] = json.dumps(fields["stats"])
                 # Terminal states never change again.
-                n = Operation.update(fields).where(
-                    (Operation.id == op_id) & Operation.status.not_in(TERMINAL)).execute()
+                n = (
+                    Operation.update(fields)
+                    .where((Operation.id == op_id) & Operation.status.not_in(TERMINAL))
+                    .execute()
+                )
                 if n and fields.get("status") in TERMINAL:
                     terminal_ops.append(op_id)
             for job_id in status_jobs:
@@ -180,9 +183,9 @@ class EventWriter:
             self.metrics.events_stored.inc(len(events))
             for ev in events:
                 self.metrics.event_write_latency.observe(committed - ev.queued_at)
-            self.publisher.publish([
-                Frame("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events
-            ])
+            self.publisher.publish(
+                [Frame("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events]
+            )
         changed = [op_id for op_id, fields in status_ops.items() if "status" in fields]
         # Progress and counts are Operation changes too: followers get them, at most every PROGRESS_INTERVAL.
         mono = time.monotonic()

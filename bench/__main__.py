@@ -22,10 +22,14 @@ NAMES = [m.NAME for m in BENCHMARKS]
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes: checks that everything works, judges no goal (the CI smoke run)")
-    parser.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
-                        help=f"run only these benchmarks: {', '.join(NAMES)}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: checks that everything works, judges no goal (the CI smoke run)",
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=NAMES, metavar="NAME", help=f"run only these benchmarks: {', '.join(NAMES)}"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows and machine info to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (server logs, databases)")
     return parser.parse_args(argv)
@@ -52,16 +56,21 @@ def main(argv: list[str] | None = None) -> int:
         for note in row.notes:
             print(f"  [{row.bench}] {note}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "quick": args.quick, "failed": failed,
-                                         "rows": [r.as_dict() for r in rows]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"machine": machine, "quick": args.quick, "failed": failed, "rows": [r.as_dict() for r in rows]},
+                indent=2,
+            )
+        )
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _run_one(name: str, fn: Callable[[Workspace, bool], list[Row]], ws: Workspace, quick: bool,
-             failed: list[str]) -> list[Row]:
+def _run_one(
+    name: str, fn: Callable[[Workspace, bool], list[Row]], ws: Workspace, quick: bool, failed: list[str]
+) -> list[Row]:
     print(f"[{name}] running (load {loadavg()}) ...", flush=True)
     t0 = time.monotonic()
     try:

@@ -57,19 +57,23 @@ def load(path: Path, sizes: Sizes) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA synchronous=OFF")
     per_job, per_op = sizes.ops_per_job, sizes.events_per_op
-    data = ('{"playbook": "backup-db.yml", "play": "all", "task": "step", "task_action": "command", '
-            '"host": "localhost", "res": {"changed": true, "rc": 0, "stdout": "done", "stderr": ""}}')
+    data = (
+        '{"playbook": "backup-db.yml", "play": "all", "task": "step", "task_action": "command", '
+        '"host": "localhost", "res": {"changed": true, "rc": 0, "stdout": "done", "stderr": ""}}'
+    )
     with con:
         con.execute(
             "INSERT INTO job (id, tag, created_at, status) "
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
             "SELECT i, 'tag' || (i % 20), CASE WHEN i <= ? THEN ? + i ELSE ? + i * 0.001 END, 'successful' FROM n",
-            (sizes.jobs, sizes.old_jobs, old, now - 1000))
+            (sizes.jobs, sizes.old_jobs, old, now - 1000),
+        )
         con.execute(
             "INSERT INTO unit (id, job_id, name, created_at) "
             "SELECT (j.id - 1) * ? + k.k, j.id, 'unit' || k.k, j.created_at FROM job j, "
             "(WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < ?) SELECT k FROM n) k",
-            (UNITS_PER_JOB, UNITS_PER_JOB))
+            (UNITS_PER_JOB, UNITS_PER_JOB),
+        )
         con.execute(
             "INSERT INTO operation (id, job_id, unit_id, unit_name, action, status, rc, created_at, started_at, "
             "finished_at, extravars, event_count, tasks_done, tasks_total, stats, error, truncated, timeout, "
@@ -77,10 +81,21 @@ def load(path: Path, sizes: Sizes) -> None:
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
             "SELECT i, (i - 1) / ? + 1, ((i - 1) / ?) * ? + (i % ?) + 1, 'unit' || ((i % ?) + 1), 'backup-db.yml', "
             "'successful', 0, j.created_at, j.created_at + 1, j.created_at + 20, '{}', ?, ?, ?, "
-            "'{\"ok\": 16, \"changed\": 3, \"failed\": 0, \"skipped\": 0, \"unreachable\": 0}', NULL, 0, NULL, 0, "
+            '\'{"ok": 16, "changed": 3, "failed": 0, "skipped": 0, "unreachable": 0}\', NULL, 0, NULL, 0, '
             "'bench', 4242, 1.0, 'op' || i, 'bench' FROM n JOIN job j ON j.id = (n.i - 1) / ? + 1",
-            (sizes.operations, per_job, per_job, UNITS_PER_JOB, UNITS_PER_JOB, UNITS_PER_JOB, per_op, per_op // 3,
-             per_op // 3, per_job))
+            (
+                sizes.operations,
+                per_job,
+                per_job,
+                UNITS_PER_JOB,
+                UNITS_PER_JOB,
+                UNITS_PER_JOB,
+                per_op,
+                per_op // 3,
+                per_op // 3,
+                per_job,
+            ),
+        )
         con.execute(
             "INSERT INTO event (operation_id, seq, event, created, host, task, play, stdout, data) "
             "SELECT o.id, s.seq, CASE s.seq % 3 WHEN 1 THEN 'playbook_on_task_start' WHEN 2 THEN 'runner_on_start' "
@@ -88,7 +103,8 @@ def load(path: Path, sizes: Sizes) -> None:
             "'changed: [localhost]', ? FROM operation o, "
             "(WITH RECURSIVE n(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM n WHERE seq < ?) SELECT seq FROM n) s "
             "ORDER BY o.id, s.seq",
-            (data, per_op))
+            (data, per_op),
+        )
     con.execute("ANALYZE")
     con.close()
 
@@ -125,13 +141,18 @@ class Sampler:
         return {route: percentile(t, 99) for route, t in self.times.items()}
 
     def summary(self) -> str:
-        return "; ".join(f"{route} p50 {millis(percentile(t, 50))} max {millis(max(t, default=float('nan')))}"
-                         for route, t in self.times.items())
+        return "; ".join(
+            f"{route} p50 {millis(percentile(t, 50))} max {millis(max(t, default=float('nan')))}"
+            for route, t in self.times.items()
+        )
 
 
 def run(ws: Workspace, quick: bool) -> list[Row]:
-    sizes = (Sizes(jobs=40, operations=400, events=8000, prune_events=1000, samples=30) if quick
-             else Sizes(jobs=10_000, operations=100_000, events=5_000_000, prune_events=1_000_000, samples=400))
+    sizes = (
+        Sizes(jobs=40, operations=400, events=8000, prune_events=1000, samples=30)
+        if quick
+        else Sizes(jobs=10_000, operations=100_000, events=5_000_000, prune_events=1_000_000, samples=400)
+    )
     path = ws.root / "size.db"
     t0 = time.monotonic()
     load(path, sizes)
@@ -169,21 +190,42 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         api.close()
         probe.close()
     left = count_events(path)
-    check(left == sizes.events - sizes.old_jobs * sizes.ops_per_job * sizes.events_per_op,
-          f"{left} events left after pruning {sizes.old_jobs} jobs")
+    check(
+        left == sizes.events - sizes.old_jobs * sizes.ops_per_job * sizes.events_per_op,
+        f"{left} events left after pruning {sizes.old_jobs} jobs",
+    )
     busy_p99 = busy.p99()
-    size = (f"{sizes.jobs:,} jobs, {sizes.operations:,} ops, {sizes.events:,} events "
-            f"(loaded in {loaded:.0f} s)")
+    size = f"{sizes.jobs:,} jobs, {sizes.operations:,} ops, {sizes.events:,} events (loaded in {loaded:.0f} s)"
     samples = len(busy.times[Sampler.ROUTES[0]])
     for route in Sampler.ROUTES:
-        rows.append(Row("6", f"{route} p99", millis(idle_p99[route]), "-", millis(idle_p99[route]),
-                        f"< {millis(GOAL_P99)}", (idle_p99[route] < GOAL_P99) if not quick else None,
-                        [size, f"{sizes.samples} samples per route: {idle.summary()}"]
-                        if route == Sampler.ROUTES[0] else []))
+        rows.append(
+            Row(
+                "6",
+                f"{route} p99",
+                millis(idle_p99[route]),
+                "-",
+                millis(idle_p99[route]),
+                f"< {millis(GOAL_P99)}",
+                (idle_p99[route] < GOAL_P99) if not quick else None,
+                [size, f"{sizes.samples} samples per route: {idle.summary()}"] if route == Sampler.ROUTES[0] else [],
+            )
+        )
     for route in Sampler.ROUTES:
-        rows.append(Row("6", f"{route} p99 during prune", millis(busy_p99[route]), "-", millis(busy_p99[route]),
-                        f"< {millis(GOAL_P99_PRUNE)}", (busy_p99[route] < GOAL_P99_PRUNE) if not quick else None,
-                        [f"prune of {sizes.old_jobs:,} jobs / {sizes.prune_events:,} events took {pruned_in:.1f} s; "
-                         f"{samples} samples per route while it ran: {busy.summary()}"]
-                        if route == Sampler.ROUTES[0] else []))
+        rows.append(
+            Row(
+                "6",
+                f"{route} p99 during prune",
+                millis(busy_p99[route]),
+                "-",
+                millis(busy_p99[route]),
+                f"< {millis(GOAL_P99_PRUNE)}",
+                (busy_p99[route] < GOAL_P99_PRUNE) if not quick else None,
+                [
+                    f"prune of {sizes.old_jobs:,} jobs / {sizes.prune_events:,} events took {pruned_in:.1f} s; "
+                    f"{samples} samples per route while it ran: {busy.summary()}"
+                ]
+                if route == Sampler.ROUTES[0]
+                else [],
+            )
+        )
     return rows

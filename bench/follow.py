@@ -32,8 +32,9 @@ def created_epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-async def _follow(url: str, follower: Follower, ready: asyncio.Event, waiting: list[int],
-                  gate: asyncio.Semaphore) -> None:
+async def _follow(
+    url: str, follower: Follower, ready: asyncio.Event, waiting: list[int], gate: asyncio.Semaphore
+) -> None:
     async with gate:
         ws = await connect(url, max_size=None, open_timeout=60, ping_interval=None)
     async with ws:
@@ -53,8 +54,9 @@ async def _follow(url: str, follower: Follower, ready: asyncio.Event, waiting: l
         follower.close_code = ws.close_code
 
 
-async def _run(api_url: str, ws_url: str, playbook: str, followers: int, tag: str,
-               on_started: Any = None) -> tuple[list[Follower], dict[str, Any]]:
+async def _run(
+    api_url: str, ws_url: str, playbook: str, followers: int, tag: str, on_started: Any = None
+) -> tuple[list[Follower], dict[str, Any]]:
     api = Api(api_url)
     loop = asyncio.get_running_loop()
     job = await loop.run_in_executor(None, api.job, tag, ["u"])
@@ -78,14 +80,18 @@ async def _run(api_url: str, ws_url: str, playbook: str, followers: int, tag: st
     return fs, final
 
 
-def follow_run(api_url: str, ws_url: str, playbook: str, followers: int, tag: str,
-               on_started: Any = None) -> tuple[list[Follower], dict[str, Any]]:
+def follow_run(
+    api_url: str, ws_url: str, playbook: str, followers: int, tag: str, on_started: Any = None
+) -> tuple[list[Follower], dict[str, Any]]:
     """Run `playbook` with `followers` live followers; check each got every event, in order, then `end`."""
     fs, op = asyncio.run(_run(api_url, ws_url, playbook, followers, tag, on_started))
     check(op["status"] == "successful", f"followed operation ended {op['status']}: {op.get('error')}")
     expected = list(range(1, op["event_count"] + 1))
     for f in fs:
-        check(f.seqs == expected, f"follower {f.index} got {len(f.seqs)} events, not seq 1..{op['event_count']}"
-                                  f" in order (close code {f.close_code})")
+        check(
+            f.seqs == expected,
+            f"follower {f.index} got {len(f.seqs)} events, not seq 1..{op['event_count']}"
+            f" in order (close code {f.close_code})",
+        )
         check(f.ended is not None and f.close_code == 1000, f"follower {f.index}: no end frame / clean close")
     return fs, op

@@ -32,13 +32,31 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         sampler.__exit__()
     frames = followers * op["event_count"]
     cpu = sampler.cpu_seconds
-    notes = [f"{followers} followers x {op['event_count']} events = {frames} frames, every follower got every "
-             f"event in order and `end`; server process CPU {cpu:.2f} s over {sampler.wall_seconds:.2f} s "
-             f"({cpu / max(frames, 1) * 1e6:.0f} us per frame); RSS {state['connected_rss']:.0f} MB with all "
-             f"connected, peak {sampler.peak_rss / MB:.0f} MB"]
+    notes = [
+        f"{followers} followers x {op['event_count']} events = {frames} frames, every follower got every "
+        f"event in order and `end`; server process CPU {cpu:.2f} s over {sampler.wall_seconds:.2f} s "
+        f"({cpu / max(frames, 1) * 1e6:.0f} us per frame); RSS {state['connected_rss']:.0f} MB with all "
+        f"connected, peak {sampler.peak_rss / MB:.0f} MB"
+    ]
     return [
-        Row("7", f"{followers} followers of a {tasks}-task run", f"{cpu:.2f} s CPU", "-",
-            f"peak RSS {sampler.peak_rss / MB:.0f} MB", "every event to each", True, notes),
-        Row("7", "idle server RSS", f"{idle:.1f} MB", "-", f"{idle:.1f} MB", f"< {GOAL_IDLE_MB:.0f} MB",
-            idle < GOAL_IDLE_MB, []),
+        Row(
+            "7",
+            f"{followers} followers of a {tasks}-task run",
+            f"{cpu:.2f} s CPU",
+            "-",
+            f"peak RSS {sampler.peak_rss / MB:.0f} MB",
+            "every event to each",
+            True,
+            notes,
+        ),
+        Row(
+            "7",
+            "idle server RSS",
+            f"{idle:.1f} MB",
+            "-",
+            f"{idle:.1f} MB",
+            f"< {GOAL_IDLE_MB:.0f} MB",
+            idle < GOAL_IDLE_MB,
+            [],
+        ),
     ]

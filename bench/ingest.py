@@ -45,9 +45,17 @@ def synthetic_events(count: int, playbook: str = "synthetic.yml") -> Iterator[di
         kind = kinds[i % 3]
         task = f"step {i // 3}"
         data: dict[str, Any] = {
-            "playbook": playbook, "playbook_uuid": play_uuid, "play": "all", "play_uuid": play_uuid,
-            "play_pattern": "all", "task": task, "task_uuid": str(uuid.uuid4()), "task_action": "debug",
-            "resolved_action": "ansible.builtin.debug", "task_args": "", "task_path": f"/data/project/{playbook}:{i}",
+            "playbook": playbook,
+            "playbook_uuid": play_uuid,
+            "play": "all",
+            "play_uuid": play_uuid,
+            "play_pattern": "all",
+            "task": task,
+            "task_uuid": str(uuid.uuid4()),
+            "task_action": "debug",
+            "resolved_action": "ansible.builtin.debug",
+            "task_args": "",
+            "task_path": f"/data/project/{playbook}:{i}",
             "uuid": str(uuid.uuid4()),
         }
         stdout = ""
@@ -57,16 +65,45 @@ def synthetic_events(count: int, playbook: str = "synthetic.yml") -> Iterator[di
             stdout = f"\r\nTASK [{task}] " + "*" * 60
         elif kind == "runner_on_ok":
             data["res"] = {"msg": task, "_ansible_verbose_always": True, "_ansible_no_log": False, "changed": False}
-            data.update({"start": "2026-01-01T00:00:00.000000+00:00", "end": "2026-01-01T00:00:00.010000+00:00",
-                         "duration": 0.01, "event_loop": None})
+            data.update(
+                {
+                    "start": "2026-01-01T00:00:00.000000+00:00",
+                    "end": "2026-01-01T00:00:00.010000+00:00",
+                    "duration": 0.01,
+                    "event_loop": None,
+                }
+            )
             stdout = f'ok: [localhost] => {{\r\n    "msg": "{task}"\r\n}}'
-        yield {"uuid": data["uuid"], "counter": i + 1, "stdout": stdout, "start_line": i, "end_line": i + 1,
-               "runner_ident": "synthetic", "event": kind, "parent_uuid": play_uuid,
-               "created": datetime.now(UTC).replace(tzinfo=None).isoformat(), "event_data": data}
-    yield {"uuid": str(uuid.uuid4()), "counter": count, "stdout": "PLAY RECAP", "event": "playbook_on_stats",
-           "created": datetime.now(UTC).replace(tzinfo=None).isoformat(),
-           "event_data": {"playbook": playbook, "ok": {"localhost": count // 3}, "changed": {}, "failures": {},
-                          "dark": {}, "skipped": {}, "ignored": {}, "rescued": {}, "processed": {"localhost": 1}}}
+        yield {
+            "uuid": data["uuid"],
+            "counter": i + 1,
+            "stdout": stdout,
+            "start_line": i,
+            "end_line": i + 1,
+            "runner_ident": "synthetic",
+            "event": kind,
+            "parent_uuid": play_uuid,
+            "created": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+            "event_data": data,
+        }
+    yield {
+        "uuid": str(uuid.uuid4()),
+        "counter": count,
+        "stdout": "PLAY RECAP",
+        "event": "playbook_on_stats",
+        "created": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+        "event_data": {
+            "playbook": playbook,
+            "ok": {"localhost": count // 3},
+            "changed": {},
+            "failures": {},
+            "dark": {},
+            "skipped": {},
+            "ignored": {},
+            "rescued": {},
+            "processed": {"localhost": 1},
+        },
+    }
 
 
 class LoopThread:
@@ -108,10 +145,18 @@ def measure(database: str, state_dir: Path, count: int) -> tuple[float, float]:
         job, _ = service.create_job("bench-ingest", ["u"], None)
         unit = Unit.get((Unit.job == job["id"]) & (Unit.name == "u"))
         started = time.time()
-        op = Operation.create(job=job["id"], unit=unit.id, unit_name="u", action="synthetic.yml", status="running",
-                              created_at=started, started_at=started)
-        run = OperationRun(settings, Claim(op.id, job["id"], "bench-ingest", "u", "synthetic.yml", {}, None, started),
-                           writer)
+        op = Operation.create(
+            job=job["id"],
+            unit=unit.id,
+            unit_name="u",
+            action="synthetic.yml",
+            status="running",
+            created_at=started,
+            started_at=started,
+        )
+        run = OperationRun(
+            settings, Claim(op.id, job["id"], "bench-ingest", "u", "synthetic.yml", {}, None, started), writer
+        )
         run.pid = 1  # no process to look up: these events come from no playbook
         events = list(synthetic_events(count))
         delivered: dict[str, float] = {}
@@ -149,8 +194,11 @@ def measure(database: str, state_dir: Path, count: int) -> tuple[float, float]:
             writer.flush()
         finally:
             writer.stop()
-        stored, top = Event.select(pw.fn.COUNT(Event.id), pw.fn.MAX(Event.seq)).where(
-            Event.operation == op.id).scalar(as_tuple=True)
+        stored, top = (
+            Event.select(pw.fn.COUNT(Event.id), pw.fn.MAX(Event.seq))
+            .where(Event.operation == op.id)
+            .scalar(as_tuple=True)
+        )
         check(stored == count and top == count, f"{stored} events stored (max seq {top}) of {count}")
         check(Operation.get_by_id(op.id).event_count == count, "event_count does not match the events stored")
     db.close()
@@ -186,16 +234,35 @@ def run(ws: Any, quick: bool) -> list[Row]:
     count = 3000 if quick else 100_000
     rows: list[Row] = []
     rate, handler = measure(f"sqlite:///{ws.root / 'ingest.db'}", ws.root, count)
-    rows.append(Row("5", f"ingest, SQLite, {count} events", f"{rate:,.0f} ev/s", "AWX ~1,300 ev/s",
-                    f"{rate:,.0f} ev/s", f">= {GOAL_SQLITE:,.0f} ev/s", (rate >= GOAL_SQLITE) if not quick else None,
-                    [f"SQLite: handler alone {handler:,.0f} ev/s; every event stored, seq 1..N, and delivered"]))
+    rows.append(
+        Row(
+            "5",
+            f"ingest, SQLite, {count} events",
+            f"{rate:,.0f} ev/s",
+            "AWX ~1,300 ev/s",
+            f"{rate:,.0f} ev/s",
+            f">= {GOAL_SQLITE:,.0f} ev/s",
+            (rate >= GOAL_SQLITE) if not quick else None,
+            [f"SQLite: handler alone {handler:,.0f} ev/s; every event stored, seq 1..N, and delivered"],
+        )
+    )
     with postgres_database() as url:
         if url is None:
-            rows.append(Row("5", "ingest, PostgreSQL", "-", "-", "skipped: no PostgreSQL at 127.0.0.1:5432", "report",
-                            None, []))
+            rows.append(
+                Row("5", "ingest, PostgreSQL", "-", "-", "skipped: no PostgreSQL at 127.0.0.1:5432", "report", None, [])
+            )
         else:
             rate, handler = measure(url, ws.root, count)
-            rows.append(Row("5", f"ingest, PostgreSQL, {count} events", f"{rate:,.0f} ev/s", "AWX ~1,300 ev/s",
-                            f"{rate:,.0f} ev/s", "report", None,
-                            [f"PostgreSQL: handler alone {handler:,.0f} ev/s"]))
+            rows.append(
+                Row(
+                    "5",
+                    f"ingest, PostgreSQL, {count} events",
+                    f"{rate:,.0f} ev/s",
+                    "AWX ~1,300 ev/s",
+                    f"{rate:,.0f} ev/s",
+                    "report",
+                    None,
+                    [f"PostgreSQL: handler alone {handler:,.0f} ev/s"],
+                )
+            )
     return rows

@@ -26,8 +26,9 @@ def cpu_model() -> str:
 
 def ansible_version() -> str:
     try:
-        out = subprocess.run([str(BINDIR / "ansible-playbook"), "--version"], capture_output=True, text=True,
-                             timeout=60).stdout
+        out = subprocess.run(
+            [str(BINDIR / "ansible-playbook"), "--version"], capture_output=True, text=True, timeout=60
+        ).stdout
         return out.splitlines()[0].strip() if out else "unknown"
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"

@@ -45,7 +45,18 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             raw_times.append(raw.run(ws.data_dir, playbook))
             api_times.append(through_api())
         api.close()
-    notes = [f"{runs} runs each, medians; API time outside the runner (dispatch, commit, HTTP): "
-             f"{seconds(median(queued))} median; Operation duration {seconds(median(tails))} median"]
-    return [ratio_row("1", "1-task playbook, POST to terminal", median(api_times), median(raw_times), GOAL,
-                      judged=not quick, notes=notes)]
+    notes = [
+        f"{runs} runs each, medians; API time outside the runner (dispatch, commit, HTTP): "
+        f"{seconds(median(queued))} median; Operation duration {seconds(median(tails))} median"
+    ]
+    return [
+        ratio_row(
+            "1",
+            "1-task playbook, POST to terminal",
+            median(api_times),
+            median(raw_times),
+            GOAL,
+            judged=not quick,
+            notes=notes,
+        )
+    ]

@@ -37,5 +37,14 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             check(len({op["id"] for op in done}) == count, "parallel operations were not distinct")
         api.close()
     notes = [f"{count} x `sleep {secs:g}` at once, first POST to last terminal; {runs} runs, medians"]
-    return [ratio_row("3", f"{count} units x {secs:g} s sleep at once", median(api_times), median(raw_times),
-                      GOAL, judged=not quick, notes=notes)]
+    return [
+        ratio_row(
+            "3",
+            f"{count} units x {secs:g} s sleep at once",
+            median(api_times),
+            median(raw_times),
+            GOAL,
+            judged=not quick,
+            notes=notes,
+        )
+    ]

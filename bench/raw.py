@@ -21,8 +21,12 @@ def raw_env() -> dict[str, str]:
 
 
 def command(data_dir: Path, playbook: str, extravars: dict[str, Any] | None = None) -> list[str]:
-    cmd = [str(BINDIR / "ansible-playbook"), "-i", str(data_dir / "inventory" / "hosts"),
-           str(data_dir / "project" / playbook)]
+    cmd = [
+        str(BINDIR / "ansible-playbook"),
+        "-i",
+        str(data_dir / "inventory" / "hosts"),
+        str(data_dir / "project" / playbook),
+    ]
     if extravars:
         cmd += ["-e", json.dumps(extravars)]
     return cmd
@@ -30,15 +34,26 @@ def command(data_dir: Path, playbook: str, extravars: dict[str, Any] | None = No
 
 def same_extravars(unit: str, playbook: str) -> dict[str, Any]:
     """The extra vars every RedRunner run gets, so both sides parse the same amount."""
-    return {"redrunner_job_id": 1, "redrunner_job_tag": "bench", "redrunner_unit": unit,
-            "redrunner_operation_id": 1, "redrunner_action": playbook}
+    return {
+        "redrunner_job_id": 1,
+        "redrunner_job_tag": "bench",
+        "redrunner_unit": unit,
+        "redrunner_operation_id": 1,
+        "redrunner_action": playbook,
+    }
 
 
 def run(data_dir: Path, playbook: str, unit: str = "u") -> float:
     """Wall time of one run; it must succeed."""
     t0 = time.perf_counter()
-    proc = subprocess.run(command(data_dir, playbook, same_extravars(unit, playbook)), cwd=data_dir,
-                          env=raw_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        command(data_dir, playbook, same_extravars(unit, playbook)),
+        cwd=data_dir,
+        env=raw_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     took = time.perf_counter() - t0
     if proc.returncode != 0:
         raise AssertionError(f"raw ansible-playbook {playbook} exited {proc.returncode}: {proc.stderr[-2000:]!r}")
@@ -48,9 +63,16 @@ def run(data_dir: Path, playbook: str, unit: str = "u") -> float:
 def run_many(data_dir: Path, playbook: str, count: int) -> float:
     """Wall time of `count` runs started at once, until the last one exits."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(command(data_dir, playbook, same_extravars(f"u{i}", playbook)), cwd=data_dir,
-                              env=raw_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for i in range(count)]
+    procs = [
+        subprocess.Popen(
+            command(data_dir, playbook, same_extravars(f"u{i}", playbook)),
+            cwd=data_dir,
+            env=raw_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
     codes = [p.wait() for p in procs]
     took = time.perf_counter() - t0
     if any(codes):

@@ -55,20 +55,33 @@ def millis(value: float) -> str:
     return f"{value * 1000:.1f} ms"
 
 
-def ratio_row(bench: str, measure: str, ours: float, raw: float, limit: float, judged: bool,
-              notes: list[str] | None = None) -> Row:
+def ratio_row(
+    bench: str, measure: str, ours: float, raw: float, limit: float, judged: bool, notes: list[str] | None = None
+) -> Row:
     ratio = ours / raw if raw > 0 else float("inf")
-    return Row(bench, measure, seconds(ours), seconds(raw), f"{ratio:.3f}x", f"<= {limit:.2f}x",
-               (ratio <= limit) if judged else None, notes or [])
+    return Row(
+        bench,
+        measure,
+        seconds(ours),
+        seconds(raw),
+        f"{ratio:.3f}x",
+        f"<= {limit:.2f}x",
+        (ratio <= limit) if judged else None,
+        notes or [],
+    )
 
 
 def table(rows: list[Row]) -> str:
     """A Markdown table, readable in a terminal and pasteable into bench/README.md."""
     head = ["#", "measure", "RedRunner", "baseline", "result", "goal", "met"]
-    body = [[r.bench, r.measure, r.ours, r.baseline, r.result, r.goal,
-             {True: "yes", False: "NO", None: "-"}[r.met]] for r in rows]
+    body = [
+        [r.bench, r.measure, r.ours, r.baseline, r.result, r.goal, {True: "yes", False: "NO", None: "-"}[r.met]]
+        for r in rows
+    ]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) + " |" for b in body]
     return "\n".join(lines)

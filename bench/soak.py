@@ -49,8 +49,9 @@ TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between samples (default 15)")
     parser.add_argument("--units", type=int, default=3, help="Units running playbooks back to back (default 3)")
@@ -231,7 +232,7 @@ def verdict(samples: list[Sample]) -> tuple[bool, str]:
     """Growth after warm-up: (growing, the sentence that says so)."""
     if len(samples) < 4:
         return False, f"too few samples ({len(samples)}) to judge growth"
-    steady = samples[len(samples) // 5:]
+    steady = samples[len(samples) // 5 :]
     head, tail = steady[:3], steady[-3:]
     rss0, rss1 = statistics.mean(s.rss_mib for s in head), statistics.mean(s.rss_mib for s in tail)
     fd0, fd1 = statistics.mean(s.fds for s in head), statistics.mean(s.fds for s in tail)
@@ -241,9 +242,11 @@ def verdict(samples: list[Sample]) -> tuple[bool, str]:
         slope = statistics.linear_regression([s.t / 60 for s in steady], [s.rss_mib for s in steady]).slope
     growth = rss1 - rss0
     growing = growth > max(8.0, 0.10 * rss0) or fd1 - fd0 > 8
-    text = (f"RSS {rss0:.1f} -> {rss1:.1f} MiB ({growth:+.1f} MiB, {100 * growth / rss0:+.1f} %, "
-            f"slope {slope:+.2f} MiB/min over {minutes:.1f} min), open fds {fd0:.0f} -> {fd1:.0f}: "
-            + ("GROWING" if growing else "flat"))
+    text = (
+        f"RSS {rss0:.1f} -> {rss1:.1f} MiB ({growth:+.1f} MiB, {100 * growth / rss0:+.1f} %, "
+        f"slope {slope:+.2f} MiB/min over {minutes:.1f} min), open fds {fd0:.0f} -> {fd1:.0f}: "
+        + ("GROWING" if growing else "flat")
+    )
     return growing, text
 
 
@@ -254,8 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="redrunner-soak-"))
     units = [f"s{i}" for i in range(args.units)]
-    srv = start_server(root, data_dir=make_data_dir(root / "data", units, args.tasks), name="soak",
-                       args=["--workers", str(args.workers), "--log-format", "text"])
+    srv = start_server(
+        root,
+        data_dir=make_data_dir(root / "data", units, args.tasks),
+        name="soak",
+        args=["--workers", str(args.workers), "--log-format", "text"],
+    )
     tally = Tally()
     stop = threading.Event()
     threads: list[threading.Thread] = []
@@ -278,8 +285,11 @@ def main(argv: list[str] | None = None) -> int:
             thread.start()
             threads.append(thread)
 
-        print(f"soak: {args.minutes:g} min, {len(units)} units, {args.followers} followers, {args.readers} readers, "
-              f"server pid {proc.pid} on {srv.url}, sampling every {args.interval:g} s", flush=True)
+        print(
+            f"soak: {args.minutes:g} min, {len(units)} units, {args.followers} followers, {args.readers} readers, "
+            f"server pid {proc.pid} on {srv.url}, sampling every {args.interval:g} s",
+            flush=True,
+        )
         print(f"{'t (s)':>8} {'RSS (MiB)':>9} {'fds':>5} {'threads':>8} {'ops done':>8} {'streams':>8}")
         print_row(samples[0])
         deadline = t0 + args.minutes * 60
@@ -303,11 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         if exit_code != 0:
             tally.error(f"server exited {exit_code} on SIGTERM")
         print()
-        print(f"operations: {dict(tally.statuses)}; operation streams followed: {tally.op_streams} "
-              f"({tally.events_streamed} events); job stream frames: {tally.job_stream_frames} "
-              f"(reconnects {tally.reconnects}); event pages read: {tally.pages_read}")
-        print(f"RSS max {max(s.rss_mib for s in samples):.1f} MiB, fds max {max(s.fds for s in samples)}, "
-              f"threads max {max(s.threads for s in samples)}; server stopped (exit {exit_code}) in {stop_s:.2f} s")
+        print(
+            f"operations: {dict(tally.statuses)}; operation streams followed: {tally.op_streams} "
+            f"({tally.events_streamed} events); job stream frames: {tally.job_stream_frames} "
+            f"(reconnects {tally.reconnects}); event pages read: {tally.pages_read}"
+        )
+        print(
+            f"RSS max {max(s.rss_mib for s in samples):.1f} MiB, fds max {max(s.fds for s in samples)}, "
+            f"threads max {max(s.threads for s in samples)}; server stopped (exit {exit_code}) in {stop_s:.2f} s"
+        )
         print(f"verdict: {text}")
         for err in tally.errors:
             print(f"error: {err}")

@@ -18,8 +18,10 @@ def check_events(api: Api, op: dict[str, object], tasks: int) -> int:
     events = api.all_events(op_id)
     seqs = [e["seq"] for e in events]
     check(seqs == list(range(1, len(seqs) + 1)), f"operation {op_id}: event seqs are not 1..N without gaps")
-    check(len(seqs) == op["event_count"], f"operation {op_id}: {len(seqs)} events stored, "
-                                          f"event_count says {op['event_count']}")
+    check(
+        len(seqs) == op["event_count"],
+        f"operation {op_id}: {len(seqs)} events stored, event_count says {op['event_count']}",
+    )
     oks = sum(1 for e in events if e["event"] == "runner_on_ok")
     check(oks == tasks, f"operation {op_id}: {oks} runner_on_ok events for {tasks} tasks")
     check(events[-1]["event"] == "playbook_on_stats", f"operation {op_id}: last event is {events[-1]['event']}")
@@ -46,7 +48,18 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             event_count = check_events(api, op, tasks)
         api.close()
     per_s = event_count / median(api_times)
-    notes = [f"{tasks} tasks, {event_count} events per run, all stored with seq 1..N; {runs} runs, medians; "
-             f"{per_s:.0f} events/s through the API"]
-    return [ratio_row("2", f"{tasks}-task playbook ({event_count} events)", median(api_times), median(raw_times),
-                      GOAL, judged=not quick, notes=notes)]
+    notes = [
+        f"{tasks} tasks, {event_count} events per run, all stored with seq 1..N; {runs} runs, medians; "
+        f"{per_s:.0f} events/s through the API"
+    ]
+    return [
+        ratio_row(
+            "2",
+            f"{tasks}-task playbook ({event_count} events)",
+            median(api_times),
+            median(raw_times),
+            GOAL,
+            judged=not quick,
+            notes=notes,
+        )
+    ]

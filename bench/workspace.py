@@ -47,8 +47,14 @@ class Workspace:
     @contextlib.contextmanager
     def server(self, args: list[str] | None = None, database: str | None = None) -> Iterator[RunningServer]:
         self._servers += 1
-        srv = start_server(self.root, data_dir=self.data_dir, database=database, args=args or [],
-                           name=f"server{self._servers}", env={"REDRUNNER_LOG_LEVEL": "WARNING"})
+        srv = start_server(
+            self.root,
+            data_dir=self.data_dir,
+            database=database,
+            args=args or [],
+            name=f"server{self._servers}",
+            env={"REDRUNNER_LOG_LEVEL": "WARNING"},
+        )
         try:
             yield srv
         finally:

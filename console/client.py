@@ -162,9 +162,7 @@ def _raise_for(response: httpx.Response) -> None:
             body.get("field"),
         )
     except (ValueError, AttributeError):
-        raise ApiError(
-            response.status_code, "http_error", response.text[:200] or response.reason_phrase
-        ) from None
+        raise ApiError(response.status_code, "http_error", response.text[:200] or response.reason_phrase) from None
 
 
 class RedRunnerClient:
@@ -196,9 +194,7 @@ class RedRunnerClient:
     def _client(self) -> httpx.AsyncClient:
         # Created lazily so it binds to the event loop that actually uses it (the app's).
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=f"{self.url}/api/v1/", headers=self.headers, timeout=self.timeout
-            )
+            self._http = httpx.AsyncClient(base_url=f"{self.url}/api/v1/", headers=self.headers, timeout=self.timeout)
         return self._http
 
     async def aclose(self) -> None:
@@ -223,9 +219,7 @@ class RedRunnerClient:
 
     # -- Jobs and Units ---------------------------------------------------------------------
 
-    async def list_jobs(
-        self, tag: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[Job]:
+    async def list_jobs(self, tag: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
         body = await self._json("GET", "jobs", params=self._params(tag=tag, status=status, limit=limit))
         return cast(list[Job], body["items"])
 
@@ -282,9 +276,7 @@ class RedRunnerClient:
         return cast(EventsPage, await self._json("GET", f"operations/{op_id}/events", params=params))
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
-        return cast(
-            list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"]
-        )
+        return cast(list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"])
 
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         """Seconds the newest successful run of `action` took (the ETA's yardstick), or None."""
@@ -372,9 +364,7 @@ class RedRunnerClient:
         """`/jobs/{id}/stream`: a `snapshot` of the Job after each (re)connect, then `status`/`event`."""
         return self._follow(f"jobs/{job_id}/stream", dict, on_state)
 
-    async def follow_operation(
-        self, op_id: int, on_state: StateCallback, after: int = 0
-    ) -> AsyncIterator[Frame]:
+    async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         """`/operations/{id}/stream`: each event exactly once, in seq order, across reconnects."""
         seen = {"after": after}
         async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state):

@@ -23,9 +23,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 411: "length_required", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "unprocessable", 500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -72,17 +81,26 @@ class HandlerMixin:
                 message = httputil.responses.get(status_code, "error")
             return {"status": status_code, "error": DEFAULT_CODES.get(status_code, "error"), "message": message}
         if status_code >= 500:
-            return {"status": status_code, "error": "internal_error",
-                    "message": "the server failed to handle this request; see its log"}
-        return {"status": status_code, "error": DEFAULT_CODES.get(status_code, "error"),
-                "message": httputil.responses.get(status_code, "error")}
+            return {
+                "status": status_code,
+                "error": "internal_error",
+                "message": "the server failed to handle this request; see its log",
+            }
+        return {
+            "status": status_code,
+            "error": DEFAULT_CODES.get(status_code, "error"),
+            "message": httputil.responses.get(status_code, "error"),
+        }
 
     def _unparsable_body_envelope(self) -> dict[str, Any]:
         """Tornado parses multipart and form bodies itself, before prepare(), and fails with a bare 400."""
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype.startswith("multipart/"):
-            return {"status": 415, "error": "unsupported_media_type",
-                    "message": "send application/json or application/x-www-form-urlencoded"}
+            return {
+                "status": 415,
+                "error": "unsupported_media_type",
+                "message": "send application/json or application/x-www-form-urlencoded",
+            }
         return {"status": 400, "error": "invalid_form", "message": "request body is not valid form data"}
 
 
@@ -114,8 +132,9 @@ class APIHandler(HandlerMixin, web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if status_code >= 500 and not isinstance(exc, ApiError | web.HTTPError):
-            log.error("unhandled error in %s %s", self.request.method, self.request.path,
-                      exc_info=kwargs.get("exc_info"))
+            log.error(
+                "unhandled error in %s %s", self.request.method, self.request.path, exc_info=kwargs.get("exc_info")
+            )
         self.clear_header("Content-Disposition")
         self.set_header("Content-Type", "application/json; charset=utf-8")
         body = self.envelope_for(status_code, exc)
@@ -129,8 +148,11 @@ class APIHandler(HandlerMixin, web.RequestHandler):
 
     def allowed_methods(self) -> list[str]:
         """The methods this handler implements: RFC 9110 wants them in the Allow header of a 405."""
-        return [m for m in self.SUPPORTED_METHODS
-                if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)]
+        return [
+            m
+            for m in self.SUPPORTED_METHODS
+            if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)
+        ]
 
     def on_finish(self) -> None:
         route = getattr(self, "route_name", type(self).__name__)
@@ -168,8 +190,7 @@ class APIHandler(HandlerMixin, web.RequestHandler):
                     raise ApiError(400, "invalid_form", "form data may not contain NUL bytes", key)
                 form[key] = value
             return form
-        raise ApiError(415, "unsupported_media_type",
-                       "send application/json or application/x-www-form-urlencoded")
+        raise ApiError(415, "unsupported_media_type", "send application/json or application/x-www-form-urlencoded")
 
     def query(self, name: str) -> str | None:
         values = self.request.query_arguments.get(name)

@@ -25,8 +25,14 @@ class ReadyHandler(APIHandler):
         try:
             await self.call(self.state.service.ping)
         except Exception as exc:
-            self.write_json({"status": 503, "error": "database_unavailable",
-                             "message": f"the database does not answer: {type(exc).__name__}"}, 503)
+            self.write_json(
+                {
+                    "status": 503,
+                    "error": "database_unavailable",
+                    "message": f"the database does not answer: {type(exc).__name__}",
+                },
+                503,
+            )
             return
         if not self.state.executor.accepting:
             self.write_json({"status": 503, "error": "shutting_down", "message": "the server is shutting down"}, 503)

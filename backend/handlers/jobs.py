@@ -11,14 +11,20 @@ class JobsHandler(APIHandler):
     route_name = "/jobs"
 
     async def get(self) -> None:
-        page = await self.call(self.state.service.jobs, self.query("tag"), self.query("status"),
-                               self.query_int("limit", 50, 1, 500), self.query("cursor"))
+        page = await self.call(
+            self.state.service.jobs,
+            self.query("tag"),
+            self.query("status"),
+            self.query_int("limit", 50, 1, 500),
+            self.query("cursor"),
+        )
         self.write_json(page)
 
     async def post(self) -> None:
         body = self.body_params()
-        job, created = await self.call(self.state.service.create_job, body.get("tag"), body.get("units"),
-                                       body.get("reuse"))
+        job, created = await self.call(
+            self.state.service.create_job, body.get("tag"), body.get("units"), body.get("reuse")
+        )
         self.set_header("Location", f"/api/v1/jobs/{job['id']}")
         self.write_json(job, 201 if created else 200)
 

@@ -19,8 +19,12 @@ class OperationsHandler(APIHandler):
         page = await self.call(
             self.state.service.operations,
             self.query_int("job_id", 0, 1, 2**63 - 1) if job_id is not None else None,
-            self.query("unit"), self.query("status"), self.query("action"),
-            self.query_int("limit", 50, 1, 500), self.query("cursor"))
+            self.query("unit"),
+            self.query("status"),
+            self.query("action"),
+            self.query_int("limit", 50, 1, 500),
+            self.query("cursor"),
+        )
         self.write_json(page)
 
 
@@ -59,8 +63,12 @@ class EventsHandler(APIHandler):
     route_name = "/operations/{id}/events"
 
     async def get(self, op_id: str) -> None:
-        page = await self.call(self.state.service.events, self.path_id(op_id, "operation_id"),
-                               self.query_int("after", 0, 0, 2**31 - 1), self.query_int("limit", 500, 1, 5000))
+        page = await self.call(
+            self.state.service.events,
+            self.path_id(op_id, "operation_id"),
+            self.query_int("after", 0, 0, 2**31 - 1),
+            self.query_int("limit", 500, 1, 5000),
+        )
         self.write_json(page)
 
 

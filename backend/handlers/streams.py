@@ -80,8 +80,12 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
         except Exception:
             log.exception("stream %s failed", self.request.path)
             if not self._closed:
-                await self.send({"type": "error", "data": {"status": 500, "error": "internal_error",
-                                                             "message": "the stream failed; reconnect"}})
+                await self.send(
+                    {
+                        "type": "error",
+                        "data": {"status": 500, "error": "internal_error", "message": "the stream failed; reconnect"},
+                    }
+                )
                 self.close(1011, "internal error")
 
     def protocol(self) -> Any:
@@ -116,8 +120,15 @@ class OperationStreamHandler(StreamHandler):
         await super().get(op_id)
 
     def protocol(self) -> OperationStream:
-        return OperationStream(self.state.bus, self.call, self.state.service, self, self.op_id, self.after,
-                               self.state.settings.ws_queue_limit)
+        return OperationStream(
+            self.state.bus,
+            self.call,
+            self.state.service,
+            self,
+            self.op_id,
+            self.after,
+            self.state.settings.ws_queue_limit,
+        )
 
 
 class JobStreamHandler(StreamHandler):
@@ -129,8 +140,9 @@ class JobStreamHandler(StreamHandler):
         await super().get(job_id)
 
     def protocol(self) -> JobStream:
-        return JobStream(self.state.bus, self.call, self.state.service, self, self.job_id,
-                         self.state.settings.ws_queue_limit)
+        return JobStream(
+            self.state.bus, self.call, self.state.service, self, self.job_id, self.state.settings.ws_queue_limit
+        )
 
 
 class TagStreamHandler(StreamHandler):

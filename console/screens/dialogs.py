@@ -19,9 +19,7 @@ TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 class PickScreen(ModalScreen[str | None]):
     """Choose one value from a list (playbooks for a Unit, actions for every Unit)."""
 
-    BINDINGS = [
-        Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without choosing")
-    ]
+    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without choosing")]
 
     def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -75,9 +73,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class CreateJobScreen(ModalScreen[tuple[str, list[str]] | None]):
     """A tag and the Units to add (separated by spaces or commas)."""
 
-    BINDINGS = [
-        Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without creating")
-    ]
+    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without creating")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

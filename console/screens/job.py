@@ -26,16 +26,10 @@ REFRESH_PERIOD = 0.5
 class JobScreen(ConsoleScreen):
     BINDINGS = [
         Binding("escape,backspace", "back", "Back", id="job.back", tooltip="Back to the Job list"),
-        Binding(
-            "enter,l", "open_log", "Log", id="job.log", tooltip="Follow the selected Unit's latest Operation"
-        ),
-        Binding(
-            "a", "start_action", "Action", id="job.action", tooltip="Start a playbook on the selected Unit"
-        ),
+        Binding("enter,l", "open_log", "Log", id="job.log", tooltip="Follow the selected Unit's latest Operation"),
+        Binding("a", "start_action", "Action", id="job.action", tooltip="Start a playbook on the selected Unit"),
         Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
-        Binding(
-            "c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"
-        ),
+        Binding("c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"),
     ]
 
     def __init__(self, job_id: int) -> None:

@@ -96,16 +96,27 @@ def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
 
     if mode == "create":
         if module.check_mode:
-            return dict(changed=True, created=True, job=None, job_id=None, units=wanted,
-                        msg=f"check mode: would create a Job tagged {tag}")
+            return dict(
+                changed=True,
+                created=True,
+                job=None,
+                job_id=None,
+                units=wanted,
+                msg=f"check mode: would create a Job tagged {tag}",
+            )
         job = client.create_job(tag, wanted)
         return dict(changed=True, created=True, job=job, job_id=job["id"], units=unit_names(job))
 
     existing = client.latest_job(tag)
     if mode == "latest":
         if existing is None:
-            module.fail_json(msg=f"no RedRunner Job is tagged {tag}: run the matching backup first",
-                             job=None, job_id=None, created=False, units=[])
+            module.fail_json(
+                msg=f"no RedRunner Job is tagged {tag}: run the matching backup first",
+                job=None,
+                job_id=None,
+                created=False,
+                units=[],
+            )
         return dict(changed=False, created=False, job=existing, job_id=existing["id"], units=unit_names(existing))
 
     # reuse: report a change only when a Job or a Unit is really added
@@ -114,8 +125,14 @@ def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
         return dict(changed=False, created=False, job=existing, job_id=existing["id"], units=unit_names(existing))
     if module.check_mode:
         job_id = existing["id"] if existing else None
-        return dict(changed=True, created=existing is None, job=existing, job_id=job_id,
-                    units=unit_names(existing) + missing, msg=f"check mode: would add {missing or 'a Job'}")
+        return dict(
+            changed=True,
+            created=existing is None,
+            job=existing,
+            job_id=job_id,
+            units=unit_names(existing) + missing,
+            msg=f"check mode: would add {missing or 'a Job'}",
+        )
     job = client.create_job(tag, wanted, reuse=True)
     return dict(changed=True, created=existing is None, job=job, job_id=job["id"], units=unit_names(job))
 

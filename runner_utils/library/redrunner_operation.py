@@ -156,8 +156,15 @@ def describe(op: dict[str, Any], client: RedRunnerClient, params: dict[str, Any]
     """The module result for an Operation; terminal ones carry failures and the stdout tail."""
     terminal = op["status"] in TERMINAL
     result = dict(
-        operation=op, operation_id=op["id"], status=op["status"], terminal=terminal, playbook_rc=op.get("rc"),
-        stats=op.get("stats") or {}, failures=[], stdout_tail=[], summary=progress_line(op),
+        operation=op,
+        operation_id=op["id"],
+        status=op["status"],
+        terminal=terminal,
+        playbook_rc=op.get("rc"),
+        stats=op.get("stats") or {},
+        failures=[],
+        stdout_tail=[],
+        summary=progress_line(op),
     )
     if terminal:
         if op["status"] != "successful":
@@ -175,16 +182,29 @@ def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
         # Nothing starts in check mode; still prove the Unit exists when the Job does.
         if params["job_id"] is not None:
             client.get_unit(params["job_id"], params["unit"])
-        module.exit_json(changed=True, operation=None, operation_id=None, status=None, terminal=False, playbook_rc=None,
-                         stats={}, failures=[], stdout_tail=[],
-                         summary=f"check mode: would start {params['action']} in unit {params['unit']}")
+        module.exit_json(
+            changed=True,
+            operation=None,
+            operation_id=None,
+            status=None,
+            terminal=False,
+            playbook_rc=None,
+            stats={},
+            failures=[],
+            stdout_tail=[],
+            summary=f"check mode: would start {params['action']} in unit {params['unit']}",
+        )
     try:
-        return client.start_operation(params["job_id"], params["unit"], params["action"],
-                                      params["extravars"], params["timeout"], params["queue"])
+        return client.start_operation(
+            params["job_id"], params["unit"], params["action"], params["extravars"], params["timeout"], params["queue"]
+        )
     except RedRunnerError as err:
         if err.error == "unit_not_found":
-            module.fail_json(msg=f"job {params['job_id']} has no unit {params['unit']}: {err.message}",
-                             status=err.status, error=err.error)
+            module.fail_json(
+                msg=f"job {params['job_id']} has no unit {params['unit']}: {err.message}",
+                status=err.status,
+                error=err.error,
+            )
         raise
 
 

@@ -54,8 +54,10 @@ def world(srv: RunningServer) -> dict[str, Any]:
     """Everything a bad request could have created: Jobs with their Units, and Operations."""
     jobs = srv.get("jobs?limit=500").json()["items"]
     ops = srv.get("operations?limit=500").json()["items"]
-    return {"jobs": {j["id"]: sorted(u["name"] for u in j["units"]) for j in jobs},
-            "operations": sorted(o["id"] for o in ops)}
+    return {
+        "jobs": {j["id"]: sorted(u["name"] for u in j["units"]) for j in jobs},
+        "operations": sorted(o["id"] for o in ops),
+    }
 
 
 def check_envelope(status: int, headers: dict[str, str], body: bytes, error: str, field: str | None) -> None:
@@ -103,27 +105,63 @@ CASES: list[Bad] = [
     Bad("json-malformed", "POST", "jobs", 400, "invalid_json", raw=b'{"tag": ', ctype="application/json"),
     Bad("json-trailing-garbage", "POST", "jobs", 400, "invalid_json", raw=b'{"tag": "a"} x', ctype="application/json"),
     Bad("json-not-utf8", "POST", "jobs", 400, "invalid_json", raw=b'{"tag": "\xff\xfe"}', ctype="application/json"),
-    Bad("json-latin1-declared", "POST", "jobs", 400, "invalid_json", raw='{"tag": "bäck"}'.encode("latin-1"),
-        ctype="application/json; charset=latin-1"),
+    Bad(
+        "json-latin1-declared",
+        "POST",
+        "jobs",
+        400,
+        "invalid_json",
+        raw='{"tag": "bäck"}'.encode("latin-1"),
+        ctype="application/json; charset=latin-1",
+    ),
     Bad("json-array", "POST", "jobs", 400, "invalid_json", raw=b'["backup"]', ctype="application/json"),
     Bad("json-string", "POST", "jobs", 400, "invalid_json", raw=b'"backup"', ctype="application/json"),
     Bad("json-null", "POST", "jobs", 400, "invalid_json", raw=b"null", ctype="application/json"),
     Bad("json-number", "POST", "jobs/{job}/units/db", 400, "invalid_json", raw=b"42", ctype="application/json"),
-    Bad("json-nan", "POST", "jobs/{job}/units/db", 400, "invalid_json",
-        raw=b'{"action": "hello", "timeout": NaN}', ctype="application/json"),
-    Bad("json-infinity-in-extravars", "POST", "jobs/{job}/units/db", 400, "invalid_json",
-        raw=b'{"action": "hello", "extravars": {"x": -Infinity}}', ctype="application/json"),
+    Bad(
+        "json-nan",
+        "POST",
+        "jobs/{job}/units/db",
+        400,
+        "invalid_json",
+        raw=b'{"action": "hello", "timeout": NaN}',
+        ctype="application/json",
+    ),
+    Bad(
+        "json-infinity-in-extravars",
+        "POST",
+        "jobs/{job}/units/db",
+        400,
+        "invalid_json",
+        raw=b'{"action": "hello", "extravars": {"x": -Infinity}}',
+        ctype="application/json",
+    ),
     form("form-not-utf8", "jobs", b"tag=\xff", "invalid_form"),
     form("form-percent-not-utf8", "jobs", b"tag=%ff%fe", "invalid_form"),
     form("form-no-equals", "jobs", b"tag", "invalid_form"),
     form("form-nul", "jobs", b"tag=a%00b", "invalid_form"),
     Bad("content-type-text", "POST", "jobs", 415, "unsupported_media_type", raw=b"tag=a", ctype="text/plain"),
-    Bad("content-type-xml", "POST", "jobs", 415, "unsupported_media_type", raw=b"<tag>a</tag>",
-        ctype="application/xml"),
-    Bad("content-type-multipart", "POST", "jobs", 415, "unsupported_media_type", raw=b"--x\r\n\r\n--x--",
-        ctype="multipart/form-data; boundary=x"),
-    Bad("body-too-large", "POST", "jobs", 413, "payload_too_large",
-        raw=b'{"tag": "' + b"a" * (1024 * 1024 + 16) + b'"}', ctype="application/json"),
+    Bad(
+        "content-type-xml", "POST", "jobs", 415, "unsupported_media_type", raw=b"<tag>a</tag>", ctype="application/xml"
+    ),
+    Bad(
+        "content-type-multipart",
+        "POST",
+        "jobs",
+        415,
+        "unsupported_media_type",
+        raw=b"--x\r\n\r\n--x--",
+        ctype="multipart/form-data; boundary=x",
+    ),
+    Bad(
+        "body-too-large",
+        "POST",
+        "jobs",
+        413,
+        "payload_too_large",
+        raw=b'{"tag": "' + b"a" * (1024 * 1024 + 16) + b'"}',
+        ctype="application/json",
+    ),
     # -- POST /jobs: tag, units, reuse ------------------------------------------------------------------
     Bad("tag-missing", "POST", "jobs", 400, "invalid_tag", "tag", json={"units": ["db"]}),
     Bad("tag-null", "POST", "jobs", 400, "invalid_tag", "tag", json={"tag": None}),
@@ -145,14 +183,29 @@ CASES: list[Bad] = [
     Bad("units-item-number", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": [5]}),
     Bad("units-item-null", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": [None]}),
     Bad("units-item-dash", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": ["-db"]}),
-    Bad("units-item-too-long", "POST", "jobs", 400, "invalid_unit_name", "units",
-        json={"tag": "t", "units": ["a" * 64]}),
+    Bad(
+        "units-item-too-long", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": ["a" * 64]}
+    ),
     Bad("units-item-space", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": ["d b"]}),
     Bad("units-item-unicode", "POST", "jobs", 400, "invalid_unit_name", "units", json={"tag": "t", "units": ["dé"]}),
-    Bad("units-one-bad-of-many", "POST", "jobs", 400, "invalid_unit_name", "units",
-        json={"tag": "t", "units": ["db", "web", "../x"]}),
-    Bad("units-too-many", "POST", "jobs", 400, "invalid_units", "units",
-        json={"tag": "t", "units": [f"u{i}" for i in range(1001)]}),
+    Bad(
+        "units-one-bad-of-many",
+        "POST",
+        "jobs",
+        400,
+        "invalid_unit_name",
+        "units",
+        json={"tag": "t", "units": ["db", "web", "../x"]},
+    ),
+    Bad(
+        "units-too-many",
+        "POST",
+        "jobs",
+        400,
+        "invalid_units",
+        "units",
+        json={"tag": "t", "units": [f"u{i}" for i in range(1001)]},
+    ),
     form("units-form-not-json", "jobs", b"tag=t&units=db,web", "invalid_units", "units"),
     Bad("reuse-bool", "POST", "jobs", 400, "invalid_parameter", "reuse", json={"tag": "t", "reuse": True}),
     Bad("reuse-other", "POST", "jobs", 400, "invalid_parameter", "reuse", json={"tag": "t", "reuse": "newest"}),
@@ -196,14 +249,14 @@ CASES: list[Bad] = [
     action("action-not-found", "nope.yml", 404, "playbook_not_found"),
     action("action-short-not-found", "nope", 404, "playbook_not_found"),
     form("action-form-url-encoded", "jobs/{job}/units/db", b"action=..%2Fhello-db.yml", "invalid_action", "action"),
-    form("action-form-double-encoded", "jobs/{job}/units/db", b"action=..%252Fhello-db.yml", "invalid_action",
-         "action"),
+    form(
+        "action-form-double-encoded", "jobs/{job}/units/db", b"action=..%252Fhello-db.yml", "invalid_action", "action"
+    ),
     form("action-form-absolute", "jobs/{job}/units/db", b"action=%2Fetc%2Fpasswd.yml", "invalid_action", "action"),
     form("action-form-nul", "jobs/{job}/units/db", b"action=hello-db.yml%00", "invalid_form", "action"),
     form("action-form-symlink-out", "jobs/{job}/units/db", b"action=escape.yml", "invalid_action", "action"),
     Bad("action-unit-missing", "POST", "jobs/{job}/units/nosuch", 404, "unit_not_found", json={"action": "hello"}),
-    Bad("action-unit-bad-name", "POST", "jobs/{job}/units/-db", 400, "invalid_unit_name",
-        json={"action": "hello"}),
+    Bad("action-unit-bad-name", "POST", "jobs/{job}/units/-db", 400, "invalid_unit_name", json={"action": "hello"}),
     Bad("action-job-missing", "POST", "jobs/999999/units/db", 404, "job_not_found", json={"action": "hello"}),
     # -- extravars, timeout, queue ----------------------------------------------------------------------------
     *[op_field(f"extravars-reserved-{name}", "extravars", {name: "x"}, "reserved_extravar") for name in RESERVED],
@@ -214,12 +267,27 @@ CASES: list[Bad] = [
     op_field("extravars-bad-name", "extravars", {"bad-name": 1}, "invalid_extravars"),
     op_field("extravars-empty-name", "extravars", {"": 1}, "invalid_extravars"),
     op_field("extravars-too-big", "extravars", {"blob": "x" * (300 * 1024)}, "invalid_extravars"),
-    form("extravars-form-not-json", "jobs/{job}/units/db", b"action=hello&extravars=a%3D1", "invalid_extravars",
-         "extravars"),
-    form("extravars-form-reserved", "jobs/{job}/units/db",
-         b"action=hello&extravars=%7B%22redrunner_job_id%22%3A1%7D", "reserved_extravar", "extravars"),
-    form("extravars-form-nan", "jobs/{job}/units/db", b"action=hello&extravars=%7B%22x%22%3A+NaN%7D",
-         "invalid_extravars", "extravars"),
+    form(
+        "extravars-form-not-json",
+        "jobs/{job}/units/db",
+        b"action=hello&extravars=a%3D1",
+        "invalid_extravars",
+        "extravars",
+    ),
+    form(
+        "extravars-form-reserved",
+        "jobs/{job}/units/db",
+        b"action=hello&extravars=%7B%22redrunner_job_id%22%3A1%7D",
+        "reserved_extravar",
+        "extravars",
+    ),
+    form(
+        "extravars-form-nan",
+        "jobs/{job}/units/db",
+        b"action=hello&extravars=%7B%22x%22%3A+NaN%7D",
+        "invalid_extravars",
+        "extravars",
+    ),
     op_field("timeout-string", "timeout", "abc", "invalid_timeout"),
     op_field("timeout-zero", "timeout", 0, "invalid_timeout"),
     op_field("timeout-negative", "timeout", -1, "invalid_timeout"),
@@ -366,8 +434,7 @@ def raw_post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tupl
 def test_large_body_is_answered_not_reset(ctx: Ctx, size: int) -> None:
     """The client sending too much reads a 413 envelope: the connection is not cut under it."""
     before = world(ctx.srv)
-    status, headers, body = raw_post(ctx.srv.port, "/api/v1/jobs", b"x" * size,
-                                     {"Content-Type": "application/json"})
+    status, headers, body = raw_post(ctx.srv.port, "/api/v1/jobs", b"x" * size, {"Content-Type": "application/json"})
     assert status == 413
     check_envelope(status, headers, body, "payload_too_large", None)
     assert world(ctx.srv) == before
@@ -376,8 +443,10 @@ def test_large_body_is_answered_not_reset(ctx: Ctx, size: int) -> None:
 def test_declared_length_over_the_limit_is_answered_before_the_body(ctx: Ctx) -> None:
     """A client that announces a huge body and waits gets an answer instead of a hang or a reset."""
     with socket.create_connection(("127.0.0.1", ctx.srv.port), timeout=15) as sock:
-        sock.sendall(b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1073741824\r\n\r\n")
+        sock.sendall(
+            b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1073741824\r\n\r\n"
+        )
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
@@ -406,16 +475,22 @@ def self_signed(tmp: Path) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     import ipaddress
 
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     certfile, keyfile = tmp / "cert.pem", tmp / "key.pem"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return certfile, keyfile
 
 
@@ -423,9 +498,24 @@ def test_tls_serves_https(tmp_path: Path) -> None:
     certfile, keyfile = self_signed(tmp_path)
     port = free_port()
     log = tmp_path / "tls.log"
-    cmd = [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--data-dir", str(FIXTURE_DATA), "--state-dir", str(tmp_path / "state"),
-           "--certfile", str(certfile), "--keyfile", str(keyfile)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "backend",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(FIXTURE_DATA),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--certfile",
+        str(certfile),
+        "--keyfile",
+        str(keyfile),
+    ]
     trusted = ssl.create_default_context(cafile=str(certfile))
 
     def https(path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:

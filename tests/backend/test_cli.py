@@ -10,15 +10,24 @@ from tests.support.server import REPO
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_version_and_help() -> None:
     assert run("--version").stdout.strip() == f"redrunner {__version__}"
     help_text = run("serve", "--help").stdout
-    for flag in ("--host", "--port", "--data-dir", "--database", "--workers", "--token-file", "--shutdown-grace",
-                 "REDRUNNER_DATABASE_URL"):
+    for flag in (
+        "--host",
+        "--port",
+        "--data-dir",
+        "--database",
+        "--workers",
+        "--token-file",
+        "--shutdown-grace",
+        "REDRUNNER_DATABASE_URL",
+    ):
         assert flag in help_text
 
 
@@ -39,6 +48,7 @@ def test_environment_values_are_checked() -> None:
     import os
 
     env = {**os.environ, "REDRUNNER_PORT": "tcp://10.0.0.1:8787"}
-    result = subprocess.run([sys.executable, "-m", "backend", "serve"], cwd=REPO, capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "backend", "serve"], cwd=REPO, capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 2 and "is not a port number" in result.stderr

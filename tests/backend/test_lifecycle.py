@@ -60,8 +60,10 @@ def test_cancel_latency(server: RunningServer) -> None:
     latency = time.monotonic() - t0
     wait_until(lambda: not sleeps(311), 5, what="the sleep process to be gone")
     gone = time.monotonic() - t0
-    print(f"\n[measure] cancel latency: operation canceled after {latency * 1000:.0f} ms, "
-          f"task process gone after {gone * 1000:.0f} ms")
+    print(
+        f"\n[measure] cancel latency: operation canceled after {latency * 1000:.0f} ms, "
+        f"task process gone after {gone * 1000:.0f} ms"
+    )
     assert done["status"] == "canceled" and done["rc"] is None
     assert latency < 2.0
 
@@ -124,8 +126,10 @@ def test_sigterm_after_grace_cancels_and_exits(server_factory: Callable[..., Run
     for f in (op_follower, job_follower):
         f.join(10)
         assert not f.is_alive()
-    print(f"[measure] stream close codes at shutdown: job stream {job_follower.close_code}, "
-          f"operation stream {op_follower.close_code}")
+    print(
+        f"[measure] stream close codes at shutdown: job stream {job_follower.close_code}, "
+        f"operation stream {op_follower.close_code}"
+    )
     assert job_follower.close_code == 1001
     # The Operation's stream either saw the end of its Operation or was closed by the shutdown.
     assert op_follower.close_code in (1000, 1001)

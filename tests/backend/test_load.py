@@ -125,12 +125,16 @@ def test_concurrent_actions_across_units(load_server: RunningServer) -> None:
     assert all(len(u["operations"]) == POSTS // len(UNITS) and u["status"] == "successful" for u in units_now)
 
     durations = [o["duration"] for o in ops if o.get("duration") is not None]
-    print(f"\n[measure] {POSTS} POSTs across {len(UNITS)} units from 32 threads: all accepted in {posted_s:.2f} s; "
-          f"POST latency p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {pct(latencies, 0.95) * 1000:.0f} ms, "
-          f"max {max(latencies) * 1000:.0f} ms")
-    print(f"[measure] all {POSTS} finished successful {total_s:.1f} s after the first POST "
-          f"({POSTS / total_s:.2f} operations/s with --workers 8); "
-          f"operation duration p50 {statistics.median(durations):.2f} s, max {max(durations):.2f} s")
+    print(
+        f"\n[measure] {POSTS} POSTs across {len(UNITS)} units from 32 threads: all accepted in {posted_s:.2f} s; "
+        f"POST latency p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {pct(latencies, 0.95) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms"
+    )
+    print(
+        f"[measure] all {POSTS} finished successful {total_s:.1f} s after the first POST "
+        f"({POSTS / total_s:.2f} operations/s with --workers 8); "
+        f"operation duration p50 {statistics.median(durations):.2f} s, max {max(durations):.2f} s"
+    )
 
 
 async def follow(url: str, ready: asyncio.Event, connected: list[int]) -> tuple[list[dict[str, Any]], int | None]:
@@ -148,8 +152,9 @@ async def follow(url: str, ready: asyncio.Event, connected: list[int]) -> tuple[
         return frames, conn.close_code
 
 
-async def follow_all(url: str, on_ready: Callable[[], None]) -> tuple[list[tuple[list[dict[str, Any]], int | None]],
-                                                                        float]:
+async def follow_all(
+    url: str, on_ready: Callable[[], None]
+) -> tuple[list[tuple[list[dict[str, Any]], int | None]], float]:
     ready = asyncio.Event()
     connected: list[int] = []
     t0 = time.monotonic()
@@ -182,6 +187,8 @@ def test_many_followers_of_one_operation(load_server: RunningServer) -> None:
         assert frames[0]["type"] == "status" and frames[0]["data"]["status"] == "pending"
         assert [f["seq"] for f in frames if f["type"] == "event"] == expected
         assert frames[-1] == {"type": "end", "data": done}
-    print(f"\n[measure] {FOLLOWERS} WebSocket followers connected in {connect_s:.2f} s; each got all "
-          f"{done['event_count']} events in order, end and close 1000, {total_s:.1f} s in all "
-          f"(operation ran {done['duration']:.1f} s)")
+    print(
+        f"\n[measure] {FOLLOWERS} WebSocket followers connected in {connect_s:.2f} s; each got all "
+        f"{done['event_count']} events in order, end and close 1000, {total_s:.1f} s in all "
+        f"(operation ran {done['duration']:.1f} s)"
+    )

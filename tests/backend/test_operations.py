@@ -29,8 +29,15 @@ def test_three_units_in_parallel_one_failing(server: RunningServer) -> None:
 
     assert done["db"]["status"] == "successful" and done["db"]["rc"] == 0
     assert done["cache"]["status"] == "successful"
-    assert done["db"]["stats"] == {"ok": 2, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0,
-                                   "ignored": 0, "rescued": 0}
+    assert done["db"]["stats"] == {
+        "ok": 2,
+        "changed": 0,
+        "failed": 0,
+        "skipped": 0,
+        "unreachable": 0,
+        "ignored": 0,
+        "rescued": 0,
+    }
     web = done["web"]
     assert web["status"] == "failed" and web["rc"] == 2
     assert web["stats"]["failed"] == 1 and web["stats"]["ok"] == 2
@@ -41,8 +48,11 @@ def test_three_units_in_parallel_one_failing(server: RunningServer) -> None:
 
     job_now = server.get(f"jobs/{job['id']}").json()
     assert job_now["status"] == "failed"
-    assert {u["name"]: u["status"] for u in job_now["units"]} == {"db": "successful", "web": "failed",
-                                                                  "cache": "successful"}
+    assert {u["name"]: u["status"] for u in job_now["units"]} == {
+        "db": "successful",
+        "web": "failed",
+        "cache": "successful",
+    }
     assert job_now["units"][0]["operations"] == [ops["db"]["id"]]
 
 

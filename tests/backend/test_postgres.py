@@ -61,8 +61,10 @@ def pg_url() -> Iterator[str]:
                         proc.kill()
     finally:
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
 
@@ -82,8 +84,10 @@ def sql(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
 def replicas(pg_url: str, server_factory: Callable[..., RunningServer]) -> tuple[RunningServer, RunningServer]:
     """Two `redrunner serve` processes, A and B, on one database (fixture order: servers stop before the drop)."""
     # A short shutdown grace: a failed test may leave a 300 s sleep running at teardown.
-    a, b = (server_factory(database=pg_url, name=rid, args=["--replica-id", rid, "--shutdown-grace", "1"])
-            for rid in REPLICA_IDS)
+    a, b = (
+        server_factory(database=pg_url, name=rid, args=["--replica-id", rid, "--shutdown-grace", "1"])
+        for rid in REPLICA_IDS
+    )
     return a, b
 
 
@@ -92,8 +96,9 @@ def owner_of(url: str, op_id: int) -> str | None:
     return rows[0][0] if rows else None
 
 
-def runner_and_other(url: str, pair: tuple[RunningServer, RunningServer],
-                     op_id: int) -> tuple[RunningServer, RunningServer]:
+def runner_and_other(
+    url: str, pair: tuple[RunningServer, RunningServer], op_id: int
+) -> tuple[RunningServer, RunningServer]:
     """(the replica running the Operation, the other one), once it is claimed."""
     owner = wait_until(lambda: owner_of(url, op_id), timeout=15, what=f"operation {op_id} claimed")
     assert owner in REPLICA_IDS
@@ -123,6 +128,7 @@ def run_processes(run_ident: str) -> list[psutil.Process]:
 
 # -- the storage layer alone -------------------------------------------------------------------------
 
+
 def test_storage_layer_migrates_once_and_the_database_enforces_one_running_per_unit(pg_url: str) -> None:
     import peewee as pw
 
@@ -145,8 +151,15 @@ def test_storage_layer_migrates_once_and_the_database_enforces_one_running_per_u
         db_unit, web_unit = (store.Unit.create(job=job, name=n, created_at=time.time()) for n in ("db", "web"))
 
         def op(unit: Any, status: str) -> Any:
-            return store.Operation.create(job=job, unit=unit, unit_name=unit.name, action=f"hello-{unit.name}.yml",
-                                          status=status, created_at=time.time(), owner="r1")
+            return store.Operation.create(
+                job=job,
+                unit=unit,
+                unit_name=unit.name,
+                action=f"hello-{unit.name}.yml",
+                status=status,
+                created_at=time.time(),
+                owner="r1",
+            )
 
         first = op(db_unit, "running")
         queued = op(db_unit, "pending")
@@ -162,7 +175,9 @@ def test_storage_layer_migrates_once_and_the_database_enforces_one_running_per_u
         got = store.Operation.get_by_id(queued.id)
         assert (got.status, got.unit_name, got.job_id, got.owner) == ("running", "db", job.id, "r1")
         assert [u.name for u in store.Unit.select().where(store.Unit.job == job).order_by(store.Unit.id)] == [
-            "db", "web"]
+            "db",
+            "web",
+        ]
         store.Replica.create(id="r1", hostname="h", pid=1, started_at=1.0, heartbeat_at=2.0)
         assert store.Replica.get_by_id("r1").heartbeat_at == 2.0
         with pytest.raises(pw.IntegrityError), database.atomic():
@@ -173,8 +188,10 @@ def test_storage_layer_migrates_once_and_the_database_enforces_one_running_per_u
 
 # -- two replicas ----------------------------------------------------------------------------------
 
+
 def test_any_replica_answers_and_each_action_runs_exactly_once(
-        pg_url: str, replicas: tuple[RunningServer, RunningServer]) -> None:
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
     a, b = replicas
     units = ["u1", "u2", "u3", "u4", "u5"]
     job = make_job(a, "backup", units)
@@ -187,8 +204,7 @@ def test_any_replica_answers_and_each_action_runs_exactly_once(
     ops = []
     for i in range(10):
         srv = (a, b)[i % 2]
-        ops.append(start(srv, job["id"], units[i % 5], "hello-db.yml", queue=True,
-                         extravars={"hello_sleep": 0.2}))
+        ops.append(start(srv, job["id"], units[i % 5], "hello-db.yml", queue=True, extravars={"hello_sleep": 0.2}))
     done = [(b, a)[i % 2].wait_terminal(op["id"], timeout=90) for i, op in enumerate(ops)]
     assert [d["status"] for d in done] == ["successful"] * 10, done
 
@@ -196,8 +212,9 @@ def test_any_replica_answers_and_each_action_runs_exactly_once(
     assert set(owners) == {op["id"] for op in ops}
     assert set(owners.values()) <= set(REPLICA_IDS)
     print(f"\noperations run per replica: { {r: list(owners.values()).count(r) for r in REPLICA_IDS} }")
-    starts = dict(sql(pg_url, "SELECT operation_id, count(*) FROM event WHERE event = 'playbook_on_start' "
-                              "GROUP BY operation_id"))
+    starts = dict(
+        sql(pg_url, "SELECT operation_id, count(*) FROM event WHERE event = 'playbook_on_start' GROUP BY operation_id")
+    )
     assert starts == {op["id"]: 1 for op in ops}
     for i, op in enumerate(done):
         events = all_events((a, b)[i % 2], op["id"])  # read through either replica
@@ -215,7 +232,8 @@ def test_any_replica_answers_and_each_action_runs_exactly_once(
 
 
 def test_follower_on_the_other_replica_gets_every_event_live(
-        pg_url: str, replicas: tuple[RunningServer, RunningServer]) -> None:
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
     a, b = replicas
     job = make_job(a, "bulk", ["db"])
     op = start(a, job["id"], "db", "many.yml")
@@ -258,26 +276,35 @@ def test_follower_on_the_other_replica_gets_every_event_live(
     arrived_early = [t for f, t in received[other.port] if f["type"] == "event" and t < ts(end["finished_at"])]
     assert len(arrived_early) > len(remote) // 2
     for label, values in lags.items():
-        print(f"\nevent created -> follower arrival, {label}: p50 {statistics.median(values) * 1000:.0f} ms, "
-              f"p99 {percentile(values, 0.99) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms "
-              f"over {len(values)} events")
+        print(
+            f"\nevent created -> follower arrival, {label}: p50 {statistics.median(values) * 1000:.0f} ms, "
+            f"p99 {percentile(values, 0.99) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms "
+            f"over {len(values)} events"
+        )
     assert statistics.median(remote) < 1.0
 
 
 def test_kill_9_of_the_runner_marks_its_operation_lost_via_the_survivor(
-        pg_url: str, replicas: tuple[RunningServer, RunningServer],
-        server_factory: Callable[..., RunningServer]) -> None:
+    pg_url: str, replicas: tuple[RunningServer, RunningServer], server_factory: Callable[..., RunningServer]
+) -> None:
     a, b = replicas
     job = make_job(a, "backup", ["db"])
     op = start(a, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 300})
     runner, survivor = runner_and_other(pg_url, (a, b), op["id"])
     run_ident, hostname = wait_until(
-        lambda: sql(pg_url, "SELECT run_ident, hostname FROM operation WHERE id = %s AND run_ident IS NOT NULL",
-                    (op["id"],)), timeout=15, what="run id recorded")[0]
+        lambda: sql(
+            pg_url, "SELECT run_ident, hostname FROM operation WHERE id = %s AND run_ident IS NOT NULL", (op["id"],)
+        ),
+        timeout=15,
+        what="run id recorded",
+    )[0]
     assert hostname == socket.gethostname()
     # The `sleep 300` task process exists: it is what a crash leaves behind.
-    wait_until(lambda: any("sleep" in p.name() for p in run_processes(run_ident)), timeout=30,
-               what="the playbook's sleep process")
+    wait_until(
+        lambda: any("sleep" in p.name() for p in run_processes(run_ident)),
+        timeout=30,
+        what="the playbook's sleep process",
+    )
 
     # Queued behind it, accepted by the replica about to die: nobody owns it yet, so a survivor runs it.
     queued = start(runner, job["id"], "db", "hello-db.yml", queue=True)
@@ -286,15 +313,20 @@ def test_kill_9_of_the_runner_marks_its_operation_lost_via_the_survivor(
     died = time.monotonic()
     lost = survivor.wait_terminal(op["id"], timeout=40)
     takeover = time.monotonic() - died
-    print(f"\ntakeover: operation {op['id']} marked lost by the survivor {takeover:.1f} s after kill -9 "
-          "(default heartbeat 5 s / timeout 15 s)")
+    print(
+        f"\ntakeover: operation {op['id']} marked lost by the survivor {takeover:.1f} s after kill -9 "
+        "(default heartbeat 5 s / timeout 15 s)"
+    )
     assert lost["status"] == "lost" and "heartbeat" in lost["error"]
     assert takeover < 30
     after = survivor.wait_terminal(queued["id"], timeout=30)
     assert after["status"] == "successful" and owner_of(pg_url, queued["id"]) == survivor_id(survivor)
     assert ts(after["started_at"]) >= ts(lost["finished_at"])
-    wait_until(lambda: sql(pg_url, "SELECT id FROM replica") == [(survivor_id(survivor),)], timeout=10,
-               what="the dead replica's heartbeat row removed")
+    wait_until(
+        lambda: sql(pg_url, "SELECT id FROM replica") == [(survivor_id(survivor),)],
+        timeout=10,
+        what="the dead replica's heartbeat row removed",
+    )
     # Same host here, so the survivor killed what the dead replica's run left.
     wait_until(lambda: not run_processes(run_ident), timeout=10, what="leftover processes killed")
 
@@ -309,7 +341,8 @@ def survivor_id(srv: RunningServer) -> str:
 
 
 def test_recovery_kills_leftovers_of_lost_operations_only_on_their_own_host(
-        pg_url: str, server_factory: Callable[..., RunningServer]) -> None:
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
     from backend import db as store
 
     database = store.open_database(pg_url)
@@ -325,17 +358,28 @@ def test_recovery_kills_leftovers_of_lost_operations_only_on_their_own_host(
             ident = f"op-test-{uuid.uuid4().hex[:8]}"
             leftovers[host] = subprocess.Popen(["sleep", "300"], env={**os.environ, "REDRUNNER_RUN_ID": ident})
             ops[host] = store.Operation.create(
-                job=job, unit=unit, unit_name=unit.name, action="sleep.yml", status="running", created_at=t,
-                started_at=t, owner="dead", hostname=host, run_ident=ident,
-                pid=leftovers[host].pid, pid_started=psutil.Process(leftovers[host].pid).create_time()).id
+                job=job,
+                unit=unit,
+                unit_name=unit.name,
+                action="sleep.yml",
+                status="running",
+                created_at=t,
+                started_at=t,
+                owner="dead",
+                hostname=host,
+                run_ident=ident,
+                pid=leftovers[host].pid,
+                pid_started=psutil.Process(leftovers[host].pid).create_time(),
+            ).id
         database.close()
 
         srv = server_factory(database=pg_url, name="recovering")
         for op_id in ops.values():
             got = srv.get(f"operations/{op_id}").json()
             assert got["status"] == "lost", got
-        wait_until(lambda: leftovers[socket.gethostname()].poll() is not None, timeout=10,
-                   what="this host's leftover killed")
+        wait_until(
+            lambda: leftovers[socket.gethostname()].poll() is not None, timeout=10, what="this host's leftover killed"
+        )
         # Another host's pid means nothing here: a same-numbered local process must be left alone.
         assert leftovers["another-host"].poll() is None
         assert sql(pg_url, "SELECT count(*) FROM replica WHERE id = 'dead'") == [(0,)]
@@ -346,14 +390,16 @@ def test_recovery_kills_leftovers_of_lost_operations_only_on_their_own_host(
 
 
 def test_a_busy_unit_is_busy_on_every_replica_and_long_polls_see_the_end(
-        pg_url: str, replicas: tuple[RunningServer, RunningServer]) -> None:
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
     a, b = replicas
     job = make_job(a, "backup", ["db", "web"])
 
     # Racing requests for one idle unit through both replicas: the database lets exactly one in.
     def post(i: int) -> tuple[int, str]:
-        resp = (a, b)[i % 2].post(f"jobs/{job['id']}/units/web",
-                                  {"action": "hello-web.yml", "extravars": {"hello_sleep": 3}})
+        resp = (a, b)[i % 2].post(
+            f"jobs/{job['id']}/units/web", {"action": "hello-web.yml", "extravars": {"hello_sleep": 3}}
+        )
         return resp.status, resp.json().get("error") or "created"
 
     with ThreadPoolExecutor(8) as pool:
@@ -391,14 +437,18 @@ def test_a_busy_unit_is_busy_on_every_replica_and_long_polls_see_the_end(
 def terminate_connections(url: str, only_listeners: bool = False) -> int:
     """What a PostgreSQL restart or failover does to the servers' connections (ours are left alone)."""
     with admin_connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                    "AND pid <> pg_backend_pid() AND application_name <> 'rr-test' "
-                    "AND (NOT %s OR query LIKE 'LISTEN%%')", (url.rsplit("/", 1)[1], only_listeners))
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND application_name <> 'rr-test' "
+            "AND (NOT %s OR query LIKE 'LISTEN%%')",
+            (url.rsplit("/", 1)[1], only_listeners),
+        )
         return len(cur.fetchall())
 
 
 def test_replicas_ride_out_dropped_database_connections_and_lost_notices(
-        pg_url: str, replicas: tuple[RunningServer, RunningServer]) -> None:
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
     a, b = replicas
     job = make_job(a, "backup", ["db"])
     op = start(a, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 2})
@@ -428,22 +478,35 @@ def test_replicas_ride_out_dropped_database_connections_and_lost_notices(
     # Both replicas answer again and heartbeat again (nobody marked the other dead).
     for srv in (a, b):
         assert srv.get(f"jobs/{job['id']}").json()["status"] == "successful"
-    wait_until(lambda: sql(pg_url, "SELECT count(*) FROM replica WHERE heartbeat_at > %s", (dropped,)) == [(2,)],
-               timeout=15, what="both replicas heartbeating after the drop")
+    wait_until(
+        lambda: sql(pg_url, "SELECT count(*) FROM replica WHERE heartbeat_at > %s", (dropped,)) == [(2,)],
+        timeout=15,
+        what="both replicas heartbeating after the drop",
+    )
 
 
 def test_a_restart_under_the_same_replica_id_loses_what_it_left_running(
-        pg_url: str, server_factory: Callable[..., RunningServer]) -> None:
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
     # A replica id pinned by the operator (say the pod name, reused when kubelet restarts the container)
     # comes back fresh before its old heartbeat ages: nobody else would ever declare it dead.
     args = ["--replica-id", "pinned", "--shutdown-grace", "1"]
     first = server_factory(database=pg_url, name="first", args=args)
     job = make_job(first, "backup", ["db"])
     op = start(first, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 300})
-    run_ident = wait_until(lambda: sql(pg_url, "SELECT run_ident FROM operation WHERE id = %s AND status = 'running'"
-                                               " AND run_ident IS NOT NULL", (op["id"],)), timeout=15)[0][0]
-    wait_until(lambda: any("sleep" in p.name() for p in run_processes(run_ident)), timeout=30,
-               what="the playbook's sleep process")
+    run_ident = wait_until(
+        lambda: sql(
+            pg_url,
+            "SELECT run_ident FROM operation WHERE id = %s AND status = 'running' AND run_ident IS NOT NULL",
+            (op["id"],),
+        ),
+        timeout=15,
+    )[0][0]
+    wait_until(
+        lambda: any("sleep" in p.name() for p in run_processes(run_ident)),
+        timeout=30,
+        what="the playbook's sleep process",
+    )
     first.kill()
     again = server_factory(database=pg_url, name="again", args=args)
     got = again.get(f"operations/{op['id']}").json()

@@ -18,13 +18,15 @@ def test_health_ready_and_metrics(server: RunningServer) -> None:
     metrics = server.request("GET", "/metrics")
     assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
     text = metrics.body.decode()
-    for name in ("redrunner_operations_finished_total{status=\"successful\"} 1.0",
-                 "redrunner_operations_by_status{status=\"successful\"} 1.0",
-                 "redrunner_operations_running 0.0",
-                 "redrunner_events_stored_total",
-                 "redrunner_event_write_latency_seconds_bucket",
-                 "redrunner_http_request_duration_seconds_bucket",
-                 "redrunner_websocket_clients"):
+    for name in (
+        'redrunner_operations_finished_total{status="successful"} 1.0',
+        'redrunner_operations_by_status{status="successful"} 1.0',
+        "redrunner_operations_running 0.0",
+        "redrunner_events_stored_total",
+        "redrunner_event_write_latency_seconds_bucket",
+        "redrunner_http_request_duration_seconds_bucket",
+        "redrunner_websocket_clients",
+    ):
         assert name in text, name
 
 

@@ -17,7 +17,7 @@ DAY = 86400
 
 def db_path(srv: RunningServer) -> str:
     assert srv.database.startswith("sqlite:///")
-    return srv.database[len("sqlite:///"):]
+    return srv.database[len("sqlite:///") :]
 
 
 def age(srv: RunningServer, job_ids: list[int], days: float) -> None:
@@ -26,8 +26,11 @@ def age(srv: RunningServer, job_ids: list[int], days: float) -> None:
     with sqlite3.connect(db_path(srv)) as conn:
         conn.execute(f"UPDATE job SET created_at = created_at - ? WHERE id IN ({marks})", [days * DAY, *job_ids])
         shift: list[object] = [days * DAY] * 3
-        conn.execute(f"UPDATE operation SET created_at = created_at - ?, started_at = started_at - ?, "
-                     f"finished_at = finished_at - ? WHERE job_id IN ({marks})", [*shift, *job_ids])
+        conn.execute(
+            f"UPDATE operation SET created_at = created_at - ?, started_at = started_at - ?, "
+            f"finished_at = finished_at - ? WHERE job_id IN ({marks})",
+            [*shift, *job_ids],
+        )
     conn.close()
 
 
@@ -57,8 +60,7 @@ def test_retain_days_prunes_old_finished_jobs_only(server_factory: Callable[...,
     age(first, [old["id"], failed_old["id"], empty_old["id"], busy_old["id"]], 3)
     age(first, [recent["id"]], 0.5)
 
-    srv = server_factory(state_dir=first.state_dir, database=first.database, name="retain",
-                         args=["--retain-days", "1"])
+    srv = server_factory(state_dir=first.state_dir, database=first.database, name="retain", args=["--retain-days", "1"])
     # Running in an old Job when the first prune comes (the heartbeat's, ~5 s after start).
     running = start(srv, busy_old["id"], "db", "sleep.yml", extravars={"sleep_seconds": 317})
     wait_until(lambda: sleeps(317), 30, what="the long operation to run")

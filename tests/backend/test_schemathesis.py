@@ -20,16 +20,18 @@ import pytest
 
 from tests.support.server import FIXTURE_DATA, RunningServer
 
-CHECKS = ",".join([
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "negative_data_rejection",
-    "missing_required_header",
-    "unsupported_method",
-])
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "negative_data_rejection",
+        "missing_required_header",
+        "unsupported_method",
+    ]
+)
 NOOP = """- name: Noop
   hosts: localhost
   gather_facts: false
@@ -58,18 +60,30 @@ def test_schemathesis_finds_nothing(server_factory: Callable[..., RunningServer]
 
     schemathesis = Path(sys.executable).with_name("schemathesis")
     cmd = [
-        str(schemathesis), "run", f"{srv.api}/openapi.json",
-        "--checks", CHECKS,
-        "--exclude-path-regex", r"/stream$",
-        "--max-examples", "25",
-        "--seed", "20261125",
+        str(schemathesis),
+        "run",
+        f"{srv.api}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--exclude-path-regex",
+        r"/stream$",
+        "--max-examples",
+        "25",
+        "--seed",
+        "20261125",
         # One worker: with two, schemathesis' generator threads hit CPython 3.11.7's spurious
         # "AST constructor recursion depth mismatch" SystemError (cpython#106905, fixed in later releases).
-        "--workers", "1",
+        "--workers",
+        "1",
         "--no-shrink",
-        "--request-timeout", "20",
-        "--max-failures", "20",
-        "--report", "junit", "--report-dir", str(tmp_path / "report"),
+        "--request-timeout",
+        "20",
+        "--max-failures",
+        "20",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)

@@ -21,8 +21,13 @@ EXPECTED = {"1", "2", "3", "4", "5", "6", "7"}
 @pytest.mark.timeout(240)
 def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=230)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["failed"] == []
@@ -37,13 +42,19 @@ def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
 
 def test_only_selects_benchmarks_and_rejects_unknown_names(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "ingest", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "ingest", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     rows = json.loads(out.read_text())["rows"]
     assert {r["bench"] for r in rows} == {"5"}
     sqlite = next(r for r in rows if "SQLite" in r["measure"])
     assert sqlite["result"].endswith("ev/s")
-    bad = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -19,8 +19,13 @@ ROW = re.compile(r"^\s+(\d+)\s+(\d+\.\d)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", re.M
 
 @pytest.mark.timeout(180)
 def test_soak_smoke() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bench.soak", "--minutes", "0.2", "--interval", "2"],
-                          cwd=REPO, capture_output=True, text=True, timeout=170)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--minutes", "0.2", "--interval", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     rows = [tuple(float(x) for x in m.groups()) for m in ROW.finditer(proc.stdout)]
@@ -34,7 +39,8 @@ def test_soak_smoke() -> None:
 
 
 def test_soak_help_documents_minutes() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bench.soak", "--help"], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0
     assert "--minutes" in proc.stdout and "default 10" in proc.stdout

@@ -59,8 +59,9 @@ def make_sqlite(path: Path) -> None:
             CREATE INDEX session_user ON session(user_id);
             """
         )
-        db.executemany("INSERT INTO session VALUES (?, ?, ?)",
-                       [(uuid.uuid4().hex, i, os.urandom(64)) for i in range(200)])
+        db.executemany(
+            "INSERT INTO session VALUES (?, ?, ?)", [(uuid.uuid4().hex, i, os.urandom(64)) for i in range(200)]
+        )
     db.close()
 
 
@@ -81,8 +82,12 @@ def sqlite_snapshot(path: Path) -> str:
 
 
 def psql(database: str, sql: str) -> str:
-    return subprocess.run(["psql", *PG, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["psql", *PG, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @contextmanager
@@ -97,27 +102,34 @@ def postgres_database(prefix: str = "rr_test") -> Iterator[str]:
 
 
 def fill_postgres(database: str) -> None:
-    psql(database, """
+    psql(
+        database,
+        """
         CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL, balance numeric(12,2));
         CREATE TABLE purchase (id serial PRIMARY KEY, customer_id int REFERENCES customer(id), item text,
                                at timestamptz DEFAULT '2026-01-01T00:00:00Z');
         INSERT INTO customer (name, balance) SELECT 'customer ' || g, g * 1.5 FROM generate_series(1, 300) g;
         INSERT INTO purchase (customer_id, item) SELECT 1 + g % 300, 'item ' || g FROM generate_series(1, 900) g;
         CREATE VIEW big_spenders AS SELECT name FROM customer WHERE balance > 100;
-    """)
+    """,
+    )
 
 
 def change_postgres(database: str) -> None:
-    psql(database, """
+    psql(
+        database,
+        """
         DELETE FROM purchase WHERE id % 3 = 0;
         UPDATE customer SET balance = 0 WHERE id < 50;
         INSERT INTO customer (name, balance) VALUES ('mallory', 1e6);
-    """)
+    """,
+    )
 
 
 def postgres_snapshot(database: str) -> str:
     """The whole database as plain SQL: schema and every row, in a stable order."""
-    text = subprocess.run(["pg_dump", *PG, "--no-owner", "--format=plain", database],
-                          check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pg_dump", *PG, "--no-owner", "--format=plain", database], check=True, capture_output=True, text=True
+    ).stdout
     # pg_dump >= 15.14 brackets its output with a random \restrict key: not data.
     return "\n".join(line for line in text.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))

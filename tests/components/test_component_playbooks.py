@@ -19,12 +19,16 @@ INVENTORY = COMPONENTS / "inventory"
 def run(action: str, component: str, tmp_path: Path, job_id: int = 7, **extravars: Any) -> Run:
     """Run <action>-<component>.yml with the variables the server passes every Operation."""
     redrunner = {
-        "redrunner_job_id": job_id, "redrunner_job_tag": "backup", "redrunner_unit": component,
-        "redrunner_operation_id": 40 + job_id, "redrunner_action": f"{action}-{component}.yml",
+        "redrunner_job_id": job_id,
+        "redrunner_job_tag": "backup",
+        "redrunner_unit": component,
+        "redrunner_operation_id": 40 + job_id,
+        "redrunner_action": f"{action}-{component}.yml",
         "backup_root": str(tmp_path / "backups"),
     }
-    return ansible_playbook(PROJECT / f"{action}-{component}.yml", "-i", str(INVENTORY), cwd=tmp_path,
-                            extravars={**redrunner, **extravars})
+    return ansible_playbook(
+        PROJECT / f"{action}-{component}.yml", "-i", str(INVENTORY), cwd=tmp_path, extravars={**redrunner, **extravars}
+    )
 
 
 def manifest(tmp_path: Path, component: str, job_id: int = 7) -> dict[str, Any]:
@@ -84,8 +88,13 @@ def test_restore_refuses_a_backup_made_for_another_component(tmp_path: Path) -> 
     before = appdata.sqlite_snapshot(db)
     assert run("backup", "files", tmp_path, files_path=str(src)).rc == 0
 
-    wrong = run("restore", "sqlite", tmp_path, sqlite_database=str(db),
-                backup_dir=str(tmp_path / "backups" / "backup-7" / "files"))
+    wrong = run(
+        "restore",
+        "sqlite",
+        tmp_path,
+        sqlite_database=str(db),
+        backup_dir=str(tmp_path / "backups" / "backup-7" / "files"),
+    )
     assert wrong.rc == 2, wrong.explain()
     assert "was made for component 'files', not 'sqlite'" in wrong.stdout
     assert appdata.sqlite_snapshot(db) == before

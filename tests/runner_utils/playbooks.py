@@ -46,7 +46,11 @@ def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def ansible_playbook(
-    playbook: Path, *args: str, cwd: Path, extravars: dict[str, Any] | None = None, timeout: float = 300,
+    playbook: Path,
+    *args: str,
+    cwd: Path,
+    extravars: dict[str, Any] | None = None,
+    timeout: float = 300,
     env: dict[str, str] | None = None,
 ) -> Run:
     cmd = [str(BIN / "ansible-playbook"), str(playbook), *args]
@@ -66,8 +70,18 @@ def run_module(module: str, args: dict[str, Any], *, cwd: Path, check: bool = Fa
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal",
         "ANSIBLE_LOCALHOST_WARNING": "0",
     }
-    cmd = [str(BIN / "ansible"), "localhost", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
-           "-m", module, "-a", json.dumps(args)]
+    cmd = [
+        str(BIN / "ansible"),
+        "localhost",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-m",
+        module,
+        "-a",
+        json.dumps(args),
+    ]
     if check:
         cmd.append("--check")
     proc = subprocess.run(cmd, cwd=cwd, env=ansible_env(env), capture_output=True, text=True, timeout=120)
@@ -75,7 +89,7 @@ def run_module(module: str, args: dict[str, Any], *, cwd: Path, check: bool = Fa
     m = re.search(r"^localhost \| (\w+)!? => ", proc.stdout, re.M)
     try:
         assert m is not None
-        result, _ = json.JSONDecoder().raw_decode(proc.stdout[m.end():])
+        result, _ = json.JSONDecoder().raw_decode(proc.stdout[m.end() :])
     except (AssertionError, json.JSONDecodeError) as err:
         raise AssertionError(f"no result from ansible (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from err
     result["failed"] = m.group(1) == "FAILED"  # 2.19 shows it in the head line only

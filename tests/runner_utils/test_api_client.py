@@ -112,8 +112,14 @@ def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
 
 
 def test_progress_line() -> None:
-    op = {"id": 7, "action": "backup-db.yml", "unit": "db", "status": "running",
-          "progress": {"tasks_done": 3, "tasks_total": None}, "rc": None}
+    op = {
+        "id": 7,
+        "action": "backup-db.yml",
+        "unit": "db",
+        "status": "running",
+        "progress": {"tasks_done": 3, "tasks_total": None},
+        "rc": None,
+    }
     assert api.progress_line(op) == "operation 7 backup-db.yml in db: running, 3/? tasks"
     op.update(status="successful", rc=0, progress={"tasks_done": 9, "tasks_total": 9})
     assert api.progress_line(op) == "operation 7 backup-db.yml in db: successful, 9/9 tasks, rc=0"

@@ -30,12 +30,18 @@ class App:
 
     @property
     def extravars(self) -> dict[str, str]:
-        return {"backup_root": str(self.root / "backups"), "files_path": str(self.files),
-                "sqlite_database": str(self.sqlite)}
+        return {
+            "backup_root": str(self.root / "backups"),
+            "files_path": str(self.files),
+            "sqlite_database": str(self.sqlite),
+        }
 
     def snapshot(self) -> tuple[Any, ...]:
-        return (appdata.files_snapshot(self.files), appdata.sqlite_snapshot(self.sqlite),
-                appdata.postgres_snapshot(self.database))
+        return (
+            appdata.files_snapshot(self.files),
+            appdata.sqlite_snapshot(self.sqlite),
+            appdata.postgres_snapshot(self.database),
+        )
 
     def change(self) -> None:
         appdata.change_files(self.files)
@@ -52,11 +58,19 @@ def app(tmp_path: Path) -> Iterator[App]:
     with appdata.postgres_database() as name:
         appdata.fill_postgres(name)
         inventory = tmp_path / "inventory.yml"
-        inventory.write_text(json.dumps({"components": {"hosts": {
-            "files": None,
-            "postgres": {"redrunner_component_extravars": {"postgres_database": name}},
-            "sqlite": None,
-        }}}))
+        inventory.write_text(
+            json.dumps(
+                {
+                    "components": {
+                        "hosts": {
+                            "files": None,
+                            "postgres": {"redrunner_component_extravars": {"postgres_database": name}},
+                            "sqlite": None,
+                        }
+                    }
+                }
+            )
+        )
         yield App(tmp_path, files, sqlite, name, inventory)
 
 
@@ -70,8 +84,15 @@ def each(action: str, srv: RunningServer, app: App, *extra: str) -> Run:
     workdir = app.root / "elsewhere"
     workdir.mkdir(exist_ok=True)
     return ansible_playbook(
-        RUNNER_UTILS / f"{action}-each.yml", "-i", str(app.inventory), "-e", f"redrunner_url={srv.url}",
-        "-e", f"redrunner_extravars={json.dumps(app.extravars, separators=(',', ':'))}", *extra, cwd=workdir,
+        RUNNER_UTILS / f"{action}-each.yml",
+        "-i",
+        str(app.inventory),
+        "-e",
+        f"redrunner_url={srv.url}",
+        "-e",
+        f"redrunner_extravars={json.dumps(app.extravars, separators=(',', ':'))}",
+        *extra,
+        cwd=workdir,
     )
 
 
@@ -94,13 +115,20 @@ def test_backup_each_then_restore_each_brings_every_component_back(srv: RunningS
     backup = each("backup", srv, app)
     assert backup.rc == 0, backup.explain()
     assert {h: c["failed"] for h, c in backup.recap().items()} == {
-        "localhost": 0, "files": 0, "postgres": 0, "sqlite": 0}
+        "localhost": 0,
+        "files": 0,
+        "postgres": 0,
+        "sqlite": 0,
+    }
 
     job = srv.get("jobs/latest?tag=backup").json()
     assert job["status"] == "successful" and sorted(u["name"] for u in job["units"]) == ["files", "postgres", "sqlite"]
     ops = job_operations(srv, job["id"])
     assert {u: [o["action"] for o in v] for u, v in ops.items()} == {
-        "files": ["backup-files.yml"], "postgres": ["backup-postgres.yml"], "sqlite": ["backup-sqlite.yml"]}
+        "files": ["backup-files.yml"],
+        "postgres": ["backup-postgres.yml"],
+        "sqlite": ["backup-sqlite.yml"],
+    }
     assert overlap([v[0] for v in ops.values()]), "the components' backups did not run in parallel"
     assert f"operation {ops['postgres'][0]['id']} backup-postgres.yml in postgres: successful" in backup.stdout
     for unit in ops:
@@ -118,7 +146,8 @@ def test_backup_each_then_restore_each_brings_every_component_back(srv: RunningS
     assert {u: [o["action"] for o in v] for u, v in ops.items()} == {
         "files": ["backup-files.yml", "restore-files.yml"],
         "postgres": ["backup-postgres.yml", "restore-postgres.yml"],
-        "sqlite": ["backup-sqlite.yml", "restore-sqlite.yml"]}
+        "sqlite": ["backup-sqlite.yml", "restore-sqlite.yml"],
+    }
     assert all(v[1]["status"] == "successful" for v in ops.values())
 
 

@@ -65,14 +65,20 @@ def test_redrunner_operation_success_check_mode_and_follow(srv: RunningServer, t
 
 def test_redrunner_operation_failure_names_operation_status_and_task(srv: RunningServer, tmp_path: Path) -> None:
     job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
-    res = run_module("redrunner_operation", {"url": srv.url, "job_id": job["id"], "unit": "app",
-                                             "action": "fail.yml", "extravars": {"disk": "sdx"}}, cwd=tmp_path)
+    res = run_module(
+        "redrunner_operation",
+        {"url": srv.url, "job_id": job["id"], "unit": "app", "action": "fail.yml", "extravars": {"disk": "sdx"}},
+        cwd=tmp_path,
+    )
     assert res["failed"] is True and res["changed"] is True
     assert res["status"] == "failed" and res["failures"] == ["Break the disk check: disk sdx is gone"]
     assert f"operation {res['operation_id']} (fail.yml in unit app of job {job['id']}) ended failed" in res["msg"]
 
-    tolerant = run_module("redrunner_operation", {"url": srv.url, "job_id": job["id"], "unit": "app",
-                                                  "action": "fail.yml", "fail_on_status": False}, cwd=tmp_path)
+    tolerant = run_module(
+        "redrunner_operation",
+        {"url": srv.url, "job_id": job["id"], "unit": "app", "action": "fail.yml", "fail_on_status": False},
+        cwd=tmp_path,
+    )
     assert tolerant.get("failed") is not True and tolerant["status"] == "failed"
 
 
@@ -101,9 +107,11 @@ def test_action_plugin_prints_progress_while_it_waits(srv: RunningServer, tmp_pa
         msg: "{{{{ out.summary }}}}"
 """)
     # the plugins are found through ANSIBLE_* paths here; beside the playbook in runner_utils/
-    env = {"ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
-           "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
-           "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins")}
+    env = {
+        "ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
+        "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
+        "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins"),
+    }
     run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=env)
     assert run.rc == 0, run.explain()
     assert "[localhost] operation " in run.stdout and "slow.yml in app: running" in run.stdout

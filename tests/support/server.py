@@ -175,9 +175,20 @@ def start_server(
         full_env["REDRUNNER_TOKEN"] = token
     full_env.update(env or {})
     cmd = [
-        sys.executable, "-m", "backend", "serve",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data), "--database", db, "--state-dir", str(state),
+        sys.executable,
+        "-m",
+        "backend",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+        "--database",
+        db,
+        "--state-dir",
+        str(state),
         *(args or []),
     ]
     logf = open(log_path, "wb")  # noqa: SIM115 - handed to the child process

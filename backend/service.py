@@ -416,9 +416,9 @@ class Service:
         return [
             o.id
             for o in Operation.select(Operation.id).where(
-                Operation.id.in_(op_ids) & (Operation.cancel_requested == True)
+                Operation.id.in_(op_ids) & (Operation.cancel_requested == True)  # noqa: E712
             )
-        ]  # noqa: E712
+        ]
 
     def not_running(self, op_ids: list[int]) -> list[int]:
         """Of these Operations, those the database no longer has running (e.g. marked lost by a survivor)."""

@@ -16,13 +16,16 @@ import peewee as pw
 from playhouse.db_url import parse as parse_url
 from playhouse.shortcuts import ReconnectMixin
 
+from . import statuses
+
 log = logging.getLogger(__name__)
 
 database_proxy = pw.DatabaseProxy()
 Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
 
-ACTIVE = ("pending", "running")
-TERMINAL = ("successful", "failed", "canceled", "timeout", "lost", "error")
+# Tuples for peewee's IN clauses, in a stable order.
+ACTIVE = tuple(str(s) for s in sorted(statuses.ACTIVE))
+TERMINAL = tuple(str(s) for s in sorted(statuses.TERMINAL))
 
 
 class BaseModel(pw.Model):
@@ -219,6 +222,26 @@ def _v1_initial(db: pw.Database) -> None:
         "CREATE UNIQUE INDEX IF NOT EXISTS operation_one_running_per_unit "
         "ON operation (unit_id) WHERE status = 'running'"
     )
+
+
+def add_missing_columns(db: pw.Database, model: type[BaseModel], *names: str) -> None:
+    """Add the model's fields `names` to its table unless present. Version 1 creates tables from the
+    current models, so on a new database later columns already exist: every migration that adds
+    columns goes through here to stay correct on both new and upgraded databases."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run_migrations
+
+    table = model._meta.table_name
+    present = {c.name for c in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db)
+    fields = model._meta.fields
+    ops = [
+        migrator.add_column(table, fields[n].column_name, fields[n])
+        for n in names
+        if fields[n].column_name not in present
+    ]
+    if ops:
+        run_migrations(*ops)
 
 
 MIGRATIONS = [_v1_initial]

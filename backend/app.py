@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ from tornado.ioloop import IOLoop
 
 from . import __version__
 from .bus import Bus, Publisher
-from .config import Settings
+from .config import Settings, is_loopback
 from .db import migrate, open_database
 from .executor import Executor
 from .handlers import health, jobs, meta, operations, streams, units
 from .handlers.base import NotFoundHandler
+from .hardening import make_undumpable
 from .logs import log_request
 from .metrics import Metrics
 from .service import Service
@@ -113,7 +115,18 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     log.info("stopped after %.2f s", time.monotonic() - started)
 
 
+def warn_unsafe_settings(settings: Settings) -> None:
+    if not settings.token and not is_loopback(settings.host):
+        log.warning("listening on %s with --no-auth: anyone who can reach the port can run playbooks", settings.host)
+    if settings.allow_templated_extravars:
+        log.warning("--allow-templated-extravars: Jinja in extravars is accepted (still passed unsafe, not templated)")
+    if "@" in settings.database and any(settings.database in arg for arg in sys.argv):
+        log.warning("the database URL is on the command line, where ps shows it: use REDRUNNER_DATABASE_URL")
+
+
 def serve(settings: Settings) -> int:
+    make_undumpable()
+    warn_unsafe_settings(settings)
     loop = IOLoop.current()
     state = build_state(settings, loop)
     state.writer.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import uuid
@@ -37,6 +38,9 @@ class Settings:
     log_level: str = "INFO"
     max_body_size: int = 1024 * 1024
     max_events_per_operation: int = 200_000
+    allowed_origins: tuple[str, ...] = ()
+    no_auth: bool = False
+    allow_templated_extravars: bool = False
     max_stdout_bytes: int = 64 * 1024 * 1024
     max_event_data_bytes: int = 64 * 1024
     ws_queue_limit: int = 10_000
@@ -61,6 +65,67 @@ class Settings:
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(f"REDRUNNER_{name}")
     return value if value not in (None, "") else default
+
+
+def _flag(name: str) -> bool:
+    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a listen address or a Host header's name) is this machine only."""
+    name = host.strip().lower().strip("[]").rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_origin(text: str) -> str | None:
+    """`scheme://host:port` with the default port made explicit, or None if `text` is not an origin."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        origin = normalize_origin(item)
+        if origin is None:
+            raise argparse.ArgumentTypeError(f"{item.strip()!r} is not an origin like https://ops.example.com")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def read_token(text: str, source: str) -> str:
+    """The token, checked to be one line of printable ASCII: a stray byte would make it unusable or ambiguous."""
+    token = text[:-1] if text.endswith("\n") else text
+    token = token[:-1] if token.endswith("\r") else token
+    if not token.strip():
+        # An empty secret must not silently turn auth off.
+        raise SystemExit(f"redrunner: {source} is empty")
+    if "\n" in token or "\r" in token:
+        raise SystemExit(f"redrunner: {source} must hold the token on one line")
+    if not all(" " <= ch <= "~" for ch in token):
+        raise SystemExit(f"redrunner: {source} must be printable ASCII")
+    return token.strip()
 
 
 def _positive_float(text: str) -> float:
@@ -151,6 +216,26 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)",
     )
     parser.add_argument(
+        "--allowed-origins",
+        type=_origins,
+        default=_env("ALLOWED_ORIGINS", ""),
+        help="comma-separated browser origins allowed besides the server's own, e.g. https://ops.example.com "
+        "(REDRUNNER_ALLOWED_ORIGINS)",
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=_flag("NO_AUTH"),
+        help="allow listening on a non-loopback address without a token (REDRUNNER_NO_AUTH); unsafe",
+    )
+    parser.add_argument(
+        "--allow-templated-extravars",
+        action="store_true",
+        default=_flag("ALLOW_TEMPLATED_EXTRAVARS"),
+        help="accept Jinja delimiters in extravars; they still reach Ansible marked unsafe, never templated "
+        "(REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS)",
+    )
+    parser.add_argument(
         "--replica-id",
         default=_env("REPLICA_ID"),
         help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
@@ -169,14 +254,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if not (data_dir / "project").is_dir():
         raise SystemExit(f"redrunner: data dir {data_dir} has no project/ folder")
     token = os.environ.get("REDRUNNER_TOKEN") or None
+    if token is not None:
+        token = read_token(token, "REDRUNNER_TOKEN")
     if args.token_file:
         try:
-            token = Path(args.token_file).read_text().strip()
+            raw = Path(args.token_file).read_bytes()
         except OSError as exc:
             raise SystemExit(f"redrunner: cannot read --token-file {args.token_file}: {exc.strerror}") from exc
-        if not token:
-            # An empty secret must not silently turn auth off.
-            raise SystemExit(f"redrunner: --token-file {args.token_file} is empty")
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise SystemExit(f"redrunner: --token-file {args.token_file} must be printable ASCII") from exc
+        token = read_token(text, f"--token-file {args.token_file}")
+    # Children started with os.environ (and anything reading it later) must not find the secrets there.
+    for name in ("REDRUNNER_TOKEN", "REDRUNNER_DATABASE_URL"):
+        os.environ.pop(name, None)
+    if not token and not is_loopback(args.host) and not args.no_auth:
+        raise SystemExit(
+            f"redrunner: refusing to listen on {args.host or 'every address'} without a token: anyone who can "
+            "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN), listen on 127.0.0.1, "
+            "or pass --no-auth if something else guards the port"
+        )
     database = args.database or f"sqlite:///{state_dir / 'redrunner.db'}"
     settings = Settings(
         host=args.host,
@@ -195,6 +293,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level.upper(),
         max_body_size=args.max_body_size,
         max_events_per_operation=args.max_events,
+        allowed_origins=tuple(args.allowed_origins),
+        no_auth=args.no_auth,
+        allow_templated_extravars=args.allow_templated_extravars,
     )
     if args.replica_id:
         settings.replica_id = args.replica_id

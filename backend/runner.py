@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import sys
 import threading
@@ -22,8 +23,10 @@ import pexpect
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
+from . import extravars as extravars_file
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
+from .redaction import scrub, secret_values
 from .service import Claim
 from .timeutil import iso, now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
@@ -33,7 +36,24 @@ log = logging.getLogger(__name__)
 # How often runner polls cancel_callback; its 5 s default makes cancel take up to 5 s.
 POLL_INTERVAL = 0.1
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|DATABASE_URL|PRIVATE_KEY)", re.IGNORECASE)
+
+# What a playbook inherits of the server's environment (README "Security"): only names on this allow
+# list, and of those none that looks secret, and none whose value is the token or the database URL.
+ENV_ALLOW_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "HOSTNAME",
+        "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONUNBUFFERED", "KUBECONFIG",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSSLMODE", "PGSSLROOTCERT", "PGPASSFILE",
+    }
+)  # fmt: skip
+ENV_ALLOW_PREFIXES = ("LC_", "ANSIBLE_", "KUBERNETES_", "REDRUNNER_PLAYBOOK_")
+ENV_DENY = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|APIKEY|ACCESS_KEY|AUTH|COOKIE|SESSION|DSN"
+    r"|DATABASE_URL|CONNECTION_STRING",
+    re.IGNORECASE,
+)
 
 
 # pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
@@ -63,14 +83,18 @@ def _patch_pexpect_close_delay() -> None:
 _patch_pexpect_close_delay()
 
 
+def env_allowed(key: str, value: str, secrets: set[str]) -> bool:
+    if not (key in ENV_ALLOW_NAMES or key.startswith(ENV_ALLOW_PREFIXES)):
+        return False
+    if ENV_DENY.search(key):
+        return False
+    return not any(secret in value for secret in secrets)
+
+
 def playbook_env(settings: Settings, run_id: str) -> dict[str, str]:
-    """The server's environment minus its secrets, plus the run marker."""
+    """The server's environment as far as the allow/deny rule lets it through, plus the run marker."""
     secrets = {v for v in (settings.token, settings.database) if v}
-    env = {}
-    for key, value in os.environ.items():
-        if key.startswith("REDRUNNER_") or SECRET_NAME.search(key) or value in secrets:
-            continue
-        env[key] = value
+    env = {key: value for key, value in os.environ.items() if env_allowed(key, value, secrets)}
     # runner finds ansible-playbook on PATH: make the interpreter's own bin dir come first.
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -139,6 +163,9 @@ class OperationRun:
         self._stop_error: str | None = None
         self._stop_event = threading.Event()
         self._killed = False
+        # Secret extravars values, and their JSON-escaped forms: event output shows "$redacted$" instead.
+        plain = secret_values(claim.extravars)
+        self.secrets = sorted({*plain, *(json.dumps(v)[1:-1] for v in plain)}, key=len, reverse=True)
 
     # -- control, from any thread -----------------------------------------------------------------
 
@@ -188,6 +215,12 @@ class OperationRun:
         self.stdout_bytes += len(stdout)
         self.seq += 1
         data, data_text = event_data_json(data, self.settings.max_event_data_bytes)
+        if self.secrets:
+            stdout = scrub(stdout, self.secrets)
+            scrubbed = scrub(data_text, self.secrets)
+            if scrubbed != data_text:
+                data_text = scrubbed
+                data = json.loads(data_text)
         created = parse_created(ev.get("created"))
         host = data.get("host") or data.get("remote_addr")
         task = data.get("task")
@@ -268,10 +301,10 @@ class OperationRun:
 
     # -- the run ----------------------------------------------------------------------------------
 
-    def extravars(self) -> dict[str, Any]:
+    def own_extravars(self) -> dict[str, Any]:
+        """RedRunner's own variables: validated names and numbers, passed plain."""
         c = self.claim
         return {
-            **c.extravars,
             "redrunner_job_id": c.job_id,
             "redrunner_job_tag": c.job_tag,
             "redrunner_unit": c.unit,
@@ -283,15 +316,18 @@ class OperationRun:
         """Run to the end; always queues exactly one terminal status. Returns it."""
         c = self.claim
         artifact_root = self.settings.artifact_dir
+        vars_path = self.settings.state_dir / "extravars" / f"{self.run_id}.yml"
         final: dict[str, Any]
         try:
             artifact_root.mkdir(parents=True, exist_ok=True)
+            # Through a file, never the command line: `ps` shows ansible-playbook's arguments to every user.
+            extravars_file.write_file(vars_path, c.extravars, self.own_extravars())
             rc_config = RunnerConfig(
                 private_data_dir=str(self.settings.data_dir),
                 playbook=c.action,
                 ident=self.run_id,
                 artifact_dir=str(artifact_root),
-                extravars=self.extravars(),
+                cmdline=f"-e {shlex.quote('@' + str(vars_path))}",
                 suppress_env_files=True,
                 quiet=True,
                 envvars={MARKER: self.run_id},
@@ -325,6 +361,7 @@ class OperationRun:
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
+            vars_path.unlink(missing_ok=True)
         final.update(
             {
                 "finished_at": now(),

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .db import ACTIVE, Event, Job, Operation, Unit
+from .redaction import redact
 from .timeutil import iso
 
 EMPTY_STATS = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0}
@@ -26,7 +27,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "created_at": iso(op.created_at),
         "started_at": iso(op.started_at),
         "finished_at": iso(op.finished_at),
-        "extravars": json.loads(op.extravars or "{}"),
+        "extravars": redact(json.loads(op.extravars or "{}")),
         "event_count": op.event_count,
         "progress": {"tasks_done": op.tasks_done, "tasks_total": op.tasks_total},
         "stats": stats,

@@ -294,7 +294,7 @@ class Service:
         if unit is None:
             raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {unit_name}")
         action = resolve_action(self.settings.project_dir, body.get("action"), unit_name)
-        extravars = check_extravars(body.get("extravars"))
+        extravars = check_extravars(body.get("extravars"), self.settings.allow_templated_extravars)
         timeout = check_timeout(body.get("timeout"))
         queue = body.get("queue", False)
         if isinstance(queue, str) and queue in ("true", "false"):

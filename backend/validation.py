@@ -98,24 +98,79 @@ def resolve_action(project_dir: Path, action: Any, unit: str) -> str:
     return name
 
 
-def check_extravars(value: Any) -> dict[str, Any]:
+def check_extravars(value: Any, allow_templated: bool = False) -> dict[str, Any]:
+    """The caller's extra vars, refused unless they are plain data a playbook can only read (api.md:
+    "Safety rules"): no `ansible_*` keys, no Jinja delimiters unless `allow_templated`, finite numbers,
+    valid Unicode. Whatever passes still reaches Ansible marked unsafe (see backend/extravars.py)."""
     if value is None:
         return {}
     if isinstance(value, str):
         try:
             value = strict_json(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ApiError(400, "invalid_extravars", "extravars must be a JSON object", "extravars") from exc
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_extravars", "extravars must be a JSON object", "extravars")
-    if len(json.dumps(value)) > MAX_EXTRAVARS_BYTES:
-        raise ApiError(400, "invalid_extravars", f"extravars must be at most {MAX_EXTRAVARS_BYTES} bytes", "extravars")
     for key in value:
         if key in RESERVED_VARS:
             raise ApiError(400, "reserved_extravar", f"extravars may not set {key}: RedRunner sets it", "extravars")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        if isinstance(key, str) and key.lower().startswith("ansible_"):
+            raise ApiError(
+                400,
+                "reserved_extravar",
+                f"extravars may not set {key}: a caller never chooses a run's connection, interpreter or become",
+                "extravars",
+            )
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise ApiError(400, "invalid_extravars", f"extravar name {key!r} is not a valid variable name", "extravars")
+    check_plain_data(value, allow_templated)
+    if len(json.dumps(value)) > MAX_EXTRAVARS_BYTES:
+        raise ApiError(400, "invalid_extravars", f"extravars must be at most {MAX_EXTRAVARS_BYTES} bytes", "extravars")
     return value
+
+
+JINJA_DELIMITERS = ("{{", "{%", "{#")
+SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_EXTRAVARS_DEPTH = 64
+
+
+def check_plain_data(value: Any, allow_templated: bool) -> None:
+    """Walk `value` (iteratively: a deep nesting must not blow the stack) and refuse what is not plain JSON
+    data, or holds a template while templates are not allowed."""
+    stack: list[tuple[Any, str, int]] = [(value, "extravars", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_EXTRAVARS_DEPTH:
+            raise ApiError(
+                400, "invalid_extravars", f"extravars may nest at most {MAX_EXTRAVARS_DEPTH} levels", "extravars"
+            )
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    raise ApiError(400, "invalid_extravars", f"{where} has a key that is not a string", "extravars")
+                _check_string(key, f"a key of {where}", allow_templated)
+                stack.append((item, f"{where}.{key}", depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node))
+        elif isinstance(node, str):
+            _check_string(node, where, allow_templated)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise ApiError(400, "invalid_extravars", f"{where} is not a finite number", "extravars")
+        elif node is not None and not isinstance(node, bool | int):
+            raise ApiError(400, "invalid_extravars", f"{where} is not a JSON value", "extravars")
+
+
+def _check_string(text: str, where: str, allow_templated: bool) -> None:
+    if SURROGATE.search(text):
+        raise ApiError(400, "invalid_extravars", f"{where} is not valid Unicode (a lone surrogate)", "extravars")
+    if not allow_templated and any(d in text for d in JINJA_DELIMITERS):
+        raise ApiError(
+            400,
+            "unsafe_extravars",
+            f"{where} holds a Jinja delimiter ({{{{, {{% or {{#): extravars are data, never templates",
+            "extravars",
+        )
 
 
 def check_timeout(value: Any) -> float | None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from tornado import httputil, web
 from tornado.ioloop import IOLoop
 
+from ..config import is_loopback, normalize_origin
 from ..errors import ApiError
 from ..validation import int_param, strict_json
 
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Metric labels come from fixed sets: a made-up method name must not grow /metrics without bound.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A refused request's body is read and dropped up to this size, after the answer went out, so a client that
+# sends its whole body before reading still reads the answer instead of a connection reset. Larger ones
+# (and chunked ones) get the connection closed after the answer.
+DRAIN_LIMIT = 64 * 1024 * 1024
 
 DEFAULT_CODES = {
     400: "bad_request",
@@ -53,6 +61,23 @@ class HandlerMixin:
     @property
     def state(self) -> AppState:
         return self.settings["redrunner"]
+
+    def check_request_origin(self) -> None:
+        """Refuse cross-site requests (a foreign Origin) and, on a loopback listen, foreign Host names (DNS
+        rebinding): a web page must not drive the API through a browser on the operator's machine."""
+        settings = self.state.settings
+        host = self.request.host or ""
+        if is_loopback(settings.host) and ("," in host or not is_loopback(_host_name(host))):
+            raise ApiError(403, "forbidden_host", "this server answers loopback names only (Host header)")
+        origin = self.request.headers.get("Origin")
+        if origin is None:
+            return  # not sent by a browser on another site: curl, the console, the Ansible modules
+        given = normalize_origin(origin)
+        own = normalize_origin(f"{self.request.protocol}://{host}")
+        if given is None or (given != own and given not in settings.allowed_origins):
+            raise ApiError(
+                403, "forbidden_origin", f"requests from origin {origin[:200]!r} are not allowed (--allowed-origins)"
+            )
 
     def check_auth(self) -> None:
         token = self.state.settings.token
@@ -104,10 +129,23 @@ class HandlerMixin:
         return {"status": 400, "error": "invalid_form", "message": "request body is not valid form data"}
 
 
+def _host_name(host: str) -> str:
+    """The name part of a Host header: `[::1]:8787` -> `::1`, `127.0.0.1:8787` -> `127.0.0.1`."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@web.stream_request_body
 class APIHandler(HandlerMixin, web.RequestHandler):
-    """JSON in, JSON out."""
+    """JSON in, JSON out. The body streams in (stream_request_body) so that Origin, auth and the declared
+    length are all checked on the headers, before a byte of the body is read or kept."""
 
     _started: float = 0.0
+    _chunks: list[bytes]
+    _received: int = 0
+    _too_large: bool = False
+    _dropping: bool = False
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -115,11 +153,54 @@ class APIHandler(HandlerMixin, web.RequestHandler):
 
     async def prepare(self) -> None:
         self._started = time.perf_counter()
-        self.check_auth()
-        length = self.request.headers.get("Content-Length")
-        limit = self.state.settings.max_body_size
-        if (length and length.isdigit() and int(length) > limit) or len(self.request.body or b"") > limit:
-            raise ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
+        self._chunks = []
+        try:
+            self.check_request_origin()
+            self.check_auth()
+            limit = self.state.settings.max_body_size
+            if self._declared_length() > limit:
+                raise ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
+        except ApiError as exc:
+            self._refuse_before_body(exc)
+
+    def _declared_length(self) -> int:
+        length = self.request.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else 0
+
+    def _refuse_before_body(self, exc: ApiError) -> None:
+        """Answer now. Then drop a modest declared body as it arrives (so the client reads the answer, not a
+        reset), or close the connection after the answer; either way nothing of the body is kept."""
+        length = self._declared_length()
+        expects_continue = "100-continue" in self.request.headers.get("Expect", "").lower()
+        if not 0 < length <= DRAIN_LIMIT or expects_continue:
+            raise exc
+        self._dropping = True
+        self.set_status(exc.status)
+        body = json.dumps(exc.envelope()).encode()
+        if exc.status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="redrunner"')
+        self.set_header("Content-Length", str(len(body)))
+        self.set_header("Connection", "close")
+        self.write(body)
+        self.flush()
+        # The handler method must not run once the dropped body is in: finish instead.
+        setattr(self, (self.request.method or "get").lower(), self._finish_refused)
+
+    def _finish_refused(self, *args: Any, **kwargs: Any) -> None:
+        self.finish()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._dropping or self._too_large or self._finished:
+            return
+        self._received += len(chunk)
+        if self._received > self.state.settings.max_body_size:
+            # A chunked body (no Content-Length) grew past the limit: keep nothing, answer 413 at its end.
+            self._too_large = True
+            self._chunks = []
+            return
+        self._chunks.append(chunk)
+        if self._received == self._declared_length():
+            self.request.body = b"".join(self._chunks)
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, ApiError):
@@ -157,14 +238,17 @@ class APIHandler(HandlerMixin, web.RequestHandler):
     def on_finish(self) -> None:
         route = getattr(self, "route_name", type(self).__name__)
         self.state.metrics.http_latency.labels(
-            method=self.request.method or "", route=route, status=str(self.get_status())
+            method=method_label(self.request.method), route=route, status=str(self.get_status())
         ).observe(time.perf_counter() - (self._started or time.perf_counter()))
 
     # -- input ------------------------------------------------------------------------------------
 
     def body_params(self) -> dict[str, Any]:
         """The request body as a dict: a JSON object, or form fields (lists and objects as JSON text)."""
-        body = self.request.body or b""
+        if self._too_large:
+            limit = self.state.settings.max_body_size
+            raise ApiError(413, "payload_too_large", f"request body is larger than {limit} bytes")
+        body = b"".join(self._chunks)
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if not body.strip():
             return {}
@@ -213,6 +297,10 @@ class APIHandler(HandlerMixin, web.RequestHandler):
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(value))
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METRIC_METHODS else "other"
 
 
 class NotFoundHandler(APIHandler):

@@ -26,6 +26,7 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
 
     async def prepare(self) -> None:
+        self.check_request_origin()
         self.check_auth()
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "websocket_required", "this route is a WebSocket stream: send an Upgrade request")
@@ -45,7 +46,7 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
         self.finish(json.dumps(body))
 
     def check_origin(self, origin: str) -> bool:
-        # Followers are tools and the console, not browsers with ambient credentials: the token is the guard.
+        # prepare() has checked Origin already (check_request_origin), with the envelope on refusal.
         return True
 
     # -- the Connection protocol used by ..streams -----------------------------------------------

@@ -53,7 +53,11 @@ OP_ID = _param("op_id", "path", INT_ID, "Operation id")
 UNIT = _param("name", "path", UNIT_NAME, "Unit name")
 LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size")
 CURSOR = _param("cursor", "query", {"type": "string", "minLength": 1}, "the `next` of the previous page")
-COMMON_ERRORS = {"400": _error("bad input"), "401": _error("missing or wrong bearer token")}
+COMMON_ERRORS = {
+    "400": _error("bad input"),
+    "401": _error("missing or wrong bearer token"),
+    "403": _error("forbidden_origin (a foreign Origin) or forbidden_host (a foreign Host on a loopback listen)"),
+}
 
 
 BODY_ERRORS = {"413": _error("payload_too_large"), "415": _error("unsupported_media_type")}
@@ -317,10 +321,18 @@ def _paths() -> dict[str, Any]:
                         },
                         "extravars": {
                             "type": ["object", "null"],
-                            "description": "at most 256 KiB of JSON",
+                            "description": "at most 256 KiB of plain JSON data: no `ansible_*` keys "
+                            "(reserved_extravar), no `{{`, `{%` or `{#` in any string (unsafe_extravars, unless the "
+                            "server allows templated extravars; they are never templated), finite numbers and valid "
+                            'Unicode (invalid_extravars). Secret-looking keys are shown as "$redacted$".',
                             "propertyNames": {
                                 "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-                                "not": {"enum": list(RESERVED_VARS)},
+                                "not": {
+                                    "anyOf": [
+                                        {"enum": list(RESERVED_VARS)},
+                                        {"pattern": "^[Aa][Nn][Ss][Ii][Bb][Ll][Ee]_"},
+                                    ]
+                                },
                             },
                         },
                         "timeout": {

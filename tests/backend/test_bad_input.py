@@ -86,6 +86,7 @@ class Bad:
     json: Any = None
     raw: bytes | None = None
     ctype: str | None = None
+    headers: dict[str, str] | None = None
 
 
 def action(id: str, value: Any, status: int = 400, error: str = "invalid_action", **extra: Any) -> Bad:
@@ -358,6 +359,47 @@ CASES: list[Bad] = [
     Bad("wait-over", "GET", "operations/{op}?wait=61", 400, "invalid_parameter", "wait"),
     Bad("wait-negative", "GET", "operations/{op}?wait=-1", 400, "invalid_parameter", "wait"),
     Bad("wait-fraction", "GET", "operations/{op}?wait=0.5", 400, "invalid_parameter", "wait"),
+    # -- the safety rules (api.md "Safety rules on every request") ------------------------------------------------
+    op_field("extravars-ansible-key", "extravars", {"ansible_connection": "local"}, "reserved_extravar"),
+    op_field("extravars-ansible-key-upper", "extravars", {"ANSIBLE_BECOME": True}, "reserved_extravar"),
+    op_field("extravars-jinja-value", "extravars", {"x": "{{ lookup('pipe', 'id') }}"}, "unsafe_extravars"),
+    op_field("extravars-jinja-statement", "extravars", {"x": ["{% if 1 %}a{% endif %}"]}, "unsafe_extravars"),
+    op_field("extravars-jinja-comment", "extravars", {"x": {"y": "{# c #}"}}, "unsafe_extravars"),
+    op_field("extravars-jinja-nested-key", "extravars", {"x": {"{{ k }}": 1}}, "unsafe_extravars"),
+    op_field("extravars-lone-surrogate", "extravars", {"x": "\ud800"}, "invalid_extravars"),
+    Bad(
+        "extravars-huge-exponent",
+        "POST",
+        "jobs/{job}/units/db",
+        400,
+        "invalid_extravars",
+        "extravars",
+        raw=b'{"action": "hello", "extravars": {"x": 1e999}}',
+        ctype="application/json",
+    ),
+    form(
+        "form-extravars-jinja",
+        "jobs/{job}/units/db",
+        b"action=hello&extravars=%7B%22x%22%3A%22%7B%7B1%7D%7D%22%7D",
+        "unsafe_extravars",
+        "extravars",
+    ),
+    Bad("origin-foreign-get", "GET", "jobs", 403, "forbidden_origin", headers={"Origin": "http://evil.example"}),
+    Bad("origin-null", "GET", "jobs", 403, "forbidden_origin", headers={"Origin": "null"}),
+    Bad(
+        "origin-foreign-form-post",
+        "POST",
+        "jobs",
+        403,
+        "forbidden_origin",
+        raw=b"tag=csrf",
+        ctype=FORM,
+        headers={"Origin": "https://evil.example"},
+    ),
+    Bad("host-foreign", "GET", "jobs", 403, "forbidden_host", headers={"Host": "evil.example:8787"}),
+    Bad(
+        "host-foreign-post", "POST", "jobs", 403, "forbidden_host", json={"tag": "x"}, headers={"Host": "evil.example"}
+    ),
     # -- a stream route without the WebSocket upgrade ------------------------------------------------------------
     Bad("stream-plain-http", "GET", "operations/{op}/stream", 400, "websocket_required"),
 ]
@@ -373,7 +415,7 @@ def test_bad_request(ctx: Ctx, case: Bad) -> None:
     srv = ctx.srv
     before = world(srv)
     path = case.path.replace("{job}", str(ctx.job)).replace("{op}", str(ctx.op))
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(case.headers or {})
     if case.ctype:
         headers["Content-Type"] = case.ctype
     raw = case.raw
@@ -405,6 +447,17 @@ WS_CASES = [
     ("ws-unknown-path", "nope/stream", 404, "not_found"),
     ("ws-stream-suffix", "operations/{op}/stream/x", 404, "not_found"),
 ]
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null"])
+def test_websocket_foreign_origin(ctx: Ctx, origin: str) -> None:
+    before = world(ctx.srv)
+    url = f"{ctx.srv.ws_api}/operations/{ctx.op}/stream"
+    with pytest.raises(InvalidStatus) as info, connect(url, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+        pass
+    resp = info.value.response
+    check_envelope(resp.status_code, dict(resp.headers.raw_items()), bytes(resp.body or b""), "forbidden_origin", None)
+    assert world(ctx.srv) == before
 
 
 @pytest.mark.parametrize(("path", "status", "error"), [c[1:] for c in WS_CASES], ids=[c[0] for c in WS_CASES])

@@ -635,3 +635,93 @@ def test_made_up_methods_do_not_grow_the_metrics(strict: Setup) -> None:
     assert len(first) == len(second)
     assert not any("BOGUS" in line for line in second)
     assert any('method="other"' in line for line in second)
+
+
+# -- the pure rules, in process -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("app.localhost", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("10.0.0.5", False),
+        ("localhost.evil.example", False),
+        ("127.0.0.1.nip.io", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    from backend.config import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("https://Ops.Example.com", "https://ops.example.com:443"),
+        ("http://127.0.0.1:8787/", "http://127.0.0.1:8787"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        ("null", None),
+        ("file://", None),
+        ("https://ops.example.com/path", None),
+        ("http://host:99999", None),
+    ],
+)
+def test_normalize_origin(text: str, origin: str | None) -> None:
+    from backend.config import normalize_origin
+
+    assert normalize_origin(text) == origin
+
+
+def test_flags_take_their_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.cli import build_parser
+
+    monkeypatch.setenv("REDRUNNER_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")
+    monkeypatch.setenv("REDRUNNER_NO_AUTH", "true")
+    monkeypatch.setenv("REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS", "1")
+    args = build_parser().parse_args(["serve"])
+    assert args.allowed_origins == ("https://a.example:443", "http://localhost:3000")
+    assert args.no_auth is True
+    assert args.allow_templated_extravars is True
+
+
+def test_redaction_at_any_depth_keeps_the_original() -> None:
+    from backend.redaction import REDACTED, redact, scrub, secret_values
+
+    value = {"DB_Password": "pw-1234", "list": [{"apiKey": "no", "api_key": "k-5678"}], "Token": 12345, "ok": "x"}
+    shown = redact(value)
+    assert shown == {
+        "DB_Password": REDACTED,
+        "list": [{"apiKey": "no", "api_key": REDACTED}],
+        "Token": REDACTED,
+        "ok": "x",
+    }
+    assert value["DB_Password"] == "pw-1234"
+    secrets = secret_values(value)
+    assert set(secrets) == {"pw-1234", "k-5678", "12345"}
+    assert scrub("login pw-1234 key k-5678", secrets) == f"login {REDACTED} key {REDACTED}"
+
+
+def test_extravars_file_tags_every_caller_string_unsafe() -> None:
+    import yaml
+
+    from backend.extravars import render
+
+    text = render({"a": "{{ x }}", "b": {"{% k %}": ["v", 1, None]}, "c": "\x85\x7f😀"}, {"redrunner_unit": "db"})
+    assert "redrunner_unit: db" in text
+    assert text.count("!unsafe") == 7  # a, its value, b, {% k %}, v, c, its value
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
+    loaded = yaml.load(text, Loader=Loader)
+    assert loaded[("UNSAFE", "c")] == ("UNSAFE", "\x85\x7f😀")

@@ -54,3 +54,14 @@ def scrub(text: str, secrets: list[str]) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def scrub_value(value: Any, secrets: list[str]) -> Any:
+    """`value` (JSON data) with `secrets` replaced in every string, keys included; numbers are left alone."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v, secrets) for v in value]
+    return value

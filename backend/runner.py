@@ -26,7 +26,7 @@ from ansible_runner.runner import Runner
 from . import extravars as extravars_file
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
-from .redaction import scrub, secret_values
+from .redaction import scrub, scrub_value, secret_values
 from .service import Claim
 from .timeutil import iso, now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
@@ -163,9 +163,11 @@ class OperationRun:
         self._stop_error: str | None = None
         self._stop_event = threading.Event()
         self._killed = False
-        # Secret extravars values, and their JSON-escaped forms: event output shows "$redacted$" instead.
-        plain = secret_values(claim.extravars)
-        self.secrets = sorted({*plain, *(json.dumps(v)[1:-1] for v in plain)}, key=len, reverse=True)
+        # Secret extravars values: event output shows "$redacted$" instead. Output text may show them
+        # JSON-escaped too (ansible prints results as JSON), so those forms are replaced there as well.
+        self.secrets = secret_values(claim.extravars)
+        escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
+        self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
 
     # -- control, from any thread -----------------------------------------------------------------
 
@@ -216,11 +218,11 @@ class OperationRun:
         self.seq += 1
         data, data_text = event_data_json(data, self.settings.max_event_data_bytes)
         if self.secrets:
-            stdout = scrub(stdout, self.secrets)
-            scrubbed = scrub(data_text, self.secrets)
-            if scrubbed != data_text:
-                data_text = scrubbed
-                data = json.loads(data_text)
+            stdout = scrub(stdout, self.text_secrets)
+            # Replaced inside the data's strings, not in its JSON text: there a secret may be escaped, or
+            # match a number, and replacing it could break the JSON.
+            data = scrub_value(data, self.secrets)
+            data_text = json.dumps(data)
         created = parse_created(ev.get("created"))
         host = data.get("host") or data.get("remote_addr")
         task = data.get("task")

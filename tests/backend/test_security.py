@@ -32,7 +32,7 @@ from tests.support.server import FIXTURE_DATA, REPO, RunningServer, free_port, s
 
 TOKEN = "s3cret-token-for-tests"
 ALLOWED = "https://ops.example.com"
-SECRET = "hunter2-very-secret"
+SECRET = 'hunter2-"very"-secret-ü'  # a quote and non-ASCII: escaped in JSON, still redacted
 
 RECORD_PLAYBOOK = """\
 - name: Record what the playbook got
@@ -226,8 +226,9 @@ def test_secret_extravars_are_redacted_everywhere_but_reach_the_playbook(strict:
     stdout = srv.get(f"operations/{op['id']}/stdout").body.decode()
     assert "password=$redacted$" in stdout
     events = srv.get(f"operations/{op['id']}/events?limit=5000").body.decode()
-    for text in (json.dumps(frames), stdout, events, srv.log()):
-        assert SECRET not in text
+    for text in (json.dumps(frames), json.dumps(frames, ensure_ascii=False), stdout, events, srv.log()):
+        for form in (SECRET, json.dumps(SECRET)[1:-1], json.dumps(SECRET, ensure_ascii=False)[1:-1]):
+            assert form not in text
     # The playbook got the real value, and the database keeps it for reruns.
     assert json.loads(out.read_text())["db_password"] == SECRET
     with sqlite3.connect(srv.database.removeprefix("sqlite:///")) as db:
@@ -694,7 +695,7 @@ def test_flags_take_their_environment_variables(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_redaction_at_any_depth_keeps_the_original() -> None:
-    from backend.redaction import REDACTED, redact, scrub, secret_values
+    from backend.redaction import REDACTED, redact, scrub, scrub_value, secret_values
 
     value = {"DB_Password": "pw-1234", "list": [{"apiKey": "no", "api_key": "k-5678"}], "Token": 12345, "ok": "x"}
     shown = redact(value)
@@ -708,6 +709,9 @@ def test_redaction_at_any_depth_keeps_the_original() -> None:
     secrets = secret_values(value)
     assert set(secrets) == {"pw-1234", "k-5678", "12345"}
     assert scrub("login pw-1234 key k-5678", secrets) == f"login {REDACTED} key {REDACTED}"
+    # In event data only strings change: a number equal to a secret stays a number, the JSON stays valid.
+    data = {"rc": 12345, "msg": "token 12345", "pw-1234": ["a pw-1234"]}
+    assert scrub_value(data, secrets) == {"rc": 12345, "msg": f"token {REDACTED}", REDACTED: [f"a {REDACTED}"]}
 
 
 def test_extravars_file_tags_every_caller_string_unsafe() -> None:

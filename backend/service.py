@@ -33,6 +33,7 @@ from .db import (
     write_transaction,
 )
 from .errors import ApiError, invalid_parameter, shutting_down
+from .retries import wants_retry
 from .run_request import (
     RunRequest,
     check_retries,
@@ -612,20 +613,74 @@ class Service:
         ]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
-        """Mark the active Operations matching `where` lost; returns them as they were."""
+        """Mark the active Operations matching `where` lost; returns them as they were.
+
+        A lost Operation with retries left gets its next attempt in the same transaction."""
         with write_transaction(self.db):
             ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
             if not ops:
                 return []
             ids = [o.id for o in ops]
             for op in ops:
-                Operation.update(
-                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
-                ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
+                n = (
+                    Operation.update(
+                        status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+                    )
+                    .where((Operation.id == op.id) & Operation.status.in_(ACTIVE))
+                    .execute()
+                )
+                if n:
+                    retry = self.schedule_retry(op.id)
+                    if retry is not None:
+                        ids.append(retry)
             for job_id in {o.job_id for o in ops}:
                 self._refresh_job_status(job_id)
         self.publish_changes(ids)
         return ops
+
+    def schedule_retry(self, op_id: int) -> int | None:
+        """The retry hook: call it inside the transaction that has just made Operation `op_id` terminal.
+
+        When the ending is retryable and retries are left, inserts the next attempt (same request,
+        attempt + 1, retry_of = op_id), pending until `retry_delay` has passed, and returns its id; the
+        caller publishes it after the commit. The caller refreshes the Job's status after this."""
+        op = Operation.get_or_none(Operation.id == op_id)
+        if op is None or not wants_retry(op.status, op.attempt, op.retries, bool(op.cancel_requested), op.error):
+            return None
+        unit = Unit.get_or_none(Unit.id == op.unit_id)
+        if unit is None:
+            return None
+        request = stored_request(op)
+        retry_id = self._insert_one(
+            op.job_id,
+            unit,
+            op.action,
+            request,
+            attempt=op.attempt + 1,
+            retry_of=op.id,
+            rerun_of=op.rerun_of,
+            not_before=now() + request.retry_delay,
+        )
+        log.info(
+            "operation %s ended %s: attempt %d of %d is operation %s, in %g s",
+            op.id,
+            op.status,
+            op.attempt + 1,
+            op.retries + 1,
+            retry_id,
+            request.retry_delay,
+            extra={"operation_id": op.id, "job_id": op.job_id},
+        )
+        return retry_id
+
+    def next_start_after(self) -> float | None:
+        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep."""
+        value = (
+            Operation.select(pw.fn.MIN(Operation.not_before))
+            .where((Operation.status == "pending") & Operation.not_before.is_null(False))
+            .scalar()
+        )
+        return float(value) if value is not None else None
 
     def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""

@@ -116,7 +116,7 @@ def check_statuses(value: Any) -> frozenset[str]:
         return frozenset(str(s) for s in RERUN_DEFAULT)
     if isinstance(value, str):
         try:
-            value = strict_json(value) if value.startswith("[") else value.split(",")
+            value = strict_json(value)
         except ValueError as exc:
             raise invalid_parameter("statuses", "statuses must be a list of status words") from exc
     if not isinstance(value, list) or not value or len(value) > 20:

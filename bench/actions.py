@@ -9,6 +9,7 @@ the pool is not what is measured. A measurement for the notes, not a test: nothi
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import datetime
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             job = api.job("bench-actions", names)
             results = [one_run(api, job["id"], playbook, args.units) for _ in range(args.runs)]
             api.close()
-    print(f"POST /jobs/{{id}}/actions on {args.units} Units, `sleep {args.sleep:g}` each, {args.runs} runs:")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(
+        f"POST /jobs/{{id}}/actions on {args.units} Units, `sleep {args.sleep:g}` each, {args.runs} runs "
+        f"({os.cpu_count()} CPUs, load average {load}):"
+    )
     for i, (answered, running, evented) in enumerate(results, 1):
         print(
             f"  run {i}: 202 after {answered * 1000:.0f} ms; all {args.units} running after {running * 1000:.0f} ms; "

@@ -142,6 +142,12 @@ def trim_event_data(data: dict[str, Any], limit: int) -> dict[str, Any]:
     return trimmed
 
 
+def mode_args(check: bool, diff: bool) -> str | None:
+    """ansible-playbook's own flags for the Operation's modes (runner splits the string with shlex)."""
+    flags = [flag for flag, on in (("--check", check), ("--diff", diff)) if on]
+    return " ".join(flags) or None
+
+
 class OperationRun:
     """Runs one claimed Operation; `stop()` may be called from any thread."""
 
@@ -329,7 +335,7 @@ class OperationRun:
                 playbook=c.action,
                 ident=self.run_id,
                 artifact_dir=str(artifact_root),
-                cmdline=f"-e {shlex.quote('@' + str(vars_path))}",
+                cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
                 suppress_env_files=True,
                 quiet=True,
                 envvars={MARKER: self.run_id},

@@ -41,6 +41,7 @@ class Settings:
     max_event_data_bytes: int = 64 * 1024
     ws_queue_limit: int = 10_000
     ws_ping_interval: float = 20.0
+    schedule_catch_up: float = 3600.0
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
     replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -151,6 +152,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)",
     )
     parser.add_argument(
+        "--schedule-catch-up",
+        type=_positive_float,
+        default=_env("SCHEDULE_CATCH_UP", "3600"),
+        help="at start, run a schedule's latest fire time missed while no server ran if it is less than "
+        "this many seconds old; older ones are skipped (REDRUNNER_SCHEDULE_CATCH_UP)",
+    )
+    parser.add_argument(
         "--replica-id",
         default=_env("REPLICA_ID"),
         help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
@@ -195,6 +203,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level.upper(),
         max_body_size=args.max_body_size,
         max_events_per_operation=args.max_events,
+        schedule_catch_up=args.schedule_catch_up,
     )
     if args.replica_id:
         settings.replica_id = args.replica_id

@@ -176,6 +176,8 @@ class EventWriter:
                 )
                 if n and fields.get("status") in TERMINAL:
                     terminal_ops.append(op_id)
+            # Notifications commit with the terminal status that causes them (see outbox.py).
+            self.service.record_operations_finished(terminal_ops)
             for job_id in status_jobs:
                 self.service.refresh_job_status(job_id)
         committed = time.monotonic()

@@ -256,18 +256,17 @@ class ScheduleService:
         return int(job.id), [int(op["id"]) for op in ops]
 
     def start_actions(self, job_id: int, s: Schedule) -> list[dict[str, Any]]:
-        """Start the schedule's action on every Unit of the Job, as `POST /jobs/{id}/actions` does."""
-        body = {
-            "action": s.action,
-            "extravars": json.loads(s.extravars or "{}"),
-            "timeout": s.timeout,
-            "check": bool(s.check_mode),
-            "retries": s.retries,
-        }
-        return [
-            self.service.create_operation(job_id, unit, body, True)
-            for unit in json.loads(s.units)  # the Job's Unit order
-        ]
+        """Start the schedule's action on every Unit of the Job: the very path of `POST /jobs/{id}/actions`."""
+        return self.service.start_actions(
+            job_id,
+            s.action,
+            None,  # every Unit, in the Job's order
+            json.loads(s.extravars or "{}"),
+            s.timeout,
+            bool(s.check_mode),
+            False,
+            s.retries,
+        )
 
     def _publish(self, job_id: int, op_ids: list[int]) -> None:
         """After the commit: followers see the new Job and its Operations."""

@@ -94,7 +94,7 @@ def test_patch_changes_any_field_but_the_name(server: RunningServer) -> None:
 
 
 def test_run_now_creates_the_job_and_starts_the_action_on_every_unit(server: RunningServer) -> None:
-    create(server, extravars={"hello_sleep": 0})
+    create(server, extravars={"hello_sleep": 0}, retries=2, check=True)
     resp = server.post("schedules/nightly/run")
     assert resp.status == 201, resp.body
     job = resp.json()
@@ -102,6 +102,7 @@ def test_run_now_creates_the_job_and_starts_the_action_on_every_unit(server: Run
     assert (job["tag"], job["schedule"], [u["name"] for u in job["units"]]) == ("backup", "nightly", ["db", "web"])
     ops = [u["latest_operation"] for u in job["units"]]
     assert [op["action"] for op in ops] == ["hello-db.yml", "hello-web.yml"]
+    assert all((op["retries"], op["check"], op["extravars"]) == (2, True, {"hello_sleep": 0}) for op in ops)
     assert all(server.wait_terminal(op["id"])["status"] == "successful" for op in ops)
     schedule = server.get("schedules/nightly").json()
     assert schedule["last_job_id"] == job["id"] and schedule["last_run_at"] is not None

@@ -84,6 +84,7 @@ SCHEMAS: dict[str, Any] = {
             "next_run_at": TS_NULL,
             "last_run_at": TS_NULL,
             "last_job_id": {"type": ["integer", "null"]},
+            "last_job_status": {"type": ["string", "null"], "description": "null until it ran, or once deleted"},
             "last_error": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
         },

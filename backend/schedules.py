@@ -20,7 +20,7 @@ import peewee as pw
 
 from . import cron
 from .config import Settings
-from .db import Job, Schedule, Unit, write_transaction
+from .db import Job, Schedule, Unit, rows, write_transaction
 from .errors import ApiError, invalid_parameter
 from .service import Service, newest_first
 from .timeutil import iso, now
@@ -33,7 +33,7 @@ MAX_RETRIES = 10
 FIELDS = ("cron", "timezone", "tag", "units", "action", "extravars", "timeout", "check", "retries", "enabled")
 
 
-def schedule_dict(s: Schedule) -> dict[str, Any]:
+def schedule_dict(s: Schedule, last_job_status: str | None = None) -> dict[str, Any]:
     return {
         "name": s.name,
         "cron": s.cron,
@@ -50,6 +50,7 @@ def schedule_dict(s: Schedule) -> dict[str, Any]:
         "next_run_at": iso(s.next_run_at),
         "last_run_at": iso(s.last_run_at),
         "last_job_id": s.last_job_id,
+        "last_job_status": last_job_status,
         "last_error": s.last_error,
         "created_at": iso(s.created_at),
     }
@@ -146,12 +147,18 @@ class ScheduleService:
                 raise ApiError(409, "schedule_exists", f"a schedule named {name} exists", "name") from exc
         return self.get(name)
 
+    def _dicts(self, schedules: list[Schedule]) -> list[dict[str, Any]]:
+        """Each with its last Job's status (None once that Job is deleted), in one query."""
+        job_ids = [s.last_job_id for s in schedules if s.last_job_id is not None]
+        status = dict(rows(Job.select(Job.id, Job.status).where(Job.id.in_(job_ids)))) if job_ids else {}
+        return [schedule_dict(s, status.get(s.last_job_id)) for s in schedules]
+
     def get(self, name: str) -> dict[str, Any]:
-        return schedule_dict(self._get_or_404(name))
+        return self._dicts([self._get_or_404(name)])[0]
 
     def listing(self, limit: int, cursor: str | None) -> dict[str, Any]:
         page, next_cursor = newest_first(Schedule.select(), Schedule.id, limit, cursor)
-        return {"items": [schedule_dict(s) for s in page], "next": next_cursor}
+        return {"items": self._dicts(page), "next": next_cursor}
 
     def update(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         if "name" in body and body["name"] != name:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -160,3 +161,26 @@ def test_pending_deliveries_survive_a_kill_9_with_the_same_webhook_id(
         lambda: deliveries(again, hook["id"])[0]["status"] == "delivered" and deliveries(again, hook["id"]), timeout=10
     )
     assert len(done) == 1 and done[0]["attempts"] == 2 and done[0]["response_status"] == 200
+
+
+@pytest.mark.slow
+def test_a_receiver_that_never_answers_delays_no_run_and_no_request(server: RunningServer, receiver: Receiver) -> None:
+    receiver.hold = threading.Event()
+    hook = register(server, receiver.url)
+    try:
+        run_one(server)
+        wait_until(lambda: receiver.received, timeout=30, what="the held request")
+        # The sender is stuck on that request; runs and the API go on.
+        job, op = run_one(server, tag="second")
+        assert op["status"] == "successful"
+        assert server.get(f"jobs/{job['id']}").json()["status"] == "successful"
+        assert not receiver.hold.is_set() and len(receiver.received) >= 1
+        pending = deliveries(server, hook["id"])
+        assert len(pending) == 2 and all(d["status"] == "pending" for d in pending)
+    finally:
+        receiver.hold.set()
+    wait_until(
+        lambda: all(d["status"] == "delivered" for d in deliveries(server, hook["id"])),
+        timeout=60,
+        what="both delivered once the receiver answers",
+    )

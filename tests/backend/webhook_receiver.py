@@ -19,6 +19,8 @@ class Receiver:
     port: int
     answer: int = 204
     received: list[Received] = field(default_factory=list)
+    # While set to an unset Event, each request is recorded and then held unanswered until it is set.
+    hold: threading.Event | None = None
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -33,6 +35,8 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.hold is not None:
+                    receiver.hold.wait(60)
                 self.send_response(receiver.answer)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -685,10 +685,11 @@ class Service:
         return retry_id
 
     def next_start_after(self) -> float | None:
-        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep."""
+        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep. Only
+        delays still running count: a retry already due that waits for a worker must not make it spin."""
         value = (
             Operation.select(pw.fn.MIN(Operation.not_before))
-            .where((Operation.status == "pending") & Operation.not_before.is_null(False))
+            .where((Operation.status == "pending") & (Operation.not_before > now()))
             .scalar()
         )
         return float(value) if value is not None else None

@@ -145,3 +145,31 @@ def test_a_run_lost_in_a_crash_is_retried_after_the_restart(
     ops = chain(again, job["id"], "db")
     assert len(ops) == 2 and ops[1]["retry_of"] == first["id"]
     assert again.wait_terminal(ops[1]["id"], 60)["status"] == "successful"
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_a_shutdown_is_retried_after_the_restart(
+    server_factory: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    srv = server_factory(name="first", args=["--shutdown-grace", "1"])
+    job = make_job(srv, "backup", ["db"])
+    marker = tmp_path / "marker"
+    first = start(
+        srv,
+        job["id"],
+        "db",
+        "flaky.yml",
+        extravars={"flaky_marker": str(marker), "flaky_sleep": 300},
+        retries=1,
+        retry_delay=0,
+    )
+    wait_until(marker.exists, 60, what="the first attempt to leave its marker")
+    assert srv.stop(signal.SIGTERM) == 0
+
+    again = server_factory(name="second", database=srv.database, state_dir=srv.state_dir)
+    stopped = again.get(f"operations/{first['id']}").json()
+    # Canceled by the shutdown, not by a request: the chain goes on.
+    assert (stopped["status"], stopped["error"], stopped["cancel_requested"]) == ("canceled", "server shutdown", False)
+    ops = chain(again, job["id"], "db")
+    assert len(ops) == 2 and ops[1]["retry_of"] == first["id"]
+    assert again.wait_terminal(ops[1]["id"], 60)["status"] == "successful"

@@ -36,6 +36,10 @@ BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 SENDERS = 4
 POLL = 0.5
+# Finished deliveries (delivered or failed) are kept this long for GET /webhooks/{id}/deliveries, then
+# deleted, so the outbox does not grow without bound; pending ones are never pruned.
+KEEP_FINISHED = 30 * 86400.0
+PRUNE_EVERY = 600.0
 
 
 def next_delay(attempts: int) -> float | None:
@@ -65,11 +69,23 @@ class Sender:
         self._kick.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
+    def prune(self, at: float) -> int:
+        """Delete deliveries that finished more than KEEP_FINISHED ago; returns how many."""
+        return int(
+            Delivery.delete()
+            .where(Delivery.status.in_(("delivered", "failed")) & (Delivery.created_at < at - KEEP_FINISHED))
+            .execute()
+        )
+
     def _loop(self) -> None:
+        pruned_at = 0.0
         while not self._stopping.is_set():
             self._kick.wait(POLL)
             self._kick.clear()
             try:
+                if time.monotonic() - pruned_at > PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    self.prune(now())
                 for delivery_id in self.claim_due():
                     self.pool.submit(self._attempt, delivery_id)
             except RuntimeError:

@@ -187,11 +187,21 @@ class Sender:
         )
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any non-2xx (retried): following it would turn the POST into a GET."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
     """POST with a bounded timeout: (HTTP status, None), or (None, why) when no answer came."""
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as resp:
+        with _OPENER.open(request, timeout=REQUEST_TIMEOUT) as resp:
             with contextlib.suppress(Exception):
                 resp.read(64 * 1024)
             return int(resp.status), None

@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.db import Delivery, Webhook, migrate, open_database
-from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay
+from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay, post
 from backend.webhooks import check_secret, sign
 
 
@@ -66,3 +66,20 @@ def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never
     left = {d.id for d in Delivery.select()}
     assert left == {old_pending.id, recent.id}
     assert old_done.id not in left and old_failed.id not in left
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt() -> None:
+    from tests.support.server import free_port
+
+    from .webhook_receiver import Receiver
+
+    receiver = Receiver(free_port(), answer=307).start()
+    try:
+        assert post(receiver.url, b"{}", {"Content-Type": "application/json"}) == (307, "HTTP 307")
+        assert len(receiver.received) == 1
+        receiver.answer = 200
+        assert post(receiver.url, b"{}", {}) == (200, None)
+    finally:
+        receiver.stop()
+    status, error = post(receiver.url, b"{}", {})  # nobody listens any more
+    assert status is None and error

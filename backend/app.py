@@ -20,19 +20,22 @@ from . import __version__
 from .bus import Bus, Publisher
 from .config import Settings, is_loopback
 from .db import migrate, open_database
+from .delivery import Sender
 from .executor import Executor
-from .handlers import health, jobs, meta, operations, streams, units
+from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
 from .metrics import Metrics
 from .retries import SHUTDOWN_ERROR
+from .schedules import Scheduler, ScheduleService
 from .service import Service
+from .webhooks import WebhookService
 from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams]
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
 
 
 @dataclass
@@ -45,6 +48,10 @@ class AppState:
     executor: Executor
     metrics: Metrics
     db_pool: ThreadPoolExecutor
+    schedules: ScheduleService
+    scheduler: Scheduler
+    webhooks: WebhookService
+    sender: Sender
     connections: set[Any] = field(default_factory=set)
 
 
@@ -83,7 +90,23 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     writer = EventWriter(db, service, publisher, metrics)
     executor = Executor(settings, db, service, writer, metrics)
     db_pool = ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db")
-    state = AppState(settings, db, bus, service, writer, executor, metrics, db_pool)
+    schedules = ScheduleService(settings, db, service)
+    scheduler = Scheduler(schedules, lambda: executor.accepting, executor.kick)
+    sender = Sender(db, settings.replica_id)
+    state = AppState(
+        settings,
+        db,
+        bus,
+        service,
+        writer,
+        executor,
+        metrics,
+        db_pool,
+        schedules,
+        scheduler,
+        WebhookService(db),
+        sender,
+    )
     state.notifier = notifier  # type: ignore[attr-defined]
     return state
 
@@ -93,6 +116,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     started = time.monotonic()
     log.info("shutting down: no new operations; running ones get %.0f s", settings.shutdown_grace)
     state.executor.stop_accepting()
+    state.scheduler.stop()
     loop = IOLoop.current()
     await loop.run_in_executor(state.db_pool, state.executor.cancel_pending_for_shutdown)
     deadline = started + settings.shutdown_grace
@@ -110,6 +134,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     server.stop()
     await asyncio.sleep(0.05)
     state.writer.stop()
+    state.sender.stop()
     notifier = getattr(state, "notifier", None)
     if notifier is not None:
         notifier.stop()
@@ -136,6 +161,8 @@ def serve(settings: Settings) -> int:
     if notifier is not None:
         notifier.start()
     state.executor.start()
+    state.scheduler.start()
+    state.sender.start()
     app = make_app(state)
     ssl_ctx = None
     if settings.certfile:

@@ -45,6 +45,7 @@ class Settings:
     max_event_data_bytes: int = 64 * 1024
     ws_queue_limit: int = 10_000
     ws_ping_interval: float = 20.0
+    schedule_catch_up: float = 3600.0
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
     replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -236,6 +237,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS)",
     )
     parser.add_argument(
+        "--schedule-catch-up",
+        type=_positive_float,
+        default=_env("SCHEDULE_CATCH_UP", "3600"),
+        help="at start, run a schedule's latest fire time missed while no server ran if it is less than "
+        "this many seconds old; older ones are skipped (REDRUNNER_SCHEDULE_CATCH_UP)",
+    )
+    parser.add_argument(
         "--replica-id",
         default=_env("REPLICA_ID"),
         help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
@@ -296,6 +304,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         allowed_origins=tuple(args.allowed_origins),
         no_auth=args.no_auth,
         allow_templated_extravars=args.allow_templated_extravars,
+        schedule_catch_up=args.schedule_catch_up,
     )
     if args.replica_id:
         settings.replica_id = args.replica_id

@@ -40,6 +40,8 @@ class Job(BaseModel):
     created_at = pw.DoubleField()
     # Kept current by the service on every operation change, so listing and filtering by status is one query.
     status = pw.CharField(max_length=16, default="new", index=True)
+    # The name of the Schedule whose firing created this Job, or None.
+    schedule = pw.CharField(max_length=63, null=True)
 
     class Meta:
         indexes = ((("tag", "id"), False),)
@@ -129,12 +131,69 @@ class Replica(BaseModel):
     heartbeat_at = pw.DoubleField(index=True)
 
 
+class Schedule(BaseModel):
+    """A cron that creates a Job with `tag` and `units` and starts `action` on every Unit at each fire time."""
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=63, unique=True)
+    cron = pw.CharField(max_length=200)
+    timezone = pw.CharField(max_length=64, default="UTC")
+    tag = pw.CharField(max_length=128)
+    units = pw.TextField(default="[]")  # JSON list of unit names
+    action = pw.CharField(max_length=255)
+    extravars = pw.TextField(default="{}")
+    timeout = pw.DoubleField(null=True)
+    check_mode = pw.BooleanField(default=False)  # `check` is an SQL keyword; the API calls it `check`
+    retries = pw.IntegerField(default=0)
+    enabled = pw.BooleanField(default=True)
+    # The fire time not yet run. A replica runs it by moving it on with a conditional UPDATE (WHERE
+    # next_run_at = the value it read), so exactly one replica wins each fire time.
+    next_run_at = pw.DoubleField(null=True, index=True)
+    last_run_at = pw.DoubleField(null=True)
+    last_job_id = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DoubleField()
+
+
+class Webhook(BaseModel):
+    id = pw.AutoField()
+    url = pw.TextField()
+    events = pw.TextField(default='["job.finished"]')  # JSON list
+    tags = pw.TextField(null=True)  # JSON list, or None for every tag
+    # The raw key bytes of the whsec_ secret, base64; never returned by the API nor logged.
+    secret = pw.TextField(null=True)
+    created_at = pw.DoubleField()
+
+
+class Delivery(BaseModel):
+    """The outbox: one event for one webhook, inserted in the transaction of the change that causes it."""
+
+    webhook_id: int
+    id = pw.AutoField()
+    webhook = pw.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    event = pw.CharField(max_length=32)
+    body = pw.TextField()  # the exact JSON sent on every attempt
+    status = pw.CharField(max_length=16, default="pending")
+    attempts = pw.IntegerField(default=0)
+    response_status = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DoubleField()
+    next_attempt_at = pw.DoubleField(null=True)
+    delivered_at = pw.DoubleField(null=True)
+    # The replica sending the current attempt, until lease_until: a claim by conditional UPDATE.
+    lease_owner = pw.CharField(max_length=128, null=True)
+    lease_until = pw.DoubleField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False), (("webhook", "id"), False))
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DoubleField()
 
 
-MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, SchemaVersion]
+MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, Schedule, Webhook, Delivery, SchemaVersion]
 
 
 class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
@@ -271,7 +330,13 @@ def _v_job_actions(db: pw.Database) -> None:
     )
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions]
+def _v_schedules_webhooks(db: pw.Database) -> None:
+    """Schedules, webhooks and the delivery outbox; Job.schedule (issue 16)."""
+    db.create_tables([Schedule, Webhook, Delivery], safe=True)
+    add_missing_columns(db, Job, "schedule")
+
+
+MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

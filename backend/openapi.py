@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from . import __version__
+from . import __version__, openapi_schedules
 from .validation import RESERVED_VARS
 
 TS = {"type": "string", "format": "date-time", "example": "2026-11-25T12:00:00.123456Z"}
@@ -235,6 +235,7 @@ SCHEMAS: dict[str, Any] = {
             "tag": {"type": "string"},
             "created_at": TS,
             "status": {"type": "string", "enum": JOB_STATUS},
+            "schedule": {"type": ["string", "null"], "description": "the schedule that created it"},
             "units": {"type": "array", "items": _ref("Unit")},
         },
     },
@@ -275,6 +276,7 @@ SCHEMAS: dict[str, Any] = {
     "UnitsPage": _page("Unit"),
     "OperationsPage": _page("Operation"),
     "PlaybooksPage": _page("Playbook"),
+    **openapi_schedules.SCHEMAS,
 }
 
 WS = (
@@ -286,6 +288,7 @@ WS = (
 
 def _paths() -> dict[str, Any]:
     return {
+        **openapi_schedules.PATHS,
         "/api/v1/jobs": {
             "get": {
                 "summary": "List Jobs, newest first",

@@ -65,6 +65,7 @@ def job_dict(job: Job, units: list[dict[str, Any]]) -> dict[str, Any]:
         "tag": job.tag,
         "created_at": iso(job.created_at),
         "status": job.status,
+        "schedule": job.schedule,
         "units": units,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 
 import peewee as pw
 
+from . import outbox
 from .bus import Frame, Publisher
 from .config import Settings
 from .db import (
@@ -525,9 +527,15 @@ class Service:
             if running:
                 Operation.update(cancel_requested=True).where(Operation.id == op_id).execute()
             else:
-                Operation.update(
-                    status="canceled", finished_at=now(), cancel_requested=True, error="canceled before it started"
-                ).where((Operation.id == op_id) & (Operation.status == "pending")).execute()
+                n = (
+                    Operation.update(
+                        status="canceled", finished_at=now(), cancel_requested=True, error="canceled before it started"
+                    )
+                    .where((Operation.id == op_id) & (Operation.status == "pending"))
+                    .execute()
+                )
+                if n:
+                    self.record_operations_finished([op_id])
                 self._refresh_job_status(op.job_id)
         self.publish_changes([op_id])
         return self.operation(op_id), running
@@ -617,6 +625,7 @@ class Service:
             if not ops:
                 return []
             ids = [o.id for o in ops]
+            lost: list[int] = []
             for op in ops:
                 n = (
                     Operation.update(
@@ -626,9 +635,11 @@ class Service:
                     .execute()
                 )
                 if n:
+                    lost.append(op.id)
                     retry = self.schedule_retry(op.id)
                     if retry is not None:
                         ids.append(retry)
+            self.record_operations_finished(lost)
             for job_id in {o.job_id for o in ops}:
                 self._refresh_job_status(job_id)
         self.publish_changes(ids)
@@ -688,7 +699,19 @@ class Service:
         new = derive_job_status(statuses, any_active)
         if new != job.status:
             Job.update(status=new).where(Job.id == job_id).execute()
+            if job.status == "running" and new in ("successful", "failed"):
+                # In the transaction of the change, so the notification commits with it or not at all.
+                outbox.record(outbox.JOB_FINISHED, job.tag, lambda: self.job(job_id))
         return job.status, new
+
+    def record_operations_finished(self, op_ids: list[int]) -> None:
+        """Queue `operation.finished` for these Operations that just became terminal (inside the transaction)."""
+        if not op_ids:
+            return
+        ops = list(Operation.select().where(Operation.id.in_(op_ids)).order_by(Operation.id))
+        tags = dict(rows(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops}))))
+        for op in ops:
+            outbox.record(outbox.OPERATION_FINISHED, tags.get(op.job_id), functools.partial(operation_dict, op))
 
     def refresh_job_status(self, job_id: int) -> tuple[str, str]:
         return self._refresh_job_status(job_id)

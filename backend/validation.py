@@ -83,6 +83,9 @@ def resolve_action(project_dir: Path, action: Any, unit: str) -> str:
         )
     if ".." in name:
         raise ApiError(400, "invalid_action", "action may not contain '..'", "action")
+    if len(name) > MAX_ACTION_LENGTH:
+        # A shorthand plus its unit can exceed what a file system allows in one name (ENAMETOOLONG).
+        raise ApiError(400, "invalid_action", f"the playbook name {name[:40]}... is over 255 characters", "action")
     root = project_dir.resolve()
     candidate = root / name
     try:

@@ -180,6 +180,8 @@ class EventWriter:
                     retry = self.service.schedule_retry(op_id)
                     if retry is not None:
                         retry_ops.append(retry)
+            # Notifications commit with the terminal status that causes them (see outbox.py).
+            self.service.record_operations_finished(terminal_ops)
             for job_id in status_jobs:
                 self.service.refresh_job_status(job_id)
         committed = time.monotonic()

@@ -29,6 +29,9 @@ class RedRunnerApp(App[int]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console (operations keep running)"),
+        Binding(
+            "s", "open_schedules", "Schedules", show=False, id="app.schedules", tooltip="Schedules: next runs, run now"
+        ),
     ]
 
     def __init__(
@@ -57,6 +60,12 @@ class RedRunnerApp(App[int]):
 
     def open_job(self, job_id: int) -> None:
         self.push_screen(JobScreen(job_id))
+
+    def action_open_schedules(self) -> None:
+        from console.screens.schedules import SchedulesScreen
+
+        if not isinstance(self.screen, SchedulesScreen):
+            self.push_screen(SchedulesScreen())
 
     def open_operation(self, op_id: int) -> None:
         self.push_screen(OperationScreen(op_id))

@@ -71,7 +71,24 @@ class Job(TypedDict, total=False):
     tag: str
     created_at: str
     status: str
+    schedule: str | None
     units: list[Unit]
+
+
+class Schedule(TypedDict, total=False):
+    name: str
+    cron: str
+    description: str
+    timezone: str
+    tag: str
+    units: list[str]
+    action: str
+    enabled: bool
+    next_run_at: str | None
+    last_run_at: str | None
+    last_job_id: int | None
+    last_job_status: str | None
+    last_error: str | None
 
 
 class Event(TypedDict, total=False):
@@ -234,6 +251,17 @@ class RedRunnerClient:
 
     async def add_unit(self, job_id: int, name: str) -> Unit:
         return cast(Unit, await self._json("POST", f"jobs/{job_id}/units", json={"name": name}))
+
+    # -- Schedules --------------------------------------------------------------------------
+
+    async def list_schedules(self) -> list[Schedule]:
+        return cast(list[Schedule], (await self._json("GET", "schedules", params={"limit": 500}))["items"])
+
+    async def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
+        return cast(Schedule, await self._json("PATCH", f"schedules/{name}", json={"enabled": enabled}))
+
+    async def run_schedule(self, name: str) -> Job:
+        return cast(Job, await self._json("POST", f"schedules/{name}/run", json={}))
 
     # -- Operations -------------------------------------------------------------------------
 

@@ -20,6 +20,9 @@ class ConsoleCommands(Provider):
         if isinstance(screen, ConsoleScreen):
             for title, help_text, action in screen.palette_commands():
                 commands.append((title, help_text, partial(screen.run_action, action)))
+        app_ = self.app
+        if hasattr(app_, "action_open_schedules"):
+            commands.append(("Schedules", "cron schedules: next runs, last Jobs, run now", app_.action_open_schedules))
         from console.screens.home import HomeScreen
 
         if isinstance(screen, HomeScreen):

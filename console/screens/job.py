@@ -152,7 +152,8 @@ class JobScreen(ConsoleScreen):
                 self._fetch_previous(str(op.get("action")), int(op["id"]))
         tag = (self.job or {}).get("tag", "")
         status = job_status(units)
-        self.title = f"Job {self.job_id} · {tag}"
+        schedule = (self.job or {}).get("schedule")
+        self.title = f"Job {self.job_id} · {tag}" + (f" · schedule {schedule}" if schedule else "")
         self.sub_title = status
         summary = Text.assemble(
             ("Job ", "bold"),

@@ -36,7 +36,7 @@ class JobsTable(DataTable[str | Text]):
         self.clear()
         for job in sort_jobs(list(self.jobs.values())):
             self.add_row(
-                str(job.get("tag", "")),
+                str(job.get("tag", "")) + (f" ⏱ {job['schedule']}" if job.get("schedule") else ""),
                 Text(str(job["id"]), justify="right"),
                 relative(job.get("created_at"), now),
                 status_text(str(job.get("status", ""))),

@@ -1,0 +1,212 @@
+"""The webhook sender: claims due deliveries from the outbox and POSTs them, signed, with retries.
+
+Each attempt is claimed in the database with a conditional UPDATE (a lease: `WHERE lease_until is past`),
+so exactly one replica sends it, and a replica that dies mid-attempt only holds it until the lease ends.
+Requests go out from a small pool of sender threads with bounded timeouts: a slow or dead receiver
+holds one sender thread for at most REQUEST_TIMEOUT, never the IOLoop, a run or another webhook's queue.
+The `webhook-id` is the delivery's id on every attempt, so receivers can drop repeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import peewee as pw
+
+from . import __version__
+from .db import Delivery, Webhook, rows
+from .timeutil import now
+from .webhooks import sign
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0
+# Longer than one attempt can take, so a live sender never loses its claim mid-request.
+LEASE = REQUEST_TIMEOUT * 3
+# Delay before attempt n+1 after attempt n failed: the first retry within 10 s, the last one more than
+# 24 h after the first attempt (the sum is 31.7 h), then the delivery is `failed`.
+BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+SENDERS = 4
+POLL = 0.5
+# Finished deliveries (delivered or failed) are kept this long for GET /webhooks/{id}/deliveries, then
+# deleted, so the outbox does not grow without bound; pending ones are never pruned.
+KEEP_FINISHED = 30 * 86400.0
+PRUNE_EVERY = 600.0
+
+
+def next_delay(attempts: int) -> float | None:
+    """Seconds to wait after the `attempts`-th failed attempt, or None when there is no next one."""
+    return float(BACKOFF[attempts - 1]) if attempts <= len(BACKOFF) else None
+
+
+class Sender:
+    def __init__(self, db: pw.Database, owner: str) -> None:
+        self.db = db
+        self.owner = owner
+        self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="redrunner-webhook")
+        self._inflight: set[int] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._kick = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="redrunner-webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._kick.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def prune(self, at: float) -> int:
+        """Delete deliveries that finished more than KEEP_FINISHED ago; returns how many."""
+        return int(
+            Delivery.delete()
+            .where(Delivery.status.in_(("delivered", "failed")) & (Delivery.created_at < at - KEEP_FINISHED))
+            .execute()
+        )
+
+    def _loop(self) -> None:
+        pruned_at = 0.0
+        while not self._stopping.is_set():
+            self._kick.wait(POLL)
+            self._kick.clear()
+            try:
+                if time.monotonic() - pruned_at > PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    self.prune(now())
+                for delivery_id in self.claim_due():
+                    self.pool.submit(self._attempt, delivery_id)
+            except RuntimeError:
+                return  # the pool was shut down: the server is stopping
+            except Exception:
+                log.exception("claiming webhook deliveries failed; retrying")
+                time.sleep(1.0)
+
+    def claim_due(self) -> list[int]:
+        """Claim the due deliveries this replica has a free sender for; each claim wins or loses atomically."""
+        with self._lock:
+            free = SENDERS * 2 - len(self._inflight)
+        if free <= 0:
+            return []
+        at = now()
+        candidates = rows(
+            Delivery.select(Delivery.id)
+            .where(
+                (Delivery.status == "pending")
+                & (Delivery.next_attempt_at <= at)
+                & (Delivery.lease_until.is_null() | (Delivery.lease_until < at))
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(free)
+        )
+        claimed = []
+        for (delivery_id,) in candidates:
+            n = (
+                Delivery.update(lease_owner=self.owner, lease_until=at + LEASE)
+                .where(
+                    (Delivery.id == delivery_id)
+                    & (Delivery.status == "pending")
+                    & (Delivery.lease_until.is_null() | (Delivery.lease_until < at))
+                )
+                .execute()
+            )
+            if n:
+                claimed.append(delivery_id)
+                with self._lock:
+                    self._inflight.add(delivery_id)
+        return claimed
+
+    def _attempt(self, delivery_id: int) -> None:
+        try:
+            self.attempt(delivery_id)
+        except Exception:
+            log.exception("webhook delivery %s: attempt failed unexpectedly", delivery_id)
+        finally:
+            with self._lock:
+                self._inflight.discard(delivery_id)
+
+    def attempt(self, delivery_id: int) -> None:
+        """Send one claimed attempt and record its outcome (only while the claim is still ours)."""
+        delivery = Delivery.get_or_none(Delivery.id == delivery_id)
+        hook = Webhook.get_or_none(Webhook.id == delivery.webhook_id) if delivery is not None else None
+        if delivery is None or hook is None:
+            return  # the webhook was deleted meanwhile
+        msg_id = str(delivery.id)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"RedRunner/{__version__}",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if hook.secret:
+            headers["webhook-signature"] = sign(hook.secret, msg_id, timestamp, delivery.body)
+        status, error = post(hook.url, delivery.body.encode(), headers)
+        attempts = delivery.attempts + 1
+        fields: dict[str, object] = {
+            "attempts": attempts,
+            "response_status": status,
+            "last_error": error,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if status is not None and 200 <= status < 300:
+            fields.update(status="delivered", delivered_at=now(), next_attempt_at=None, last_error=None)
+        else:
+            delay = next_delay(attempts)
+            if delay is None:
+                fields.update(status="failed", next_attempt_at=None)
+            else:
+                fields.update(next_attempt_at=now() + delay)
+        updated = (
+            Delivery.update(fields).where((Delivery.id == delivery_id) & (Delivery.lease_owner == self.owner)).execute()
+        )
+        host = urlsplit(hook.url).hostname
+        outcome = fields.get("status", "will retry")
+        # The URL's host only: its path or query may carry a receiver's own token.
+        log.info(
+            "webhook delivery %s (%s) to %s: attempt %d, %s, %s",
+            delivery_id,
+            delivery.event,
+            host,
+            attempts,
+            status if status is not None else error,
+            outcome if updated else "claim lost",
+        )
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any non-2xx (retried): following it would turn the POST into a GET."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+    """POST with a bounded timeout: (HTTP status, None), or (None, why) when no answer came."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with _OPENER.open(request, timeout=REQUEST_TIMEOUT) as resp:
+            with contextlib.suppress(Exception):
+                resp.read(64 * 1024)
+            return int(resp.status), None
+    except urllib.error.HTTPError as err:
+        return int(err.code), f"HTTP {err.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{type(exc).__name__}: {reason}"[:500]

@@ -92,6 +92,19 @@ class EventsPage(TypedDict):
     complete: bool
 
 
+class Schedule(TypedDict, total=False):
+    name: str
+    cron: str
+    timezone: str
+    tag: str
+    units: list[str]
+    action: str
+    enabled: bool
+    next_run_at: str | None
+    last_run_at: str | None
+    last_job_id: int | None
+
+
 class Playbook(TypedDict, total=False):
     name: str
     action: str
@@ -226,10 +239,13 @@ class RedRunnerClient:
     async def get_job(self, job_id: int) -> Job:
         return cast(Job, await self._json("GET", f"jobs/{job_id}"))
 
-    async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
+    async def create_job(self, tag: str, units: list[str] | None = None, *, reuse_latest: bool = False) -> Job:
+        """A new Job; with `reuse_latest`, the newest Job with the tag if there is one (units added)."""
         body: dict[str, Any] = {"tag": tag}
         if units:
             body["units"] = units
+        if reuse_latest:
+            body["reuse"] = "latest"
         return cast(Job, await self._json("POST", "jobs", json=body))
 
     async def add_unit(self, job_id: int, name: str) -> Unit:
@@ -245,16 +261,53 @@ class RedRunnerClient:
         *,
         extravars: Mapping[str, Any] | None = None,
         queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
     ) -> Operation:
-        body: dict[str, Any] = {"action": action}
-        if extravars:
-            body["extravars"] = dict(extravars)
-        if queue:
-            body["queue"] = True
+        body = _run_request(action, extravars, queue, timeout, check)
         return cast(Operation, await self._json("POST", f"jobs/{job_id}/units/{unit}", json=body))
+
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> list[Operation]:
+        """`action` on every listed Unit (all of the Job's by default), all or nothing."""
+        body = _run_request(action, extravars, queue, timeout, check)
+        if units:
+            body["units"] = units
+        return cast(list[Operation], (await self._json("POST", f"jobs/{job_id}/actions", json=body))["items"])
+
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]:
+        """Start again each Unit's latest Operation that ended in one of `statuses` (the server's default)."""
+        body: dict[str, Any] = {}
+        if statuses:
+            body["statuses"] = statuses
+        if units:
+            body["units"] = units
+        return cast(list[Operation], (await self._json("POST", f"jobs/{job_id}/rerun", json=body))["items"])
 
     async def get_operation(self, op_id: int) -> Operation:
         return cast(Operation, await self._json("GET", f"operations/{op_id}"))
+
+    async def wait_operation(self, op_id: int, wait: float) -> Operation:
+        """The Operation as soon as it is terminal, or after `wait` seconds (at most 60) as it is then."""
+        seconds = max(1, min(60, int(wait)))
+        params = {"wait": seconds}
+        response = await self._request("GET", f"operations/{op_id}", params=params, timeout=seconds + self.timeout)
+        return cast(Operation, response.json())
+
+    async def stdout(self, op_id: int) -> str:
+        """The playbook's whole output so far, as the server stored it."""
+        return (await self._request("GET", f"operations/{op_id}/stdout")).text
 
     async def list_operations(
         self,
@@ -274,6 +327,21 @@ class RedRunnerClient:
     async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
         params = {"after": after, "limit": limit}
         return cast(EventsPage, await self._json("GET", f"operations/{op_id}/events", params=params))
+
+    # -- Schedules --------------------------------------------------------------------------
+
+    async def list_schedules(self) -> list[Schedule]:
+        return cast(list[Schedule], (await self._json("GET", "schedules"))["items"])
+
+    async def create_schedule(self, schedule: Mapping[str, Any]) -> Schedule:
+        return cast(Schedule, await self._json("POST", "schedules", json=dict(schedule)))
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._request("DELETE", f"schedules/{name}")
+
+    async def run_schedule(self, name: str) -> Job:
+        """Fire the Schedule now: the new Job, its action started on every Unit."""
+        return cast(Job, await self._json("POST", f"schedules/{name}/run", json={}))
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
         return cast(list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"])
@@ -374,6 +442,22 @@ class RedRunnerClient:
                     continue  # already seen before a reconnect
                 seen["after"] = seq
             yield frame
+
+
+def _run_request(
+    action: str, extravars: Mapping[str, Any] | None, queue: bool, timeout: float | None, check: bool
+) -> dict[str, Any]:
+    """The body shared by one-Unit starts and `/actions`: only what the caller set."""
+    body: dict[str, Any] = {"action": action}
+    if extravars:
+        body["extravars"] = dict(extravars)
+    if queue:
+        body["queue"] = True
+    if timeout is not None:
+        body["timeout"] = timeout
+    if check:
+        body["check"] = True
+    return body
 
 
 def operation_duration(op: Operation) -> float | None:

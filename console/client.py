@@ -1,6 +1,8 @@
 """The console's only connection to a RedRunner server: HTTP through httpx, streams through websockets.
 
 Nothing here knows about Textual, so the UI can be swapped and this module tested on its own.
+Answers and frames are parsed here into the typed values of `console.models` and `console.frames`
+(re-exported below), so no caller reads a raw dict.
 Streams reconnect by themselves with exponential backoff and report their connection state
 through a callback; the Operation stream resumes with `after=` so no line is lost or repeated.
 """
@@ -12,94 +14,75 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from console.frames import (
+    EndFrame,
+    ErrorFrame,
+    EventFrame,
+    Frame,
+    JobDeletedFrame,
+    JobFrame,
+    JobsSnapshotFrame,
+    OperationFrame,
+    OtherFrame,
+    SnapshotFrame,
+    UnitFrame,
+    parse_frame,
+)
+from console.models import (
+    ACTIVE,
+    TERMINAL,
+    Event,
+    EventsPage,
+    Job,
+    Operation,
+    Playbook,
+    Progress,
+    Stats,
+    Unit,
+    WireError,
+    items_of,
+)
 from console.timefmt import parse_ts
 
-TERMINAL = frozenset({"successful", "failed", "canceled", "timeout", "lost", "error"})
-ACTIVE = frozenset({"pending", "running"})
+__all__ = [
+    "ACTIVE",
+    "TERMINAL",
+    "ApiError",
+    "Backoff",
+    "ConnectionState",
+    "EndFrame",
+    "ErrorFrame",
+    "Event",
+    "EventFrame",
+    "EventsPage",
+    "Frame",
+    "Job",
+    "JobDeletedFrame",
+    "JobFrame",
+    "JobsSnapshotFrame",
+    "Operation",
+    "OperationFrame",
+    "OtherFrame",
+    "Playbook",
+    "Progress",
+    "RedRunnerClient",
+    "SnapshotFrame",
+    "Stats",
+    "Unavailable",
+    "Unit",
+    "UnitFrame",
+    "operation_duration",
+    "parse_frame",
+]
 
-
-class Progress(TypedDict):
-    tasks_done: int
-    tasks_total: int | None
-
-
-class Stats(TypedDict):
-    ok: int
-    changed: int
-    failed: int
-    skipped: int
-    unreachable: int
-
-
-class Operation(TypedDict, total=False):
-    id: int
-    job_id: int
-    unit: str
-    action: str
-    status: str
-    rc: int | None
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    extravars: dict[str, Any]
-    event_count: int
-    progress: Progress
-    stats: Stats
-    error: str | None
-    duration: float | None
-    truncated: bool
-
-
-class Unit(TypedDict, total=False):
-    job_id: int
-    name: str
-    created_at: str
-    status: str
-    latest_operation: Operation | None
-    operations: list[int]
-
-
-class Job(TypedDict, total=False):
-    id: int
-    tag: str
-    created_at: str
-    status: str
-    units: list[Unit]
-
-
-class Event(TypedDict, total=False):
-    seq: int
-    operation_id: int
-    event: str
-    created: str
-    host: str | None
-    task: str | None
-    play: str | None
-    stdout: str
-    data: dict[str, Any]
-
-
-class EventsPage(TypedDict):
-    items: list[Event]
-    next_after: int
-    complete: bool
-
-
-class Playbook(TypedDict, total=False):
-    name: str
-    action: str
-    component: str
-
-
-Frame = dict[str, Any]
-"""One WebSocket frame: `{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}`."""
+T = TypeVar("T")
 
 Phase = Literal["connecting", "connected", "reconnecting", "closed", "failed"]
 
@@ -213,6 +196,14 @@ class RedRunnerClient:
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self._request(method, path, **kwargs)).json()
 
+    async def _typed(self, parse: Callable[[Any], T], method: str, path: str, **kwargs: Any) -> T:
+        """The answer parsed into its model; a body without the contract's shape is an ApiError."""
+        response = await self._request(method, path, **kwargs)
+        try:
+            return parse(response.json())
+        except (ValueError, WireError) as exc:
+            raise ApiError(response.status_code, "invalid_response", f"{method} {path}: {exc}") from exc
+
     @staticmethod
     def _params(**params: Any) -> dict[str, Any]:
         return {k: v for k, v in params.items() if v is not None and v != ""}
@@ -220,20 +211,20 @@ class RedRunnerClient:
     # -- Jobs and Units ---------------------------------------------------------------------
 
     async def list_jobs(self, tag: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
-        body = await self._json("GET", "jobs", params=self._params(tag=tag, status=status, limit=limit))
-        return cast(list[Job], body["items"])
+        params = self._params(tag=tag, status=status, limit=limit)
+        return await self._typed(lambda body: [Job.from_wire(j) for j in items_of(body)], "GET", "jobs", params=params)
 
     async def get_job(self, job_id: int) -> Job:
-        return cast(Job, await self._json("GET", f"jobs/{job_id}"))
+        return await self._typed(Job.from_wire, "GET", f"jobs/{job_id}")
 
     async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
         body: dict[str, Any] = {"tag": tag}
         if units:
             body["units"] = units
-        return cast(Job, await self._json("POST", "jobs", json=body))
+        return await self._typed(Job.from_wire, "POST", "jobs", json=body)
 
     async def add_unit(self, job_id: int, name: str) -> Unit:
-        return cast(Unit, await self._json("POST", f"jobs/{job_id}/units", json={"name": name}))
+        return await self._typed(Unit.from_wire, "POST", f"jobs/{job_id}/units", json={"name": name})
 
     # -- Operations -------------------------------------------------------------------------
 
@@ -251,10 +242,10 @@ class RedRunnerClient:
             body["extravars"] = dict(extravars)
         if queue:
             body["queue"] = True
-        return cast(Operation, await self._json("POST", f"jobs/{job_id}/units/{unit}", json=body))
+        return await self._typed(Operation.from_wire, "POST", f"jobs/{job_id}/units/{unit}", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
-        return cast(Operation, await self._json("GET", f"operations/{op_id}"))
+        return await self._typed(Operation.from_wire, "GET", f"operations/{op_id}")
 
     async def list_operations(
         self,
@@ -266,22 +257,27 @@ class RedRunnerClient:
         limit: int = 50,
     ) -> list[Operation]:
         params = self._params(job_id=job_id, unit=unit, status=status, action=action, limit=limit)
-        return cast(list[Operation], (await self._json("GET", "operations", params=params))["items"])
+        return await self._typed(
+            lambda body: [Operation.from_wire(o) for o in items_of(body)], "GET", "operations", params=params
+        )
 
     async def cancel_operation(self, op_id: int) -> None:
         await self._request("POST", f"operations/{op_id}/cancel", json={})
 
     async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
         params = {"after": after, "limit": limit}
-        return cast(EventsPage, await self._json("GET", f"operations/{op_id}/events", params=params))
+        return await self._typed(EventsPage.from_wire, "GET", f"operations/{op_id}/events", params=params)
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
-        return cast(list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"])
+        params = self._params(unit=unit)
+        return await self._typed(
+            lambda body: [Playbook.from_wire(p) for p in items_of(body)], "GET", "playbooks", params=params
+        )
 
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         """Seconds the newest successful run of `action` took (the ETA's yardstick), or None."""
         for op in await self.list_operations(action=action, status="successful", limit=5):
-            if before_id is not None and op.get("id", 0) >= before_id:
+            if before_id is not None and op.id >= before_id:
                 continue
             return operation_duration(op)
         return None
@@ -321,9 +317,14 @@ class RedRunnerClient:
                         for frame in await on_open():
                             yield frame
                     async for raw in ws:
-                        frame = cast(Frame, json.loads(raw))
+                        try:
+                            frame = parse_frame(json.loads(raw))
+                        except (ValueError, WireError) as exc:
+                            err = ApiError(0, "invalid_frame", f"{path}: {exc}")
+                            on_state(ConnectionState("failed", detail=err.message))
+                            raise err from exc
                         yield frame
-                        if frame.get("type") == "end":
+                        if isinstance(frame, EndFrame):
                             on_state(ConnectionState("closed", detail="ended"))
                             return
                     detail = f"closed by server ({ws.close_code})"
@@ -356,7 +357,7 @@ class RedRunnerClient:
         read after subscribing so nothing falls between), then `job` frames."""
 
         async def snapshot() -> list[Frame]:
-            return [{"type": "snapshot", "data": {"items": await self.list_jobs(tag=tag)}}]
+            return [JobsSnapshotFrame(await self.list_jobs(tag=tag))]
 
         return self._follow("stream", lambda: {"tag": tag}, on_state, snapshot)
 
@@ -368,19 +369,18 @@ class RedRunnerClient:
         """`/operations/{id}/stream`: each event exactly once, in seq order, across reconnects."""
         seen = {"after": after}
         async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state):
-            if frame.get("type") == "event":
-                seq = int(frame.get("seq") or frame["data"]["seq"])
-                if seq <= seen["after"]:
+            if isinstance(frame, EventFrame):
+                if frame.seq <= seen["after"]:
                     continue  # already seen before a reconnect
-                seen["after"] = seq
+                seen["after"] = frame.seq
             yield frame
 
 
 def operation_duration(op: Operation) -> float | None:
     """Seconds from start to finish, from `duration` when the server gives it."""
-    if op.get("duration") is not None:
-        return float(cast(float, op["duration"]))
-    start, end = parse_ts(op.get("started_at")), parse_ts(op.get("finished_at"))
+    if op.duration is not None:
+        return op.duration
+    start, end = parse_ts(op.started_at), parse_ts(op.finished_at)
     if start is None or end is None:
         return None
     return (end - start).total_seconds()

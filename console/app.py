@@ -62,11 +62,11 @@ class RedRunnerApp(App[int]):
         self.push_screen(OperationScreen(op_id))
 
     def confirm_cancel(self, op: Operation) -> None:
-        question = f"Cancel operation {op['id']} ({op.get('action', '')} on {op.get('unit', '')})?"
+        question = f"Cancel operation {op.id} ({op.action} on {op.unit})?"
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._cancel(int(op["id"]))
+                self._cancel(op.id)
 
         self.push_screen(ConfirmScreen(question), answered)
 

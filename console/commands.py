@@ -27,9 +27,9 @@ class ConsoleCommands(Provider):
             for job in screen.jobs_table.jobs.values():
                 commands.append(
                     (
-                        f"Open job {job['id']} ({job.get('tag', '')})",
-                        f"status {job.get('status', '')}",
-                        partial(app.open_job, int(job["id"])),
+                        f"Open job {job.id} ({job.tag})",
+                        f"status {job.status}",
+                        partial(app.open_job, job.id),
                     )
                 )
         return commands

@@ -6,7 +6,7 @@ from collections import Counter
 
 from rich.text import Text
 
-from console.client import ACTIVE, TERMINAL, Job, Operation, Unit
+from console.client import ACTIVE, Job, Operation, Unit
 
 STATUS_STYLE = {
     "successful": "bold green",
@@ -30,7 +30,7 @@ def status_text(status: str) -> Text:
 
 def units_summary(units: list[Unit]) -> str:
     """`3 ok · 1 running · 1 failed` (ok meaning the latest operation was successful)."""
-    counts = Counter("ok" if u.get("status") == "successful" else str(u.get("status", "idle")) for u in units)
+    counts = Counter("ok" if u.status == "successful" else u.status for u in units)
     parts = [f"{counts[key]} {key}" for key in SUMMARY_ORDER if counts.get(key)]
     parts += [f"{n} {key}" for key, n in sorted(counts.items()) if key not in SUMMARY_ORDER]
     return " · ".join(parts) if parts else "no units"
@@ -38,13 +38,12 @@ def units_summary(units: list[Unit]) -> str:
 
 def job_status(units: list[Unit]) -> str:
     """The Job status rule of the contract, for when only Unit/Operation frames arrived."""
-    latest = [u.get("latest_operation") for u in units]
-    ops = [op for op in latest if op]
+    ops = [u.latest_operation for u in units if u.latest_operation is not None]
     if not ops:
         return "new"
-    if any(op.get("status") in ACTIVE for op in ops):
+    if any(op.status in ACTIVE for op in ops):
         return "running"
-    if any(op.get("status") != "successful" for op in ops):
+    if any(op.status != "successful" for op in ops):
         return "failed"
     return "successful"
 
@@ -53,12 +52,11 @@ def progress_bar(op: Operation | None, width: int = 10) -> Text:
     """`█████░░░░░ 7/12`; a hatched bar with `7/?` when the total is unknown."""
     if not op:
         return Text("")
-    progress = op.get("progress") or {"tasks_done": 0, "tasks_total": None}
-    done = int(progress.get("tasks_done") or 0)
-    total = progress.get("tasks_total")
-    style = STATUS_STYLE.get(str(op.get("status")), "")
+    done = op.progress.tasks_done
+    total = op.progress.tasks_total
+    style = STATUS_STYLE.get(op.status, "")
     if not total:
-        if op.get("status") == "successful":
+        if op.status == "successful":
             return Text("█" * width + f" {done}/{done}", style=style)
         return Text("▒" * width, style="dim " + style) + Text(f" {done}/?")
     filled = min(width, round(width * done / total))
@@ -72,11 +70,10 @@ def newer(a: Operation | None, b: Operation | None) -> Operation | None:
         return b
     if not b:
         return a
-    a_id, b_id = int(a.get("id", 0)), int(b.get("id", 0))
-    if a_id == b_id and a.get("status") in TERMINAL and b.get("status") not in TERMINAL:
+    if a.id == b.id and a.terminal and not b.terminal:
         return a  # a late answer to an earlier request must not undo a terminal state
-    return b if b_id >= a_id else a
+    return b if b.id >= a.id else a
 
 
 def sort_jobs(jobs: list[Job]) -> list[Job]:
-    return sorted(jobs, key=lambda job: int(job.get("id", 0)), reverse=True)
+    return sorted(jobs, key=lambda job: job.id, reverse=True)

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from backend.statuses import JobStatus
+
 DEFAULT_URL = "http://127.0.0.1:8787"
 
 
@@ -99,7 +101,7 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
 
     jobs = add("jobs", "list Jobs, newest first")
     jobs.add_argument("--tag")
-    jobs.add_argument("--status", choices=("new", "running", "successful", "failed"))
+    jobs.add_argument("--status", choices=[str(s) for s in JobStatus])
     jobs.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
     add("job", "one Job with its Units and their latest Operations").add_argument("job_id", type=positive_int)

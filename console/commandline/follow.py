@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from console.client import ConnectionState, Operation, RedRunnerClient, Unavailable
+from console.client import ConnectionState, EndFrame, EventFrame, Operation, RedRunnerClient, Unavailable
 
 # Reconnect attempts in a row before a follower gives up with "cannot reach" (exit 3). With the
 # client's backoff (0.25 s doubling to 10 s) eight attempts span about 35 s: longer than a
@@ -46,18 +46,16 @@ async def follow_operation(
     client: RedRunnerClient, op: Operation, write: LineSink, prefix: str = "", notes: TextIO | None = None
 ) -> Operation:
     """Write the Operation's output from its first line to its last; return it as it ended."""
-    op_id = int(op["id"])
     final = op
-    label = prefix.strip() or f"operation {op_id}"
-    async for frame in client.follow_operation(op_id, _on_state(label, notes or sys.stderr)):
-        kind = frame.get("type")
-        if kind == "event":
-            text = str(frame["data"].get("stdout") or "")
+    label = prefix.strip() or f"operation {op.id}"
+    async for frame in client.follow_operation(op.id, _on_state(label, notes or sys.stderr)):
+        if isinstance(frame, EventFrame):
+            text = frame.event.stdout
             if text:  # the same lines, in the same order, as GET /operations/{id}/stdout
                 for line in text.split("\n"):
                     write(prefix + line)
-        elif kind == "end":
-            final = frame["data"]
+        elif isinstance(frame, EndFrame) and frame.operation is not None:
+            final = frame.operation
     return final
 
 
@@ -67,6 +65,6 @@ async def follow_operations(
     """All at once, each line prefixed `[unit]` when asked; the Operations as they ended, in order."""
     return list(
         await asyncio.gather(
-            *(follow_operation(client, op, write, f"[{op.get('unit')}] " if prefixed else "", notes) for op in ops)
+            *(follow_operation(client, op, write, f"[{op.unit}] " if prefixed else "", notes) for op in ops)
         )
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from console.client import Job, Operation, Schedule
+from console.models import Job, Operation, Schedule, WireModel
 
 Row = Sequence[object]
 
@@ -21,31 +21,29 @@ def table(headers: Sequence[str], rows: Iterable[Row], out: TextIO | None = None
         stream.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
+def plain(value: Any) -> Any:
+    """Models as the server sent them (their `raw` object, unknown fields included), lists as lists."""
+    if isinstance(value, WireModel):
+        return dict(value.raw)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def emit_json(document: Any, out: TextIO | None = None) -> None:
-    (out or sys.stdout).write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (out or sys.stdout).write(json.dumps(plain(document), indent=2, sort_keys=True) + "\n")
 
 
-def _count(op: Mapping[str, Any]) -> str:
-    progress = op.get("progress") or {}
-    total = progress.get("tasks_total")
-    return f"{progress.get('tasks_done', 0)}/{total if total is not None else '?'}"
+def _tasks(op: Operation) -> str:
+    total = op.progress.tasks_total
+    return f"{op.progress.tasks_done}/{total if total is not None else '?'}"
 
 
 def operations_table(ops: Iterable[Operation]) -> None:
     table(
         ("ID", "JOB", "UNIT", "ACTION", "STATUS", "RC", "TASKS", "STARTED", "FINISHED"),
         (
-            (
-                op.get("id"),
-                op.get("job_id"),
-                op.get("unit"),
-                op.get("action"),
-                op.get("status"),
-                op.get("rc"),
-                _count(op),
-                op.get("started_at"),
-                op.get("finished_at"),
-            )
+            (op.id, op.job_id, op.unit, op.action, op.status, op.rc, _tasks(op), op.started_at, op.finished_at)
             for op in ops
         ),
     )
@@ -54,23 +52,19 @@ def operations_table(ops: Iterable[Operation]) -> None:
 def jobs_table(jobs: Iterable[Job]) -> None:
     table(
         ("ID", "TAG", "STATUS", "UNITS", "CREATED"),
-        (
-            (job.get("id"), job.get("tag"), job.get("status"), len(job.get("units") or []), job.get("created_at"))
-            for job in jobs
-        ),
+        ((job.id, job.tag, job.status, len(job.units), job.created_at) for job in jobs),
     )
 
 
 def job_detail(job: Job) -> None:
-    sys.stdout.write(
-        f"Job {job.get('id')}  tag {job.get('tag')}  status {job.get('status')}  created {job.get('created_at')}\n\n"
-    )
-    rows = []
-    for unit in job.get("units") or []:
-        op: Mapping[str, Any] = unit.get("latest_operation") or {}
-        rows.append(
-            (unit.get("name"), unit.get("status"), op.get("id"), op.get("action"), op.get("rc"), op.get("finished_at"))
-        )
+    sys.stdout.write(f"Job {job.id}  tag {job.tag}  status {job.status}  created {job.created_at}\n\n")
+    rows: list[Row] = []
+    for unit in job.units:
+        op = unit.latest_operation
+        if op is None:
+            rows.append((unit.name, unit.status, None, None, None, None))
+        else:
+            rows.append((unit.name, unit.status, op.id, op.action, op.rc, op.finished_at))
     table(("UNIT", "STATUS", "OPERATION", "ACTION", "RC", "FINISHED"), rows)
 
 
@@ -79,15 +73,15 @@ def schedules_table(schedules: Iterable[Schedule]) -> None:
         ("NAME", "CRON", "TIMEZONE", "TAG", "ACTION", "UNITS", "ENABLED", "NEXT RUN", "LAST JOB"),
         (
             (
-                s.get("name"),
-                s.get("cron"),
-                s.get("timezone"),
-                s.get("tag"),
-                s.get("action"),
-                ",".join(s.get("units") or []),
-                "yes" if s.get("enabled", True) else "no",
-                s.get("next_run_at"),
-                s.get("last_job_id"),
+                s.name,
+                s.cron,
+                s.timezone,
+                s.tag,
+                s.action,
+                ",".join(s.units),
+                "yes" if s.enabled else "no",
+                s.next_run_at,
+                s.last_job_id,
             )
             for s in schedules
         ),

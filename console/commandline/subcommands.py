@@ -12,7 +12,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from console.client import Operation, RedRunnerClient
+from backend.statuses import JobStatus, OperationStatus
+from console.client import Event, Operation, RedRunnerClient
 from console.commandline import output
 from console.commandline.arguments import merged_extravars
 from console.commandline.follow import follow_operation, follow_operations, stream_lines
@@ -24,7 +25,7 @@ Subcommand = Callable[[RedRunnerClient, argparse.Namespace], Awaitable[int]]
 
 
 def all_successful(ops: list[Operation]) -> int:
-    return OK if all(op.get("status") == "successful" for op in ops) else NOT_SUCCESSFUL
+    return OK if all(op.status == OperationStatus.SUCCESSFUL for op in ops) else NOT_SUCCESSFUL
 
 
 def json_mode(args: argparse.Namespace) -> bool:
@@ -65,7 +66,7 @@ async def each(client: RedRunnerClient, args: argparse.Namespace) -> int:
     # POST /jobs adds the listed Units to a reused Job too, so the action finds every one.
     target = await client.create_job(args.tag, args.units, reuse_latest=args.reuse_latest)
     ops = await client.start_action(
-        int(target["id"]),
+        target.id,
         args.action,
         args.units,
         extravars=merged_extravars(args),
@@ -94,13 +95,13 @@ async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
         # One document: the events (each with its stdout), all of them once the run has ended.
         if args.follow:
             await wait_operations(client, [args.operation_id], Deadline(None))
-        events: list[Any] = []
+        events: list[Event] = []
         after, complete = 0, False
         while not complete:
             page = await client.events(args.operation_id, after=after, limit=5000)
-            events.extend(page["items"])
-            after = page["next_after"]
-            complete = page["complete"] or not page["items"]
+            events.extend(page.items)
+            after = page.next_after
+            complete = page.complete or not page.items
         output.emit_json(events)
         if not args.follow:
             return OK
@@ -118,7 +119,7 @@ async def wait(client: RedRunnerClient, args: argparse.Namespace) -> int:
     if args.job is not None:
         found = await wait_job(client, args.job, deadline)
         output.emit_json(found) if json_mode(args) else output.job_detail(found)
-        return OK if found.get("status") in ("successful", "new") else NOT_SUCCESSFUL
+        return OK if found.status in (JobStatus.SUCCESSFUL, JobStatus.NEW) else NOT_SUCCESSFUL
     ops = await wait_operations(client, args.operation_ids, deadline)
     output.emit_json(ops) if json_mode(args) else output.operations_table(ops)
     return all_successful(ops)

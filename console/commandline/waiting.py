@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from console.client import ACTIVE, TERMINAL, Job, Operation, RedRunnerClient
+from console.client import Job, Operation, RedRunnerClient
 
 # The server answers a long-poll after at most 60 s; ask for no more.
 LONG_POLL = 60.0
@@ -35,7 +35,7 @@ async def wait_operation(client: RedRunnerClient, op_id: int, deadline: Deadline
             # The long-poll counts whole seconds: the last fraction is one plain read.
             return await client.get_operation(op_id)
         op = await client.wait_operation(op_id, LONG_POLL if left is None else min(LONG_POLL, left))
-        if op.get("status") in TERMINAL:
+        if op.terminal:
             return op
 
 
@@ -44,8 +44,8 @@ async def wait_operations(client: RedRunnerClient, op_ids: list[int], deadline: 
 
 
 def active_operations(job: Job) -> list[int]:
-    ops = [unit.get("latest_operation") or {} for unit in job.get("units") or []]
-    return [int(op["id"]) for op in ops if op.get("status") in ACTIVE]
+    ops = [unit.latest_operation for unit in job.units]
+    return [op.id for op in ops if op is not None and op.active]
 
 
 async def wait_job(client: RedRunnerClient, job_id: int, deadline: Deadline) -> Job:

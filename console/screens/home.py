@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input
 
-from console.client import ApiError, Unavailable
+from console.client import ApiError, JobFrame, JobsSnapshotFrame, Unavailable
 from console.messages import JobsSnapshot, JobUpdated
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import CreateJobScreen
@@ -44,10 +44,10 @@ class HomeScreen(ConsoleScreen):
     async def _follow(self) -> None:
         try:
             async for frame in self.source.follow_jobs(self.report_state, tag=self.tag):
-                if frame.get("type") == "snapshot":
-                    self.post_message(JobsSnapshot(list(frame["data"]["items"])))
-                elif frame.get("type") == "job":
-                    self.post_message(JobUpdated(frame["data"]))
+                if isinstance(frame, JobsSnapshotFrame):
+                    self.post_message(JobsSnapshot(frame.jobs))
+                elif isinstance(frame, JobFrame):
+                    self.post_message(JobUpdated(frame.job))
         except (ApiError, Unavailable) as exc:
             self.report_error("Job list", exc)
 
@@ -57,7 +57,7 @@ class HomeScreen(ConsoleScreen):
 
     @on(JobUpdated)
     def _updated(self, event: JobUpdated) -> None:
-        if self.tag and event.job.get("tag") != self.tag:
+        if self.tag and event.job.tag != self.tag:
             return
         self.query_one(JobsTable).upsert(event.job, self.console_app.now())
 
@@ -99,5 +99,5 @@ class HomeScreen(ConsoleScreen):
         except (ApiError, Unavailable) as exc:
             self.report_error("New job", exc)
             return
-        self.notify(f"Job {job['id']} created ({tag})", timeout=3)
-        self.console_app.open_job(int(job["id"]))
+        self.notify(f"Job {job.id} created ({tag})", timeout=3)
+        self.console_app.open_job(job.id)

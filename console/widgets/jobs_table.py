@@ -24,11 +24,11 @@ class JobsTable(DataTable[str | Text]):
             self.add_column(label, width=width, key=label)
 
     def set_jobs(self, jobs: list[Job], now: datetime) -> None:
-        self.jobs = {int(job["id"]): job for job in jobs}
+        self.jobs = {job.id: job for job in jobs}
         self._redraw(now)
 
     def upsert(self, job: Job, now: datetime) -> None:
-        self.jobs[int(job["id"])] = job
+        self.jobs[job.id] = job
         self._redraw(now)
 
     def _redraw(self, now: datetime) -> None:
@@ -36,12 +36,12 @@ class JobsTable(DataTable[str | Text]):
         self.clear()
         for job in sort_jobs(list(self.jobs.values())):
             self.add_row(
-                str(job.get("tag", "")),
-                Text(str(job["id"]), justify="right"),
-                relative(job.get("created_at"), now),
-                status_text(str(job.get("status", ""))),
-                units_summary(job.get("units") or []),
-                key=str(job["id"]),
+                job.tag,
+                Text(str(job.id), justify="right"),
+                relative(job.created_at, now),
+                status_text(job.status),
+                units_summary(job.units),
+                key=str(job.id),
             )
         if selected is not None and str(selected) in self.rows:
             self.move_cursor(row=self.get_row_index(str(selected)), animate=False)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from console.client import Event, Operation, Progress, Unit
 from console.loglines import Kind, classify, event_lines
 from console.logstore import LogStore
 from console.present import progress_bar, units_summary
@@ -41,9 +43,10 @@ def test_lines_are_classified_as_ansible_colors_them() -> None:
     assert classify("localhost : ok=2 changed=0 unreachable=0 failed=1") is Kind.RECAP_FAILED
     assert classify("localhost : ok=2 changed=1 unreachable=0 failed=0") is Kind.RECAP_CHANGED
     assert classify("  continued message", "runner_on_failed") is Kind.FAILED
-    lines = event_lines({"event": "runner_on_ok", "stdout": "\x1b[0;32mok: [localhost]\x1b[0m\r\n"})
+    colored = "\x1b[0;32mok: [localhost]\x1b[0m\r\n"
+    lines = event_lines(Event(seq=1, operation_id=1, event="runner_on_ok", stdout=colored))
     assert lines == [(Kind.OK, "ok: [localhost]"), (Kind.PLAIN, "")]
-    assert event_lines({"event": "playbook_on_start", "stdout": ""}) == []
+    assert event_lines(Event(seq=2, operation_id=1, event="playbook_on_start", stdout="")) == []
 
 
 def test_presentation_helpers() -> None:
@@ -51,14 +54,11 @@ def test_presentation_helpers() -> None:
     assert relative("2026-11-25T11:55:00Z", now) == "5m ago"
     assert relative("2026-11-23T12:00:00.5Z", now) == "1d ago"
     assert duration(185) == "3m05s"
-    units = [
-        {"name": "a", "status": "successful"},
-        {"name": "b", "status": "running"},
-        {"name": "c", "status": "failed"},
-        {"name": "d", "status": "successful"},
-    ]
-    assert units_summary(units) == "2 ok · 1 running · 1 failed"  # type: ignore[arg-type]
-    bar = progress_bar({"status": "running", "progress": {"tasks_done": 3, "tasks_total": 6}})
+    statuses = {"a": "successful", "b": "running", "c": "failed", "d": "successful"}
+    units = [Unit(job_id=1, name=name, status=status) for name, status in statuses.items()]
+    assert units_summary(units) == "2 ok · 1 running · 1 failed"
+    running = Operation(id=1, job_id=1, unit="a", action="x.yml", status="running")
+    bar = progress_bar(replace(running, progress=Progress(tasks_done=3, tasks_total=6)))
     assert bar.plain == "█████░░░░░ 3/6"
-    unknown = progress_bar({"status": "running", "progress": {"tasks_done": 2, "tasks_total": None}})
+    unknown = progress_bar(replace(running, progress=Progress(tasks_done=2, tasks_total=None)))
     assert unknown.plain.endswith(" 2/?")

@@ -228,5 +228,5 @@ async def test_home_screen_is_live(project_server: RunningServer) -> None:
         table = app.screen.query_one(JobsTable)
         await until(pilot, lambda: job_id in table.jobs, 5, "new job listed")
         start(srv, job_id, "db", "backup-db.yml")
-        await until(pilot, lambda: table.jobs[job_id]["status"] == "running", 10, "running")
+        await until(pilot, lambda: table.jobs[job_id].status == "running", 10, "running")
         assert list(table.jobs) == [job_id]

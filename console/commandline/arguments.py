@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,20 @@ def extravars(text: str) -> dict[str, Any]:
     return value
 
 
+def default_url(environ: Mapping[str, str] = os.environ) -> str:
+    """$REDRUNNER_URL; else the server beside us: its $REDRUNNER_PORT (the pod's setting) or 8787."""
+    if environ.get("REDRUNNER_URL"):
+        return environ["REDRUNNER_URL"]
+    port = environ.get("REDRUNNER_PORT", "")
+    return f"http://127.0.0.1:{port}" if port.isdigit() else DEFAULT_URL
+
+
 def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
-        default=os.environ.get("REDRUNNER_URL") or DEFAULT_URL,
-        help=f"server URL (default: $REDRUNNER_URL or {DEFAULT_URL})",
+        default=default_url(),
+        help=f"server URL (default: $REDRUNNER_URL, else 127.0.0.1 on $REDRUNNER_PORT, else {DEFAULT_URL})",
     )
     common.add_argument(
         "--token-file",

@@ -54,8 +54,8 @@ class LineReader:
         for line in self._pipe:  # type: ignore[attr-defined]
             self.lines.append(line.rstrip("\n"))
 
-    def has(self, text: str) -> bool:
-        return any(text in line for line in list(self.lines))
+    def has(self, text: str, prefix: str = "") -> bool:
+        return any(text in line and line.startswith(prefix) for line in list(self.lines))
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)

@@ -56,9 +56,10 @@ class Cli:
     token_file: Path
 
     def __call__(self, command: str, *args: str, timeout: float = 120) -> Result:
-        return redrunner(
-            command, "--url", self.server.url, "--token-file", str(self.token_file), *args, timeout=timeout
-        )
+        # The options follow the subcommand's name: `schedule add --url ...`.
+        words = (command, args[0]) if command == "schedule" else (command,)
+        rest = args[len(words) - 1 :]
+        return redrunner(*words, "--url", self.server.url, "--token-file", str(self.token_file), *rest, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

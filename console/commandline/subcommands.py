@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from backend.statuses import JobStatus, OperationStatus
 from console.client import Event, Operation, RedRunnerClient
@@ -20,6 +20,8 @@ from console.commandline.follow import follow_operation, follow_operations, stre
 from console.commandline.waiting import Deadline, wait_job, wait_operations
 
 OK, NOT_SUCCESSFUL = 0, 1
+
+T = TypeVar("T")
 
 Subcommand = Callable[[RedRunnerClient, argparse.Namespace], Awaitable[int]]
 
@@ -32,13 +34,21 @@ def json_mode(args: argparse.Namespace) -> bool:
     return bool(args.output == "json")
 
 
+def show(args: argparse.Namespace, value: T, as_table: Callable[[T], None]) -> None:
+    """`-o json`: the value as one JSON document; otherwise the table made for it."""
+    if json_mode(args):
+        output.emit_json(value)
+    else:
+        as_table(value)
+
+
 async def started(client: RedRunnerClient, args: argparse.Namespace, ops: list[Operation], prefixed: bool) -> int:
     """Show the Operations just started; with --follow, their output live, then how they ended.
 
     With `-o json` stdout must stay one JSON document, so the live lines go to stderr then.
     """
     if not args.follow:
-        output.emit_json(ops) if json_mode(args) else output.operations_table(ops)
+        show(args, ops, output.operations_table)
         return OK
     lines = stream_lines(sys.stderr if json_mode(args) else sys.stdout)
     ended = await follow_operations(client, ops, lines, prefixed=prefixed)
@@ -52,13 +62,13 @@ async def started(client: RedRunnerClient, args: argparse.Namespace, ops: list[O
 
 async def jobs(client: RedRunnerClient, args: argparse.Namespace) -> int:
     found = await client.list_jobs(tag=args.tag, status=args.status, limit=args.limit)
-    output.emit_json(found) if json_mode(args) else output.jobs_table(found)
+    show(args, found, output.jobs_table)
     return OK
 
 
 async def job(client: RedRunnerClient, args: argparse.Namespace) -> int:
     found = await client.get_job(args.job_id)
-    output.emit_json(found) if json_mode(args) else output.job_detail(found)
+    show(args, found, output.job_detail)
     return OK
 
 
@@ -118,17 +128,17 @@ async def wait(client: RedRunnerClient, args: argparse.Namespace) -> int:
     deadline = Deadline(args.timeout)
     if args.job is not None:
         found = await wait_job(client, args.job, deadline)
-        output.emit_json(found) if json_mode(args) else output.job_detail(found)
+        show(args, found, output.job_detail)
         return OK if found.status in (JobStatus.SUCCESSFUL, JobStatus.NEW) else NOT_SUCCESSFUL
     ops = await wait_operations(client, args.operation_ids, deadline)
-    output.emit_json(ops) if json_mode(args) else output.operations_table(ops)
+    show(args, ops, output.operations_table)
     return all_successful(ops)
 
 
 async def cancel(client: RedRunnerClient, args: argparse.Namespace) -> int:
     await client.cancel_operation(args.operation_id)
     op = await client.get_operation(args.operation_id)
-    output.emit_json(op) if json_mode(args) else output.operations_table([op])
+    show(args, [op], output.operations_table)
     return OK
 
 
@@ -141,7 +151,7 @@ async def rerun(client: RedRunnerClient, args: argparse.Namespace) -> int:
 
 async def schedules(client: RedRunnerClient, args: argparse.Namespace) -> int:
     found = await client.list_schedules()
-    output.emit_json(found) if json_mode(args) else output.schedules_table(found)
+    show(args, found, output.schedules_table)
     return OK
 
 
@@ -160,13 +170,16 @@ async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
         if args.check:
             body["check"] = True
         created = await client.create_schedule(body)
-        output.emit_json(created) if json_mode(args) else output.schedules_table([created])
+        show(args, [created], output.schedules_table)
     elif args.verb == "rm":
         await client.delete_schedule(args.name)
-        output.emit_json({"deleted": args.name}) if json_mode(args) else sys.stdout.write(f"deleted {args.name}\n")
+        if json_mode(args):
+            output.emit_json({"deleted": args.name})
+        else:
+            sys.stdout.write(f"deleted {args.name}\n")
     else:
         fired = await client.run_schedule(args.name)
-        output.emit_json(fired) if json_mode(args) else output.job_detail(fired)
+        show(args, fired, output.job_detail)
     return OK
 
 

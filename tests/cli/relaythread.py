@@ -25,6 +25,10 @@ class RelayThread:
 
         return asyncio.run_coroutine_threadsafe(drop(), self._loop).result(10)
 
+    def close(self) -> None:
+        """Stop listening and drop everything: nothing answers on the relay's port any more."""
+        asyncio.run_coroutine_threadsafe(self.relay.close(), self._loop).result(10)
+
 
 @contextmanager
 def relay_to(port: int) -> Iterator[RelayThread]:

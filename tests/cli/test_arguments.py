@@ -27,3 +27,11 @@ def test_units_and_seconds_are_parsed() -> None:
     args = parse(["each", "backup", "--tag", "t", "--units", "db, web,", "--timeout", "1.5", "--check"])
     assert (args.units, args.timeout, args.check, args.follow) == (["db", "web"], 1.5, True, False)
     assert parse(["wait", "3", "4", "--timeout", "10"]).operation_ids == [3, 4]
+
+
+def test_redrunner_help_lists_every_client_subcommand() -> None:
+    from backend.cli import build_parser
+    from console.commandline import COMMANDS
+
+    listed = build_parser().format_help()
+    assert all(command in listed for command in COMMANDS)

@@ -53,3 +53,32 @@ def test_logs_follow_loses_and_repeats_no_line_across_dropped_connections(cli: C
     assert out.lines == stored_lines(cli, op_id)
     items = [line for line in out.lines if '"msg": "item ' in line]
     assert len(items) == 300
+
+
+@pytest.mark.slow
+def test_logs_follow_exits_3_when_the_server_stays_away(cli: Cli, tmp_path: Path) -> None:
+    job = cli.server.post("jobs", {"tag": "cli-gone", "units": ["a"]}).json()
+    op = cli.server.post(f"jobs/{job['id']}/units/a", {"action": "gated", "extravars": {"gate_dir": str(tmp_path)}})
+    with relay_to(cli.server.port) as relay:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend", "logs", str(op.json()["id"]), "-f", "--url", relay.url],
+            cwd=REPO,
+            env=client_env(REDRUNNER_TOKEN_FILE=str(cli.token_file)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = LineReader(proc.stdout), LineReader(proc.stderr)
+        try:
+            wait_until(lambda: out.has('"msg": "item 99"'), timeout=90, what="the first burst")
+            relay.close()  # the port-forward is gone for good: every reconnect is refused
+            assert proc.wait(120) == 3
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            (tmp_path / "gate1").touch()
+            (tmp_path / "gate2").touch()
+        err.join(10)
+    assert any("cannot reach the server" in line for line in err.lines)
+    cli.server.wait_terminal(op.json()["id"])

@@ -23,6 +23,7 @@ def lines_of(output: list[str], unit: str) -> list[str]:
     return [line.removeprefix(prefix) for line in output if line.startswith(prefix)]
 
 
+@pytest.mark.slow
 def test_each_follow_prefixes_every_units_output_and_exits_0(cli: Cli) -> None:
     result = cli("each", "say", "--tag", "cli-each", "--units", "a,b", "--follow")
     assert result.returncode == 0, result.stderr
@@ -37,6 +38,7 @@ def test_each_follow_prefixes_every_units_output_and_exits_0(cli: Cli) -> None:
     assert "hello from a" in "\n".join(lines_of(output, "a"))
 
 
+@pytest.mark.slow
 def test_each_reuses_the_newest_job_and_json_lists_the_operations(cli: Cli) -> None:
     first = cli("each", "say", "--tag", "cli-reuse", "--units", "a", "-o", "json")
     assert first.returncode == 0, first.stderr

@@ -45,6 +45,7 @@ def test_jobs_and_job_as_tables(cli: Cli) -> None:
     assert [line.split()[:2] for line in shown[3:]] == [["a", "idle"], ["b", "idle"]]
 
 
+@pytest.mark.slow
 def test_start_follow_prints_the_output_and_exits_0_on_success(cli: Cli) -> None:
     job_id = new_job(cli.server, "cli-start", ["a"])
     result = cli("start", str(job_id), "a", "say", "--follow")
@@ -58,6 +59,7 @@ def test_start_follow_prints_the_output_and_exits_0_on_success(cli: Cli) -> None
     assert result.stdout.splitlines()[-1].split()[:5] == [str(op["id"]), str(job_id), "a", "say-a.yml", "successful"]
 
 
+@pytest.mark.slow
 def test_a_failed_run_exits_1_and_json_says_why(cli: Cli, tmp_path: Path) -> None:
     job_id = new_job(cli.server, "cli-fail", ["a"])
     result = cli("start", str(job_id), "a", "flaky", "-e", f'{{"fixed": "{tmp_path}/nope"}}', "--follow", "-o", "json")
@@ -67,6 +69,7 @@ def test_a_failed_run_exits_1_and_json_says_why(cli: Cli, tmp_path: Path) -> Non
     assert "not fixed yet" in result.stderr
 
 
+@pytest.mark.slow
 def test_start_returns_at_once_and_wait_reports_the_end(cli: Cli, tmp_path: Path) -> None:
     job_id = new_job(cli.server, "cli-wait", ["a"])
     vars_file = tmp_path / "vars.json"
@@ -105,6 +108,7 @@ def test_wait_timeout_cancel_and_a_second_cancel(cli: Cli) -> None:
     assert "not_running" in again.stderr
 
 
+@pytest.mark.slow
 def test_logs_prints_the_stored_output_and_json_the_events(cli: Cli) -> None:
     job_id = new_job(cli.server, "cli-logs", ["b"])
     op = cli.server.post(f"jobs/{job_id}/units/b", {"action": "say"}).json()
@@ -160,6 +164,7 @@ def test_an_unreachable_server_exits_3() -> None:
     assert "cannot reach" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_token_comes_from_a_file_or_the_environment(cli: Cli, tmp_path: Path) -> None:
     url = cli.server.url
     refused = redrunner("jobs", "--url", url)

@@ -379,6 +379,7 @@ class Schedule(WireModel):
 
     name: str
     cron: str = ""
+    description: str = ""
     timezone: str = "UTC"
     tag: str = ""
     units: list[str] = field(default_factory=list)
@@ -387,6 +388,8 @@ class Schedule(WireModel):
     next_run_at: str | None = None
     last_run_at: str | None = None
     last_job_id: int | None = None
+    last_job_status: str | None = None
+    last_error: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -398,6 +401,7 @@ class Schedule(WireModel):
         return cls(
             name=_str(d, "name"),
             cron=_str(d, "cron"),
+            description=_str(d, "description"),
             timezone=_str(d, "timezone", "UTC"),
             tag=_str(d, "tag"),
             units=list(units),
@@ -406,6 +410,8 @@ class Schedule(WireModel):
             next_run_at=_opt_str(d, "next_run_at"),
             last_run_at=_opt_str(d, "last_run_at"),
             last_job_id=_opt_int(d, "last_job_id"),
+            last_job_status=_opt_str(d, "last_job_status"),
+            last_error=_opt_str(d, "last_error"),
             raw=d,
         )
 

@@ -138,7 +138,7 @@ async def wait(client: RedRunnerClient, args: argparse.Namespace) -> int:
 async def cancel(client: RedRunnerClient, args: argparse.Namespace) -> int:
     await client.cancel_operation(args.operation_id)
     op = await client.get_operation(args.operation_id)
-    show(args, [op], output.operations_table)
+    show(args, op, lambda one: output.operations_table([one]))
     return OK
 
 
@@ -170,7 +170,7 @@ async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
         if args.check:
             body["check"] = True
         created = await client.create_schedule(body)
-        show(args, [created], output.schedules_table)
+        show(args, created, lambda one: output.schedules_table([one]))
     elif args.verb == "rm":
         await client.delete_schedule(args.name)
         if json_mode(args):

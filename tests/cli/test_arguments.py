@@ -35,3 +35,21 @@ def test_redrunner_help_lists_every_client_subcommand() -> None:
 
     listed = build_parser().format_help()
     assert all(command in listed for command in COMMANDS)
+
+
+def test_schedule_model_reads_the_served_fields() -> None:
+    from console.models import Schedule
+
+    wire = {
+        "name": "nightly",
+        "cron": "0 3 * * *",
+        "description": "at 03:00",
+        "units": ["db"],
+        "enabled": False,
+        "last_job_id": 7,
+        "last_job_status": "failed",
+        "extra": 1,
+    }
+    schedule = Schedule.from_wire(wire)
+    assert (schedule.timezone, schedule.enabled, schedule.last_job_status) == ("UTC", False, "failed")
+    assert schedule.raw == wire

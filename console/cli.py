@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from console.client import RedRunnerClient
+from console.startup import startup_problem
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +27,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from console.app import RedRunnerApp  # Textual loads only once the arguments are good
+    problem = startup_problem(args.url, args.token)
+    if problem is not None:
+        print(f"redrunner console: {problem.message}", file=sys.stderr)
+        return problem.exit_code
+    from console.app import RedRunnerApp  # Textual loads only once the arguments and the server are good
 
     app = RedRunnerApp(RedRunnerClient(args.url, args.token), tag=args.tag, job_id=args.job)
     result = app.run()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from console.client import RedRunnerClient
+from console.startup import startup_problem
 from console.token import TokenFileError, resolve_token
 
 
@@ -39,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         token = console_token(args)
     except TokenFileError as exc:
         p.error(str(exc))
-    from console.app import RedRunnerApp  # Textual loads only once the arguments are good
+    problem = startup_problem(args.url, token)
+    if problem is not None:
+        print(f"redrunner console: {problem.message}", file=sys.stderr)
+        return problem.exit_code
+    from console.app import RedRunnerApp  # Textual loads only once the arguments and the server are good
 
     app = RedRunnerApp(RedRunnerClient(args.url, token), tag=args.tag, job_id=args.job)
     result = app.run()

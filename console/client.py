@@ -285,9 +285,10 @@ class RedRunnerClient:
         path = f"operations/{op_id}"
         return await self._typed(Operation.from_wire, "GET", path, params=params, timeout=seconds + self.timeout)
 
-    async def stdout(self, op_id: int) -> str:
-        """The playbook's whole output so far, as the server stored it."""
-        return (await self._request("GET", f"operations/{op_id}/stdout")).text
+    async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
+        """The playbook's whole output so far: plain text, or with ansible's colour codes when `ansi`."""
+        params = {"ansi": "true"} if ansi else {}
+        return (await self._request("GET", f"operations/{op_id}/stdout", params=params)).text
 
     async def list_operations(
         self,

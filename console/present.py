@@ -7,6 +7,7 @@ from collections import Counter
 from rich.text import Text
 
 from console.client import ACTIVE, Job, Operation, Unit
+from console.timefmt import duration
 
 STATUS_STYLE = {
     "successful": "bold green",
@@ -48,20 +49,48 @@ def job_status(units: list[Unit]) -> str:
     return "successful"
 
 
+def progress_label(op: Operation) -> str:
+    """One figure for an Operation's progress, the same on every screen.
+
+    `7/12` counted; `7/~12` against the previous run's count (an estimate); `7/?` when no total is
+    honest (no earlier run, or this run passed the estimate); `done 17/17` at a successful end;
+    `3 tasks` when it ended otherwise (its status says how).
+    """
+    done, total = op.progress.tasks_done, op.progress.tasks_total
+    if op.terminal:
+        return f"done {done}/{done}" if op.status == "successful" else f"{done} task{'s' if done != 1 else ''}"
+    if total is None or done > total:
+        return f"{done}/?"
+    return f"{done}/~{total}" if op.progress.estimated else f"{done}/{total}"
+
+
 def progress_bar(op: Operation | None, width: int = 10) -> Text:
-    """`█████░░░░░ 7/12`; a hatched bar with `7/?` when the total is unknown."""
+    """`█████░░░░░ 7/12`; a hatched bar when the total is unknown; full at a successful end."""
     if not op:
         return Text("")
-    done = op.progress.tasks_done
-    total = op.progress.tasks_total
+    label = progress_label(op)
+    done, total = op.progress.tasks_done, op.progress.tasks_total
     style = STATUS_STYLE.get(op.status, "")
-    if not total:
-        if op.status == "successful":
-            return Text("█" * width + f" {done}/{done}", style=style)
-        return Text("▒" * width, style="dim " + style) + Text(f" {done}/?")
-    filled = min(width, round(width * done / total))
+    if op.terminal:
+        fill = "█" if op.status == "successful" else "▪"
+        return Text(fill * width, style=style) + Text(f" {label}")
+    if total is None or done > total:
+        return Text("▒" * width, style="dim " + style) + Text(f" {label}")
+    filled = min(width, round(width * done / total)) if total else 0
     bar = Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
-    return bar + Text(f" {done}/{total}")
+    return bar + Text(f" {label}")
+
+
+def eta_text(op: Operation, previous: float | None, spent: float | None) -> str:
+    """`~2m10s` left, judged by the previous successful run's duration; empty whenever that cannot
+    be honest: not running, no earlier run, or this run already outlasted it or its task count."""
+    if op.status != "running" or previous is None or spent is None:
+        return ""
+    total = op.progress.tasks_total
+    if total is not None and op.progress.tasks_done > total:
+        return ""
+    left = previous - spent
+    return "~" + duration(left) if left >= 1 else ""
 
 
 def newer(a: Operation | None, b: Operation | None) -> Operation | None:

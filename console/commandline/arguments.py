@@ -97,7 +97,16 @@ def run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=positive_seconds, help="stop each run after this many seconds")
     parser.add_argument("--check", action="store_true", help="a dry run (ansible-playbook --check)")
     parser.add_argument("--queue", action="store_true", help="wait for a busy Unit instead of failing")
+    follow_options(parser)
+
+
+def follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow", action="store_true", help="print the output live and wait for the end")
+    ansi_option(parser)
+
+
+def ansi_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ansi", action="store_true", help="keep ansible's colour codes (default: plain text)")
 
 
 def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
@@ -131,6 +140,7 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
     logs = add("logs", "an Operation's output")
     logs.add_argument("operation_id", type=positive_int, metavar="OPERATION")
     logs.add_argument("-f", "--follow", action="store_true", help="follow it live to the end")
+    ansi_option(logs)
 
     wait = add("wait", "wait until Operations (or every Operation of a Job) have ended")
     wait.add_argument("operation_ids", type=positive_int, nargs="*", metavar="OPERATION")
@@ -147,7 +157,7 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
         "--status", type=name_list, metavar="s,t", help="only these end states (server default: all failures)"
     )
     rerun.add_argument("--units", type=name_list, metavar="a,b,c")
-    rerun.add_argument("--follow", action="store_true", help="print the output live and wait for the end")
+    follow_options(rerun)
 
     add("schedules", "list Schedules")
     schedule = sub.add_parser("schedule", help="add, remove or fire a Schedule", description="Manage Schedules.")

@@ -8,6 +8,7 @@ frames into lines and decides when a broken connection is worth no more retries.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -20,6 +21,10 @@ from console.client import ConnectionState, EndFrame, EventFrame, Operation, Red
 MAX_RECONNECTS = 8
 
 LineSink = Callable[[str], None]
+
+# ansible's colour codes, as the server strips them from /stdout (backend.serialize.ANSI_CODE;
+# not imported: the client does not load the server's database layer).
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def stream_lines(out: TextIO) -> LineSink:
@@ -43,15 +48,24 @@ def _on_state(label: str, notes: TextIO) -> Callable[[ConnectionState], None]:
 
 
 async def follow_operation(
-    client: RedRunnerClient, op: Operation, write: LineSink, prefix: str = "", notes: TextIO | None = None
+    client: RedRunnerClient,
+    op: Operation,
+    write: LineSink,
+    prefix: str = "",
+    notes: TextIO | None = None,
+    *,
+    ansi: bool = False,
 ) -> Operation:
-    """Write the Operation's output from its first line to its last; return it as it ended."""
+    """Write the Operation's output from its first line to its last; return it as it ended.
+
+    The lines are those of `GET /operations/{id}/stdout`: plain text, or coloured with `ansi`.
+    """
     final = op
     label = prefix.strip() or f"operation {op.id}"
     async for frame in client.follow_operation(op.id, _on_state(label, notes or sys.stderr)):
         if isinstance(frame, EventFrame):
-            text = frame.event.stdout
-            if text:  # the same lines, in the same order, as GET /operations/{id}/stdout
+            text = frame.event.stdout if ansi else ANSI_CODE.sub("", frame.event.stdout)
+            if frame.event.stdout:  # the same lines, in the same order, as GET /operations/{id}/stdout
                 for line in text.split("\n"):
                     write(prefix + line)
         elif isinstance(frame, EndFrame) and frame.operation is not None:
@@ -60,7 +74,13 @@ async def follow_operation(
 
 
 async def follow_operations(
-    client: RedRunnerClient, ops: list[Operation], write: LineSink, *, prefixed: bool, notes: TextIO | None = None
+    client: RedRunnerClient,
+    ops: list[Operation],
+    write: LineSink,
+    *,
+    prefixed: bool,
+    notes: TextIO | None = None,
+    ansi: bool = False,
 ) -> list[Operation]:
     """All at once, each line prefixed `[unit]` when asked; the Operations as they ended, in order."""
     return list(

@@ -51,7 +51,7 @@ async def started(client: RedRunnerClient, args: argparse.Namespace, ops: list[O
         show(args, ops, output.operations_table)
         return OK
     lines = stream_lines(sys.stderr if json_mode(args) else sys.stdout)
-    ended = await follow_operations(client, ops, lines, prefixed=prefixed)
+    ended = await follow_operations(client, ops, lines, prefixed=prefixed, ansi=args.ansi)
     if json_mode(args):
         output.emit_json(ended)
     else:
@@ -117,10 +117,10 @@ async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
             return OK
         return all_successful([await client.get_operation(args.operation_id)])
     if not args.follow:
-        sys.stdout.write(await client.stdout(args.operation_id))
+        sys.stdout.write(await client.stdout(args.operation_id, ansi=args.ansi))
         return OK
     op = await client.get_operation(args.operation_id)
-    ended = await follow_operation(client, op, stream_lines(sys.stdout))
+    ended = await follow_operation(client, op, stream_lines(sys.stdout), ansi=args.ansi)
     return all_successful([ended])
 
 

@@ -26,7 +26,7 @@ from console.client import (
 from console.messages import JobStreamChange, OperationChanged, PreviousDuration
 from console.present import job_status, newer, status_text, units_summary
 from console.screens.base import ConsoleScreen
-from console.screens.dialogs import PickScreen
+from console.screens.dialogs import AddUnitScreen, PickScreen
 from console.widgets.connection import ConnectionBar
 from console.widgets.units_table import UnitsTable
 
@@ -41,6 +41,7 @@ class JobScreen(ConsoleScreen):
         Binding("a", "start_action", "Action", id="job.action", tooltip="Start a playbook on the selected Unit"),
         Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
         Binding("c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"),
+        Binding("u", "add_unit", "Add unit", id="job.add_unit", tooltip="Add a Unit to this Job"),
     ]
 
     def __init__(self, job_id: int) -> None:
@@ -255,3 +256,20 @@ class JobScreen(ConsoleScreen):
             self.notify("nothing running on this unit", severity="warning", timeout=3)
             return
         self.console_app.confirm_cancel(op)
+
+    def action_add_unit(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self._add_unit(name)
+
+        self.app.push_screen(AddUnitScreen(self.job_id), chosen)
+
+    @work(group="job-add-unit", exit_on_error=False)
+    async def _add_unit(self, name: str) -> None:
+        try:
+            unit = await self.source.add_unit(self.job_id, name)
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"Add unit {name}", exc)
+            return
+        self.post_message(JobStreamChange(UnitFrame(unit)))
+        self.notify(f"Unit {name} added to Job {self.job_id}", timeout=3)

@@ -15,7 +15,7 @@ from console.client import ApiError, EndFrame, EventFrame, Operation, OperationF
 from console.loglines import Kind, event_lines
 from console.logstore import LogStore
 from console.messages import LogAppended, OperationChanged
-from console.present import status_text
+from console.present import progress_label, status_text
 from console.screens.base import ConsoleScreen
 from console.timefmt import duration, elapsed
 from console.widgets.connection import ConnectionBar
@@ -98,7 +98,7 @@ class OperationScreen(ConsoleScreen):
             return
         self.title = f"Operation {self.op_id} · {op.unit} · {op.action}"
         self.sub_title = op.status
-        stats, total = op.stats, op.progress.tasks_total
+        stats = op.stats
         spent = elapsed(op.started_at, op.finished_at, self.console_app.now())
         parts: list[str | tuple[str, str] | Text] = [
             ("Operation ", "bold"),
@@ -109,7 +109,7 @@ class OperationScreen(ConsoleScreen):
             (op.action, "bold"),
             "  ",
             status_text(op.status),
-            f"  tasks {op.progress.tasks_done}/{total if total else '?'}",
+            f"  progress {progress_label(op)}",
             f"  ok {stats.ok} changed {stats.changed} failed {stats.failed}",
             f"  {duration(spent)}",
         ]
@@ -118,6 +118,10 @@ class OperationScreen(ConsoleScreen):
         if op.error:
             parts.append(("  " + op.error, "red"))
         self.query_one("#operation-summary", Static).update(Text.assemble(*parts))
+
+    def text_sink(self) -> Input | None:
+        find = self.query_one("#find", Input)
+        return find if find.display and self.focused is find else None
 
     def action_back(self) -> None:
         find = self.query_one("#find", Input)

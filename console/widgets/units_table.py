@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from console.client import Operation, Unit
-from console.present import progress_bar, status_text
+from console.present import eta_text, progress_bar, status_text
 from console.timefmt import duration, elapsed
 
 
@@ -25,8 +25,8 @@ class UnitsTable(DataTable[str | Text]):
         ("unit", 12),
         ("status", 10),
         ("action", 18),
-        ("task", 18),
-        ("progress", 16),
+        ("task", 16),
+        ("progress", 20),
         ("elapsed", 7),
         ("eta", 7),
         ("ok", 3),
@@ -58,19 +58,13 @@ class UnitsTable(DataTable[str | Text]):
                 *([""] * 3),
             ]
         spent = elapsed(op.started_at, op.finished_at, now)
-        eta = ""
-        if op.active:
-            before = previous.get(op.action)
-            if before is not None:
-                eta = "~" + duration(max(0.0, before - (spent or 0.0)))
-            elif op.action in previous:
-                eta = "?"
+        eta = eta_text(op, previous.get(op.action), spent)
         return [
             unit.name,
             status_text(unit.status or op.status),
             op.action,
             tasks.get(op.id, ""),
-            progress_bar(op),
+            progress_bar(op, width=8),
             duration(spent) if spent is not None else "",
             eta,
             _count(op, "ok"),

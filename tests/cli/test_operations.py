@@ -123,6 +123,12 @@ def test_logs_prints_the_stored_output_and_json_the_events(cli: Cli) -> None:
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     followed = cli("logs", str(op["id"]), "-f")
     assert followed.returncode == 0 and followed.stdout == logs.stdout
+    assert "\x1b[" not in logs.stdout  # plain text by default, as /stdout gives it
+
+    coloured = cli("logs", str(op["id"]), "--ansi")
+    assert coloured.stdout == text(cli.server.get(f"operations/{op['id']}/stdout?ansi=true").body)
+    assert "\x1b[" in coloured.stdout
+    assert cli("logs", str(op["id"]), "-f", "--ansi").stdout == coloured.stdout
 
 
 def test_api_errors_exit_2_with_the_message_on_stderr(cli: Cli) -> None:

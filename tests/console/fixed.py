@@ -48,6 +48,7 @@ def op(
     changed: int = 0,
     failed: int = 0,
     rc: int | None = None,
+    estimated: bool = False,
 ) -> Operation:
     return Operation.from_wire(
         {
@@ -62,7 +63,7 @@ def op(
             "finished_at": finished,
             "extravars": {},
             "event_count": done * 3,
-            "progress": {"tasks_done": done, "tasks_total": total},
+            "progress": {"tasks_done": done, "tasks_total": total, "estimated": estimated},
             "stats": {"ok": ok, "changed": changed, "failed": failed, "skipped": 0, "unreachable": 0},
             "error": None,
             "duration": None,
@@ -118,6 +119,7 @@ JOB: Job = Job.from_wire(
                     started="2026-11-25T11:58:30Z",
                     ok=7,
                     changed=2,
+                    estimated=True,
                 ),
             ),
             unit(

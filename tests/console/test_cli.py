@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from console.cli import console_token, parser
+from console.cli import console_token, main, parser
+from tests.console.conftest import DATA
+from tests.support.server import free_port
 
 
 def test_environment_supplies_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,3 +57,26 @@ def test_python_dash_m_console_runs() -> None:
     )
     assert result.returncode == 0
     assert "--job" in result.stdout and "REDRUNNER_URL" in result.stdout
+
+
+def test_a_bad_url_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--url", "notaurl"]) == 2
+    err = capsys.readouterr().err
+    assert "'notaurl' is not a server URL" in err and "http://127.0.0.1:8787" in err
+    assert main(["--url", "http://127.0.0.1:port"]) == 2
+    assert "bad port" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_says_what_to_try(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--url", url]) == 3
+    err = capsys.readouterr().err
+    assert f"cannot reach {url}" in err and "port-forward" in err and f"curl {url}/healthz" in err
+
+
+def test_a_wrong_token_or_path_is_named(server_factory: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    srv = server_factory(data_dir=DATA, token="s3cret")
+    assert main(["--url", srv.url, "--token", "wrong"]) == 2
+    assert "refused the token" in capsys.readouterr().err
+    assert main(["--url", f"{srv.url}/redrunner", "--token", "s3cret"]) == 2
+    assert "not as a RedRunner server" in capsys.readouterr().err

@@ -6,11 +6,12 @@ import os
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from console.client import Event, Operation, Progress, Unit
+from console.client import Event, Job, Operation, Progress, Unit
 from console.loglines import Kind, classify, event_lines
 from console.logstore import LogStore
-from console.present import progress_bar, units_summary
+from console.present import eta_text, progress_bar, progress_label, units_summary
 from console.timefmt import duration, relative
+from console.widgets.jobs_table import job_matches
 
 
 def test_store_reads_back_lines_and_finds_both_ways() -> None:
@@ -62,3 +63,39 @@ def test_presentation_helpers() -> None:
     assert bar.plain == "█████░░░░░ 3/6"
     unknown = progress_bar(replace(running, progress=Progress(tasks_done=2, tasks_total=None)))
     assert unknown.plain.endswith(" 2/?")
+
+
+def test_progress_reads_the_same_at_every_moment_of_a_run() -> None:
+    def at(status: str, done: int, total: int | None, estimated: bool = False) -> Operation:
+        progress = Progress(tasks_done=done, tasks_total=total, estimated=estimated)
+        return Operation(id=1, job_id=1, unit="db", action="backup-db.yml", status=status, progress=progress)
+
+    assert progress_label(at("pending", 0, 12, estimated=True)) == "0/~12"
+    assert progress_label(at("running", 7, 12, estimated=True)) == "7/~12"
+    assert progress_label(at("running", 7, 12)) == "7/12"
+    assert progress_label(at("running", 7, None)) == "7/?"
+    assert progress_label(at("running", 13, 12, estimated=True)) == "13/?"  # passed the estimate
+    # At the end: "done" with the count that ran, also from a server that left the total null.
+    assert progress_label(at("successful", 17, None)) == "done 17/17"
+    assert progress_label(at("successful", 17, 17)) == "done 17/17"
+    assert progress_bar(at("successful", 10, None)).plain == "██████████ done 10/10"
+    assert progress_label(at("failed", 3, 3)) == "3 tasks"
+
+
+def test_eta_is_hidden_when_it_cannot_be_honest() -> None:
+    running = Operation(
+        id=1, job_id=1, unit="db", action="a.yml", status="running", progress=Progress(3, 12, estimated=True)
+    )
+    assert eta_text(running, previous=300.0, spent=90.0) == "~3m30s"
+    assert eta_text(running, previous=300.0, spent=300.0) == ""  # outlasted the previous run: no "~0s"
+    assert eta_text(running, previous=300.0, spent=420.0) == ""
+    assert eta_text(running, previous=None, spent=90.0) == ""  # no earlier run to judge by
+    assert eta_text(replace(running, progress=Progress(13, 12, estimated=True)), previous=300.0, spent=10.0) == ""
+    assert eta_text(replace(running, status="successful"), previous=300.0, spent=10.0) == ""
+    assert eta_text(replace(running, status="pending"), previous=300.0, spent=None) == ""
+
+
+def test_the_job_filter_is_a_substring_of_the_tag_or_a_unit_name() -> None:
+    job = Job(id=1, tag="nightly-backup", units=[Unit(job_id=1, name="postgres")])
+    assert job_matches(job, "NIGHT") and job_matches(job, "gres") and job_matches(job, "")
+    assert not job_matches(job, "weekly")

@@ -103,8 +103,8 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         assert jobs.selected_job_id == job_id  # newest first
 
         await pilot.press("slash", *"navigate", "enter")
-        await until(pilot, lambda: list(app.screen.query_one(JobsTable).jobs) == [job_id], what="tag filter")
-        assert other not in app.screen.query_one(JobsTable).jobs
+        await until(pilot, lambda: app.screen.query_one(JobsTable).visible_ids == [job_id], what="filter")
+        assert other not in app.screen.query_one(JobsTable).visible_ids
 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count)

@@ -337,16 +337,7 @@ class Service:
         job = self._job_or_404(job_id)
         if action is None:
             raise ApiError(400, "invalid_action", "action is required", "action")
-        all_units = list(Unit.select().where(Unit.job == job.id).order_by(Unit.id))
-        if units is None:
-            chosen = all_units
-        else:
-            names = check_unit_list(units)
-            by_name = {u.name: u for u in all_units}
-            for name in names:
-                if name not in by_name:
-                    raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}", name)
-            chosen = [u for u in all_units if u.name in names]
+        chosen = self._units_named(job.id, units)
         if not chosen:
             raise ApiError(400, "invalid_units", f"job {job_id} has no units to run {action!r} on", "units")
         planned = []
@@ -391,15 +382,7 @@ class Service:
         listed Unit's latest Operation that ended in one of `statuses`; all or nothing like start_actions."""
         job = self._job_or_404(job_id)
         wanted = check_statuses(statuses)
-        all_units = list(Unit.select().where(Unit.job == job.id).order_by(Unit.id))
-        chosen = all_units
-        if units is not None:
-            names = check_unit_list(units)
-            by_name = {u.name: u for u in all_units}
-            for name in names:
-                if name not in by_name:
-                    raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}", name)
-            chosen = [u for u in all_units if u.name in names]
+        chosen = self._units_named(job.id, units)
         if not chosen:
             return []
         latest_ids = (
@@ -438,6 +421,19 @@ class Service:
         if unit is None:
             raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}")
         return unit
+
+    def _units_named(self, job_id: int, units: Any) -> list[Unit]:
+        """The Job's Units named in `units` (all when None), in the Job's Unit order; a name the Job
+        lacks is `404 unit_not_found` with `field` naming it."""
+        all_units = list(Unit.select().where(Unit.job == job_id).order_by(Unit.id))
+        if units is None:
+            return all_units
+        names = check_unit_list(units)
+        known = {u.name for u in all_units}
+        for name in names:
+            if name not in known:
+                raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}", name)
+        return [u for u in all_units if u.name in names]
 
     def _lock_units(self, unit_ids: list[int]) -> None:
         """Lock the Units' rows, always in id order, so two multi-Unit requests cannot deadlock."""
@@ -676,10 +672,11 @@ class Service:
         return retry_id
 
     def next_start_after(self) -> float | None:
-        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep."""
+        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep. Only
+        delays still running count: a retry already due that waits for a worker must not make it spin."""
         value = (
             Operation.select(pw.fn.MIN(Operation.not_before))
-            .where((Operation.status == "pending") & Operation.not_before.is_null(False))
+            .where((Operation.status == "pending") & (Operation.not_before > now()))
             .scalar()
         )
         return float(value) if value is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from tests.support.server import RunningServer, wait_until
 
-from .helpers import make_job, start
+from .helpers import make_job, start, ws
 
 
 def chain(srv: RunningServer, job_id: int, unit: str) -> list[dict[str, Any]]:
@@ -145,3 +146,57 @@ def test_a_run_lost_in_a_crash_is_retried_after_the_restart(
     ops = chain(again, job["id"], "db")
     assert len(ops) == 2 and ops[1]["retry_of"] == first["id"]
     assert again.wait_terminal(ops[1]["id"], 60)["status"] == "successful"
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_a_shutdown_is_retried_after_the_restart(
+    server_factory: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    srv = server_factory(name="first", args=["--shutdown-grace", "1"])
+    job = make_job(srv, "backup", ["db"])
+    marker = tmp_path / "marker"
+    first = start(
+        srv,
+        job["id"],
+        "db",
+        "flaky.yml",
+        extravars={"flaky_marker": str(marker), "flaky_sleep": 300},
+        retries=1,
+        retry_delay=0,
+    )
+    wait_until(marker.exists, 60, what="the first attempt to leave its marker")
+    assert srv.stop(signal.SIGTERM) == 0
+
+    again = server_factory(name="second", database=srv.database, state_dir=srv.state_dir)
+    stopped = again.get(f"operations/{first['id']}").json()
+    # Canceled by the shutdown, not by a request: the chain goes on.
+    assert (stopped["status"], stopped["error"], stopped["cancel_requested"]) == ("canceled", "server shutdown", False)
+    ops = chain(again, job["id"], "db")
+    assert len(ops) == 2 and ops[1]["retry_of"] == first["id"]
+    assert again.wait_terminal(ops[1]["id"], 60)["status"] == "successful"
+
+
+def test_a_job_follower_sees_the_retry_created_and_started(server: RunningServer, tmp_path: Path) -> None:
+    job = make_job(server, "backup", ["db"])
+    with ws(server, f"jobs/{job['id']}/stream") as conn:
+        assert json.loads(conn.recv(timeout=30))["type"] == "snapshot"
+        first = start(
+            server,
+            job["id"],
+            "db",
+            "flaky.yml",
+            extravars={"flaky_marker": str(tmp_path / "m")},
+            retries=1,
+            retry_delay=0,
+        )
+        seen: list[tuple[int, int, str, int | None]] = []
+        while ("successful" not in [s for _, _, s, _ in seen]) and len(seen) < 500:
+            frame = json.loads(conn.recv(timeout=60))
+            if frame["type"] == "status" and "attempt" in frame["data"]:
+                op = frame["data"]
+                seen.append((op["id"], op["attempt"], op["status"], op["retry_of"]))
+    retry_id = first["id"] + 1
+    assert (first["id"], 1, "failed", None) in seen
+    assert (retry_id, 2, "pending", first["id"]) in seen
+    assert (retry_id, 2, "running", first["id"]) in seen
+    assert (retry_id, 2, "successful", first["id"]) in seen

@@ -154,7 +154,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Stats": {
         "type": "object",
-        "required": ["ok", "changed", "failed", "skipped", "unreachable"],
+        "required": ["ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued"],
         "properties": {
             k: {"type": "integer"} for k in ("ok", "changed", "failed", "skipped", "unreachable", "ignored", "rescued")
         },
@@ -191,8 +191,16 @@ SCHEMAS: dict[str, Any] = {
             "event_count": {"type": "integer", "minimum": 0},
             "progress": {
                 "type": "object",
-                "required": ["tasks_done", "tasks_total"],
-                "properties": {"tasks_done": {"type": "integer"}, "tasks_total": {"type": ["integer", "null"]}},
+                "required": ["tasks_done", "tasks_total", "estimated"],
+                "properties": {
+                    "tasks_done": {"type": "integer"},
+                    "tasks_total": {
+                        "type": ["integer", "null"],
+                        "description": "tasks started out of all; while running, the previous successful run's"
+                        " count (estimated: true) or null; once terminal, the tasks that ran",
+                    },
+                    "estimated": {"type": "boolean", "description": "tasks_total is an estimate, not a count"},
+                },
             },
             "stats": _ref("Stats"),
             "error": {"type": ["string", "null"]},
@@ -524,10 +532,19 @@ def _paths() -> dict[str, Any]:
         "/api/v1/operations/{op_id}/stdout": {
             "parameters": [OP_ID],
             "get": {
-                "summary": "The playbook's whole output so far",
+                "summary": "The playbook's whole output so far: plain text, or with its ANSI colours on request",
                 "operationId": "getStdout",
+                "parameters": [
+                    _param(
+                        "ansi",
+                        "query",
+                        {"type": "boolean", "default": False},
+                        "true: keep ansible's ANSI colour codes; false (default): plain text for scripts and grep",
+                    )
+                ],
                 "responses": {
                     "200": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "400": _error("invalid_parameter"),
                     "404": _error("operation_not_found"),
                     **COMMON_ERRORS,
                 },

@@ -27,6 +27,7 @@ from . import extravars as extravars_file
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import scrub, scrub_value, secret_values
+from .serialize import EMPTY_STATS, plain_text
 from .service import Claim
 from .timeutil import iso, now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 # How often runner polls cancel_callback; its 5 s default makes cancel take up to 5 s.
 POLL_INTERVAL = 0.1
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # What a playbook inherits of the server's environment (README "Security"): only names on this allow
 # list, and of those none that looks secret, and none whose value is the token or the database URL.
@@ -158,7 +158,7 @@ class OperationRun:
         self.run_id = f"op{claim.op_id}-{uuid.uuid4().hex[:8]}"
         self.seq = 0
         self.tasks_done = 0
-        self.stats = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0}
+        self.stats = dict(EMPTY_STATS)
         self.stdout_bytes = 0
         self.truncated = False
         self.saw_playbook_start = False
@@ -216,7 +216,7 @@ class OperationRun:
             return False
         stdout = str(ev.get("stdout") or "")
         if name == "verbose" and "ERROR" in stdout:
-            self.last_error_msg = ANSI.sub("", stdout).strip()[:2000]
+            self.last_error_msg = plain_text(stdout).strip()[:2000]
         if self.stdout_bytes + len(stdout) > self.settings.max_stdout_bytes:
             self.truncated = True
             stdout = ""

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from .db import ACTIVE, Event, Job, Operation, Unit
+from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit
 from .redaction import redact
 from .timeutil import iso
 
-EMPTY_STATS = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0}
+#: ANSI escape sequences (colours, cursor moves) as ansible writes them.
+ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def plain_text(text: str) -> str:
+    return ANSI_CODE.sub("", text)
+
+
+# Every key from creation on: a resource's shape never changes with its status.
+EMPTY_STATS = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0, "ignored": 0, "rescued": 0}
 
 
 def operation_dict(op: Operation) -> dict[str, Any]:
@@ -29,7 +39,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "finished_at": iso(op.finished_at),
         "extravars": redact(json.loads(op.extravars or "{}")),
         "event_count": op.event_count,
-        "progress": {"tasks_done": op.tasks_done, "tasks_total": op.tasks_total},
+        "progress": progress_dict(op),
         "stats": stats,
         "error": op.error,
         "truncated": bool(op.truncated),
@@ -46,6 +56,17 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         # When a pending retry may start (its delay), else null.
         "start_after": iso(op.not_before) if op.status == "pending" else None,
     }
+
+
+def progress_dict(op: Operation) -> dict[str, Any]:
+    """While a run is active its total is the previous successful run's count (an estimate, which
+    a longer run may pass: then unknown); once terminal, the count of tasks that ran."""
+    total = op.tasks_total
+    if op.status in TERMINAL:
+        return {"tasks_done": op.tasks_done, "tasks_total": op.tasks_done, "estimated": False}
+    if total is not None and op.tasks_done > total:
+        total = None
+    return {"tasks_done": op.tasks_done, "tasks_total": total, "estimated": total is not None}
 
 
 def unit_dict(unit: Unit, op_ids: list[int], latest: Operation | None) -> dict[str, Any]:

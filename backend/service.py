@@ -45,7 +45,7 @@ from .run_request import (
     require_action,
     stored_request,
 )
-from .serialize import derive_job_status, event_dict, job_dict, operation_dict, unit_dict
+from .serialize import derive_job_status, event_dict, job_dict, operation_dict, plain_text, unit_dict
 from .timeutil import now
 from .validation import (
     check_bool,
@@ -214,7 +214,8 @@ class Service:
             query = query.where(Event.seq <= upto)
         return [event_dict(ev, op_id) for ev in records(query.order_by(Event.seq).limit(limit))]
 
-    def stdout_chunks(self, op_id: int, chunk_events: int = 2000) -> Iterator[str]:
+    def stdout_chunks(self, op_id: int, ansi: bool = False, chunk_events: int = 2000) -> Iterator[str]:
+        """The output in pieces; ANSI colour codes removed unless `ansi` (plain text for scripts and grep)."""
         self.operation(op_id)
         after = 0
         while True:
@@ -227,7 +228,8 @@ class Service:
             if not page:
                 return
             after = page[-1][0]
-            yield "".join(f"{text}\n" for _, text in page if text)
+            text = "".join(f"{text}\n" for _, text in page if text)
+            yield text if ansi else plain_text(text)
 
     def playbooks(self, unit: str | None) -> dict[str, Any]:
         if unit is not None:

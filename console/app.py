@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from console.client import ApiError, Operation, Unavailable
+from console.client import ApiError, Job, Operation, Unavailable
 from console.commands import ConsoleCommands
+from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ConfirmScreen
 from console.screens.home import HomeScreen
 from console.screens.job import JobScreen
@@ -55,6 +56,16 @@ class RedRunnerApp(App[int]):
         if self.start_job_id is not None:
             self.open_job(self.start_job_id)
 
+    def on_key(self, event: events.Key) -> None:
+        """A key that reached the app unhandled. Keys typed right after `/` were sent to the widget
+        that had focus before the filter (or find bar) opened; they are that box's text, never
+        shortcuts (`/nightly` must not open "New job" on its `n`)."""
+        screen = self.screen
+        sink = screen.text_sink() if isinstance(screen, ConsoleScreen) else None
+        if sink is not None and event.is_printable and event.character:
+            sink.insert_text_at_cursor(event.character)
+            event.stop()
+
     async def on_unmount(self) -> None:
         await self.source.aclose()
 
@@ -70,12 +81,28 @@ class RedRunnerApp(App[int]):
     def open_operation(self, op_id: int) -> None:
         self.push_screen(OperationScreen(op_id))
 
+    def known_jobs(self) -> list[Job]:
+        """The Jobs of the home screen's list (under any screen), newest first."""
+        homes = [s for s in self.screen_stack if isinstance(s, HomeScreen)]
+        if not homes or not homes[0].is_mounted:
+            return []
+        table = homes[0].jobs_table
+        return [table.jobs[i] for i in sorted(table.jobs, reverse=True)]
+
+    def known_operations(self) -> list[Operation]:
+        """The latest Operation of each Unit of the open Job screen, if one is open."""
+        jobs = [s for s in self.screen_stack if isinstance(s, JobScreen)]
+        if not jobs:
+            return []
+        units = sorted(jobs[-1].units.values(), key=lambda u: u.name)
+        return [u.latest_operation for u in units if u.latest_operation is not None]
+
     def confirm_cancel(self, op: Operation) -> None:
-        question = f"Cancel operation {op['id']} ({op.get('action', '')} on {op.get('unit', '')})?"
+        question = f"Cancel operation {op.id} ({op.action} on {op.unit})?"
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._cancel(int(op["id"]))
+                self._cancel(op.id)
 
         self.push_screen(ConfirmScreen(question), answered)
 

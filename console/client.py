@@ -1,6 +1,8 @@
 """The console's only connection to a RedRunner server: HTTP through httpx, streams through websockets.
 
 Nothing here knows about Textual, so the UI can be swapped and this module tested on its own.
+Answers and frames are parsed here into the typed values of `console.models` and `console.frames`
+(re-exported below), so no caller reads a raw dict.
 Streams reconnect by themselves with exponential backoff and report their connection state
 through a callback; the Operation stream resumes with `after=` so no line is lost or repeated.
 """
@@ -12,111 +14,77 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from console.frames import (
+    EndFrame,
+    ErrorFrame,
+    EventFrame,
+    Frame,
+    JobDeletedFrame,
+    JobFrame,
+    JobsSnapshotFrame,
+    OperationFrame,
+    OtherFrame,
+    SnapshotFrame,
+    UnitFrame,
+    parse_frame,
+)
+from console.models import (
+    ACTIVE,
+    TERMINAL,
+    Event,
+    EventsPage,
+    Job,
+    Operation,
+    Playbook,
+    Progress,
+    Schedule,
+    Stats,
+    Unit,
+    WireError,
+    items_of,
+)
 from console.timefmt import parse_ts
 
-TERMINAL = frozenset({"successful", "failed", "canceled", "timeout", "lost", "error"})
-ACTIVE = frozenset({"pending", "running"})
+__all__ = [
+    "ACTIVE",
+    "TERMINAL",
+    "ApiError",
+    "Backoff",
+    "ConnectionState",
+    "EndFrame",
+    "ErrorFrame",
+    "Event",
+    "EventFrame",
+    "EventsPage",
+    "Frame",
+    "Job",
+    "JobDeletedFrame",
+    "JobFrame",
+    "JobsSnapshotFrame",
+    "Operation",
+    "OperationFrame",
+    "OtherFrame",
+    "Playbook",
+    "Progress",
+    "RedRunnerClient",
+    "Schedule",
+    "SnapshotFrame",
+    "Stats",
+    "Unavailable",
+    "Unit",
+    "UnitFrame",
+    "operation_duration",
+    "parse_frame",
+]
 
-
-class Progress(TypedDict):
-    tasks_done: int
-    tasks_total: int | None
-
-
-class Stats(TypedDict):
-    ok: int
-    changed: int
-    failed: int
-    skipped: int
-    unreachable: int
-
-
-class Operation(TypedDict, total=False):
-    id: int
-    job_id: int
-    unit: str
-    action: str
-    status: str
-    rc: int | None
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    extravars: dict[str, Any]
-    event_count: int
-    progress: Progress
-    stats: Stats
-    error: str | None
-    duration: float | None
-    truncated: bool
-
-
-class Unit(TypedDict, total=False):
-    job_id: int
-    name: str
-    created_at: str
-    status: str
-    latest_operation: Operation | None
-    operations: list[int]
-
-
-class Job(TypedDict, total=False):
-    id: int
-    tag: str
-    created_at: str
-    status: str
-    schedule: str | None
-    units: list[Unit]
-
-
-class Schedule(TypedDict, total=False):
-    name: str
-    cron: str
-    description: str
-    timezone: str
-    tag: str
-    units: list[str]
-    action: str
-    enabled: bool
-    next_run_at: str | None
-    last_run_at: str | None
-    last_job_id: int | None
-    last_job_status: str | None
-    last_error: str | None
-
-
-class Event(TypedDict, total=False):
-    seq: int
-    operation_id: int
-    event: str
-    created: str
-    host: str | None
-    task: str | None
-    play: str | None
-    stdout: str
-    data: dict[str, Any]
-
-
-class EventsPage(TypedDict):
-    items: list[Event]
-    next_after: int
-    complete: bool
-
-
-class Playbook(TypedDict, total=False):
-    name: str
-    action: str
-    component: str
-
-
-Frame = dict[str, Any]
-"""One WebSocket frame: `{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}`."""
+T = TypeVar("T")
 
 Phase = Literal["connecting", "connected", "reconnecting", "closed", "failed"]
 
@@ -230,6 +198,14 @@ class RedRunnerClient:
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self._request(method, path, **kwargs)).json()
 
+    async def _typed(self, parse: Callable[[Any], T], method: str, path: str, **kwargs: Any) -> T:
+        """The answer parsed into its model; a body without the contract's shape is an ApiError."""
+        response = await self._request(method, path, **kwargs)
+        try:
+            return parse(response.json())
+        except (ValueError, WireError) as exc:
+            raise ApiError(response.status_code, "invalid_response", f"{method} {path}: {exc}") from exc
+
     @staticmethod
     def _params(**params: Any) -> dict[str, Any]:
         return {k: v for k, v in params.items() if v is not None and v != ""}
@@ -237,31 +213,23 @@ class RedRunnerClient:
     # -- Jobs and Units ---------------------------------------------------------------------
 
     async def list_jobs(self, tag: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
-        body = await self._json("GET", "jobs", params=self._params(tag=tag, status=status, limit=limit))
-        return cast(list[Job], body["items"])
+        params = self._params(tag=tag, status=status, limit=limit)
+        return await self._typed(lambda body: [Job.from_wire(j) for j in items_of(body)], "GET", "jobs", params=params)
 
     async def get_job(self, job_id: int) -> Job:
-        return cast(Job, await self._json("GET", f"jobs/{job_id}"))
+        return await self._typed(Job.from_wire, "GET", f"jobs/{job_id}")
 
-    async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
+    async def create_job(self, tag: str, units: list[str] | None = None, *, reuse_latest: bool = False) -> Job:
+        """A new Job; with `reuse_latest`, the newest Job with the tag if there is one (units added)."""
         body: dict[str, Any] = {"tag": tag}
         if units:
             body["units"] = units
-        return cast(Job, await self._json("POST", "jobs", json=body))
+        if reuse_latest:
+            body["reuse"] = "latest"
+        return await self._typed(Job.from_wire, "POST", "jobs", json=body)
 
     async def add_unit(self, job_id: int, name: str) -> Unit:
-        return cast(Unit, await self._json("POST", f"jobs/{job_id}/units", json={"name": name}))
-
-    # -- Schedules --------------------------------------------------------------------------
-
-    async def list_schedules(self) -> list[Schedule]:
-        return cast(list[Schedule], (await self._json("GET", "schedules", params={"limit": 500}))["items"])
-
-    async def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
-        return cast(Schedule, await self._json("PATCH", f"schedules/{name}", json={"enabled": enabled}))
-
-    async def run_schedule(self, name: str) -> Job:
-        return cast(Job, await self._json("POST", f"schedules/{name}/run", json={}))
+        return await self._typed(Unit.from_wire, "POST", f"jobs/{job_id}/units", json={"name": name})
 
     # -- Operations -------------------------------------------------------------------------
 
@@ -273,16 +241,54 @@ class RedRunnerClient:
         *,
         extravars: Mapping[str, Any] | None = None,
         queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
     ) -> Operation:
-        body: dict[str, Any] = {"action": action}
-        if extravars:
-            body["extravars"] = dict(extravars)
-        if queue:
-            body["queue"] = True
-        return cast(Operation, await self._json("POST", f"jobs/{job_id}/units/{unit}", json=body))
+        body = _run_request(action, extravars, queue, timeout, check)
+        return await self._typed(Operation.from_wire, "POST", f"jobs/{job_id}/units/{unit}", json=body)
+
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> list[Operation]:
+        """`action` on every listed Unit (all of the Job's by default), all or nothing."""
+        body = _run_request(action, extravars, queue, timeout, check)
+        if units:
+            body["units"] = units
+        return await self._typed(_operations, "POST", f"jobs/{job_id}/actions", json=body)
+
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]:
+        """Start again each Unit's latest Operation that ended in one of `statuses` (the server's default)."""
+        body: dict[str, Any] = {}
+        if statuses:
+            body["statuses"] = statuses
+        if units:
+            body["units"] = units
+        return await self._typed(_operations, "POST", f"jobs/{job_id}/rerun", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
-        return cast(Operation, await self._json("GET", f"operations/{op_id}"))
+        return await self._typed(Operation.from_wire, "GET", f"operations/{op_id}")
+
+    async def wait_operation(self, op_id: int, wait: float) -> Operation:
+        """The Operation as soon as it is terminal, or after `wait` seconds (at most 60) as it is then."""
+        seconds = max(1, min(60, int(wait)))
+        params = {"wait": seconds}
+        path = f"operations/{op_id}"
+        return await self._typed(Operation.from_wire, "GET", path, params=params, timeout=seconds + self.timeout)
+
+    async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
+        """The playbook's whole output so far: plain text, or with ansible's colour codes when `ansi`."""
+        params = {"ansi": "true"} if ansi else {}
+        return (await self._request("GET", f"operations/{op_id}/stdout", params=params)).text
 
     async def list_operations(
         self,
@@ -294,22 +300,43 @@ class RedRunnerClient:
         limit: int = 50,
     ) -> list[Operation]:
         params = self._params(job_id=job_id, unit=unit, status=status, action=action, limit=limit)
-        return cast(list[Operation], (await self._json("GET", "operations", params=params))["items"])
+        return await self._typed(_operations, "GET", "operations", params=params)
 
     async def cancel_operation(self, op_id: int) -> None:
         await self._request("POST", f"operations/{op_id}/cancel", json={})
 
     async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
         params = {"after": after, "limit": limit}
-        return cast(EventsPage, await self._json("GET", f"operations/{op_id}/events", params=params))
+        return await self._typed(EventsPage.from_wire, "GET", f"operations/{op_id}/events", params=params)
+
+    # -- Schedules --------------------------------------------------------------------------
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self._typed(lambda body: [Schedule.from_wire(x) for x in items_of(body)], "GET", "schedules")
+
+    async def create_schedule(self, schedule: Mapping[str, Any]) -> Schedule:
+        return await self._typed(Schedule.from_wire, "POST", "schedules", json=dict(schedule))
+
+    async def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
+        return await self._typed(Schedule.from_wire, "PATCH", f"schedules/{name}", json={"enabled": enabled})
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._request("DELETE", f"schedules/{name}")
+
+    async def run_schedule(self, name: str) -> Job:
+        """Fire the Schedule now: the new Job, its action started on every Unit."""
+        return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
-        return cast(list[Playbook], (await self._json("GET", "playbooks", params=self._params(unit=unit)))["items"])
+        params = self._params(unit=unit)
+        return await self._typed(
+            lambda body: [Playbook.from_wire(p) for p in items_of(body)], "GET", "playbooks", params=params
+        )
 
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         """Seconds the newest successful run of `action` took (the ETA's yardstick), or None."""
         for op in await self.list_operations(action=action, status="successful", limit=5):
-            if before_id is not None and op.get("id", 0) >= before_id:
+            if before_id is not None and op.id >= before_id:
                 continue
             return operation_duration(op)
         return None
@@ -349,9 +376,14 @@ class RedRunnerClient:
                         for frame in await on_open():
                             yield frame
                     async for raw in ws:
-                        frame = cast(Frame, json.loads(raw))
+                        try:
+                            frame = parse_frame(json.loads(raw))
+                        except (ValueError, WireError) as exc:
+                            err = ApiError(0, "invalid_frame", f"{path}: {exc}")
+                            on_state(ConnectionState("failed", detail=err.message))
+                            raise err from exc
                         yield frame
-                        if frame.get("type") == "end":
+                        if isinstance(frame, EndFrame):
                             on_state(ConnectionState("closed", detail="ended"))
                             return
                     detail = f"closed by server ({ws.close_code})"
@@ -384,7 +416,7 @@ class RedRunnerClient:
         read after subscribing so nothing falls between), then `job` frames."""
 
         async def snapshot() -> list[Frame]:
-            return [{"type": "snapshot", "data": {"items": await self.list_jobs(tag=tag)}}]
+            return [JobsSnapshotFrame(await self.list_jobs(tag=tag))]
 
         return self._follow("stream", lambda: {"tag": tag}, on_state, snapshot)
 
@@ -396,19 +428,38 @@ class RedRunnerClient:
         """`/operations/{id}/stream`: each event exactly once, in seq order, across reconnects."""
         seen = {"after": after}
         async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state):
-            if frame.get("type") == "event":
-                seq = int(frame.get("seq") or frame["data"]["seq"])
-                if seq <= seen["after"]:
+            if isinstance(frame, EventFrame):
+                if frame.seq <= seen["after"]:
                     continue  # already seen before a reconnect
-                seen["after"] = seq
+                seen["after"] = frame.seq
             yield frame
+
+
+def _operations(body: Any) -> list[Operation]:
+    return [Operation.from_wire(o) for o in items_of(body)]
+
+
+def _run_request(
+    action: str, extravars: Mapping[str, Any] | None, queue: bool, timeout: float | None, check: bool
+) -> dict[str, Any]:
+    """The body shared by one-Unit starts and `/actions`: only what the caller set."""
+    body: dict[str, Any] = {"action": action}
+    if extravars:
+        body["extravars"] = dict(extravars)
+    if queue:
+        body["queue"] = True
+    if timeout is not None:
+        body["timeout"] = timeout
+    if check:
+        body["check"] = True
+    return body
 
 
 def operation_duration(op: Operation) -> float | None:
     """Seconds from start to finish, from `duration` when the server gives it."""
-    if op.get("duration") is not None:
-        return float(cast(float, op["duration"]))
-    start, end = parse_ts(op.get("started_at")), parse_ts(op.get("finished_at"))
+    if op.duration is not None:
+        return op.duration
+    start, end = parse_ts(op.started_at), parse_ts(op.finished_at)
     if start is None or end is None:
         return None
     return (end - start).total_seconds()

@@ -1,9 +1,16 @@
-"""The command palette: every key binding of the current screen, plus the Jobs on the home screen."""
+"""The command palette on every screen: the screen's actions, "Open job N", "Open operation N".
+
+Jobs and Operations the console knows (the Job list, the open Job's Units) are offered by name;
+any number typed after "job" or "operation" (`job 17`, `op 345`) is offered too, so a Job or an
+Operation can be opened from anywhere by id.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -12,38 +19,54 @@ from console.screens.base import ConsoleScreen
 if TYPE_CHECKING:
     from console.app import RedRunnerApp
 
+TYPED_ID = re.compile(r"^\s*(?:open\s+)?(job|operation|op)\s*#?\s*(\d{1,18})\s*$", re.IGNORECASE)
+
+Command = tuple[str, str, Callable[[], Any]]
+
 
 class ConsoleCommands(Provider):
-    def _commands(self) -> list[tuple[str, str, object]]:
-        screen = self.screen
-        commands: list[tuple[str, str, object]] = []
-        if isinstance(screen, ConsoleScreen):
-            for title, help_text, action in screen.palette_commands():
-                commands.append((title, help_text, partial(screen.run_action, action)))
-        app_ = self.app
-        if hasattr(app_, "action_open_schedules"):
-            commands.append(("Schedules", "cron schedules: next runs, last Jobs, run now", app_.action_open_schedules))
-        from console.screens.home import HomeScreen
+    @property
+    def console_app(self) -> RedRunnerApp:
+        return self.app  # type: ignore[return-value]
 
-        if isinstance(screen, HomeScreen):
-            app: RedRunnerApp = screen.console_app
-            for job in screen.jobs_table.jobs.values():
-                commands.append(
-                    (
-                        f"Open job {job['id']} ({job.get('tag', '')})",
-                        f"status {job.get('status', '')}",
-                        partial(app.open_job, int(job["id"])),
-                    )
-                )
+    def _commands(self) -> list[Command]:
+        screen = self.screen
+        app = self.console_app
+        commands: list[Command] = []
+        if isinstance(screen, ConsoleScreen):
+            for title, help_text, namespace, action in screen.palette_commands():
+                commands.append((title, help_text, partial(app.run_action, action, namespace)))
+        if hasattr(app, "action_open_schedules"):
+            commands.append(("Schedules", "cron schedules: next runs, last Jobs, run now", app.action_open_schedules))
+        for job in app.known_jobs():
+            commands.append((f"Open job {job.id} ({job.tag})", f"status {job.status}", partial(app.open_job, job.id)))
+        for op in app.known_operations():
+            title = f"Open operation {op.id} ({op.unit} · {op.action})"
+            commands.append((title, f"status {op.status}", partial(app.open_operation, op.id)))
         return commands
+
+    def _typed(self, query: str) -> Command | None:
+        found = TYPED_ID.match(query)
+        if found is None:
+            return None
+        number = int(found.group(2))
+        app = self.console_app
+        if found.group(1).lower() == "job":
+            return (f"Open job {number}", "by id", partial(app.open_job, number))
+        return (f"Open operation {number}", "by id", partial(app.open_operation, number))
 
     async def discover(self) -> Hits:
         for title, help_text, command in self._commands():
-            yield DiscoveryHit(title, command, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(title, command, help=help_text)
 
     async def search(self, query: str) -> Hits:
+        typed = self._typed(query)
+        titles = set()
+        if typed is not None:
+            titles.add(typed[0])
+            yield Hit(1.0, typed[0], typed[2], text=typed[0], help=typed[1])
         matcher = self.matcher(query)
         for title, help_text, command in self._commands():
             score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)  # type: ignore[arg-type]
+            if score > 0 and not title.startswith(tuple(titles) if titles else ()):
+                yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any
+
+from console.models import Event
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -65,17 +66,16 @@ def classify(line: str, event: str = "") -> Kind:
     return Kind.PLAIN
 
 
-def event_lines(event: dict[str, Any]) -> list[tuple[Kind, str]]:
+def event_lines(event: Event) -> list[tuple[Kind, str]]:
     """The lines an event adds to the output; events with empty stdout add none."""
-    stdout = event.get("stdout") or ""
-    if not stdout:
+    if not event.stdout:
         return []
-    name = str(event.get("event") or "")
-    text = ANSI.sub("", stdout).replace("\r\n", "\n").replace("\r", "\n")
+    name = event.event
+    text = ANSI.sub("", event.stdout).replace("\r\n", "\n").replace("\r", "\n")
     return [(classify(line, name), line.expandtabs()) for line in text.split("\n")]
 
 
-def lines_of(events: Iterable[dict[str, Any]]) -> list[tuple[Kind, str]]:
+def lines_of(events: Iterable[Event]) -> list[tuple[Kind, str]]:
     out: list[tuple[Kind, str]] = []
     for event in events:
         out.extend(event_lines(event))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
-from console.client import ConnectionState, Job, Operation
+from console.client import ConnectionState, Job, JobFrame, Operation, SnapshotFrame, UnitFrame
 
 
 @dataclass
@@ -33,10 +32,10 @@ class JobUpdated(Message):
 
 
 @dataclass
-class JobFrame(Message):
-    """A `snapshot` or `status` frame of `/jobs/{id}/stream`."""
+class JobStreamChange(Message):
+    """A `snapshot`, `job` or Unit `status` frame of `/jobs/{id}/stream`."""
 
-    frame: dict[str, Any]
+    frame: SnapshotFrame | UnitFrame | JobFrame
 
 
 @dataclass

@@ -6,7 +6,8 @@ from collections import Counter
 
 from rich.text import Text
 
-from console.client import ACTIVE, TERMINAL, Job, Operation, Unit
+from console.client import ACTIVE, Job, Operation, Unit
+from console.timefmt import duration
 
 STATUS_STYLE = {
     "successful": "bold green",
@@ -30,7 +31,7 @@ def status_text(status: str) -> Text:
 
 def units_summary(units: list[Unit]) -> str:
     """`3 ok · 1 running · 1 failed` (ok meaning the latest operation was successful)."""
-    counts = Counter("ok" if u.get("status") == "successful" else str(u.get("status", "idle")) for u in units)
+    counts = Counter("ok" if u.status == "successful" else u.status for u in units)
     parts = [f"{counts[key]} {key}" for key in SUMMARY_ORDER if counts.get(key)]
     parts += [f"{n} {key}" for key, n in sorted(counts.items()) if key not in SUMMARY_ORDER]
     return " · ".join(parts) if parts else "no units"
@@ -38,32 +39,58 @@ def units_summary(units: list[Unit]) -> str:
 
 def job_status(units: list[Unit]) -> str:
     """The Job status rule of the contract, for when only Unit/Operation frames arrived."""
-    latest = [u.get("latest_operation") for u in units]
-    ops = [op for op in latest if op]
+    ops = [u.latest_operation for u in units if u.latest_operation is not None]
     if not ops:
         return "new"
-    if any(op.get("status") in ACTIVE for op in ops):
+    if any(op.status in ACTIVE for op in ops):
         return "running"
-    if any(op.get("status") != "successful" for op in ops):
+    if any(op.status != "successful" for op in ops):
         return "failed"
     return "successful"
 
 
+def progress_label(op: Operation) -> str:
+    """One figure for an Operation's progress, the same on every screen.
+
+    `7/12` counted; `7/~12` against the previous run's count (an estimate); `7/?` when no total is
+    honest (no earlier run, or this run passed the estimate); `done 17/17` at a successful end;
+    `3 tasks` when it ended otherwise (its status says how).
+    """
+    done, total = op.progress.tasks_done, op.progress.tasks_total
+    if op.terminal:
+        return f"done {done}/{done}" if op.status == "successful" else f"{done} task{'s' if done != 1 else ''}"
+    if total is None or done > total:
+        return f"{done}/?"
+    return f"{done}/~{total}" if op.progress.estimated else f"{done}/{total}"
+
+
 def progress_bar(op: Operation | None, width: int = 10) -> Text:
-    """`█████░░░░░ 7/12`; a hatched bar with `7/?` when the total is unknown."""
+    """`█████░░░░░ 7/12`; a hatched bar when the total is unknown; full at a successful end."""
     if not op:
         return Text("")
-    progress = op.get("progress") or {"tasks_done": 0, "tasks_total": None}
-    done = int(progress.get("tasks_done") or 0)
-    total = progress.get("tasks_total")
-    style = STATUS_STYLE.get(str(op.get("status")), "")
-    if not total:
-        if op.get("status") == "successful":
-            return Text("█" * width + f" {done}/{done}", style=style)
-        return Text("▒" * width, style="dim " + style) + Text(f" {done}/?")
-    filled = min(width, round(width * done / total))
+    label = progress_label(op)
+    done, total = op.progress.tasks_done, op.progress.tasks_total
+    style = STATUS_STYLE.get(op.status, "")
+    if op.terminal:
+        fill = "█" if op.status == "successful" else "▪"
+        return Text(fill * width, style=style) + Text(f" {label}")
+    if total is None or done > total:
+        return Text("▒" * width, style="dim " + style) + Text(f" {label}")
+    filled = min(width, round(width * done / total)) if total else 0
     bar = Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
-    return bar + Text(f" {done}/{total}")
+    return bar + Text(f" {label}")
+
+
+def eta_text(op: Operation, previous: float | None, spent: float | None) -> str:
+    """`~2m10s` left, judged by the previous successful run's duration; empty whenever that cannot
+    be honest: not running, no earlier run, or this run already outlasted it or its task count."""
+    if op.status != "running" or previous is None or spent is None:
+        return ""
+    total = op.progress.tasks_total
+    if total is not None and op.progress.tasks_done > total:
+        return ""
+    left = previous - spent
+    return "~" + duration(left) if left >= 1 else ""
 
 
 def newer(a: Operation | None, b: Operation | None) -> Operation | None:
@@ -72,11 +99,10 @@ def newer(a: Operation | None, b: Operation | None) -> Operation | None:
         return b
     if not b:
         return a
-    a_id, b_id = int(a.get("id", 0)), int(b.get("id", 0))
-    if a_id == b_id and a.get("status") in TERMINAL and b.get("status") not in TERMINAL:
+    if a.id == b.id and a.terminal and not b.terminal:
         return a  # a late answer to an earlier request must not undo a terminal state
-    return b if b_id >= a_id else a
+    return b if b.id >= a.id else a
 
 
 def sort_jobs(jobs: list[Job]) -> list[Job]:
-    return sorted(jobs, key=lambda job: int(job.get("id", 0)), reverse=True)
+    return sorted(jobs, key=lambda job: job.id, reverse=True)

@@ -1,7 +1,7 @@
 """What the screens need from a server: RedRunnerClient provides it.
 
 Screens depend on this protocol rather than on the client class so that snapshot tests can feed
-them fixed Job/Unit/Operation dicts; everything else runs against a real server.
+them fixed Jobs, Units and Operations; everything else runs against a real server.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from console.client import Frame as Frame
-from console.client import Job, Operation, Playbook, StateCallback, Unit
+from console.client import Frame, Job, Operation, Playbook, StateCallback, Unit
 
 
 class Source(Protocol):

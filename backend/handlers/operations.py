@@ -6,6 +6,7 @@ import time
 
 from ..bus import Overflow
 from ..db import TERMINAL
+from ..validation import check_bool
 from .base import APIHandler
 
 ID = r"(?P<op_id>[^/]+)"
@@ -77,7 +78,8 @@ class StdoutHandler(APIHandler):
 
     async def get(self, op_id: str) -> None:
         oid = self.path_id(op_id, "operation_id")
-        chunks = await self.call(self.state.service.stdout_chunks, oid)
+        ansi = check_bool(self.query("ansi"), "ansi")
+        chunks = await self.call(self.state.service.stdout_chunks, oid, ansi)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         first = await self.call(next, chunks, None)  # raises 404 before any byte is sent
         while first is not None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from textual import on
-from textual.binding import Binding
+from textual import events, on
+from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Input
 
 from console.client import ApiError, ConnectionState, Unavailable
 from console.messages import ConnectionChanged
@@ -21,6 +23,7 @@ class ConsoleScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.connection = ConnectionState("connecting")
+        self._focus_before_dialog: Widget | None = None
 
     @property
     def console_app(self) -> RedRunnerApp:
@@ -48,10 +51,32 @@ class ConsoleScreen(Screen[None]):
         else:
             self.notify(f"{what}: {exc}", severity="error", timeout=6)
 
-    def palette_commands(self) -> list[tuple[str, str, str]]:
-        """(title, help, action) for every key binding of this screen, for the command palette."""
-        commands: list[tuple[str, str, str]] = []
-        for binding in type(self).BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
-                commands.append((binding.description, binding.tooltip, binding.action))
+    def text_sink(self) -> Input | None:
+        """The text box that owns the keyboard while it is open (a filter, a find bar), if any."""
+        return None
+
+    # A dialog (or the palette) covers this screen: focus comes back to where it was, not to the
+    # first focusable widget (which put the next `/` into the filter box).
+    def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
+        self._focus_before_dialog = self.focused
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        widget, self._focus_before_dialog = self._focus_before_dialog, None
+        if widget is not None and widget.is_mounted and widget.display and widget.focusable:
+            self.set_focus(widget)
+
+    def palette_commands(self) -> list[tuple[str, str, DOMNode, str]]:
+        """(title, help, namespace, action) for every key binding active on this screen, the focused
+        widget's included (the log's find and follow), in the order the footer shows them."""
+        commands: list[tuple[str, str, DOMNode, str]] = []
+        seen: set[tuple[int, str]] = set()
+        for key, active in self.active_bindings.items():
+            binding = active.binding
+            if not active.enabled or not binding.description or binding.action == "command_palette":
+                continue
+            if (id(active.node), binding.action) in seen:
+                continue
+            seen.add((id(active.node), binding.action))
+            keys = self.app.get_key_display(binding) or key
+            commands.append((binding.description, f"{binding.tooltip} · key {keys}", active.node, binding.action))
         return commands

@@ -105,3 +105,32 @@ class CreateJobScreen(ModalScreen[tuple[str, list[str]] | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+class AddUnitScreen(ModalScreen[str | None]):
+    """The name of a Unit to add to a Job."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without adding")]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Add a Unit to Job {self.job_id}", classes="dialog-title")
+            yield Input(placeholder="unit name, e.g. cache", id="unit-name")
+            yield Label("", id="add-unit-error", classes="dialog-error")
+
+    @on(Input.Submitted, "#unit-name")
+    def _add(self, event: Input.Submitted) -> None:
+        name = event.value.strip()
+        if not UNIT_NAME.match(name):
+            self.query_one("#add-unit-error", Label).update(
+                f"not a unit name: {name!r} (a letter or digit, then letters, digits, _ . -)"
+            )
+            return
+        self.dismiss(name)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

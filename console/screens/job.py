@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on, work
@@ -11,11 +11,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from console.client import ACTIVE, ApiError, Job, Operation, Unavailable, Unit
-from console.messages import JobFrame, OperationChanged, PreviousDuration
+from console.client import (
+    ApiError,
+    EventFrame,
+    Job,
+    JobFrame,
+    Operation,
+    OperationFrame,
+    SnapshotFrame,
+    Unavailable,
+    Unit,
+    UnitFrame,
+)
+from console.messages import JobStreamChange, OperationChanged, PreviousDuration
 from console.present import job_status, newer, status_text, units_summary
 from console.screens.base import ConsoleScreen
-from console.screens.dialogs import PickScreen
+from console.screens.dialogs import AddUnitScreen, PickScreen
 from console.widgets.connection import ConnectionBar
 from console.widgets.units_table import UnitsTable
 
@@ -30,6 +41,7 @@ class JobScreen(ConsoleScreen):
         Binding("a", "start_action", "Action", id="job.action", tooltip="Start a playbook on the selected Unit"),
         Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
         Binding("c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"),
+        Binding("u", "add_unit", "Add unit", id="job.add_unit", tooltip="Add a Unit to this Job"),
     ]
 
     def __init__(self, job_id: int) -> None:
@@ -61,37 +73,32 @@ class JobScreen(ConsoleScreen):
     async def _follow(self) -> None:
         try:
             async for frame in self.source.follow_job(self.job_id, self.report_state):
-                kind = frame.get("type")
-                if kind == "event":
+                if isinstance(frame, EventFrame):
                     # A busy run sends many; record them as data and let the timer catch up.
-                    event = frame.get("data") or {}
-                    op_id = int(frame.get("operation_id") or event.get("operation_id") or 0)
-                    if event.get("task"):
-                        self.tasks[op_id] = str(event["task"])
-                    self._dirty.add(op_id)
-                elif kind in ("snapshot", "status"):
-                    self.post_message(JobFrame(frame))
+                    if frame.event.task:
+                        self.tasks[frame.operation_id] = frame.event.task
+                    self._dirty.add(frame.operation_id)
+                elif isinstance(frame, SnapshotFrame | UnitFrame | JobFrame):
+                    self.post_message(JobStreamChange(frame))
+                elif isinstance(frame, OperationFrame):
+                    self.post_message(OperationChanged(frame.operation))
         except (ApiError, Unavailable) as exc:
             self.report_error(f"Job {self.job_id}", exc)
 
-    @on(JobFrame)
-    def _frame(self, event: JobFrame) -> None:
+    @on(JobStreamChange)
+    def _frame(self, event: JobStreamChange) -> None:
         frame = event.frame
-        data = cast(dict[str, Any], frame.get("data") or {})
-        if frame.get("type") == "snapshot":
-            self.job = cast(Job, data)
-            self.units = {u["name"]: u for u in self.job.get("units") or []}
-        elif "name" in data and "action" not in data:
-            unit = cast(Unit, data)
-            old = self.units.get(unit["name"])
+        if isinstance(frame, SnapshotFrame):
+            self.job = frame.job
+            self.units = {u.name: u for u in frame.job.units}
+        elif isinstance(frame, JobFrame):
+            self.job = frame.job  # its tag and status; Units follow their own, finer frames
+        else:
+            unit = frame.unit
+            old = self.units.get(unit.name)
             if old is not None:
-                unit = {
-                    **unit,
-                    "latest_operation": newer(old.get("latest_operation"), unit.get("latest_operation")),
-                }
-            self.units[unit["name"]] = unit
-        elif "action" in data:
-            self._apply_operation(cast(Operation, data))
+                unit = replace(unit, latest_operation=newer(old.latest_operation, unit.latest_operation))
+            self.units[unit.name] = unit
         self._redraw()
 
     @on(OperationChanged)
@@ -100,14 +107,13 @@ class JobScreen(ConsoleScreen):
         self._redraw()
 
     def _apply_operation(self, op: Operation) -> None:
-        name = str(op.get("unit", ""))
-        if int(op.get("job_id", self.job_id)) != self.job_id:
+        if op.job_id != self.job_id:
             return
-        unit = self.units.get(name) or cast(Unit, {"job_id": self.job_id, "name": name, "operations": []})
-        latest = newer(unit.get("latest_operation"), op)
-        if latest is op or (latest and latest.get("id") == op.get("id")):
-            unit = {**unit, "latest_operation": latest, "status": str(latest.get("status"))}
-        self.units[name] = unit
+        unit = self.units.get(op.unit) or Unit(job_id=self.job_id, name=op.unit)
+        latest = newer(unit.latest_operation, op)
+        if latest is not None and latest.id == op.id:
+            unit = replace(unit, latest_operation=latest, status=latest.status)
+        self.units[op.unit] = unit
 
     def _refresh_dirty(self) -> None:
         if self._dirty:
@@ -140,26 +146,26 @@ class JobScreen(ConsoleScreen):
     # -- rendering ----------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        if any((u.get("latest_operation") or {}).get("status") in ACTIVE for u in self.units.values()):
+        if any(u.latest_operation and u.latest_operation.active for u in self.units.values()):
             self._redraw()
 
     def _redraw(self) -> None:
-        units = sorted(self.units.values(), key=lambda u: u["name"])
+        units = sorted(self.units.values(), key=lambda u: u.name)
         for unit in units:
-            op = unit.get("latest_operation")
-            if op and op.get("status") in ACTIVE and str(op.get("action")) not in self.previous:
-                self.previous[str(op.get("action"))] = None  # asked once per action
-                self._fetch_previous(str(op.get("action")), int(op["id"]))
-        tag = (self.job or {}).get("tag", "")
+            op = unit.latest_operation
+            if op and op.active and op.action not in self.previous:
+                self.previous[op.action] = None  # asked once per action
+                self._fetch_previous(op.action, op.id)
+        tag = self.job.tag if self.job else ""
         status = job_status(units)
-        schedule = (self.job or {}).get("schedule")
+        schedule = self.job.schedule if self.job else None
         self.title = f"Job {self.job_id} · {tag}" + (f" · schedule {schedule}" if schedule else "")
         self.sub_title = status
         summary = Text.assemble(
             ("Job ", "bold"),
             (str(self.job_id), "bold"),
             "  tag ",
-            (str(tag), "bold cyan"),
+            (tag, "bold cyan"),
             "  ",
             status_text(status),
             "  ",
@@ -180,16 +186,16 @@ class JobScreen(ConsoleScreen):
     @on(DataTable.RowSelected, "#units")
     def action_open_log(self) -> None:
         unit = self.selected
-        op = unit.get("latest_operation") if unit else None
+        op = unit.latest_operation if unit else None
         if op:
-            self.console_app.open_operation(int(op["id"]))
+            self.console_app.open_operation(op.id)
         elif unit:
-            self.notify(f"{unit['name']} has no operation yet", timeout=3)
+            self.notify(f"{unit.name} has no operation yet", timeout=3)
 
     def action_start_action(self) -> None:
         unit = self.selected
         if unit is not None:
-            self._pick_playbook(unit["name"])
+            self._pick_playbook(unit.name)
 
     @work(exclusive=True, group="job-action", exit_on_error=False)
     async def _pick_playbook(self, unit: str) -> None:
@@ -198,7 +204,7 @@ class JobScreen(ConsoleScreen):
         except (ApiError, Unavailable) as exc:
             self.report_error("Playbooks", exc)
             return
-        choices = [(str(p["name"]), str(p["name"])) for p in playbooks]
+        choices = [(p.name, p.name) for p in playbooks]
         action = await self.app.push_screen_wait(PickScreen(f"Run on {unit}", choices))
         if action:
             await self._start([unit], action)
@@ -216,8 +222,8 @@ class JobScreen(ConsoleScreen):
             return
         covers: dict[str, list[str]] = {}
         for playbook in playbooks:
-            if playbook.get("component") in self.units and playbook.get("action"):
-                covers.setdefault(str(playbook["action"]), []).append(str(playbook["component"]))
+            if playbook.component in self.units and playbook.action:
+                covers.setdefault(playbook.action, []).append(playbook.component)
         choices = [
             (action, f"{action}  ({len(units)}/{len(names)} units: {', '.join(sorted(units))})")
             for action, units in sorted(covers.items())
@@ -246,8 +252,25 @@ class JobScreen(ConsoleScreen):
 
     def action_cancel(self) -> None:
         unit = self.selected
-        op = unit.get("latest_operation") if unit else None
-        if not unit or not op or op.get("status") not in ACTIVE:
+        op = unit.latest_operation if unit else None
+        if not unit or not op or not op.active:
             self.notify("nothing running on this unit", severity="warning", timeout=3)
             return
         self.console_app.confirm_cancel(op)
+
+    def action_add_unit(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self._add_unit(name)
+
+        self.app.push_screen(AddUnitScreen(self.job_id), chosen)
+
+    @work(group="job-add-unit", exit_on_error=False)
+    async def _add_unit(self, name: str) -> None:
+        try:
+            unit = await self.source.add_unit(self.job_id, name)
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"Add unit {name}", exc)
+            return
+        self.post_message(JobStreamChange(UnitFrame(unit)))
+        self.notify(f"Unit {name} added to Job {self.job_id}", timeout=3)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import cast
 
 from rich.text import Text
 from textual import on, work
@@ -12,11 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Static
 
-from console.client import ACTIVE, ApiError, Operation, Unavailable
+from console.client import ApiError, EndFrame, EventFrame, Operation, OperationFrame, Unavailable
 from console.loglines import Kind, event_lines
 from console.logstore import LogStore
 from console.messages import LogAppended, OperationChanged
-from console.present import status_text
+from console.present import progress_label, status_text
 from console.screens.base import ConsoleScreen
 from console.timefmt import duration, elapsed
 from console.widgets.connection import ConnectionBar
@@ -62,14 +61,14 @@ class OperationScreen(ConsoleScreen):
         published = slice_start = time.monotonic()
         try:
             async for frame in self.source.follow_operation(self.op_id, self.report_state):
-                kind = frame.get("type")
-                if kind == "event":
-                    pending.extend(event_lines(frame["data"]))
+                is_event = isinstance(frame, EventFrame)
+                if isinstance(frame, EventFrame):
+                    pending.extend(event_lines(frame.event))
                     self.events_seen += 1
-                elif kind in ("status", "end"):
-                    self.post_message(OperationChanged(cast(Operation, frame["data"])))
+                elif isinstance(frame, OperationFrame | EndFrame) and frame.operation is not None:
+                    self.post_message(OperationChanged(frame.operation))
                 now = time.monotonic()
-                if pending and (now - published >= PUBLISH_PERIOD or kind != "event"):
+                if pending and (now - published >= PUBLISH_PERIOD or not is_event):
                     self.store.append(pending)
                     pending = []
                     published = now
@@ -97,30 +96,32 @@ class OperationScreen(ConsoleScreen):
         op = self.operation
         if op is None:
             return
-        self.title = f"Operation {self.op_id} · {op.get('unit', '')} · {op.get('action', '')}"
-        self.sub_title = str(op.get("status", ""))
-        stats = cast(dict[str, int], op.get("stats") or {})
-        progress = cast(dict[str, int | None], op.get("progress") or {})
-        total = progress.get("tasks_total")
-        spent = elapsed(op.get("started_at"), op.get("finished_at"), self.console_app.now())
+        self.title = f"Operation {self.op_id} · {op.unit} · {op.action}"
+        self.sub_title = op.status
+        stats = op.stats
+        spent = elapsed(op.started_at, op.finished_at, self.console_app.now())
         parts: list[str | tuple[str, str] | Text] = [
             ("Operation ", "bold"),
             (str(self.op_id), "bold"),
             "  unit ",
-            (str(op.get("unit", "")), "bold cyan"),
+            (op.unit, "bold cyan"),
             "  ",
-            (str(op.get("action", "")), "bold"),
+            (op.action, "bold"),
             "  ",
-            status_text(str(op.get("status", ""))),
-            f"  tasks {progress.get('tasks_done', 0)}/{total if total else '?'}",
-            f"  ok {stats.get('ok', 0)} changed {stats.get('changed', 0)} failed {stats.get('failed', 0)}",
+            status_text(op.status),
+            f"  progress {progress_label(op)}",
+            f"  ok {stats.ok} changed {stats.changed} failed {stats.failed}",
             f"  {duration(spent)}",
         ]
-        if op.get("rc") is not None:
-            parts.append(f"  rc {op['rc']}")
-        if op.get("error"):
-            parts.append(("  " + str(op["error"]), "red"))
+        if op.rc is not None:
+            parts.append(f"  rc {op.rc}")
+        if op.error:
+            parts.append(("  " + op.error, "red"))
         self.query_one("#operation-summary", Static).update(Text.assemble(*parts))
+
+    def text_sink(self) -> Input | None:
+        find = self.query_one("#find", Input)
+        return find if find.display and self.focused is find else None
 
     def action_back(self) -> None:
         find = self.query_one("#find", Input)
@@ -130,7 +131,7 @@ class OperationScreen(ConsoleScreen):
             self.app.pop_screen()
 
     def action_cancel(self) -> None:
-        if self.operation is None or self.operation.get("status") not in ACTIVE:
+        if self.operation is None or not self.operation.active:
             self.notify("this operation is not running", severity="warning", timeout=3)
             return
         self.console_app.confirm_cancel(self.operation)

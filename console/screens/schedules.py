@@ -62,21 +62,21 @@ class SchedulesTable(DataTable[str | Text]):
 
     def set_schedules(self, schedules: list[Schedule], now: datetime) -> None:
         selected = self.selected_name
-        self.schedules = {s["name"]: s for s in schedules}
+        self.schedules = {s.name: s for s in schedules}
         self.clear()
-        for s in sorted(schedules, key=lambda s: s["name"]):
-            when = str(s.get("description") or s.get("cron", ""))
-            if s.get("timezone", "UTC") != "UTC":
-                when += f" ({s.get('timezone')})"
-            last = s.get("last_job_id")
+        for s in sorted(schedules, key=lambda s: s.name):
+            when = s.description or s.cron
+            if s.timezone != "UTC":
+                when += f" ({s.timezone})"
+            last = s.last_job_id
             self.add_row(
-                s["name"],
+                s.name,
                 when,
-                until(s.get("next_run_at"), now) if s.get("enabled") else "—",
+                until(s.next_run_at, now) if s.enabled else "—",
                 Text(str(last) if last is not None else "—", justify="right"),
-                status_text(str(s.get("last_job_status") or "")) if s.get("last_job_status") else Text("—"),
-                Text("yes", style="green") if s.get("enabled") else Text("no", style="dim"),
-                key=s["name"],
+                status_text(s.last_job_status) if s.last_job_status else Text("—"),
+                Text("yes", style="green") if s.enabled else Text("no", style="dim"),
+                key=s.name,
             )
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
@@ -139,8 +139,8 @@ class SchedulesScreen(ConsoleScreen):
     @on(DataTable.RowSelected, "#schedules")
     def action_open_last_job(self) -> None:
         schedule = self.table.selected
-        if schedule is not None and schedule.get("last_job_id") is not None:
-            self.console_app.open_job(int(schedule["last_job_id"]))  # type: ignore[arg-type]
+        if schedule is not None and schedule.last_job_id is not None:
+            self.console_app.open_job(schedule.last_job_id)
 
     @work(group="schedules-change", exit_on_error=False)
     async def action_toggle_enabled(self) -> None:
@@ -148,9 +148,9 @@ class SchedulesScreen(ConsoleScreen):
         if schedule is None:
             return
         try:
-            await self.schedules_source.set_schedule_enabled(schedule["name"], not schedule.get("enabled"))
+            await self.schedules_source.set_schedule_enabled(schedule.name, not schedule.enabled)
         except (ApiError, Unavailable) as exc:
-            self.report_error(f"Schedule {schedule['name']}", exc)
+            self.report_error(f"Schedule {schedule.name}", exc)
             return
         self.action_reload()
 
@@ -158,7 +158,7 @@ class SchedulesScreen(ConsoleScreen):
         schedule = self.table.selected
         if schedule is None:
             return
-        name = schedule["name"]
+        name = schedule.name
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -173,6 +173,6 @@ class SchedulesScreen(ConsoleScreen):
         except (ApiError, Unavailable) as exc:
             self.report_error(f"Run {name}", exc)
             return
-        self.notify(f"Schedule {name}: Job {job['id']} started", timeout=3)
+        self.notify(f"Schedule {name}: Job {job.id} started", timeout=3)
         self.action_reload()
-        self.console_app.open_job(int(job["id"]))
+        self.console_app.open_job(job.id)

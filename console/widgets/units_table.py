@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from console.client import ACTIVE, Operation, Unit
-from console.present import progress_bar, status_text
+from console.client import Operation, Unit
+from console.present import eta_text, progress_bar, status_text
 from console.timefmt import duration, elapsed
 
 
 def _count(op: Operation | None, key: str) -> Text:
     if not op:
         return Text("")
-    stats = cast(dict[str, int], op.get("stats") or {})
-    value = int(stats.get(key, 0) or 0)
+    value = int(getattr(op.stats, key))
     style = {"ok": "green", "changed": "yellow", "failed": "red"}[key] if value else "dim"
     return Text(str(value), style=style, justify="right")
 
@@ -27,8 +25,8 @@ class UnitsTable(DataTable[str | Text]):
         ("unit", 12),
         ("status", 10),
         ("action", 18),
-        ("task", 18),
-        ("progress", 16),
+        ("task", 16),
+        ("progress", 20),
         ("elapsed", 7),
         ("eta", 7),
         ("ok", 3),
@@ -47,11 +45,11 @@ class UnitsTable(DataTable[str | Text]):
     def row_cells(
         self, unit: Unit, now: datetime, previous: dict[str, float | None], tasks: dict[int, str]
     ) -> list[str | Text]:
-        op = unit.get("latest_operation")
+        op = unit.latest_operation
         if not op:
             return [
-                unit["name"],
-                status_text(str(unit.get("status", "idle"))),
+                unit.name,
+                status_text(unit.status),
                 "",
                 "",
                 "",
@@ -59,20 +57,14 @@ class UnitsTable(DataTable[str | Text]):
                 "",
                 *([""] * 3),
             ]
-        spent = elapsed(op.get("started_at"), op.get("finished_at"), now)
-        eta = ""
-        if op.get("status") in ACTIVE:
-            before = previous.get(str(op.get("action")))
-            if before is not None:
-                eta = "~" + duration(max(0.0, before - (spent or 0.0)))
-            elif str(op.get("action")) in previous:
-                eta = "?"
+        spent = elapsed(op.started_at, op.finished_at, now)
+        eta = eta_text(op, previous.get(op.action), spent)
         return [
-            unit["name"],
-            status_text(str(unit.get("status") or op.get("status", ""))),
-            str(op.get("action", "")),
-            tasks.get(int(op["id"]), ""),
-            progress_bar(op),
+            unit.name,
+            status_text(unit.status or op.status),
+            op.action,
+            tasks.get(op.id, ""),
+            progress_bar(op, width=8),
             duration(spent) if spent is not None else "",
             eta,
             _count(op, "ok"),
@@ -84,18 +76,18 @@ class UnitsTable(DataTable[str | Text]):
         self, units: list[Unit], now: datetime, previous: dict[str, float | None], tasks: dict[int, str]
     ) -> None:
         """Update cells in place (rows keyed by unit name) so the cursor and scroll stay put."""
-        self.units = {u["name"]: u for u in units}
+        self.units = {u.name: u for u in units}
         keys = [str(col) for col, _ in self.COLUMNS]
         stale = set(self.rows) - {k for k in self.rows if k.value in self.units}
         for key in stale:
             self.remove_row(key)
         for unit in units:
             cells = self.row_cells(unit, now, previous, tasks)
-            if unit["name"] in {k.value for k in self.rows}:
+            if unit.name in {k.value for k in self.rows}:
                 for column, value in zip(keys, cells, strict=True):
-                    self.update_cell(unit["name"], column, value)
+                    self.update_cell(unit.name, column, value)
             else:
-                self.add_row(*cells, key=unit["name"])
+                self.add_row(*cells, key=unit.name)
 
     @property
     def selected_unit(self) -> Unit | None:

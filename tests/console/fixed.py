@@ -1,4 +1,4 @@
-"""Fixed Job/Unit/Operation/Event dicts shaped as in api.md, and a Source serving them.
+"""Fixed Jobs, Units, Operations and Events shaped as in api.md, and a Source serving them.
 
 Only the snapshot tests use this: it lets screens render known data at a known `now`. Every
 navigation and action test runs against a real server.
@@ -9,9 +9,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from console.client import ConnectionState, Frame, Job, Operation, Playbook, StateCallback, Unit
+from console.client import (
+    ConnectionState,
+    EndFrame,
+    Event,
+    EventFrame,
+    Frame,
+    Job,
+    JobsSnapshotFrame,
+    Operation,
+    OperationFrame,
+    Playbook,
+    SnapshotFrame,
+    StateCallback,
+    Unit,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
@@ -34,9 +48,9 @@ def op(
     changed: int = 0,
     failed: int = 0,
     rc: int | None = None,
+    estimated: bool = False,
 ) -> Operation:
-    return cast(
-        Operation,
+    return Operation.from_wire(
         {
             "id": op_id,
             "job_id": 12,
@@ -49,7 +63,7 @@ def op(
             "finished_at": finished,
             "extravars": {},
             "event_count": done * 3,
-            "progress": {"tasks_done": done, "tasks_total": total},
+            "progress": {"tasks_done": done, "tasks_total": total, "estimated": estimated},
             "stats": {"ok": ok, "changed": changed, "failed": failed, "skipped": 0, "unreachable": 0},
             "error": None,
             "duration": None,
@@ -58,22 +72,19 @@ def op(
     )
 
 
-def unit(name: str, latest: Operation | None) -> Unit:
-    return cast(
-        Unit,
-        {
-            "job_id": 12,
-            "name": name,
-            "created_at": "2026-11-25T11:50:00Z",
-            "status": latest["status"] if latest else "idle",
-            "latest_operation": latest,
-            "operations": [latest["id"]] if latest else [],
-        },
-    )
+def unit(name: str, latest: Operation | None) -> dict[str, Any]:
+    """A Unit as the wire has it, for `Job.from_wire`."""
+    return Unit(
+        job_id=12,
+        name=name,
+        created_at="2026-11-25T11:50:00Z",
+        status=latest.status if latest else "idle",
+        latest_operation=latest,
+        operations=[latest.id] if latest else [],
+    ).to_dict()
 
 
-JOB: Job = cast(
-    Job,
+JOB: Job = Job.from_wire(
     {
         "id": 12,
         "tag": "backup",
@@ -108,6 +119,7 @@ JOB: Job = cast(
                     started="2026-11-25T11:58:30Z",
                     ok=7,
                     changed=2,
+                    estimated=True,
                 ),
             ),
             unit(
@@ -147,8 +159,7 @@ JOB: Job = cast(
 
 JOBS: list[Job] = [
     JOB,
-    cast(
-        Job,
+    Job.from_wire(
         {
             "id": 11,
             "tag": "restore",
@@ -172,8 +183,7 @@ JOBS: list[Job] = [
             ],
         },
     ),
-    cast(
-        Job,
+    Job.from_wire(
         {
             "id": 10,
             "tag": "backup",
@@ -211,8 +221,7 @@ JOBS: list[Job] = [
             ],
         },
     ),
-    cast(
-        Job,
+    Job.from_wire(
         {
             "id": 9,
             "tag": "upgrade:v2",
@@ -259,21 +268,23 @@ OPERATION = op(
 )
 
 
-def output_events(op_id: int = 341) -> list[dict[str, Any]]:
+def output_events(op_id: int = 341) -> list[Event]:
     """The output split the way ansible-runner splits it: one event per block."""
     blocks = OUTPUT.strip("\n").split("\n\n")
     return [
-        {
-            "seq": n,
-            "operation_id": op_id,
-            "event": "runner_on_failed" if "FAILED!" in block else "verbose",
-            "created": "2026-11-25T11:55:01Z",
-            "host": None,
-            "task": None,
-            "play": None,
-            "stdout": ("\n" if n > 1 else "") + block,
-            "data": {},
-        }
+        Event.from_wire(
+            {
+                "seq": n,
+                "operation_id": op_id,
+                "event": "runner_on_failed" if "FAILED!" in block else "verbose",
+                "created": "2026-11-25T11:55:01Z",
+                "host": None,
+                "task": None,
+                "play": None,
+                "stdout": ("\n" if n > 1 else "") + block,
+                "data": {},
+            }
+        )
         for n, block in enumerate(blocks, start=1)
     ]
 
@@ -290,10 +301,10 @@ class FixedSource:
         await asyncio.Event().wait()
 
     async def list_jobs(self, tag: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
-        return [j for j in JOBS if tag in (None, j["tag"])]
+        return [j for j in JOBS if tag in (None, j.tag)]
 
     async def get_job(self, job_id: int) -> Job:
-        return next(j for j in JOBS if j["id"] == job_id)
+        return next(j for j in JOBS if j.id == job_id)
 
     async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
         raise NotImplementedError("snapshot tests do not act")
@@ -318,18 +329,18 @@ class FixedSource:
 
     async def follow_jobs(self, on_state: StateCallback, tag: str | None = None) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "snapshot", "data": {"items": await self.list_jobs(tag)}}
+        yield JobsSnapshotFrame(await self.list_jobs(tag))
         await self._forever()
 
     async def follow_job(self, job_id: int, on_state: StateCallback) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "snapshot", "data": await self.get_job(job_id)}
+        yield SnapshotFrame(await self.get_job(job_id))
         await self._forever()
 
     async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "status", "data": OPERATION}
+        yield OperationFrame(OPERATION)
         for event in output_events(op_id):
-            yield {"type": "event", "operation_id": op_id, "seq": event["seq"], "data": event}
-        yield {"type": "end", "data": OPERATION}
+            yield EventFrame(op_id, event.seq, event)
+        yield EndFrame(OPERATION)
         on_state(ConnectionState("closed", detail="ended"))

@@ -17,12 +17,13 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Input
 
 from console.app import RedRunnerApp
-from console.client import ConnectionState, Frame, StateCallback
+from console.client import ConnectionState, EndFrame, Frame, OperationFrame, StateCallback, parse_frame
 from console.screens.operation import OperationScreen
 from tests.console.fixed import OPERATION, FixedSource, fixed_now
 from tests.console.keys import key_latency
@@ -38,7 +39,7 @@ class RateSource(FixedSource):
 
     async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "status", "data": {**OPERATION, "status": "running"}}
+        yield OperationFrame(replace(OPERATION, status="running"))
         began = time.monotonic()
         while (elapsed := time.monotonic() - began) < self.seconds:
             due = int(elapsed * self.rate)
@@ -59,8 +60,8 @@ class RateSource(FixedSource):
                     },
                 }
             )
-            yield json.loads(raw)
-        yield {"type": "end", "data": OPERATION}
+            yield parse_frame(json.loads(raw))  # parsed as the client parses what it receives
+        yield EndFrame(OPERATION)
         on_state(ConnectionState("closed"))
 
 

@@ -103,8 +103,8 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         assert jobs.selected_job_id == job_id  # newest first
 
         await pilot.press("slash", *"navigate", "enter")
-        await until(pilot, lambda: list(app.screen.query_one(JobsTable).jobs) == [job_id], what="tag filter")
-        assert other not in app.screen.query_one(JobsTable).jobs
+        await until(pilot, lambda: app.screen.query_one(JobsTable).visible_ids == [job_id], what="filter")
+        assert other not in app.screen.query_one(JobsTable).visible_ids
 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count)
@@ -228,5 +228,5 @@ async def test_home_screen_is_live(project_server: RunningServer) -> None:
         table = app.screen.query_one(JobsTable)
         await until(pilot, lambda: job_id in table.jobs, 5, "new job listed")
         start(srv, job_id, "db", "backup-db.yml")
-        await until(pilot, lambda: table.jobs[job_id]["status"] == "running", 10, "running")
+        await until(pilot, lambda: table.jobs[job_id].status == "running", 10, "running")
         assert list(table.jobs) == [job_id]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.command import CommandList
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from console.app import RedRunnerApp
 from console.loglines import lines_of
@@ -38,6 +40,57 @@ class TestHomeScreen:
 
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 4)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestFilter:
+    def test_no_jobs_match_names_the_filter(self, snap_compare: Any) -> None:
+        app = make_app()
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 4)
+            await pilot.press("slash", *"nightly")
+            await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 0)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_a_unit_name_matches(self, snap_compare: Any) -> None:
+        app = make_app()
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 4)
+            await pilot.press("slash", *"que", "enter")
+            await settle(pilot, lambda: app.screen.query_one(JobsTable).row_count == 1)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestPalette:
+    def test_job_screen_offers_its_actions_and_operations(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count
+            )
+            await pilot.press("ctrl+p", *"open")
+            await settle(pilot, lambda: app.screen.query_one(CommandList).option_count >= 9)
+            app.screen.query_one(Input).cursor_blink = False  # the palette's own box blinks
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestAddUnit:
+    def test_dialog_rejects_a_bad_name(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count
+            )
+            await pilot.press("u", *"no/slash", "enter")
+            await pilot.pause()
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

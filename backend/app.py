@@ -24,6 +24,7 @@ from .handlers import health, jobs, meta, operations, streams, units
 from .handlers.base import NotFoundHandler
 from .logs import log_request
 from .metrics import Metrics
+from .processes import OrphanReaper, become_subreaper
 from .service import Service
 from .writer import EventWriter
 
@@ -42,6 +43,7 @@ class AppState:
     executor: Executor
     metrics: Metrics
     db_pool: ThreadPoolExecutor
+    reaper: OrphanReaper = field(default_factory=OrphanReaper)
     connections: set[Any] = field(default_factory=set)
 
 
@@ -107,6 +109,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     server.stop()
     await asyncio.sleep(0.05)
     state.writer.stop()
+    state.reaper.stop()
     notifier = getattr(state, "notifier", None)
     if notifier is not None:
         notifier.stop()
@@ -116,6 +119,9 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
 def serve(settings: Settings) -> int:
     loop = IOLoop.current()
     state = build_state(settings, loop)
+    # Processes a run detaches stay under this server (below their run guard), never under init.
+    become_subreaper()
+    state.reaper.start()
     state.writer.start()
     state.executor.recover()
     notifier = getattr(state, "notifier", None)

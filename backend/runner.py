@@ -22,6 +22,7 @@ import pexpect
 from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
+from . import processes
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
 from .service import Claim
@@ -39,6 +40,9 @@ SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|DATABASE_URL|PRIVATE_KE
 # pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
 # is a few KB of base64, so a bigger chunk means fewer reads, expect iterations and filter writes per event.
 PTY_READ_SIZE = 65536
+RUN_GUARD = Path(__file__).with_name("run_guard.py")
+# The pid of the run guard pexpect spawned last in this worker thread: the root of the run's processes.
+_spawned = threading.local()
 
 
 def _patch_pexpect_close_delay() -> None:
@@ -51,7 +55,10 @@ def _patch_pexpect_close_delay() -> None:
     original = spawn._spawnpty
 
     def _spawnpty(self: Any, args: Any, **kwargs: Any) -> Any:
-        proc = original(self, args, **kwargs)
+        with processes.SPAWN_LOCK:
+            proc = original(self, args, **kwargs)
+            processes.own_child(proc.pid)
+        _spawned.pid = proc.pid
         proc.delayafterclose = 0.0
         self.maxread = PTY_READ_SIZE
         return proc
@@ -133,12 +140,14 @@ class OperationRun:
         self.truncated = False
         self.saw_playbook_start = False
         self.last_error_msg: str | None = None
-        self.pid: int | None = None
+        self.pid: int | None = None  # the run guard's
+        self.pid_started: float | None = None
         self.deadline = claim.started_at + claim.timeout if claim.timeout else None
         self._stop_reason: str | None = None  # "canceled" | "timeout"
         self._stop_error: str | None = None
         self._stop_event = threading.Event()
         self._killed = False
+        self._pid_stored = False
 
     # -- control, from any thread -----------------------------------------------------------------
 
@@ -154,25 +163,31 @@ class OperationRun:
 
     # -- runner callbacks, in the worker thread ---------------------------------------------------
 
+    def _guard_pid(self) -> int | None:
+        if self.pid is None:
+            self.pid = getattr(_spawned, "pid", None)
+            if self.pid is not None:
+                self.pid_started = process_start_time(self.pid)
+        return self.pid
+
     def _cancel_callback(self) -> bool:
+        self._guard_pid()
         if not self._stop_event.is_set() and self.deadline is not None and time.time() >= self.deadline:
             self.stop("timeout", f"time limit of {self.claim.timeout:g} s reached")
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True
-                kill_run(self.run_id, self.pid)
+                kill_run(self.run_id, self.pid, self.pid_started)
             return True
         return False
 
     def _event_handler(self, ev: dict[str, Any]) -> bool:
         name = str(ev.get("event") or "verbose")
         data = ev.get("event_data") or {}
-        if self.pid is None and isinstance(ev.get("pid"), int):
-            self.pid = int(ev["pid"])
+        if not self._pid_stored and self._guard_pid() is not None:
+            self._pid_stored = True
             self.writer.put(
-                StatusItem(
-                    self.claim.op_id, self.claim.job_id, {"pid": self.pid, "pid_started": process_start_time(self.pid)}
-                )
+                StatusItem(self.claim.op_id, self.claim.job_id, {"pid": self.pid, "pid_started": self.pid_started})
             )
         self._count(name, data)
         final = name == "playbook_on_stats"
@@ -304,6 +319,9 @@ class OperationRun:
             for key in set(os.environ) - set(runner_env):
                 rc_config.env.pop(key, None)
             rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
+            # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
+            rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+            _spawned.pid = None
             runner = Runner(
                 config=rc_config,
                 event_handler=self._event_handler,
@@ -321,7 +339,8 @@ class OperationRun:
         finally:
             # Whatever happened, nothing of this run may outlive it.
             try:
-                kill_run(self.run_id, self.pid)
+                # The start time guards against the guard's pid having been reused since pexpect reaped it.
+                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0)
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)

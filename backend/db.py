@@ -7,6 +7,7 @@ JSON columns are text, written and read by the service layer.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,8 @@ from . import statuses
 log = logging.getLogger(__name__)
 
 database_proxy = pw.DatabaseProxy()
+# The first key of RedRunner's two-key advisory locks (the migration lock is a one-key lock of its own).
+ADVISORY_NAMESPACE = 8787
 Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
 
 # Tuples for peewee's IN clauses, in a stable order.
@@ -209,6 +212,15 @@ def write_transaction(db: pw.Database) -> Any:
 def lock_row(db: pw.Database, query: Q) -> Q:
     """Row lock on PostgreSQL; SQLite's IMMEDIATE transaction already serializes writers."""
     return query.for_update() if is_postgres(db) else query
+
+
+def lock_name(db: pw.Database, name: str) -> None:
+    """Hold a lock on `name` until the current transaction ends: a PostgreSQL advisory lock, for
+    check-then-insert on rows that do not exist yet (nothing to lock with FOR UPDATE). SQLite's IMMEDIATE
+    transaction already serializes writers."""
+    if is_postgres(db):
+        key = zlib.crc32(name.encode()) - 2**31  # a stable 32-bit key (hash() differs per process)
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
 
 
 # -- schema versions -------------------------------------------------------------------------------

@@ -70,6 +70,12 @@ def _patch_pexpect_close_delay() -> None:
 _patch_pexpect_close_delay()
 
 
+def storable(text: str) -> str:
+    """Text the database will take: PostgreSQL refuses NUL in text (and would drop the event), so NUL
+    becomes U+FFFD, on SQLite too so that both backends store and publish the same text."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def playbook_env(settings: Settings, run_id: str) -> dict[str, str]:
     """The server's environment minus its secrets, plus the run marker."""
     secrets = {v for v in (settings.token, settings.database) if v}
@@ -194,7 +200,7 @@ class OperationRun:
         if self.seq >= self.settings.max_events_per_operation and not final:
             self.truncated = True
             return False
-        stdout = str(ev.get("stdout") or "")
+        stdout = storable(str(ev.get("stdout") or ""))
         if name == "verbose" and "ERROR" in stdout:
             self.last_error_msg = ANSI.sub("", stdout).strip()[:2000]
         if self.stdout_bytes + len(stdout) > self.settings.max_stdout_bytes:
@@ -212,9 +218,9 @@ class OperationRun:
             "seq": self.seq,
             "event": name[:64],
             "created": created,
-            "host": str(host)[:255] if host else None,
-            "task": str(task) if task else None,
-            "play": str(play) if play else None,
+            "host": storable(str(host))[:255] if host else None,
+            "task": storable(str(task)) if task else None,
+            "play": storable(str(play)) if play else None,
             "stdout": stdout,
             "data": data_text,
         }
@@ -353,6 +359,8 @@ class OperationRun:
                 "truncated": self.truncated,
             }
         )
+        if final.get("error"):
+            final["error"] = storable(str(final["error"]))
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
 

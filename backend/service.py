@@ -26,6 +26,7 @@ from .db import (
     Job,
     Operation,
     Unit,
+    lock_name,
     lock_row,
     records,
     records_in,
@@ -244,7 +245,12 @@ class Service:
         with write_transaction(self.db):
             job = None
             if reuse == "latest":
+                # Find-or-create must not interleave: on PostgreSQL (several replicas, READ COMMITTED) two
+                # requests would both find no Job and both create one. SQLite's IMMEDIATE already serializes.
+                lock_name(self.db, f"job-tag:{tag}")
                 job = Job.select().where(Job.tag == tag).order_by(Job.id.desc()).first()
+                if job is not None:  # add_unit on the same Job takes this lock too
+                    lock_row(self.db, Job.select().where(Job.id == job.id)).first()
             if job is None:
                 job = Job.create(tag=tag, created_at=now(), status="new")
                 created = True
@@ -260,7 +266,9 @@ class Service:
     def add_unit(self, job_id: int, name: Any) -> tuple[dict[str, Any], bool]:
         name = check_unit_name(name)
         with write_transaction(self.db):
-            self._job_or_404(job_id)
+            # The Job's row lock serializes check-then-insert of its units across replicas.
+            if lock_row(self.db, Job.select().where(Job.id == job_id)).first() is None:
+                raise ApiError(404, "job_not_found", f"no job {job_id}")
             created = Unit.get_or_none((Unit.job == job_id) & (Unit.name == name)) is None
             if created:
                 Unit.create(job=job_id, name=name, created_at=now())

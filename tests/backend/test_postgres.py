@@ -513,3 +513,35 @@ def test_a_restart_under_the_same_replica_id_loses_what_it_left_running(
     assert got["status"] == "lost", got
     wait_until(lambda: not run_processes(run_ident), timeout=10, what="leftover processes killed")
     assert again.get(f"jobs/{job['id']}").json()["status"] == "failed"  # the unit is free, its last op lost
+
+
+def test_output_with_nul_bytes_keeps_every_event(pg_url: str, server_factory: Callable[..., RunningServer]) -> None:
+    """PostgreSQL refuses NUL in text: the event is stored with the NUL replaced, never dropped (no seq gap)."""
+    srv = server_factory(database=pg_url)
+    job = make_job(srv, "nul", ["db"])
+    done = srv.wait_terminal(start(srv, job["id"], "db", "nul.yml")["id"], 90)
+    assert done["status"] == "successful", done
+    events = all_events(srv, done["id"])
+    assert [e["seq"] for e in events] == list(range(1, done["event_count"] + 1))
+    named = [e for e in events if e["task"] and e["task"].startswith("Task with a nul")]
+    assert named and all("\x00" not in e["task"] and "\ufffd" in e["task"] for e in named)
+    assert "dropped an item" not in srv.log()
+
+
+def test_reuse_latest_under_concurrency_makes_one_job(
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
+    """50 concurrent `reuse=latest` requests for one tag, through two replicas: one Job with every unit."""
+    a = server_factory(database=pg_url, name="reuse-a")
+    b = server_factory(database=pg_url, name="reuse-b")
+
+    def create(i: int) -> int:
+        resp = (a, b)[i % 2].post("jobs", {"tag": "restore", "units": [f"u{i}"], "reuse": "latest"})
+        return resp.status
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(create, range(50)))
+    assert set(codes) <= {200, 201} and codes.count(201) == 1, codes
+    jobs = a.get("jobs?tag=restore").json()["items"]
+    assert len(jobs) == 1
+    assert sorted(u["name"] for u in jobs[0]["units"]) == sorted(f"u{i}" for i in range(50))

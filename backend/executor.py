@@ -130,6 +130,10 @@ class Executor:
         Operation.update(run_ident=run.run_id).where(Operation.id == claim.op_id).execute()
         with self._lock:
             self.active[claim.op_id] = run
+        # A cancel that came between the claim and the line above found no run to stop, but its flag was
+        # committed before it looked: read the flag now, so one of the two always sees the other.
+        if self.service.cancel_requested([claim.op_id]):
+            run.stop("canceled")
         self.metrics.running.inc()
         self.metrics.operations_started.inc()
         log.info(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
-from tornado import httpserver, web
+from tornado import httpserver, netutil, web
 from tornado.ioloop import IOLoop
 
 from . import __version__
 from .bus import Bus, Publisher
 from .config import Settings
-from .db import migrate, open_database
+from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
+from .errors import StartupError
 from .executor import Executor
 from .handlers import health, jobs, meta, operations, streams, units
 from .handlers.base import NotFoundHandler
@@ -44,6 +47,8 @@ class AppState:
     metrics: Metrics
     db_pool: ThreadPoolExecutor
     reaper: OrphanReaper = field(default_factory=OrphanReaper)
+    # Held for the server's life: one server per embedded database file.
+    db_lock: EmbeddedDatabaseLock | None = None
     connections: set[Any] = field(default_factory=set)
 
 
@@ -67,11 +72,28 @@ def make_app(state: AppState) -> web.Application:
     )
 
 
+def open_storage(settings: Settings) -> pw.Database:
+    """Connect and migrate the database, or say which setting is wrong and why."""
+    try:
+        db = open_database(settings.database)
+        migrate(db)
+    except (pw.OperationalError, pw.InterfaceError, pw.DatabaseError) as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
+    return db
+
+
 def build_state(settings: Settings, loop: IOLoop) -> AppState:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.artifact_dir.mkdir(parents=True, exist_ok=True)
-    db = open_database(settings.database)
-    migrate(db)
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        settings.artifact_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
+    embedded = sqlite_path(settings.database)
+    lock = EmbeddedDatabaseLock(embedded) if embedded else None
+    if lock is not None:
+        lock.acquire()
+    db = open_storage(settings)
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
@@ -82,7 +104,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     writer = EventWriter(db, service, publisher, metrics)
     executor = Executor(settings, db, service, writer, metrics)
     db_pool = ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db")
-    state = AppState(settings, db, bus, service, writer, executor, metrics, db_pool)
+    state = AppState(settings, db, bus, service, writer, executor, metrics, db_pool, db_lock=lock)
     state.notifier = notifier  # type: ignore[attr-defined]
     return state
 
@@ -116,8 +138,34 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     log.info("stopped after %.2f s", time.monotonic() - started)
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.certfile:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(settings.certfile, settings.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        files = f"--certfile {settings.certfile}" + (f" / --keyfile {settings.keyfile}" if settings.keyfile else "")
+        raise StartupError(f"cannot load {files}: {cause}") from exc
+    return ctx
+
+
+def listen_sockets(settings: Settings) -> list[socket.socket]:
+    """Bind before anything else starts, so a port in use or a bad host fails fast and says so."""
+    try:
+        return netutil.bind_sockets(settings.port, settings.host)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on --host {settings.host}: {exc.strerror}") from exc
+    except OSError as exc:
+        cause = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise StartupError(f"cannot listen on --host {settings.host} --port {settings.port}: {cause}") from exc
+
+
 def serve(settings: Settings) -> int:
     loop = IOLoop.current()
+    ssl_ctx = tls_context(settings)
+    sockets = listen_sockets(settings)
     state = build_state(settings, loop)
     # Processes a run detaches stay under this server (below their run guard), never under init.
     become_subreaper()
@@ -129,14 +177,10 @@ def serve(settings: Settings) -> int:
         notifier.start()
     state.executor.start()
     app = make_app(state)
-    ssl_ctx = None
-    if settings.certfile:
-        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_ctx.load_cert_chain(settings.certfile, settings.keyfile)
     server = httpserver.HTTPServer(
         app, ssl_options=ssl_ctx, xheaders=True, max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024)
     )
-    server.listen(settings.port, settings.host)
+    server.add_sockets(sockets)
     log.info(
         "redrunner %s serving on %s://%s:%d, data dir %s, database %s, %d workers, replica %s",
         __version__,

@@ -7,6 +7,7 @@ JSON columns are text, written and read by the service layer.
 from __future__ import annotations
 
 import logging
+import os
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from playhouse.db_url import parse as parse_url
 from playhouse.shortcuts import ReconnectMixin
 
 from . import statuses
+from .errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +168,63 @@ def open_database(url: str) -> pw.Database:
     elif url.startswith(("postgres://", "postgresql://")):
         db = ReconnectingPostgresqlDatabase(**parse_url(url.replace("postgres://", "postgresql://", 1)))
     else:
-        raise SystemExit(f"redrunner: unsupported database URL (use sqlite:/// or postgresql://): {url!r}")
+        raise StartupError(f"--database: unsupported URL {redact(url)!r} (use sqlite:/// or postgresql://)")
     database_proxy.initialize(db)
     return db
+
+
+def redact(url: str) -> str:
+    """The database URL without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    return f"{scheme}://{credentials.partition(':')[0]}@{host}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an embedded (SQLite) database URL; None for PostgreSQL and in-memory databases."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    return Path(path).expanduser().resolve() if path and path != ":memory:" else None
+
+
+class EmbeddedDatabaseLock:
+    """An OS lock (flock) on `<database>.lock`, held for the server's life: one server per SQLite file.
+
+    A second server on the same file would mark the first one's running Operations lost and kill their
+    processes. The OS releases the lock when the process dies however it dies, so a crash never leaves a
+    stale lock behind."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._file: Any = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - kept open for the server's life
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise StartupError(
+                f"--database {self.path.with_suffix('')} is in use by another redrunner server (pid {holder}); "
+                "an embedded database takes one server: stop it, or use PostgreSQL for several replicas"
+            ) from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def rows(query: Any) -> list[tuple[Any, ...]]:
@@ -270,9 +326,7 @@ def migrate(db: pw.Database) -> int:
         row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
         current = int(row or 0)
         if current > SCHEMA_VERSION:
-            raise SystemExit(
-                f"redrunner: the database schema is version {current}, newer than this server ({SCHEMA_VERSION})"
-            )
+            raise StartupError(f"the database schema is version {current}, newer than this server ({SCHEMA_VERSION})")
         import time
 
         for version in range(current + 1, SCHEMA_VERSION + 1):

@@ -1,4 +1,5 @@
-"""The API's error type: every failure a client can cause is one of these, rendered as the envelope."""
+"""The API's error type (every failure a client can cause is one of these, rendered as the envelope), and
+the start-up error (a setting the server cannot start with: one line naming the flag, exit status 2)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,7 @@ class ApiError(Exception):
 
 def invalid_parameter(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, field)
+
+
+class StartupError(Exception):
+    """The server cannot start with these settings; the message names the flag or variable and the cause."""

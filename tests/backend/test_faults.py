@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import RunningServer, wait_until
+from tests.support.server import RunningServer, wait_until  # noqa: F401
 
 from .helpers import make_job, start
 
@@ -20,8 +20,8 @@ def test_a_cancel_right_after_the_claim_is_never_lost(server: RunningServer) -> 
     for _ in range(10):
         job = make_job(server, "race", units)
 
-        def start_and_cancel(unit: str) -> None:
-            op = start(server, job["id"], unit, "hello-db.yml")
+        def start_and_cancel(unit: str, job_id: int = job["id"]) -> None:
+            op = start(server, job_id, unit, "hello-db.yml")
             server.post(f"operations/{op['id']}/cancel")
             outcomes.append(server.wait_terminal(op["id"], 90))
 

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 JOB_STATUSES = ("new", "running", "successful", "failed")
 OP_STATUSES = ("pending", "running", *TERMINAL)
 HOSTNAME = socket.gethostname()
+MAX_ID = 2**63 - 1  # the largest id both databases can compare
 
 
 def encode_cursor(last_id: int) -> str:
@@ -63,7 +64,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise invalid_parameter("cursor", "cursor is not one this server handed out") from exc
-    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 24:
+    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 24 or int(text[3:]) > MAX_ID:
         raise invalid_parameter("cursor", "cursor is not one this server handed out")
     return int(text[3:])
 

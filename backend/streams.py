@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from .bus import Bus, Frame, Overflow, Subscriber
 from .db import TERMINAL
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ Call = Callable[..., Awaitable[Any]]
 
 class OverflowClose(Exception):
     pass
+
+
+def job_deleted(job_id: int) -> ApiError:
+    """What a follower is told when the Job goes away under it: an error, never the `end` of a completed
+    stream (which would say it had every event)."""
+    return ApiError(404, "job_deleted", f"job {job_id} was deleted while it was followed")
 
 
 def event_frame(op_id: int, ev: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +101,9 @@ class OperationStream:
                 if op["status"] in TERMINAL:
                     if self.last < op["event_count"]:
                         await self._replay()
+                    if self.last < op["event_count"]:
+                        # Stored events never go missing except with their Job (DELETE or retention).
+                        raise job_deleted(op["job_id"])
                     await self.conn.send({"type": "end", "data": op})
                     self.conn.close(1000, "operation finished")
                     return
@@ -153,9 +163,7 @@ class JobStream:
                 elif frame.kind == "job":
                     await self.conn.send({"type": "job", "data": frame.data})
                 elif frame.kind == "job_deleted":
-                    await self.conn.send({"type": "end", "data": frame.data})
-                    self.conn.close(1000, "job deleted")
-                    return
+                    raise job_deleted(self.job_id)
         except OverflowClose:
             self.conn.close(1013, "client too slow: reconnect for a new snapshot")
         finally:

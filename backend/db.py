@@ -19,7 +19,7 @@ from playhouse.db_url import parse as parse_url
 from playhouse.shortcuts import ReconnectMixin
 
 from . import statuses
-from .errors import StartupError
+from .errors import ApiError, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +147,52 @@ class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     )
 
 
+class DatabaseGone(ApiError, pw.OperationalError):
+    """The embedded database file was deleted or replaced under the server. SQLite would go on writing to
+    the unlinked file and answer success for data that is gone at the next start: every write checks the
+    file first. An ApiError (the API answers 503) and an OperationalError (the writer retries it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            503,
+            "database_unavailable",
+            f"the database file {path} was deleted or replaced; nothing can be stored until the server restarts",
+        )
+
+
+class EmbeddedDatabase(pw.SqliteDatabase):
+    """SQLite that knows which file it opened, to refuse writes once that file is gone."""
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.path = Path(path).expanduser().resolve() if path and path != ":memory:" else None
+        self.identity: tuple[int, int] | None = None
+
+    def _connect(self) -> Any:
+        conn = super()._connect()  # type: ignore[misc]
+        if self.path is not None and self.identity is None:
+            st = os.stat(self.path)
+            self.identity = (st.st_dev, st.st_ino)
+        return conn
+
+    def check_file(self) -> None:
+        if self.path is None or self.identity is None:
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseGone(self.path) from None
+        if (st.st_dev, st.st_ino) != self.identity:
+            raise DatabaseGone(self.path)
+
+
 def open_database(url: str) -> pw.Database:
     """Connect the models to the database named by `url` (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        db = pw.SqliteDatabase(
+        db = EmbeddedDatabase(
             path,
             pragmas={
                 "journal_mode": "wal",
@@ -260,6 +299,8 @@ def is_postgres(db: pw.Database) -> bool:
 
 def write_transaction(db: pw.Database) -> Any:
     """A transaction that takes the write lock at once on SQLite, so check-then-insert cannot interleave."""
+    if isinstance(db, EmbeddedDatabase):
+        db.check_file()
     if isinstance(db, pw.SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()

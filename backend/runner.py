@@ -180,6 +180,8 @@ class OperationRun:
         self._guard_pid()
         if not self._stop_event.is_set() and self.deadline is not None and time.time() >= self.deadline:
             self.stop("timeout", f"time limit of {self.claim.timeout:g} s reached")
+        if not self._stop_event.is_set() and self.writer.gave_up():
+            self.stop("error", f"its events cannot be stored: {self.writer.failure()}")
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True

@@ -22,6 +22,7 @@ from .config import Settings
 from .db import (
     ACTIVE,
     TERMINAL,
+    EmbeddedDatabase,
     Event,
     Job,
     Operation,
@@ -232,6 +233,8 @@ class Service:
         return {"items": items, "next": None}
 
     def ping(self) -> bool:
+        if isinstance(self.db, EmbeddedDatabase):
+            self.db.check_file()
         self.db.execute_sql("SELECT 1").fetchone()
         return True
 

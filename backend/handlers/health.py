@@ -29,10 +29,15 @@ class ReadyHandler(APIHandler):
                 {
                     "status": 503,
                     "error": "database_unavailable",
-                    "message": f"the database does not answer: {type(exc).__name__}",
+                    "message": f"the database does not answer: {type(exc).__name__}: {exc}",
                 },
                 503,
             )
+            return
+        failure = self.state.writer.failure()
+        if failure is not None:
+            message = f"the database does not take writes: {failure}"
+            self.write_json({"status": 503, "error": "database_unwritable", "message": message}, 503)
             return
         if not self.state.executor.accepting:
             self.write_json({"status": 503, "error": "shutting_down", "message": "the server is shutting down"}, 503)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import resource
+import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.server import RunningServer, wait_until  # noqa: F401
+from tests.support.server import RunningServer, wait_until
 
-from .helpers import frames_until_close, make_job, start, ws
+from .helpers import all_events, frames_until_close, make_job, start, ws
 
 
 @pytest.mark.slow
@@ -64,3 +68,47 @@ def test_an_operation_stream_replaying_a_deleted_job_is_told_not_ended(server: R
     assert len(events) + 1 < op["event_count"], "the follower read everything before the delete: no test"
     assert frames[-1]["type"] == "error" and frames[-1]["data"]["error"] == "job_deleted", frames[-1]
     assert not [f for f in frames if f["type"] == "end"]
+
+
+def test_writes_on_a_deleted_database_file_are_refused_and_readyz_says_so(server: RunningServer) -> None:
+    assert server.post("jobs", {"tag": "before"}).status == 201
+    path = server.database.removeprefix("sqlite:///")
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+    refused = server.post("jobs", {"tag": "after"})
+    assert refused.status == 503, refused.body
+    assert refused.json()["error"] == "database_unavailable" and "deleted" in refused.json()["message"]
+    ready = server.get("/readyz")
+    assert ready.status == 503 and "deleted" in ready.json()["message"]
+
+
+# Runs the server with a file size limit (what a full disk looks like to SQLite) and SIGXFSZ ignored.
+FSIZE_LAUNCHER = (
+    "import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (int(os.environ['RR_TEST_FSIZE']), resource.RLIM_INFINITY)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_full_disk_ends_the_operation_error_and_readyz_says_so(
+    server_factory: Callable[..., RunningServer],
+) -> None:
+    srv = server_factory(launcher=[sys.executable, "-c", FSIZE_LAUNCHER], env={"RR_TEST_FSIZE": str(1_500_000)})
+    job = make_job(srv, "full", ["db"])
+    op = start(srv, job["id"], "db", "loop.yml", extravars={"items": 4000})
+    wait_until(lambda: srv.get("/readyz").status == 503, 240, interval=0.2, what="readyz to report the full disk")
+    ready = srv.get("/readyz").json()
+    assert ready["error"] == "database_unwritable" and "disk I/O error" in ready["message"], ready
+    wait_until(lambda: "cannot store" in srv.log(), 60, interval=0.2, what="the writer to give up on events")
+    # The real error is logged, not the failed ROLLBACK that follows a failed COMMIT on SQLite.
+    assert "event batch commit failed (OperationalError: disk I/O error)" in srv.log()
+    # Space comes back: the Operation's end lands, as `error`, and what was stored is contiguous.
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    done = srv.wait_terminal(op["id"], 120)
+    assert done["status"] == "error" and "cannot be stored" in done["error"], done
+    assert done["truncated"] is True
+    events = all_events(srv, op["id"])
+    assert [e["seq"] for e in events] == list(range(1, done["event_count"] + 1))
+    wait_until(lambda: srv.get("/readyz").status == 200, 60, what="readyz to recover once writes land")

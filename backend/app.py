@@ -1,4 +1,5 @@
-"""Assembly and lifecycle of one server: database, writer, executor, routes, signals, shutdown."""
+"""Assembly and lifecycle of one server: database, writer, dispatcher, replicas, retention, routes,
+signals, shutdown."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ from . import __version__
 from .bus import Bus, Publisher
 from .config import Settings
 from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
+from .dispatch import Dispatcher
 from .errors import StartupError
-from .executor import Executor
 from .handlers import health, jobs, meta, operations, streams, units
 from .handlers.base import NotFoundHandler
 from .logs import log_request
 from .metrics import Metrics
 from .processes import OrphanReaper, become_subreaper
+from .replicas import Replicas
+from .replication import Notifier
+from .retention import Retention
 from .service import Service
 from .writer import EventWriter
 
@@ -43,9 +47,13 @@ class AppState:
     bus: Bus
     service: Service
     writer: EventWriter
-    executor: Executor
+    dispatcher: Dispatcher
+    replicas: Replicas
+    retention: Retention
     metrics: Metrics
     db_pool: ThreadPoolExecutor
+    # Change notices between replicas: on PostgreSQL only.
+    notifier: Notifier | None = None
     reaper: OrphanReaper = field(default_factory=OrphanReaper)
     # Held for the server's life: one server per embedded database file.
     db_lock: EmbeddedDatabaseLock | None = None
@@ -98,31 +106,44 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     publisher = Publisher(bus, loop)
     metrics = Metrics()
     service = Service(settings, db, publisher)
-    from .replication import Notifier
-
     notifier = Notifier.for_database(settings, db, service, publisher)
+    if notifier is not None:
+        publisher.send_to_replicas(notifier.send)
     writer = EventWriter(db, service, publisher, metrics)
-    executor = Executor(settings, db, service, writer, metrics)
-    db_pool = ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db")
-    state = AppState(settings, db, bus, service, writer, executor, metrics, db_pool, db_lock=lock)
-    state.notifier = notifier  # type: ignore[attr-defined]
-    return state
+    dispatcher = Dispatcher(settings, service, writer, metrics)
+    return AppState(
+        settings=settings,
+        db=db,
+        bus=bus,
+        service=service,
+        writer=writer,
+        dispatcher=dispatcher,
+        replicas=Replicas(settings, service, dispatcher, metrics),
+        retention=Retention(settings, service),
+        metrics=metrics,
+        db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
+        notifier=notifier,
+        db_lock=lock,
+    )
 
 
 async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     settings = state.settings
     started = time.monotonic()
     log.info("shutting down: no new operations; running ones get %.0f s", settings.shutdown_grace)
-    state.executor.stop_accepting()
+    dispatcher = state.dispatcher
+    dispatcher.stop_accepting()
     loop = IOLoop.current()
-    await loop.run_in_executor(state.db_pool, state.executor.cancel_pending_for_shutdown)
+    await loop.run_in_executor(state.db_pool, dispatcher.cancel_pending_for_shutdown)
     deadline = started + settings.shutdown_grace
-    while state.executor.running_count() and time.monotonic() < deadline:
+    while dispatcher.running_count() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    if state.executor.running_count():
-        log.warning("grace over: canceling %d running operations", state.executor.running_count())
-        state.executor.cancel_all("server shutdown")
-    await loop.run_in_executor(None, state.executor.shutdown)
+    if dispatcher.running_count():
+        log.warning("grace over: canceling %d running operations", dispatcher.running_count())
+        dispatcher.cancel_all("server shutdown")
+    await loop.run_in_executor(None, dispatcher.shutdown)
+    await loop.run_in_executor(None, state.retention.stop)
+    await loop.run_in_executor(None, state.replicas.stop)
     await loop.run_in_executor(None, state.writer.flush, 10.0)
     # Let the last frames reach the streams before closing them.
     await asyncio.sleep(0)
@@ -132,9 +153,8 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     await asyncio.sleep(0.05)
     state.writer.stop()
     state.reaper.stop()
-    notifier = getattr(state, "notifier", None)
-    if notifier is not None:
-        notifier.stop()
+    if state.notifier is not None:
+        state.notifier.stop()
     log.info("stopped after %.2f s", time.monotonic() - started)
 
 
@@ -171,11 +191,12 @@ def serve(settings: Settings) -> int:
     become_subreaper()
     state.reaper.start()
     state.writer.start()
-    state.executor.recover()
-    notifier = getattr(state, "notifier", None)
-    if notifier is not None:
-        notifier.start()
-    state.executor.start()
+    state.replicas.recover()
+    if state.notifier is not None:
+        state.notifier.start()
+    state.replicas.start()
+    state.retention.start()
+    state.dispatcher.start()
     app = make_app(state)
     server = httpserver.HTTPServer(
         app, ssl_options=ssl_ctx, xheaders=True, max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024)

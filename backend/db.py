@@ -311,6 +311,17 @@ def lock_row(db: pw.Database, query: Q) -> Q:
     return query.for_update() if is_postgres(db) else query
 
 
+def database_now(db: pw.Database) -> Any:
+    """The current time as the database sees it, as a value to write or compare in SQL. Replicas compare
+    heartbeats written by other hosts: one clock (the database's) makes a skewed host clock harmless.
+    SQLite is one process on one host, so its own clock is the same thing."""
+    if is_postgres(db):
+        return pw.SQL("EXTRACT(EPOCH FROM clock_timestamp())::double precision")
+    import time
+
+    return time.time()
+
+
 def lock_name(db: pw.Database, name: str) -> None:
     """Hold a lock on `name` until the current transaction ends: a PostgreSQL advisory lock, for
     check-then-insert on rows that do not exist yet (nothing to lock with FOR UPDATE). SQLite's IMMEDIATE

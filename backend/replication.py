@@ -47,7 +47,6 @@ class Notifier:
         self._send_conn: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen_loop, name="redrunner-listen", daemon=True)
-        publisher.remote = self.send
 
     @classmethod
     def for_database(

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from .db import (
     Event,
     Job,
     Operation,
+    Replica,
     Unit,
+    database_now,
     lock_name,
     lock_row,
     records,
@@ -444,18 +447,91 @@ class Service:
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
         """Mark the active Operations matching `where` lost; returns them as they were."""
         with write_transaction(self.db):
-            ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
-            if not ops:
-                return []
-            ids = [o.id for o in ops]
-            for op in ops:
-                Operation.update(
-                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
-                ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
-            for job_id in {o.job_id for o in ops}:
-                self._refresh_job_status(job_id)
-        self.publish_changes(ids)
+            ops = self._mark_lost(where, why)
+        self.publish_changes([o.id for o in ops])
         return ops
+
+    def _mark_lost(self, where: Any, why: str) -> list[Operation]:
+        """mark_lost within the caller's transaction; the caller publishes after its commit."""
+        ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
+        for op in ops:
+            Operation.update(
+                status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+            ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
+        for job_id in {o.job_id for o in ops}:
+            self._refresh_job_status(job_id)
+        return ops
+
+    def set_run_ident(self, op_id: int, run_ident: str) -> None:
+        """Record the run's marker, by which a later server finds and kills what a crash left behind."""
+        Operation.update(run_ident=run_ident).where(Operation.id == op_id).execute()
+
+    def cancel_pending(self, error: str) -> int:
+        """End every pending Operation `canceled` with `error` (shutdown on SQLite: nobody else will run it)."""
+        ended = 0
+        for (op_id,) in rows(Operation.select(Operation.id).where(Operation.status == "pending")):
+            try:
+                self.cancel(op_id)
+            except ApiError:
+                continue  # claimed or ended meanwhile
+            Operation.update(error=error).where((Operation.id == op_id) & (Operation.status == "canceled")).execute()
+            ended += 1
+        return ended
+
+    def operation_counts(self) -> dict[str, int]:
+        """How many Operations are in each status (for /metrics)."""
+        query = Operation.select(Operation.status, pw.fn.COUNT(Operation.id)).group_by(Operation.status)
+        return {str(s): int(n) for s, n in rows(query)}
+
+    # -- replicas ---------------------------------------------------------------------------------
+
+    def heartbeat(self, replica_id: str) -> None:
+        """Record that this replica is alive, on the database's clock."""
+        t = database_now(self.db)
+        with write_transaction(self.db):
+            if not Replica.update(heartbeat_at=t).where(Replica.id == replica_id).execute():
+                Replica.insert(
+                    id=replica_id, hostname=HOSTNAME, pid=os.getpid(), started_at=now(), heartbeat_at=t
+                ).on_conflict_ignore().execute()
+
+    def forget_replica(self, replica_id: str) -> None:
+        Replica.delete().where(Replica.id == replica_id).execute()
+
+    def take_over_dead_replicas(self, timeout: float, why: str) -> list[Operation]:
+        """Mark the active Operations of every replica silent for `timeout` seconds `lost`, and forget those
+        replicas; returns the Operations as they were.
+
+        One transaction, the dead replicas' rows locked first: a replica that heartbeats meanwhile waits
+        for the takeover to commit and then finds itself forgotten (its dispatcher sees its Operations are
+        no longer running and stops them), and two survivors never take over the same replica twice.
+        Silence is measured on the database's clock, never on a replica's own."""
+        with write_transaction(self.db):
+            silent = Replica.select(Replica.id).where(Replica.heartbeat_at < database_now(self.db) - timeout)
+            dead = [r for (r,) in rows(lock_row(self.db, silent))]
+            if not dead:
+                return []
+            ops = self._mark_lost(Operation.owner.in_(dead), why)
+            Replica.delete().where(Replica.id.in_(dead)).execute()
+        self.publish_changes([o.id for o in ops])
+        return ops
+
+    # -- retention --------------------------------------------------------------------------------
+
+    def oldest_prunable_job(self, older_than: float) -> int | None:
+        """The oldest Job created before `older_than` with nothing pending or running."""
+        active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
+        query = Job.select(Job.id).where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
+        found = rows(query.order_by(Job.id).limit(1))
+        return int(found[0][0]) if found else None
+
+    def delete_event_batch(self, job_id: int, batch: int) -> int:
+        """Delete up to `batch` events of the Job's Operations; returns how many (0 when none are left).
+        One statement, the write lock taken up front: a read transaction that later upgrades to write gets
+        "database is locked" on SQLite whenever another writer got in between."""
+        ops = Operation.select(Operation.id).where(Operation.job == job_id)
+        with write_transaction(self.db):
+            chunk = Event.select(Event.id).where(Event.operation.in_(ops)).limit(batch)
+            return int(Event.delete().where(Event.id.in_(chunk)).execute())
 
     def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -154,8 +155,13 @@ class JobStream:
                 if frame is None:
                     return
                 if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
-                    if frame.seq <= seen.get(frame.op_id, 0):
+                    last = seen.get(frame.op_id, 0)
+                    if frame.seq <= last:
                         continue
+                    if frame.seq > last + 1:
+                        # Missed events (a change-notice outage, another replica's run): fill from the
+                        # database, which is the truth, as operation streams do.
+                        await self._fill(frame.op_id, last, frame.seq - 1)
                     seen[frame.op_id] = frame.seq
                     await self.conn.send_text(event_text(frame))
                 elif frame.kind in ("operation", "unit"):
@@ -168,6 +174,15 @@ class JobStream:
             self.conn.close(1013, "client too slow: reconnect for a new snapshot")
         finally:
             self.bus.unsubscribe(sub)
+
+    async def _fill(self, op_id: int, after: int, upto: int) -> None:
+        while after < upto and not self.conn.closed():
+            items = await self.call(self.service.event_page, op_id, after, REPLAY_PAGE, upto)
+            for ev in items:
+                await self.conn.send(event_frame(op_id, ev))
+            if len(items) < REPLAY_PAGE:
+                return
+            after = items[-1]["seq"]
 
 
 class TagStream:
@@ -196,3 +211,31 @@ class TagStream:
 
 def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
+
+
+async def wait_for_operation(
+    bus: Bus, call: Call, service: Any, op_id: int, wait: float, gone: Callable[[], bool]
+) -> dict[str, Any]:
+    """The `?wait=` long-poll: the Operation once it is terminal, or as it is after `wait` seconds."""
+    # Subscribe before reading, so a change between the read and the wait is not missed.
+    sub = bus.subscribe(("op", op_id), 1000) if wait else None
+    try:
+        op: dict[str, Any] = await call(service.operation, op_id)
+        deadline = time.monotonic() + wait
+        while sub is not None and op["status"] not in TERMINAL:
+            left = deadline - time.monotonic()
+            if left <= 0 or gone():
+                break
+            try:
+                frame = await sub.get(timeout=min(left, 2.0))
+            except Overflow:
+                frame = None
+                sub.resume_after_overflow()
+            if frame is not None and frame.kind != "operation":
+                continue
+            # Re-read from the database: it is the truth (and covers changes made by other replicas).
+            op = await call(service.operation, op_id)
+        return op
+    finally:
+        if sub is not None:
+            bus.unsubscribe(sub)

@@ -31,8 +31,7 @@ class UnitHandler(APIHandler):
     async def post(self, job_id: str, name: str) -> None:
         jid = self.path_id(job_id, "job_id")
         body = self.body_params()
-        op = await self.call(self.state.service.create_operation, jid, name, body, self.state.executor.accepting)
-        self.state.executor.kick()
+        op = await self.call(self.state.dispatcher.start_operation, jid, name, body)
         self.set_header("Location", f"/api/v1/operations/{op['id']}")
         self.write_json(op, 202)
 

@@ -165,6 +165,14 @@ class JobStream:
                     seen[frame.op_id] = frame.seq
                     await self.conn.send_text(event_text(frame))
                 elif frame.kind in ("operation", "unit"):
+                    if frame.kind == "operation" and frame.op_id is not None:
+                        # An Operation whose last events were missed (it ended during a change-notice
+                        # outage): send them before its status, so a terminal status still comes last.
+                        count = int(frame.data.get("event_count") or 0)
+                        last = seen.get(frame.op_id, 0)
+                        if count > last:
+                            await self._fill(frame.op_id, last, count)
+                            seen[frame.op_id] = count
                     await self.conn.send({"type": "status", "data": frame.data})
                 elif frame.kind == "job":
                     await self.conn.send({"type": "job", "data": frame.data})

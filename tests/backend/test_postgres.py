@@ -14,6 +14,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -545,3 +546,65 @@ def test_reuse_latest_under_concurrency_makes_one_job(
     jobs = a.get("jobs?tag=restore").json()["items"]
     assert len(jobs) == 1
     assert sorted(u["name"] for u in jobs[0]["units"]) == sorted(f"u{i}" for i in range(50))
+
+
+def test_job_stream_followers_fill_the_events_lost_in_a_listener_outage(
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
+    a, b = replicas
+    job = make_job(a, "backup", ["db"])
+    op = start(a, job["id"], "db", "many.yml")
+    runner, other = runner_and_other(pg_url, (a, b), op["id"])
+    frames: list[dict[str, Any]] = []
+    with ws(other, f"jobs/{job['id']}/stream") as conn:
+        frames.append(json.loads(conn.recv(timeout=30)))
+        assert frames[0]["type"] == "snapshot"
+
+        # Keep the change-notice listeners away until the op has ended: its notices in between are lost.
+        def ended() -> bool:
+            terminate_connections(pg_url, only_listeners=True)
+            return sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful"
+
+        wait_until(ended, timeout=60, interval=0.02, what="the op ended while the listeners were down")
+
+        def ended_on_the_stream() -> bool:
+            frames.append(json.loads(conn.recv(timeout=30)))
+            last = frames[-1]
+            return (
+                last["type"] == "status"
+                and last["data"].get("id") == op["id"]
+                and last["data"]["status"] == "successful"
+            )
+
+        wait_until(ended_on_the_stream, timeout=60, interval=0, what="the op's end on the job stream")
+    end = runner.get(f"operations/{op['id']}").json()
+    seqs = [f["seq"] for f in frames if f["type"] == "event" and f["operation_id"] == op["id"]]
+    assert seqs == list(range(1, end["event_count"] + 1))
+
+
+# Runs a server whose clock is an hour fast (time.time only), as a host with a skewed clock would.
+FAST_CLOCK = (
+    "import runpy, sys, time; real = time.time; time.time = lambda: real() + 3600; "
+    "sys.argv = ['backend', *sys.argv[3:]]; runpy.run_module('backend', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.mark.slow
+def test_a_dead_replica_with_a_fast_clock_is_still_declared_dead(
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
+    """Heartbeats are compared on the database's clock: a replica whose clock runs ahead does not look alive
+    for an hour after it died."""
+    fast = server_factory(
+        database=pg_url,
+        name="fast",
+        launcher=[sys.executable, "-c", FAST_CLOCK],
+        args=["--replica-id", "fast", "--shutdown-grace", "1"],
+    )
+    job = make_job(fast, "skew", ["db"])
+    op = start(fast, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 331})
+    wait_until(lambda: owner_of(pg_url, op["id"]) == "fast", 30, what="the fast replica to claim the operation")
+    survivor = server_factory(database=pg_url, name="survivor", args=["--replica-id", "survivor"])
+    fast.kill()
+    lost = survivor.wait_terminal(op["id"], 60)
+    assert lost["status"] == "lost" and "heartbeats" in lost["error"], lost

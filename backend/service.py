@@ -485,6 +485,19 @@ class Service:
 
     # -- replicas ---------------------------------------------------------------------------------
 
+    def activity_since(self, since: float) -> tuple[list[tuple[int, int, int]], list[int], list[int]]:
+        """What may have changed since `since`, for a change-notice listener back from an outage: the
+        active Operations (id, job id, event count), the ids of those finished since, and new Jobs' ids."""
+        active = [
+            (int(i), int(j), int(n))
+            for i, j, n in rows(
+                Operation.select(Operation.id, Operation.job, Operation.event_count).where(Operation.status.in_(ACTIVE))
+            )
+        ]
+        finished = [int(i) for (i,) in rows(Operation.select(Operation.id).where(Operation.finished_at >= since))]
+        new_jobs = [int(i) for (i,) in rows(Job.select(Job.id).where(Job.created_at >= since))]
+        return active, finished, new_jobs
+
     def heartbeat(self, replica_id: str) -> None:
         """Record that this replica is alive, on the database's clock."""
         t = database_now(self.db)

@@ -608,3 +608,44 @@ def test_a_dead_replica_with_a_fast_clock_is_still_declared_dead(
     fast.kill()
     lost = survivor.wait_terminal(op["id"], 60)
     assert lost["status"] == "lost" and "heartbeats" in lost["error"], lost
+
+
+def test_a_replica_that_heartbeats_during_a_takeover_keeps_its_work(pg_url: str) -> None:
+    """The survivor's takeover and the slow replica's heartbeat race: the heartbeat that commits while the
+    takeover waits wins (the takeover re-checks the locked row), so a live replica's runs are not lost."""
+    from tornado.ioloop import IOLoop
+
+    from backend import db as store
+    from backend.bus import Bus, Publisher
+    from backend.config import Settings
+    from backend.service import Service
+
+    database = store.open_database(pg_url)
+    try:
+        store.migrate(database)
+        job = store.Job.create(tag="race", created_at=time.time())
+        unit = store.Unit.create(job=job, name="db", created_at=time.time())
+        op = store.Operation.create(
+            job=job, unit=unit, unit_name="db", action="hello-db.yml", status="running", created_at=1.0, owner="slow"
+        )
+        # The slow replica's last heartbeat is a minute old on the database's clock.
+        sql(pg_url, "INSERT INTO replica VALUES ('slow', 'h', 1, 0, EXTRACT(EPOCH FROM clock_timestamp()) - 60)")
+        service = Service(Settings(database=pg_url), database, Publisher(Bus(), IOLoop(make_current=False)))
+        beat = psycopg2.connect(pg_url, application_name="rr-test")
+        try:
+            with beat.cursor() as cur:  # the heartbeat, in flight: its row is locked, not yet committed
+                cur.execute("UPDATE replica SET heartbeat_at = EXTRACT(EPOCH FROM clock_timestamp()) WHERE id = 'slow'")
+            with ThreadPoolExecutor(1) as pool:
+                takeover = pool.submit(service.take_over_dead_replicas, 15.0, "its server stopped answering")
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+                name = pg_url.rsplit("/", 1)[1]
+                wait_until(lambda: sql(pg_url, waiting, (name,)) == [(1,)], 10, what="the takeover to wait")
+                beat.commit()
+                lost = takeover.result(30)
+        finally:
+            beat.close()
+        assert lost == []
+        assert store.Operation.get_by_id(op.id).status == "running"
+        assert sql(pg_url, "SELECT id FROM replica") == [("slow",)]
+    finally:
+        database.close()

@@ -171,10 +171,25 @@ class EventWriter:
         for item in batch:
             try:
                 self._commit([item])
-            except Exception:
+            except Exception as exc:
                 log.exception("dropped an item the database refused: %r", type(item).__name__)
                 if isinstance(item, FlushItem):
                     item.done.set()
+                elif isinstance(item, StatusItem) and item.fields.get("status") in TERMINAL:
+                    self._commit_bare_end(item, exc)
+
+    def _commit_bare_end(self, item: StatusItem, exc: BaseException) -> None:
+        """A refused terminal status would leave its Operation `running` for ever: store a bare `error` end."""
+        fields = {
+            "status": "error",
+            "rc": None,
+            "finished_at": item.fields.get("finished_at") or time.time(),
+            "error": f"its result could not be stored: {type(root_cause(exc)).__name__}",
+        }
+        try:
+            self._commit([StatusItem(item.op_id, item.job_id, fields)])
+        except Exception:
+            log.exception("operation %s: even a bare end could not be stored", item.op_id)
 
     def _drop_events(self, batch: list[Item]) -> list[Item]:
         """Keep status changes and flushes; the events cannot be stored and their Operations end `error`."""

@@ -1,10 +1,13 @@
-"""Assembly and lifecycle of one server: database, writer, executor, routes, signals, shutdown."""
+"""Assembly and lifecycle of one server: database, writer, dispatcher, replicas, retention, routes,
+signals, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import ssl
 import sys
 import time
@@ -13,20 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
-from tornado import httpserver, web
+from tornado import httpserver, netutil, web
 from tornado.ioloop import IOLoop
 
 from . import __version__
 from .bus import Bus, Publisher
 from .config import Settings, is_loopback
-from .db import migrate, open_database
+from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
 from .delivery import Sender
-from .executor import Executor
+from .dispatch import Dispatcher
+from .errors import StartupError
 from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
 from .metrics import Metrics
+from .processes import OrphanReaper, become_subreaper
+from .replicas import Replicas
+from .replication import Notifier
+from .retention import Retention
 from .retries import SHUTDOWN_ERROR
 from .schedules import Scheduler, ScheduleService
 from .service import Service
@@ -45,13 +53,20 @@ class AppState:
     bus: Bus
     service: Service
     writer: EventWriter
-    executor: Executor
+    dispatcher: Dispatcher
+    replicas: Replicas
+    retention: Retention
     metrics: Metrics
     db_pool: ThreadPoolExecutor
     schedules: ScheduleService
     scheduler: Scheduler
     webhooks: WebhookService
     sender: Sender
+    # Change notices between replicas: on PostgreSQL only.
+    notifier: Notifier | None = None
+    reaper: OrphanReaper = field(default_factory=OrphanReaper)
+    # Held for the server's life: one server per embedded database file.
+    db_lock: EmbeddedDatabaseLock | None = None
     connections: set[Any] = field(default_factory=set)
 
 
@@ -75,57 +90,76 @@ def make_app(state: AppState) -> web.Application:
     )
 
 
+def open_storage(settings: Settings) -> pw.Database:
+    """Connect and migrate the database, or say which setting is wrong and why."""
+    try:
+        db = open_database(settings.database)
+        migrate(db)
+    except (pw.OperationalError, pw.InterfaceError, pw.DatabaseError) as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
+    return db
+
+
 def build_state(settings: Settings, loop: IOLoop) -> AppState:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.artifact_dir.mkdir(parents=True, exist_ok=True)
-    db = open_database(settings.database)
-    migrate(db)
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        settings.artifact_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
+    embedded = sqlite_path(settings.database)
+    lock = EmbeddedDatabaseLock(embedded) if embedded else None
+    if lock is not None:
+        lock.acquire()
+    db = open_storage(settings)
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
     service = Service(settings, db, publisher)
-    from .replication import Notifier
-
     notifier = Notifier.for_database(settings, db, service, publisher)
+    if notifier is not None:
+        publisher.send_to_replicas(notifier.send)
     writer = EventWriter(db, service, publisher, metrics)
-    executor = Executor(settings, db, service, writer, metrics)
-    db_pool = ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db")
+    dispatcher = Dispatcher(settings, service, writer, metrics)
     schedules = ScheduleService(settings, db, service)
-    scheduler = Scheduler(schedules, lambda: executor.accepting, executor.kick)
-    sender = Sender(db, settings.replica_id)
-    state = AppState(
-        settings,
-        db,
-        bus,
-        service,
-        writer,
-        executor,
-        metrics,
-        db_pool,
-        schedules,
-        scheduler,
-        WebhookService(db),
-        sender,
+    return AppState(
+        settings=settings,
+        db=db,
+        bus=bus,
+        service=service,
+        writer=writer,
+        dispatcher=dispatcher,
+        replicas=Replicas(settings, service, dispatcher, metrics),
+        retention=Retention(settings, service),
+        metrics=metrics,
+        db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
+        schedules=schedules,
+        scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
+        webhooks=WebhookService(db),
+        sender=Sender(db, settings.replica_id),
+        notifier=notifier,
+        db_lock=lock,
     )
-    state.notifier = notifier  # type: ignore[attr-defined]
-    return state
 
 
 async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     settings = state.settings
     started = time.monotonic()
     log.info("shutting down: no new operations; running ones get %.0f s", settings.shutdown_grace)
-    state.executor.stop_accepting()
+    dispatcher = state.dispatcher
+    dispatcher.stop_accepting()
     state.scheduler.stop()
     loop = IOLoop.current()
-    await loop.run_in_executor(state.db_pool, state.executor.cancel_pending_for_shutdown)
+    await loop.run_in_executor(state.db_pool, dispatcher.cancel_pending_for_shutdown)
     deadline = started + settings.shutdown_grace
-    while state.executor.running_count() and time.monotonic() < deadline:
+    while dispatcher.running_count() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    if state.executor.running_count():
-        log.warning("grace over: canceling %d running operations", state.executor.running_count())
-        state.executor.cancel_all(SHUTDOWN_ERROR)
-    await loop.run_in_executor(None, state.executor.shutdown)
+    if dispatcher.running_count():
+        log.warning("grace over: canceling %d running operations", dispatcher.running_count())
+        dispatcher.cancel_all(SHUTDOWN_ERROR)
+    await loop.run_in_executor(None, dispatcher.shutdown)
+    await loop.run_in_executor(None, state.retention.stop)
+    await loop.run_in_executor(None, state.replicas.stop)
     await loop.run_in_executor(None, state.writer.flush, 10.0)
     # Let the last frames reach the streams before closing them.
     await asyncio.sleep(0)
@@ -135,9 +169,9 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     await asyncio.sleep(0.05)
     state.writer.stop()
     state.sender.stop()
-    notifier = getattr(state, "notifier", None)
-    if notifier is not None:
-        notifier.stop()
+    state.reaper.stop()
+    if state.notifier is not None:
+        state.notifier.stop()
     log.info("stopped after %.2f s", time.monotonic() - started)
 
 
@@ -150,28 +184,54 @@ def warn_unsafe_settings(settings: Settings) -> None:
         log.warning("the database URL is on the command line, where ps shows it: use REDRUNNER_DATABASE_URL")
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.certfile:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(settings.certfile, settings.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        files = f"--certfile {settings.certfile}" + (f" / --keyfile {settings.keyfile}" if settings.keyfile else "")
+        raise StartupError(f"cannot load {files}: {cause}") from exc
+    return ctx
+
+
+def listen_sockets(settings: Settings) -> list[socket.socket]:
+    """Bind before anything else starts, so a port in use or a bad host fails fast and says so."""
+    try:
+        return netutil.bind_sockets(settings.port, settings.host)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on --host {settings.host}: {exc.strerror}") from exc
+    except OSError as exc:
+        cause = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise StartupError(f"cannot listen on --host {settings.host} --port {settings.port}: {cause}") from exc
+
+
 def serve(settings: Settings) -> int:
     make_undumpable()
     warn_unsafe_settings(settings)
     loop = IOLoop.current()
+    ssl_ctx = tls_context(settings)
+    sockets = listen_sockets(settings)
     state = build_state(settings, loop)
+    # Processes a run detaches stay under this server (below their run guard), never under init.
+    become_subreaper()
+    state.reaper.start()
     state.writer.start()
-    state.executor.recover()
-    notifier = getattr(state, "notifier", None)
-    if notifier is not None:
-        notifier.start()
-    state.executor.start()
+    state.replicas.recover()
+    if state.notifier is not None:
+        state.notifier.start()
+    state.replicas.start()
+    state.retention.start()
+    state.dispatcher.start()
     state.scheduler.start()
     state.sender.start()
     app = make_app(state)
-    ssl_ctx = None
-    if settings.certfile:
-        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_ctx.load_cert_chain(settings.certfile, settings.keyfile)
     server = httpserver.HTTPServer(
         app, ssl_options=ssl_ctx, xheaders=True, max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024)
     )
-    server.listen(settings.port, settings.host)
+    server.add_sockets(sockets)
     log.info(
         "redrunner %s serving on %s://%s:%d, data dir %s, database %s, %d workers, replica %s",
         __version__,

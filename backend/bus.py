@@ -69,6 +69,12 @@ class Subscriber:
         self.closed = True
         self._wake.set()
 
+    def resume_after_overflow(self) -> None:
+        """Forget what overflowed and go on receiving: for followers that re-read the truth from the
+        database anyway (long-polls), rather than closing like a stream."""
+        self.queue.clear()
+        self.overflowed = False
+
     async def get(self, timeout: float | None = None) -> Frame | None:
         """The next frame; None on timeout or when closed. Raises Overflow after an overflow."""
         while True:
@@ -126,8 +132,12 @@ class Publisher:
     def __init__(self, bus: Bus, loop: IOLoop) -> None:
         self.bus = bus
         self.loop = loop
-        # Set by replication on PostgreSQL: tells the other replicas about committed changes.
+        # On PostgreSQL, tells the other replicas about committed changes (replication.Notifier.send).
         self.remote: Callable[[list[Frame]], None] | None = None
+
+    def send_to_replicas(self, send: Callable[[list[Frame]], None]) -> None:
+        """Also hand every remote-bound change to `send` (set once, when the server is assembled)."""
+        self.remote = send
 
     def publish(self, frames: list[Frame], remote: bool = True) -> None:
         if not frames:

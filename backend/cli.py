@@ -57,11 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .app import serve
     from .config import settings_from_args
+    from .errors import StartupError
     from .logs import setup_logging
 
-    settings = settings_from_args(args)
-    setup_logging(settings.log_format, settings.log_level)
-    return serve(settings)
+    try:
+        settings = settings_from_args(args)
+        setup_logging(settings.log_format, settings.log_level)
+        return serve(settings)
+    except StartupError as exc:
+        # One line naming the setting and the cause, like argparse's own errors (and its exit status 2).
+        print(f"redrunner: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

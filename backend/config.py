@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ApiError
+from .errors import ApiError, StartupError
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 
@@ -121,11 +121,11 @@ def read_token(text: str, source: str) -> str:
     token = token[:-1] if token.endswith("\r") else token
     if not token.strip():
         # An empty secret must not silently turn auth off.
-        raise SystemExit(f"redrunner: {source} is empty")
+        raise StartupError(f"{source} is empty")
     if "\n" in token or "\r" in token:
-        raise SystemExit(f"redrunner: {source} must hold the token on one line")
+        raise StartupError(f"{source} must hold the token on one line")
     if not all(" " <= ch <= "~" for ch in token):
-        raise SystemExit(f"redrunner: {source} must be printable ASCII")
+        raise StartupError(f"{source} must be printable ASCII")
     return token.strip()
 
 
@@ -136,10 +136,25 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _source(name: str, text: str) -> str:
+    """Where a bad value came from: argparse names the flag, but a default comes from the variable."""
+    return f" (from REDRUNNER_{name})" if os.environ.get(f"REDRUNNER_{name}") == text else ""
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (REDRUNNER_PORT must be a number)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        choices = ", ".join(level.lower() for level in LOG_LEVELS)
+        raise argparse.ArgumentTypeError(f"unknown level {text!r} (use {choices}){_source('LOG_LEVEL', text)}")
+    return text.upper()
 
 
 def _workers(text: str) -> int:
@@ -203,7 +218,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("LOG_FORMAT", "auto"),
         help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)",
     )
-    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
+    parser.add_argument("--log-level", type=_log_level, default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
     parser.add_argument(
         "--max-body-size",
         type=int,
@@ -257,10 +272,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     elif REPO_COMPONENTS.is_dir():
         data_dir = REPO_COMPONENTS
     else:
-        raise SystemExit("redrunner: --data-dir (or REDRUNNER_DATA_DIR) is required outside a checkout")
+        raise StartupError("--data-dir (or REDRUNNER_DATA_DIR) is required outside a checkout")
     data_dir = data_dir.resolve()
     if not (data_dir / "project").is_dir():
-        raise SystemExit(f"redrunner: data dir {data_dir} has no project/ folder")
+        raise StartupError(f"data dir {data_dir} has no project/ folder")
     token = os.environ.get("REDRUNNER_TOKEN") or None
     if token is not None:
         token = read_token(token, "REDRUNNER_TOKEN")
@@ -268,18 +283,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         try:
             raw = Path(args.token_file).read_bytes()
         except OSError as exc:
-            raise SystemExit(f"redrunner: cannot read --token-file {args.token_file}: {exc.strerror}") from exc
+            raise StartupError(f"cannot read --token-file {args.token_file}: {exc.strerror}") from exc
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError as exc:
-            raise SystemExit(f"redrunner: --token-file {args.token_file} must be printable ASCII") from exc
+            raise StartupError(f"--token-file {args.token_file} must be printable ASCII") from exc
         token = read_token(text, f"--token-file {args.token_file}")
     # Children started with os.environ (and anything reading it later) must not find the secrets there.
     for name in ("REDRUNNER_TOKEN", "REDRUNNER_DATABASE_URL"):
         os.environ.pop(name, None)
     if not token and not is_loopback(args.host) and not args.no_auth:
-        raise SystemExit(
-            f"redrunner: refusing to listen on {args.host or 'every address'} without a token: anyone who can "
+        raise StartupError(
+            f"refusing to listen on {args.host or 'every address'} without a token: anyone who can "
             "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN), listen on 127.0.0.1, "
             "or pass --no-auth if something else guards the port"
         )

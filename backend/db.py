@@ -7,6 +7,8 @@ JSON columns are text, written and read by the service layer.
 from __future__ import annotations
 
 import logging
+import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,10 +19,13 @@ from playhouse.db_url import parse as parse_url
 from playhouse.shortcuts import ReconnectMixin
 
 from . import statuses
+from .errors import ApiError, StartupError
 
 log = logging.getLogger(__name__)
 
 database_proxy = pw.DatabaseProxy()
+# The first key of RedRunner's two-key advisory locks (the migration lock is a one-key lock of its own).
+ADVISORY_NAMESPACE = 8787
 Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
 
 # Tuples for peewee's IN clauses, in a stable order.
@@ -212,13 +217,52 @@ class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     )
 
 
+class DatabaseGone(ApiError, pw.OperationalError):
+    """The embedded database file was deleted or replaced under the server. SQLite would go on writing to
+    the unlinked file and answer success for data that is gone at the next start: every write checks the
+    file first. An ApiError (the API answers 503) and an OperationalError (the writer retries it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            503,
+            "database_unavailable",
+            f"the database file {path} was deleted or replaced; nothing can be stored until the server restarts",
+        )
+
+
+class EmbeddedDatabase(pw.SqliteDatabase):
+    """SQLite that knows which file it opened, to refuse writes once that file is gone."""
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.path = Path(path).expanduser().resolve() if path and path != ":memory:" else None
+        self.identity: tuple[int, int] | None = None
+
+    def _connect(self) -> Any:
+        conn = super()._connect()  # type: ignore[misc]
+        if self.path is not None and self.identity is None:
+            st = os.stat(self.path)
+            self.identity = (st.st_dev, st.st_ino)
+        return conn
+
+    def check_file(self) -> None:
+        if self.path is None or self.identity is None:
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseGone(self.path) from None
+        if (st.st_dev, st.st_ino) != self.identity:
+            raise DatabaseGone(self.path)
+
+
 def open_database(url: str) -> pw.Database:
     """Connect the models to the database named by `url` (sqlite:///path or postgresql://...)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        db = pw.SqliteDatabase(
+        db = EmbeddedDatabase(
             path,
             pragmas={
                 "journal_mode": "wal",
@@ -233,9 +277,63 @@ def open_database(url: str) -> pw.Database:
     elif url.startswith(("postgres://", "postgresql://")):
         db = ReconnectingPostgresqlDatabase(**parse_url(url.replace("postgres://", "postgresql://", 1)))
     else:
-        raise SystemExit(f"redrunner: unsupported database URL (use sqlite:/// or postgresql://): {url!r}")
+        raise StartupError(f"--database: unsupported URL {redact(url)!r} (use sqlite:/// or postgresql://)")
     database_proxy.initialize(db)
     return db
+
+
+def redact(url: str) -> str:
+    """The database URL without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    return f"{scheme}://{credentials.partition(':')[0]}@{host}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an embedded (SQLite) database URL; None for PostgreSQL and in-memory databases."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    return Path(path).expanduser().resolve() if path and path != ":memory:" else None
+
+
+class EmbeddedDatabaseLock:
+    """An OS lock (flock) on `<database>.lock`, held for the server's life: one server per SQLite file.
+
+    A second server on the same file would mark the first one's running Operations lost and kill their
+    processes. The OS releases the lock when the process dies however it dies, so a crash never leaves a
+    stale lock behind."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._file: Any = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+")  # noqa: SIM115 - kept open for the server's life
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise StartupError(
+                f"--database {self.path.with_suffix('')} is in use by another redrunner server (pid {holder}); "
+                "an embedded database takes one server: stop it, or use PostgreSQL for several replicas"
+            ) from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def rows(query: Any) -> list[tuple[Any, ...]]:
@@ -271,6 +369,8 @@ def is_postgres(db: pw.Database) -> bool:
 
 def write_transaction(db: pw.Database) -> Any:
     """A transaction that takes the write lock at once on SQLite, so check-then-insert cannot interleave."""
+    if isinstance(db, EmbeddedDatabase):
+        db.check_file()
     if isinstance(db, pw.SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()
@@ -279,6 +379,26 @@ def write_transaction(db: pw.Database) -> Any:
 def lock_row(db: pw.Database, query: Q) -> Q:
     """Row lock on PostgreSQL; SQLite's IMMEDIATE transaction already serializes writers."""
     return query.for_update() if is_postgres(db) else query
+
+
+def database_now(db: pw.Database) -> Any:
+    """The current time as the database sees it, as a value to write or compare in SQL. Replicas compare
+    heartbeats written by other hosts: one clock (the database's) makes a skewed host clock harmless.
+    SQLite is one process on one host, so its own clock is the same thing."""
+    if is_postgres(db):
+        return pw.SQL("EXTRACT(EPOCH FROM clock_timestamp())::double precision")
+    import time
+
+    return time.time()
+
+
+def lock_name(db: pw.Database, name: str) -> None:
+    """Hold a lock on `name` until the current transaction ends: a PostgreSQL advisory lock, for
+    check-then-insert on rows that do not exist yet (nothing to lock with FOR UPDATE). SQLite's IMMEDIATE
+    transaction already serializes writers."""
+    if is_postgres(db):
+        key = zlib.crc32(name.encode()) - 2**31  # a stable 32-bit key (hash() differs per process)
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
 
 
 # -- schema versions -------------------------------------------------------------------------------
@@ -350,9 +470,7 @@ def migrate(db: pw.Database) -> int:
         row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
         current = int(row or 0)
         if current > SCHEMA_VERSION:
-            raise SystemExit(
-                f"redrunner: the database schema is version {current}, newer than this server ({SCHEMA_VERSION})"
-            )
+            raise StartupError(f"the database schema is version {current}, newer than this server ({SCHEMA_VERSION})")
         import time
 
         for version in range(current + 1, SCHEMA_VERSION + 1):

@@ -1,4 +1,5 @@
-"""The API's error type: every failure a client can cause is one of these, rendered as the envelope."""
+"""The API's error type (every failure a client can cause is one of these, rendered as the envelope), and
+the start-up error (a setting the server cannot start with: one line naming the flag, exit status 2)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,7 @@ def invalid_parameter(field: str, message: str) -> ApiError:
 
 def shutting_down() -> ApiError:
     return ApiError(503, "shutting_down", "the server is shutting down and accepts no new operations")
+
+
+class StartupError(Exception):
+    """The server cannot start with these settings; the message names the flag or variable and the cause."""

@@ -1,16 +1,22 @@
 """Finding and killing every process of one playbook run.
 
 ansible-runner kills only the ansible-playbook process group, but ansible-core's workers call
-setsid() and survive it. Every run gets a marker in its environment (REDRUNNER_RUN_ID), which all its
-descendants inherit whatever session they move to: killing by marker reaches the whole tree, also
-after a server crash has reparented it to init.
+setsid() and survive it, and tasks may daemonize on purpose. Three nets catch them:
+- each run's ansible-playbook is started under `run_guard.py`, a child subreaper: whatever the run
+  detaches stays below the guard, whose tree is the run (also for `env -i`, which drops the marker);
+- every run's processes carry a marker in their environment (REDRUNNER_RUN_ID), searched for over
+  every process on the host, which also finds them after a server crash reparented them to init;
+- the server itself is a child subreaper too: a process orphaned when its guard was killed comes to
+  the server rather than to init, and the server reaps it (`reap_adopted`) once it is dead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import threading
 import time
 
 import psutil
@@ -18,6 +24,79 @@ import psutil
 log = logging.getLogger(__name__)
 
 MARKER = "REDRUNNER_RUN_ID"
+PR_SET_CHILD_SUBREAPER = 36
+
+# The server's own children are pexpect's (one run guard per Operation), reaped by pexpect when the run
+# ends: `reap_adopted` must never steal their exit status. Spawning holds the lock, so a child is
+# registered before the reaper can see it.
+SPAWN_LOCK = threading.Lock()
+_spawned: set[int] = set()
+
+
+def become_subreaper() -> bool:
+    """Make orphans of this process's descendants our children instead of pid 1's (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        ok = False
+    if not ok:
+        log.warning("cannot become a child subreaper: processes a killed run guard leaves go to pid 1")
+    return bool(ok)
+
+
+def own_child(pid: int) -> None:
+    """Record a child spawned on purpose (call with SPAWN_LOCK held, right after the fork)."""
+    _spawned.add(pid)
+
+
+def reap_adopted() -> int:
+    """Reap dead orphans the server adopted as subreaper; returns how many. Spawned children are left to
+    their owners; the set forgets them once they are gone (reaped by pexpect)."""
+    me = os.getpid()
+    reaped = 0
+    with SPAWN_LOCK:
+        try:
+            children = psutil.Process(me).children()
+        except psutil.Error:
+            return 0
+        alive = {c.pid for c in children}
+        _spawned.intersection_update(alive)
+        for child in children:
+            if child.pid in _spawned:
+                continue
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    continue
+                if os.waitpid(child.pid, os.WNOHANG)[0]:
+                    reaped += 1
+            except (psutil.Error, ChildProcessError):
+                continue
+    return reaped
+
+
+class OrphanReaper:
+    """Reaps adopted orphans every `interval` seconds, so none lingers as a zombie."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="redrunner-reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        reap_adopted()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                reap_adopted()
+            except Exception:
+                log.exception("reaping adopted processes failed")
 
 
 def _has_marker(proc: psutil.Process, run_id: str) -> bool:
@@ -27,7 +106,7 @@ def _has_marker(proc: psutil.Process, run_id: str) -> bool:
         return False
 
 
-def run_processes(run_id: str, search_all: bool = False) -> list[psutil.Process]:
+def run_processes(run_id: str, search_all: bool = True) -> list[psutil.Process]:
     """Processes carrying the run's marker: our descendants, or (search_all) any process on the host."""
     if search_all:
         candidates = list(psutil.process_iter())
@@ -39,8 +118,10 @@ def run_processes(run_id: str, search_all: bool = False) -> list[psutil.Process]
     return [p for p in candidates if _has_marker(p, run_id)]
 
 
-def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = None, search_all: bool = False) -> int:
-    """SIGKILL every process of the run; returns how many were killed."""
+def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = None, search_all: bool = True) -> int:
+    """SIGKILL every process of the run: the tree below its guard `pid`, and whatever carries its marker
+    anywhere on the host (a descendant search alone misses what a crash left under init); returns how
+    many were killed."""
     procs = {p.pid: p for p in run_processes(run_id, search_all)}
     if pid:
         try:
@@ -55,7 +136,8 @@ def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = No
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    # Our own children are reaped by pexpect: waiting on them here would steal their exit status.
+    # Our own children are reaped by pexpect (the guard) or by reap_adopted (orphans): waiting on them here
+    # would steal an exit status.
     me = os.getpid()
     others = []
     for proc in alive:
@@ -67,6 +149,7 @@ def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = No
     still = _wait_dead(others, timeout=2.0)
     if still:
         log.warning("processes of run %s did not die: %s", run_id, [p.pid for p in still])
+    reap_adopted()
     return len(alive)
 
 

@@ -23,7 +23,8 @@ import peewee as pw
 
 from .bus import Frame, Publisher
 from .config import Settings
-from .db import ACTIVE, Job, Operation, is_postgres
+from .db import is_postgres
+from .errors import ApiError
 from .timeutil import now
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ class Notifier:
         self._send_conn: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen_loop, name="redrunner-listen", daemon=True)
-        publisher.remote = self.send
 
     @classmethod
     def for_database(
@@ -145,23 +145,20 @@ class Notifier:
         # The margin covers a connection that died silently before the error showed, and clock skew
         # between replicas (finished_at is written by the replica that ran the Operation).
         since = down_since - RESYNC_MARGIN
-        active = list(
-            Operation.select(Operation.id, Operation.job, Operation.event_count).where(Operation.status.in_(ACTIVE))
-        )
+        active, finished, new_jobs = self.service.activity_since(since)
         # An Operation's latest event makes its followers fill the gap from the database.
         frames = [
-            Frame("event", op.job_id, ev, op_id=op.id, seq=ev["seq"])
-            for op in active
-            if op.event_count
-            for ev in self.service.event_page(op.id, op.event_count - 1, 1)
+            Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"])
+            for op_id, job_id, event_count in active
+            if event_count
+            for ev in self.service.event_page(op_id, event_count - 1, 1)
         ]
         self.publisher.publish(frames, remote=False)
-        ids = [op.id for op in active]
-        ids += [op.id for op in Operation.select(Operation.id).where(Operation.finished_at >= since)]
+        ids = [op_id for op_id, _, _ in active] + finished
         for start in range(0, len(ids), 500):
             self.service.publish_changes(ids[start : start + 500], remote=False)
-        for job in Job.select().where(Job.created_at >= since):
-            self.publisher.publish([Frame("job", job.id, self.service.job(job.id), tag=job.tag)], remote=False)
+        for job_id in new_jobs:
+            self._publish_job(job_id)
         log.info("change-notice listener reconnected: republished %d operations", len(ids))
 
     def _handle(self, payload: str) -> None:
@@ -181,11 +178,15 @@ class Notifier:
         elif kind == "op":
             self.service.publish_changes([int(o) for o in notice["o"]], remote=False)
         elif kind == "job":
-            job = Job.get_or_none(Job.id == int(notice["j"]))
-            if job is not None:
-                data = self.service.job(job.id)
-                self.publisher.publish([Frame("job", job.id, data, tag=job.tag)], remote=False)
+            self._publish_job(int(notice["j"]))
         elif kind == "jd":
             job_id = int(notice["j"])
             data = {"id": job_id, "tag": notice.get("t")}
             self.publisher.publish([Frame("job_deleted", job_id, data, tag=notice.get("t"))], remote=False)
+
+    def _publish_job(self, job_id: int) -> None:
+        try:
+            data = self.service.job(job_id)
+        except ApiError:
+            return  # deleted since: its job_deleted notice says so
+        self.publisher.publish([Frame("job", job_id, data, tag=data["tag"])], remote=False)

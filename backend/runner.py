@@ -24,6 +24,7 @@ from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
 from . import extravars as extravars_file
+from . import processes
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import scrub, scrub_value, secret_values
@@ -59,6 +60,9 @@ ENV_DENY = re.compile(
 # pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
 # is a few KB of base64, so a bigger chunk means fewer reads, expect iterations and filter writes per event.
 PTY_READ_SIZE = 65536
+RUN_GUARD = Path(__file__).with_name("run_guard.py")
+# The pid of the run guard pexpect spawned last in this worker thread: the root of the run's processes.
+_spawned = threading.local()
 
 
 def _patch_pexpect_close_delay() -> None:
@@ -71,7 +75,10 @@ def _patch_pexpect_close_delay() -> None:
     original = spawn._spawnpty
 
     def _spawnpty(self: Any, args: Any, **kwargs: Any) -> Any:
-        proc = original(self, args, **kwargs)
+        with processes.SPAWN_LOCK:
+            proc = original(self, args, **kwargs)
+            processes.own_child(proc.pid)
+        _spawned.pid = proc.pid
         proc.delayafterclose = 0.0
         self.maxread = PTY_READ_SIZE
         return proc
@@ -89,6 +96,12 @@ def env_allowed(key: str, value: str, secrets: set[str]) -> bool:
     if ENV_DENY.search(key):
         return False
     return not any(secret in value for secret in secrets)
+
+
+def storable(text: str) -> str:
+    """Text the database will take: PostgreSQL refuses NUL in text (and would drop the event), so NUL
+    becomes U+FFFD, on SQLite too so that both backends store and publish the same text."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def playbook_env(settings: Settings, run_id: str) -> dict[str, str]:
@@ -163,7 +176,8 @@ class OperationRun:
         self.truncated = False
         self.saw_playbook_start = False
         self.last_error_msg: str | None = None
-        self.pid: int | None = None
+        self.pid: int | None = None  # the run guard's
+        self.pid_started: float | None = None
         self.deadline = claim.started_at + claim.timeout if claim.timeout else None
         self._stop_reason: str | None = None  # "canceled" | "timeout"
         self._stop_error: str | None = None
@@ -174,6 +188,7 @@ class OperationRun:
         self.secrets = secret_values(claim.extravars)
         escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
         self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
+        self._pid_stored = False
 
     # -- control, from any thread -----------------------------------------------------------------
 
@@ -189,32 +204,40 @@ class OperationRun:
 
     # -- runner callbacks, in the worker thread ---------------------------------------------------
 
+    def _guard_pid(self) -> int | None:
+        if self.pid is None:
+            self.pid = getattr(_spawned, "pid", None)
+            if self.pid is not None:
+                self.pid_started = process_start_time(self.pid)
+        return self.pid
+
     def _cancel_callback(self) -> bool:
+        self._guard_pid()
         if not self._stop_event.is_set() and self.deadline is not None and time.time() >= self.deadline:
             self.stop("timeout", f"time limit of {self.claim.timeout:g} s reached")
+        if not self._stop_event.is_set() and self.writer.gave_up():
+            self.stop("error", f"its events cannot be stored: {self.writer.failure()}")
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True
-                kill_run(self.run_id, self.pid)
+                kill_run(self.run_id, self.pid, self.pid_started)
             return True
         return False
 
     def _event_handler(self, ev: dict[str, Any]) -> bool:
         name = str(ev.get("event") or "verbose")
         data = ev.get("event_data") or {}
-        if self.pid is None and isinstance(ev.get("pid"), int):
-            self.pid = int(ev["pid"])
+        if not self._pid_stored and self._guard_pid() is not None:
+            self._pid_stored = True
             self.writer.put(
-                StatusItem(
-                    self.claim.op_id, self.claim.job_id, {"pid": self.pid, "pid_started": process_start_time(self.pid)}
-                )
+                StatusItem(self.claim.op_id, self.claim.job_id, {"pid": self.pid, "pid_started": self.pid_started})
             )
         self._count(name, data)
         final = name == "playbook_on_stats"
         if self.seq >= self.settings.max_events_per_operation and not final:
             self.truncated = True
             return False
-        stdout = str(ev.get("stdout") or "")
+        stdout = storable(str(ev.get("stdout") or ""))
         if name == "verbose" and "ERROR" in stdout:
             self.last_error_msg = plain_text(stdout).strip()[:2000]
         if self.stdout_bytes + len(stdout) > self.settings.max_stdout_bytes:
@@ -238,9 +261,9 @@ class OperationRun:
             "seq": self.seq,
             "event": name[:64],
             "created": created,
-            "host": str(host)[:255] if host else None,
-            "task": str(task) if task else None,
-            "play": str(play) if play else None,
+            "host": storable(str(host))[:255] if host else None,
+            "task": storable(str(task)) if task else None,
+            "play": storable(str(play)) if play else None,
             "stdout": stdout,
             "data": data_text,
         }
@@ -348,6 +371,9 @@ class OperationRun:
             for key in set(os.environ) - set(runner_env):
                 rc_config.env.pop(key, None)
             rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
+            # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
+            rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+            _spawned.pid = None
             runner = Runner(
                 config=rc_config,
                 event_handler=self._event_handler,
@@ -365,7 +391,8 @@ class OperationRun:
         finally:
             # Whatever happened, nothing of this run may outlive it.
             try:
-                kill_run(self.run_id, self.pid)
+                # The start time guards against the guard's pid having been reused since pexpect reaped it.
+                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0)
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
@@ -379,6 +406,8 @@ class OperationRun:
                 "truncated": self.truncated,
             }
         )
+        if final.get("error"):
+            final["error"] = storable(str(final["error"]))
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
 

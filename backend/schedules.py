@@ -302,6 +302,12 @@ class Scheduler:
     def stop(self) -> None:
         self._stopping.set()
 
+    def run_now(self, name: str) -> dict[str, Any]:
+        """`POST /schedules/{name}/run`: fire it now (a new Job) and wake the dispatcher for its Operations."""
+        job = self.schedules.run_now(name, self.accepting())
+        self.fired()
+        return job
+
     def _loop(self) -> None:
         wait = 0.0
         while not self._stopping.wait(wait):

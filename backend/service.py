@@ -11,6 +11,7 @@ import binascii
 import functools
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +25,14 @@ from .config import Settings
 from .db import (
     ACTIVE,
     TERMINAL,
+    EmbeddedDatabase,
     Event,
     Job,
     Operation,
+    Replica,
     Unit,
+    database_now,
+    lock_name,
     lock_row,
     records,
     records_in,
@@ -62,6 +67,7 @@ log = logging.getLogger(__name__)
 JOB_STATUSES = ("new", "running", "successful", "failed")
 OP_STATUSES = ("pending", "running", *TERMINAL)
 HOSTNAME = socket.gethostname()
+MAX_ID = 2**63 - 1  # the largest id both databases can compare
 
 
 def encode_cursor(last_id: int) -> str:
@@ -75,7 +81,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise invalid_parameter("cursor", "cursor is not one this server handed out") from exc
-    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 24:
+    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 24 or int(text[3:]) > MAX_ID:
         raise invalid_parameter("cursor", "cursor is not one this server handed out")
     return int(text[3:])
 
@@ -247,6 +253,8 @@ class Service:
         return {"items": items, "next": None}
 
     def ping(self) -> bool:
+        if isinstance(self.db, EmbeddedDatabase):
+            self.db.check_file()
         self.db.execute_sql("SELECT 1").fetchone()
         return True
 
@@ -261,7 +269,12 @@ class Service:
         with write_transaction(self.db):
             job = None
             if reuse == "latest":
+                # Find-or-create must not interleave: on PostgreSQL (several replicas, READ COMMITTED) two
+                # requests would both find no Job and both create one. SQLite's IMMEDIATE already serializes.
+                lock_name(self.db, f"job-tag:{tag}")
                 job = Job.select().where(Job.tag == tag).order_by(Job.id.desc()).first()
+                if job is not None:  # add_unit on the same Job takes this lock too
+                    lock_row(self.db, Job.select().where(Job.id == job.id)).first()
             if job is None:
                 job = Job.create(tag=tag, created_at=now(), status="new")
                 created = True
@@ -277,7 +290,9 @@ class Service:
     def add_unit(self, job_id: int, name: Any) -> tuple[dict[str, Any], bool]:
         name = check_unit_name(name)
         with write_transaction(self.db):
-            self._job_or_404(job_id)
+            # The Job's row lock serializes check-then-insert of its units across replicas.
+            if lock_row(self.db, Job.select().where(Job.id == job_id)).first() is None:
+                raise ApiError(404, "job_not_found", f"no job {job_id}")
             created = Unit.get_or_none((Unit.job == job_id) & (Unit.name == name)) is None
             if created:
                 Unit.create(job=job_id, name=name, created_at=now())
@@ -623,29 +638,120 @@ class Service:
 
         A lost Operation with retries left gets its next attempt in the same transaction."""
         with write_transaction(self.db):
-            ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
-            if not ops:
-                return []
-            ids = [o.id for o in ops]
-            lost: list[int] = []
-            for op in ops:
-                n = (
-                    Operation.update(
-                        status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
-                    )
-                    .where((Operation.id == op.id) & Operation.status.in_(ACTIVE))
-                    .execute()
-                )
-                if n:
-                    lost.append(op.id)
-                    retry = self.schedule_retry(op.id)
-                    if retry is not None:
-                        ids.append(retry)
-            self.record_operations_finished(lost)
-            for job_id in {o.job_id for o in ops}:
-                self._refresh_job_status(job_id)
-        self.publish_changes(ids)
+            ops, retries = self._mark_lost(where, why)
+        self.publish_changes([o.id for o in ops] + retries)
         return ops
+
+    def _mark_lost(self, where: Any, why: str) -> tuple[list[Operation], list[int]]:
+        """mark_lost within the caller's transaction; the caller publishes after its commit. Returns the
+        Operations as they were and the next attempts scheduled for those with retries left; the webhook
+        outbox gets their endings in the same transaction."""
+        ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
+        lost: list[int] = []
+        retries: list[int] = []
+        for op in ops:
+            n = (
+                Operation.update(
+                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+                )
+                .where((Operation.id == op.id) & Operation.status.in_(ACTIVE))
+                .execute()
+            )
+            if n:
+                lost.append(op.id)
+                retry = self.schedule_retry(op.id)
+                if retry is not None:
+                    retries.append(retry)
+        self.record_operations_finished(lost)
+        for job_id in {o.job_id for o in ops}:
+            self._refresh_job_status(job_id)
+        return ops, retries
+
+    def set_run_ident(self, op_id: int, run_ident: str) -> None:
+        """Record the run's marker, by which a later server finds and kills what a crash left behind."""
+        Operation.update(run_ident=run_ident).where(Operation.id == op_id).execute()
+
+    def cancel_pending(self, error: str) -> int:
+        """End every pending Operation `canceled` with `error` (shutdown on SQLite: nobody else will run it)."""
+        ended = 0
+        # A retry waiting out its delay stays pending: its chain goes on after the restart.
+        first_attempts = Operation.retry_of.is_null()
+        for (op_id,) in rows(Operation.select(Operation.id).where((Operation.status == "pending") & first_attempts)):
+            try:
+                self.cancel(op_id)
+            except ApiError:
+                continue  # claimed or ended meanwhile
+            Operation.update(error=error).where((Operation.id == op_id) & (Operation.status == "canceled")).execute()
+            ended += 1
+        return ended
+
+    def operation_counts(self) -> dict[str, int]:
+        """How many Operations are in each status (for /metrics)."""
+        query = Operation.select(Operation.status, pw.fn.COUNT(Operation.id)).group_by(Operation.status)
+        return {str(s): int(n) for s, n in rows(query)}
+
+    # -- replicas ---------------------------------------------------------------------------------
+
+    def activity_since(self, since: float) -> tuple[list[tuple[int, int, int]], list[int], list[int]]:
+        """What may have changed since `since`, for a change-notice listener back from an outage: the
+        active Operations (id, job id, event count), the ids of those finished since, and new Jobs' ids."""
+        active = [
+            (int(i), int(j), int(n))
+            for i, j, n in rows(
+                Operation.select(Operation.id, Operation.job, Operation.event_count).where(Operation.status.in_(ACTIVE))
+            )
+        ]
+        finished = [int(i) for (i,) in rows(Operation.select(Operation.id).where(Operation.finished_at >= since))]
+        new_jobs = [int(i) for (i,) in rows(Job.select(Job.id).where(Job.created_at >= since))]
+        return active, finished, new_jobs
+
+    def heartbeat(self, replica_id: str) -> None:
+        """Record that this replica is alive, on the database's clock."""
+        t = database_now(self.db)
+        with write_transaction(self.db):
+            if not Replica.update(heartbeat_at=t).where(Replica.id == replica_id).execute():
+                Replica.insert(
+                    id=replica_id, hostname=HOSTNAME, pid=os.getpid(), started_at=now(), heartbeat_at=t
+                ).on_conflict_ignore().execute()
+
+    def forget_replica(self, replica_id: str) -> None:
+        Replica.delete().where(Replica.id == replica_id).execute()
+
+    def take_over_dead_replicas(self, timeout: float, why: str) -> list[Operation]:
+        """Mark the active Operations of every replica silent for `timeout` seconds `lost`, and forget those
+        replicas; returns the Operations as they were.
+
+        One transaction, the dead replicas' rows locked first: a replica that heartbeats meanwhile waits
+        for the takeover to commit and then finds itself forgotten (its dispatcher sees its Operations are
+        no longer running and stops them), and two survivors never take over the same replica twice.
+        Silence is measured on the database's clock, never on a replica's own."""
+        with write_transaction(self.db):
+            silent = Replica.select(Replica.id).where(Replica.heartbeat_at < database_now(self.db) - timeout)
+            dead = [r for (r,) in rows(lock_row(self.db, silent))]
+            if not dead:
+                return []
+            ops, retries = self._mark_lost(Operation.owner.in_(dead), why)
+            Replica.delete().where(Replica.id.in_(dead)).execute()
+        self.publish_changes([o.id for o in ops] + retries)
+        return ops
+
+    # -- retention --------------------------------------------------------------------------------
+
+    def oldest_prunable_job(self, older_than: float) -> int | None:
+        """The oldest Job created before `older_than` with nothing pending or running."""
+        active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
+        query = Job.select(Job.id).where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
+        found = rows(query.order_by(Job.id).limit(1))
+        return int(found[0][0]) if found else None
+
+    def delete_event_batch(self, job_id: int, batch: int) -> int:
+        """Delete up to `batch` events of the Job's Operations; returns how many (0 when none are left).
+        One statement, the write lock taken up front: a read transaction that later upgrades to write gets
+        "database is locked" on SQLite whenever another writer got in between."""
+        ops = Operation.select(Operation.id).where(Operation.job == job_id)
+        with write_transaction(self.db):
+            chunk = Event.select(Event.id).where(Event.operation.in_(ops)).limit(batch)
+            return int(Event.delete().where(Event.id.in_(chunk)).execute())
 
     def schedule_retry(self, op_id: int) -> int | None:
         """The retry hook: call it inside the transaction that has just made Operation `op_id` terminal.

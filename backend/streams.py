@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .bus import Bus, Frame, Overflow, Subscriber
 from .db import TERMINAL
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,12 @@ Call = Callable[..., Awaitable[Any]]
 
 class OverflowClose(Exception):
     pass
+
+
+def job_deleted(job_id: int) -> ApiError:
+    """What a follower is told when the Job goes away under it: an error, never the `end` of a completed
+    stream (which would say it had every event)."""
+    return ApiError(404, "job_deleted", f"job {job_id} was deleted while it was followed")
 
 
 def event_frame(op_id: int, ev: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +102,9 @@ class OperationStream:
                 if op["status"] in TERMINAL:
                     if self.last < op["event_count"]:
                         await self._replay()
+                    if self.last < op["event_count"]:
+                        # Stored events never go missing except with their Job (DELETE or retention).
+                        raise job_deleted(op["job_id"])
                     await self.conn.send({"type": "end", "data": op})
                     self.conn.close(1000, "operation finished")
                     return
@@ -144,22 +155,42 @@ class JobStream:
                 if frame is None:
                     return
                 if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
-                    if frame.seq <= seen.get(frame.op_id, 0):
+                    last = seen.get(frame.op_id, 0)
+                    if frame.seq <= last:
                         continue
+                    if frame.seq > last + 1:
+                        # Missed events (a change-notice outage, another replica's run): fill from the
+                        # database, which is the truth, as operation streams do.
+                        await self._fill(frame.op_id, last, frame.seq - 1)
                     seen[frame.op_id] = frame.seq
                     await self.conn.send_text(event_text(frame))
                 elif frame.kind in ("operation", "unit"):
+                    if frame.kind == "operation" and frame.op_id is not None:
+                        # An Operation whose last events were missed (it ended during a change-notice
+                        # outage): send them before its status, so a terminal status still comes last.
+                        count = int(frame.data.get("event_count") or 0)
+                        last = seen.get(frame.op_id, 0)
+                        if count > last:
+                            await self._fill(frame.op_id, last, count)
+                            seen[frame.op_id] = count
                     await self.conn.send({"type": "status", "data": frame.data})
                 elif frame.kind == "job":
                     await self.conn.send({"type": "job", "data": frame.data})
                 elif frame.kind == "job_deleted":
-                    await self.conn.send({"type": "end", "data": frame.data})
-                    self.conn.close(1000, "job deleted")
-                    return
+                    raise job_deleted(self.job_id)
         except OverflowClose:
             self.conn.close(1013, "client too slow: reconnect for a new snapshot")
         finally:
             self.bus.unsubscribe(sub)
+
+    async def _fill(self, op_id: int, after: int, upto: int) -> None:
+        while after < upto and not self.conn.closed():
+            items = await self.call(self.service.event_page, op_id, after, REPLAY_PAGE, upto)
+            for ev in items:
+                await self.conn.send(event_frame(op_id, ev))
+            if len(items) < REPLAY_PAGE:
+                return
+            after = items[-1]["seq"]
 
 
 class TagStream:
@@ -188,3 +219,31 @@ class TagStream:
 
 def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
+
+
+async def wait_for_operation(
+    bus: Bus, call: Call, service: Any, op_id: int, wait: float, gone: Callable[[], bool]
+) -> dict[str, Any]:
+    """The `?wait=` long-poll: the Operation once it is terminal, or as it is after `wait` seconds."""
+    # Subscribe before reading, so a change between the read and the wait is not missed.
+    sub = bus.subscribe(("op", op_id), 1000) if wait else None
+    try:
+        op: dict[str, Any] = await call(service.operation, op_id)
+        deadline = time.monotonic() + wait
+        while sub is not None and op["status"] not in TERMINAL:
+            left = deadline - time.monotonic()
+            if left <= 0 or gone():
+                break
+            try:
+                frame = await sub.get(timeout=min(left, 2.0))
+            except Overflow:
+                frame = None
+                sub.resume_after_overflow()
+            if frame is not None and frame.kind != "operation":
+                continue
+            # Re-read from the database: it is the truth (and covers changes made by other replicas).
+            op = await call(service.operation, op_id)
+        return op
+    finally:
+        if sub is not None:
+            bus.unsubscribe(sub)

@@ -31,8 +31,12 @@ def _reject_constant(name: str) -> Any:
 
 
 def strict_json(text: str) -> Any:
-    """json.loads without NaN and Infinity, which are not JSON (RFC 8259) and no playbook should see."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """json.loads without NaN and Infinity, which are not JSON (RFC 8259) and no playbook should see.
+    Nesting too deep for the parser is bad input too (a ValueError), not a crash."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
 
 def check_tag(value: Any, field: str = "tag") -> str:

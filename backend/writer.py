@@ -27,6 +27,10 @@ from .service import Service
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
+# After this long without a successful commit the writer stops waiting for the database: running
+# Operations end `error` (their events cannot be stored), queued events are dropped, and only status
+# changes are kept and retried, so that every Operation's end lands once the database takes writes again.
+GIVE_UP_AFTER = 10.0
 # The Event row as the runner builds it (field names), and where it goes.
 EVENT_FIELDS = ("operation", "seq", "event", "created", "host", "task", "play", "stdout", "data")
 EVENT_TABLE = Event._meta.table_name
@@ -68,6 +72,11 @@ class EventWriter:
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="redrunner-writer", daemon=True)
         self._progress_sent: dict[int, float] = {}
+        self._failing_since: float | None = None
+        # Operations whose events were dropped: the last seq stored. Nothing after it is stored, and its
+        # event_count stays there, so its events stay contiguous and complete up to what it claims.
+        self._cut: dict[int, int] = {}
+        self._failure: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -105,31 +114,94 @@ class EventWriter:
             if stop:
                 return
 
+    # -- health ------------------------------------------------------------------------------------
+
+    def failure(self) -> str | None:
+        """Why the writer cannot write, while it cannot (for /readyz); None while it can."""
+        return self._failure
+
+    def gave_up(self) -> bool:
+        """True once writes have failed for GIVE_UP_AFTER seconds: running Operations must end `error`."""
+        since = self._failing_since
+        return since is not None and time.monotonic() - since >= GIVE_UP_AFTER
+
+    def _failed(self, exc: BaseException) -> None:
+        cause = root_cause(exc)
+        self._failure = f"{type(cause).__name__}: {cause}"
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
+    def _succeeded(self) -> None:
+        if self._failing_since is not None:
+            log.warning("the database takes writes again after %.1f s", time.monotonic() - self._failing_since)
+        self._failing_since = None
+        self._failure = None
+
+    # -- committing ---------------------------------------------------------------------------------
+
     def _commit_with_retry(self, batch: list[Item]) -> None:
         delay = 0.05
         while True:
+            if self.gave_up():
+                batch = self._drop_events(batch)
             try:
                 self._commit(batch)
+                self._succeeded()
                 return
-            except (pw.OperationalError, pw.InterfaceError):
+            except (pw.OperationalError, pw.InterfaceError) as exc:
                 # The database is briefly away (PostgreSQL restart, SQLite lock storm): keep the batch and
-                # retry, since dropping events would break the no-gap promise.
-                log.warning("event batch commit failed; retrying in %.2f s", delay, exc_info=True)
+                # retry, since dropping events would break the no-gap promise. The real cause is logged: a
+                # failed COMMIT on SQLite surfaces as "cannot rollback - no transaction is active".
+                self._failed(exc)
+                log.warning("event batch commit failed (%s); retrying in %.2f s", self._failure, delay)
                 with contextlib.suppress(Exception):
                     self.db.close()
+                if isinstance(self.db, pw.SqliteDatabase):
+                    # A full disk often means a WAL that can no longer grow: moving it into the database
+                    # and truncating it is what lets the small writes (the Operations' ends) through.
+                    with contextlib.suppress(Exception):
+                        self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            except Exception:
-                log.exception("event batch commit failed; committing its items one by one")
+            except Exception as exc:
+                self._failed(exc)
+                log.exception("event batch commit failed (%s); committing its items one by one", self._failure)
                 break
         # A bad item must not take the others down with it: above all, every terminal status must land.
         for item in batch:
             try:
                 self._commit([item])
-            except Exception:
+            except Exception as exc:
                 log.exception("dropped an item the database refused: %r", type(item).__name__)
                 if isinstance(item, FlushItem):
                     item.done.set()
+                elif isinstance(item, StatusItem) and item.fields.get("status") in TERMINAL:
+                    self._commit_bare_end(item, exc)
+
+    def _commit_bare_end(self, item: StatusItem, exc: BaseException) -> None:
+        """A refused terminal status would leave its Operation `running` for ever: store a bare `error` end."""
+        fields = {
+            "status": "error",
+            "rc": None,
+            "finished_at": item.fields.get("finished_at") or time.time(),
+            "error": f"its result could not be stored: {type(root_cause(exc)).__name__}",
+        }
+        try:
+            self._commit([StatusItem(item.op_id, item.job_id, fields)])
+        except Exception:
+            log.exception("operation %s: even a bare end could not be stored", item.op_id)
+
+    def _drop_events(self, batch: list[Item]) -> list[Item]:
+        """Keep status changes and flushes; the events cannot be stored and their Operations end `error`."""
+        kept: list[Item] = [i for i in batch if not isinstance(i, EventItem)]
+        dropped = len(batch) - len(kept)
+        for item in batch:
+            if isinstance(item, EventItem):
+                seq = int(item.row["seq"])
+                self._cut[item.op_id] = min(self._cut.get(item.op_id, seq - 1), seq - 1)
+        if dropped:
+            log.error("dropped %d events the database cannot store: %s", dropped, self._failure)
+        return kept
 
     def _insert_events(self, rows: list[dict[str, Any]]) -> None:
         """One prepared INSERT for the whole batch: building it with peewee cost more than the insert itself."""
@@ -144,7 +216,8 @@ class EventWriter:
             cursor.executemany(f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES ({marks})", values)
 
     def _commit(self, batch: list[Item]) -> None:
-        events = [i for i in batch if isinstance(i, EventItem)]
+        cut = self._cut
+        events = [i for i in batch if isinstance(i, EventItem) and (i.op_id not in cut or i.row["seq"] <= cut[i.op_id])]
         counters: dict[int, dict[str, Any]] = {}
         for ev in events:
             counters[ev.op_id] = ev.counters
@@ -155,6 +228,10 @@ class EventWriter:
                 status_ops.setdefault(item.op_id, {}).update(item.fields)
                 if "status" in item.fields:
                     status_jobs.add(item.job_id)
+        for table in (counters, status_ops):
+            for op_id, fields in table.items():
+                if op_id in cut and "event_count" in fields:
+                    table[op_id] = dict(fields, event_count=min(int(fields["event_count"]), cut[op_id]), truncated=True)
         terminal_ops: list[int] = []
         retry_ops: list[int] = []  # next attempts of retry chains, inserted with their predecessor's end
         with write_transaction(self.db):
@@ -202,6 +279,7 @@ class EventWriter:
             self._progress_sent[op_id] = mono
         for op_id in terminal_ops:
             self._progress_sent.pop(op_id, None)
+            self._cut.pop(op_id, None)
         changed.extend(retry_ops)
         if changed:
             self.service.publish_changes(changed)
@@ -212,3 +290,12 @@ class EventWriter:
         for item in batch:
             if isinstance(item, FlushItem):
                 item.done.set()
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first error of a chain: a failed COMMIT is hidden behind the failed ROLLBACK that followed it."""
+    seen = {id(exc)}
+    while exc.__context__ is not None and id(exc.__context__) not in seen:
+        exc = exc.__context__
+        seen.add(id(exc))
+    return exc

@@ -1,5 +1,5 @@
 """6. API at size: p99 of GET /jobs, /jobs/{id}, /operations/{id}/events over a big SQLite file,
-then again while the server's own retention (Executor.prune, via --retain-days) deletes old Jobs' events.
+then again while the server's own retention (retention.prune_finished_jobs, via --retain-days) deletes old Jobs' events.
 
 The rows are generated inside SQLite (recursive CTEs, INSERT ... SELECT) into the schema the server
 creates (backend.db.migrate), so loading millions of events takes seconds, not minutes.

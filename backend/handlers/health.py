@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import peewee as pw
-
-from ..db import Operation, rows
 from ..metrics import CONTENT_TYPE
 from .base import APIHandler, public
 
@@ -29,20 +26,20 @@ class ReadyHandler(APIHandler):
                 {
                     "status": 503,
                     "error": "database_unavailable",
-                    "message": f"the database does not answer: {type(exc).__name__}",
+                    "message": f"the database does not answer: {type(exc).__name__}: {exc}",
                 },
                 503,
             )
             return
-        if not self.state.executor.accepting:
+        failure = self.state.writer.failure()
+        if failure is not None:
+            message = f"the database does not take writes: {failure}"
+            self.write_json({"status": 503, "error": "database_unwritable", "message": message}, 503)
+            return
+        if not self.state.dispatcher.accepting:
             self.write_json({"status": 503, "error": "shutting_down", "message": "the server is shutting down"}, 503)
             return
         self.write_json({"status": "ok", "replica": self.state.settings.replica_id})
-
-
-def _status_counts() -> dict[str, int]:
-    query = Operation.select(Operation.status, pw.fn.COUNT(Operation.id)).group_by(Operation.status)
-    return {str(s): int(n) for s, n in rows(query)}
 
 
 class MetricsHandler(APIHandler):
@@ -52,7 +49,7 @@ class MetricsHandler(APIHandler):
     async def get(self) -> None:
         metrics = self.state.metrics
         try:
-            counts = await self.call(_status_counts)
+            counts = await self.call(self.state.service.operation_counts)
             metrics.operations_by_status.clear()
             for status, n in counts.items():
                 metrics.operations_by_status.labels(status=status).set(n)

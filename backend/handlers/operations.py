@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from ..bus import Overflow
-from ..db import TERMINAL
+from ..streams import wait_for_operation
 from ..validation import check_bool
 from .base import APIHandler
 
@@ -35,29 +32,11 @@ class OperationHandler(APIHandler):
     async def get(self, op_id: str) -> None:
         oid = self.path_id(op_id, "operation_id")
         wait = self.query_int("wait", 0, 0, 60)
-        # Subscribe before reading, so a change between the read and the wait is not missed.
-        sub = self.state.bus.subscribe(("op", oid), 1000) if wait else None
-        try:
-            op = await self.call(self.state.service.operation, oid)
-            deadline = time.monotonic() + wait
-            while sub is not None and op["status"] not in TERMINAL:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.request.connection is None:
-                    break
-                try:
-                    frame = await sub.get(timeout=min(left, 2.0))
-                except Overflow:
-                    frame = None
-                    sub.queue.clear()
-                    sub.overflowed = False
-                if frame is not None and frame.kind != "operation":
-                    continue
-                # Re-read from the database: it is the truth (and covers changes made by other replicas).
-                op = await self.call(self.state.service.operation, oid)
-        finally:
-            if sub is not None:
-                self.state.bus.unsubscribe(sub)
-        self.write_json(op)
+        self.write_json(await wait_for_operation(self.state.bus, self.call, self.state.service, oid, wait, self.gone))
+
+    def gone(self) -> bool:
+        """The client hung up: stop waiting for it."""
+        return self.request.connection is None
 
 
 class EventsHandler(APIHandler):
@@ -94,10 +73,7 @@ class CancelHandler(APIHandler):
 
     async def post(self, op_id: str) -> None:
         oid = self.path_id(op_id, "operation_id")
-        op, running = await self.call(self.state.service.cancel, oid)
-        if running:
-            self.state.executor.cancel_local(oid)
-        self.write_json(op, 202)
+        self.write_json(await self.call(self.state.dispatcher.cancel, oid), 202)
 
 
 default_handlers = [

@@ -40,8 +40,7 @@ class ScheduleRunHandler(APIHandler):
     route_name = "/schedules/{name}/run"
 
     async def post(self, name: str) -> None:
-        job = await self.call(self.state.schedules.run_now, name, self.state.executor.accepting)
-        self.state.executor.kick()
+        job = await self.call(self.state.scheduler.run_now, name)
         self.set_header("Location", f"/api/v1/jobs/{job['id']}")
         self.write_json(job, 201)
 

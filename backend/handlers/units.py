@@ -31,8 +31,7 @@ class UnitHandler(APIHandler):
     async def post(self, job_id: str, name: str) -> None:
         jid = self.path_id(job_id, "job_id")
         body = self.body_params()
-        op = await self.call(self.state.service.create_operation, jid, name, body, self.state.executor.accepting)
-        self.state.executor.kick()
+        op = await self.call(self.state.dispatcher.start_operation, jid, name, body)
         self.set_header("Location", f"/api/v1/operations/{op['id']}")
         self.write_json(op, 202)
 
@@ -43,8 +42,7 @@ class ActionsHandler(APIHandler):
     async def post(self, job_id: str) -> None:
         jid = self.path_id(job_id, "job_id")
         body = self.body_params()
-        ops = await self.call(self.state.service.start_actions_request, jid, body, self.state.executor.accepting)
-        self.state.executor.kick()
+        ops = await self.call(self.state.dispatcher.start_actions, jid, body)
         self.write_json({"items": ops}, 202)
 
 
@@ -54,10 +52,7 @@ class RerunHandler(APIHandler):
     async def post(self, job_id: str) -> None:
         jid = self.path_id(job_id, "job_id")
         body = self.body_params()
-        ops = await self.call(
-            self.state.service.rerun, jid, body.get("statuses"), body.get("units"), self.state.executor.accepting
-        )
-        self.state.executor.kick()
+        ops = await self.call(self.state.dispatcher.rerun, jid, body.get("statuses"), body.get("units"))
         self.write_json({"items": ops}, 202 if ops else 200)
 
 

@@ -52,3 +52,73 @@ def test_environment_values_are_checked() -> None:
         [sys.executable, "-m", "backend", "serve"], cwd=REPO, capture_output=True, text=True, timeout=60, env=env
     )
     assert result.returncode == 2 and "is not a port number" in result.stderr
+
+
+def serve_fails(tmp_path, *args: str, env: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+    """Run `serve` expecting a start-up failure: exit status 2 and one line on stderr; returns the line."""
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("REDRUNNER_")}
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-m", "backend", "serve", "--state-dir", str(tmp_path / "state"), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return lines[-1]
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = serve_fails(tmp_path, "--port", str(port))
+    assert "--port" in line and str(port) in line and "in use" in line
+
+
+def test_a_missing_cert_file_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    line = serve_fails(tmp_path, "--port", "0", "--certfile", str(tmp_path / "nope.pem"))
+    assert "--certfile" in line and "nope.pem" in line
+
+
+def test_a_bad_log_level_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    line = serve_fails(tmp_path, "--log-level", "chatty")
+    assert "--log-level" in line and "chatty" in line
+
+
+def test_an_unreachable_database_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    line = serve_fails(tmp_path, "--port", "0", "--database", "postgresql://postgres@127.0.0.1:1/nowhere")
+    assert "--database" in line and "127.0.0.1:1" in line
+
+
+def test_a_bad_host_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    line = serve_fails(tmp_path, "--port", "0", "--host", "no-such-host.invalid")
+    assert "--host" in line and "no-such-host.invalid" in line
+
+
+def test_a_bad_port_flag_blames_the_flag_and_a_bad_variable_the_variable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    line = serve_fails(tmp_path, "--port", "70000")
+    assert "--port" in line and "70000" in line and "REDRUNNER_PORT" not in line
+    line = serve_fails(tmp_path, env={"REDRUNNER_PORT": "70000"})
+    assert "REDRUNNER_PORT" in line and "70000" in line
+
+
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.server import start_server
+
+    first = start_server(tmp_path, name="first")
+    try:
+        line = serve_fails(tmp_path, "--port", "0", "--database", first.database)
+        assert "in use by another" in line and first.database.removeprefix("sqlite:///") in line
+        assert first.get("/readyz").status == 200
+    finally:
+        first.stop()

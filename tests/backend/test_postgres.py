@@ -14,6 +14,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -513,3 +514,138 @@ def test_a_restart_under_the_same_replica_id_loses_what_it_left_running(
     assert got["status"] == "lost", got
     wait_until(lambda: not run_processes(run_ident), timeout=10, what="leftover processes killed")
     assert again.get(f"jobs/{job['id']}").json()["status"] == "failed"  # the unit is free, its last op lost
+
+
+def test_output_with_nul_bytes_keeps_every_event(pg_url: str, server_factory: Callable[..., RunningServer]) -> None:
+    """PostgreSQL refuses NUL in text: the event is stored with the NUL replaced, never dropped (no seq gap)."""
+    srv = server_factory(database=pg_url)
+    job = make_job(srv, "nul", ["db"])
+    done = srv.wait_terminal(start(srv, job["id"], "db", "nul.yml")["id"], 90)
+    assert done["status"] == "successful", done
+    events = all_events(srv, done["id"])
+    assert [e["seq"] for e in events] == list(range(1, done["event_count"] + 1))
+    named = [e for e in events if e["task"] and e["task"].startswith("Task with a nul")]
+    assert named and all("\x00" not in e["task"] and "\ufffd" in e["task"] for e in named)
+    assert "dropped an item" not in srv.log()
+
+
+def test_reuse_latest_under_concurrency_makes_one_job(
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
+    """50 concurrent `reuse=latest` requests for one tag, through two replicas: one Job with every unit."""
+    a = server_factory(database=pg_url, name="reuse-a")
+    b = server_factory(database=pg_url, name="reuse-b")
+
+    def create(i: int) -> int:
+        resp = (a, b)[i % 2].post("jobs", {"tag": "restore", "units": [f"u{i}"], "reuse": "latest"})
+        return resp.status
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(create, range(50)))
+    assert set(codes) <= {200, 201} and codes.count(201) == 1, codes
+    jobs = a.get("jobs?tag=restore").json()["items"]
+    assert len(jobs) == 1
+    assert sorted(u["name"] for u in jobs[0]["units"]) == sorted(f"u{i}" for i in range(50))
+
+
+def test_job_stream_followers_fill_the_events_lost_in_a_listener_outage(
+    pg_url: str, replicas: tuple[RunningServer, RunningServer]
+) -> None:
+    a, b = replicas
+    job = make_job(a, "backup", ["db"])
+    op = start(a, job["id"], "db", "many.yml")
+    runner, other = runner_and_other(pg_url, (a, b), op["id"])
+    frames: list[dict[str, Any]] = []
+    with ws(other, f"jobs/{job['id']}/stream") as conn:
+        frames.append(json.loads(conn.recv(timeout=30)))
+        assert frames[0]["type"] == "snapshot"
+
+        # Keep the change-notice listeners away until the op has ended: its notices in between are lost.
+        def ended() -> bool:
+            terminate_connections(pg_url, only_listeners=True)
+            return sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful"
+
+        wait_until(ended, timeout=60, interval=0.02, what="the op ended while the listeners were down")
+
+        def ended_on_the_stream() -> bool:
+            frames.append(json.loads(conn.recv(timeout=30)))
+            last = frames[-1]
+            return (
+                last["type"] == "status"
+                and last["data"].get("id") == op["id"]
+                and last["data"]["status"] == "successful"
+            )
+
+        wait_until(ended_on_the_stream, timeout=60, interval=0, what="the op's end on the job stream")
+    end = runner.get(f"operations/{op['id']}").json()
+    seqs = [f["seq"] for f in frames if f["type"] == "event" and f["operation_id"] == op["id"]]
+    assert seqs == list(range(1, end["event_count"] + 1))
+
+
+# Runs a server whose clock is an hour fast (time.time only), as a host with a skewed clock would.
+FAST_CLOCK = (
+    "import runpy, sys, time; real = time.time; time.time = lambda: real() + 3600; "
+    "sys.argv = ['backend', *sys.argv[3:]]; runpy.run_module('backend', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.mark.slow
+def test_a_dead_replica_with_a_fast_clock_is_still_declared_dead(
+    pg_url: str, server_factory: Callable[..., RunningServer]
+) -> None:
+    """Heartbeats are compared on the database's clock: a replica whose clock runs ahead does not look alive
+    for an hour after it died."""
+    fast = server_factory(
+        database=pg_url,
+        name="fast",
+        launcher=[sys.executable, "-c", FAST_CLOCK],
+        args=["--replica-id", "fast", "--shutdown-grace", "1"],
+    )
+    job = make_job(fast, "skew", ["db"])
+    op = start(fast, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 331})
+    wait_until(lambda: owner_of(pg_url, op["id"]) == "fast", 30, what="the fast replica to claim the operation")
+    survivor = server_factory(database=pg_url, name="survivor", args=["--replica-id", "survivor"])
+    fast.kill()
+    lost = survivor.wait_terminal(op["id"], 60)
+    assert lost["status"] == "lost" and "heartbeats" in lost["error"], lost
+
+
+def test_a_replica_that_heartbeats_during_a_takeover_keeps_its_work(pg_url: str) -> None:
+    """The survivor's takeover and the slow replica's heartbeat race: the heartbeat that commits while the
+    takeover waits wins (the takeover re-checks the locked row), so a live replica's runs are not lost."""
+    from tornado.ioloop import IOLoop
+
+    from backend import db as store
+    from backend.bus import Bus, Publisher
+    from backend.config import Settings
+    from backend.service import Service
+
+    database = store.open_database(pg_url)
+    try:
+        store.migrate(database)
+        job = store.Job.create(tag="race", created_at=time.time())
+        unit = store.Unit.create(job=job, name="db", created_at=time.time())
+        op = store.Operation.create(
+            job=job, unit=unit, unit_name="db", action="hello-db.yml", status="running", created_at=1.0, owner="slow"
+        )
+        # The slow replica's last heartbeat is a minute old on the database's clock.
+        sql(pg_url, "INSERT INTO replica VALUES ('slow', 'h', 1, 0, EXTRACT(EPOCH FROM clock_timestamp()) - 60)")
+        service = Service(Settings(database=pg_url), database, Publisher(Bus(), IOLoop(make_current=False)))
+        beat = psycopg2.connect(pg_url, application_name="rr-test")
+        try:
+            with beat.cursor() as cur:  # the heartbeat, in flight: its row is locked, not yet committed
+                cur.execute("UPDATE replica SET heartbeat_at = EXTRACT(EPOCH FROM clock_timestamp()) WHERE id = 'slow'")
+            with ThreadPoolExecutor(1) as pool:
+                takeover = pool.submit(service.take_over_dead_replicas, 15.0, "its server stopped answering")
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+                name = pg_url.rsplit("/", 1)[1]
+                wait_until(lambda: sql(pg_url, waiting, (name,)) == [(1,)], 10, what="the takeover to wait")
+                beat.commit()
+                lost = takeover.result(30)
+        finally:
+            beat.close()
+        assert lost == []
+        assert store.Operation.get_by_id(op.id).status == "running"
+        assert sql(pg_url, "SELECT id FROM replica") == [("slow",)]
+    finally:
+        database.close()

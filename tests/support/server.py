@@ -161,8 +161,10 @@ def start_server(
     env: dict[str, str] | None = None,
     name: str = "server",
     ready_timeout: float = 30.0,
+    launcher: list[str] | None = None,
 ) -> RunningServer:
-    """Start `python -m backend serve` and wait until /healthz answers."""
+    """Start `python -m backend serve` and wait until /healthz answers. `launcher` replaces the `python`
+    of that command line (e.g. a `python -c` that sets resource limits and then execs the server)."""
     port = free_port()
     state = state_dir or (tmp / f"{name}-state")
     state.mkdir(parents=True, exist_ok=True)
@@ -175,7 +177,7 @@ def start_server(
         full_env["REDRUNNER_TOKEN"] = token
     full_env.update(env or {})
     cmd = [
-        sys.executable,
+        *(launcher or [sys.executable]),
         "-m",
         "backend",
         "serve",

@@ -1,0 +1,71 @@
+"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .config import Settings
+from .errors import ApiError
+from .service import Service
+from .timeutil import now
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 60.0  # seconds between prunes
+
+
+def prune_finished_jobs(service: Service, older_than: float, stopping: threading.Event, batch: int = 2000) -> int:
+    """Delete the Jobs created before `older_than` that have nothing pending or running, oldest first;
+    returns how many. Events go first in batches of `batch` rows, so API requests get in between and no
+    transaction holds the write lock for long."""
+    removed = 0
+    while not stopping.is_set():
+        job_id = service.oldest_prunable_job(older_than)
+        if job_id is None:
+            return removed
+        while service.delete_event_batch(job_id, batch):
+            time.sleep(0)  # let API threads in between batches
+        try:
+            service.delete_job(job_id)
+            removed += 1
+        except ApiError as exc:
+            # An Operation started in it since it was chosen (job_busy), or someone deleted it first.
+            log.info("retention skipped job %s: %s", job_id, exc.message)
+            return removed
+    return removed
+
+
+class Retention:
+    """Prunes every PRUNE_EVERY seconds while `retain_days` is set."""
+
+    def __init__(self, settings: Settings, service: Service) -> None:
+        self.settings = settings
+        self.service = service
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="redrunner-retention", daemon=True)
+
+    def start(self) -> None:
+        if self.settings.retain_days > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def prune_once(self) -> int:
+        return prune_finished_jobs(self.service, now() - self.settings.retain_days * 86400, self._stopping)
+
+    def _loop(self) -> None:
+        # The first prune comes one heartbeat interval after start, as it always has.
+        wait = self.settings.heartbeat_interval
+        while not self._stopping.wait(wait):
+            wait = PRUNE_EVERY
+            try:
+                removed = self.prune_once()
+                if removed:
+                    log.info("retention deleted %d jobs older than %g days", removed, self.settings.retain_days)
+            except Exception:
+                log.exception("retention failed; trying again in %.0f s", PRUNE_EVERY)

@@ -1,0 +1,110 @@
+"""The parent of one run's ansible-playbook: nothing the playbook starts may outlive it.
+
+Run as `python -I -S run_guard.py -- ansible-playbook ...` (a file, no package imports, so it starts in
+a few milliseconds). It makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so every process
+of the run that detaches — `setsid nohup cmd &`, `env -i cmd &` (which drops the run's environment
+marker), Ansible's `async` wrapper that double-forks — is reparented to it instead of to pid 1. When
+ansible-playbook exits, it kills whatever of the run is left, reaps it, and exits with
+ansible-playbook's status. Killing the guard's tree (cancel, timeout, shutdown) reaches the same
+processes, since none of them can leave it.
+"""
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, read from /proc (psutil would cost more start-up than the whole guard)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields after the last ')' are fixed.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            found.append(pid)
+            todo.append(pid)
+    return found
+
+
+def kill_leftovers() -> None:
+    """Kill and reap everything below us until nothing is left (a dying process may still fork)."""
+    me = os.getpid()
+    while True:
+        # Every process left of the run hangs below one of our children (orphans are reparented to us):
+        # no children, nothing left, and no need to read /proc (the common case, and the costly part).
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0]:
+                continue
+        except ChildProcessError:
+            return
+        for pid in descendants(me):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        sys.stderr.write("run_guard: no command\n")
+        return 2
+    become_subreaper()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            sys.stderr.write(f"run_guard: cannot run {argv[0]}: {exc.strerror}\n")
+        os._exit(127)
+
+    def forward(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(child, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    status = 0
+    while True:
+        # Orphans of the run are our children now: reap them as they die, until ansible-playbook ends.
+        try:
+            pid, wstatus = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid == child:
+            status = os.waitstatus_to_exitcode(wstatus)
+            break
+    kill_leftovers()
+    return status if status >= 0 else 128 - status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,8 +9,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ApiError
-
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 
 
@@ -52,10 +50,6 @@ class Settings:
     @property
     def project_dir(self) -> Path:
         return self.data_dir / "project"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database.startswith("sqlite")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -199,6 +193,3 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.replica_id:
         settings.replica_id = args.replica_id
     return settings
-
-
-__all__ = ["ApiError", "Settings", "add_serve_arguments", "settings_from_args"]

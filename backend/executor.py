@@ -24,11 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee as pw
 
 from .config import Settings
-from .db import ACTIVE, TERMINAL, Event, Job, Operation, Replica, is_postgres, write_transaction
+from .db import ACTIVE, Event, Job, Operation, Replica, is_postgres, write_transaction
 from .metrics import Metrics
 from .processes import kill_run
 from .runner import OperationRun
 from .service import HOSTNAME, Claim, Service
+from .statuses import OperationStatus
 from .timeutil import now
 from .writer import EventWriter
 
@@ -84,7 +85,7 @@ class Executor:
                 killed = kill_run(op.run_ident, op.pid, op.pid_started, search_all=True)
                 if killed:
                     log.warning("killed %d leftover processes of lost operation %s", killed, op.id)
-            self.metrics.operations.labels(status="lost").inc()
+            self.metrics.operations.labels(status=OperationStatus.LOST).inc()
 
     def start(self) -> None:
         for thread in self._threads:
@@ -142,7 +143,7 @@ class Executor:
         self.pool.submit(self._run, run)
 
     def _run(self, run: OperationRun) -> None:
-        status = "error"
+        status: str = OperationStatus.ERROR
         try:
             status = run.run()
         finally:
@@ -244,14 +245,16 @@ class Executor:
         """On SQLite nobody else will run what is still queued: end it now rather than leave it to be lost."""
         if self.multi:
             return
-        for op in Operation.select(Operation.id).where(Operation.status == "pending"):
+        for op in Operation.select(Operation.id).where(Operation.status == OperationStatus.PENDING):
             try:
                 self.service.cancel(op.id)
                 Operation.update(error="server shutdown").where(
-                    (Operation.id == op.id) & (Operation.status == "canceled")
+                    (Operation.id == op.id) & (Operation.status == OperationStatus.CANCELED)
                 ).execute()
             except Exception:
-                pass
+                # It may have started or ended meanwhile (409), which is fine; anything else is worth a line,
+                # and must not keep the other pending Operations from being canceled.
+                log.warning("canceling pending operation %s for shutdown failed", op.id, exc_info=True)
 
     def cancel_all(self, error: str) -> None:
         with self._lock:
@@ -267,6 +270,3 @@ class Executor:
             thread.join(5)
         with contextlib.suppress(Exception):
             Replica.delete().where(Replica.id == self.settings.replica_id).execute()
-
-
-__all__ = ["TERMINAL", "Executor"]

@@ -24,8 +24,9 @@ from ansible_runner.runner import Runner
 
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
+from .serialize import event_resource
 from .service import Claim
-from .timeutil import iso, now, parse_created
+from .timeutil import now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
 
 log = logging.getLogger(__name__)
@@ -192,27 +193,28 @@ class OperationRun:
         host = data.get("host") or data.get("remote_addr")
         task = data.get("task")
         play = data.get("play")
+        # The API's Event and the row that stores it, from the same values: a replay shows what the live follower saw.
+        event = event_resource(
+            self.claim.op_id,
+            self.seq,
+            name[:64],
+            created,
+            str(host)[:255] if host else None,
+            str(task) if task else None,
+            str(play) if play else None,
+            stdout,
+            data,
+        )
         row = {
             "operation": self.claim.op_id,
             "seq": self.seq,
-            "event": name[:64],
+            "event": event["event"],
             "created": created,
-            "host": str(host)[:255] if host else None,
-            "task": str(task) if task else None,
-            "play": str(play) if play else None,
+            "host": event["host"],
+            "task": event["task"],
+            "play": event["play"],
             "stdout": stdout,
             "data": data_text,
-        }
-        event = {
-            "seq": self.seq,
-            "operation_id": self.claim.op_id,
-            "event": row["event"],
-            "created": iso(created),
-            "host": row["host"],
-            "task": row["task"],
-            "play": row["play"],
-            "stdout": stdout,
-            "data": data,
         }
         counters = {
             "event_count": self.seq,

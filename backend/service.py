@@ -17,7 +17,7 @@ from typing import Any
 
 import peewee as pw
 
-from .bus import Frame, Publisher
+from .bus import Change, Publisher
 from .config import Settings
 from .db import (
     ACTIVE,
@@ -34,6 +34,7 @@ from .db import (
 )
 from .errors import ApiError, invalid_parameter
 from .serialize import derive_job_status, event_dict, job_dict, operation_dict, unit_dict
+from .statuses import JobStatus, OperationStatus
 from .timeutil import now
 from .validation import (
     check_extravars,
@@ -46,8 +47,8 @@ from .validation import (
 
 log = logging.getLogger(__name__)
 
-JOB_STATUSES = ("new", "running", "successful", "failed")
-OP_STATUSES = ("pending", "running", *TERMINAL)
+JOB_STATUSES = tuple(str(s) for s in JobStatus)
+OP_STATUSES = tuple(str(s) for s in OperationStatus)
 HOSTNAME = socket.gethostname()
 
 
@@ -246,7 +247,7 @@ class Service:
             if reuse == "latest":
                 job = Job.select().where(Job.tag == tag).order_by(Job.id.desc()).first()
             if job is None:
-                job = Job.create(tag=tag, created_at=now(), status="new")
+                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW)
                 created = True
             existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
             added = [n for n in names if n not in existing]
@@ -282,7 +283,7 @@ class Service:
             Operation.delete().where(Operation.job == job_id).execute()
             Unit.delete().where(Unit.job == job_id).execute()
             Job.delete().where(Job.id == job_id).execute()
-        self.publisher.publish([Frame("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
+        self.publisher.publish([Change("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
 
     def create_operation(self, job_id: int, unit_name: str, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
         """Validate everything, then insert the pending Operation; nothing is created on any error."""
@@ -319,7 +320,7 @@ class Service:
                 .where(
                     (Operation.unit_name == unit_name)
                     & (Operation.action == action)
-                    & (Operation.status == "successful")
+                    & (Operation.status == OperationStatus.SUCCESSFUL)
                 )
                 .order_by(Operation.id.desc())
                 .first()
@@ -329,13 +330,13 @@ class Service:
                 unit=unit.id,
                 unit_name=unit_name,
                 action=action,
-                status="pending",
+                status=OperationStatus.PENDING,
                 created_at=now(),
                 extravars=json.dumps(extravars),
                 timeout=timeout,
                 tasks_total=previous.tasks_done if previous is not None else None,
             )
-            self._refresh_job_status(job.id)
+            self.refresh_job_status(job.id)
         self.publish_changes([op.id])
         return operation_dict(Operation.get_by_id(op.id))
 
@@ -347,14 +348,17 @@ class Service:
                 raise ApiError(404, "operation_not_found", f"no operation {op_id}")
             if op.status in TERMINAL:
                 raise ApiError(409, "not_running", f"operation {op_id} is already {op.status}")
-            running = op.status == "running"
+            running = op.status == OperationStatus.RUNNING
             if running:
                 Operation.update(cancel_requested=True).where(Operation.id == op_id).execute()
             else:
                 Operation.update(
-                    status="canceled", finished_at=now(), cancel_requested=True, error="canceled before it started"
-                ).where((Operation.id == op_id) & (Operation.status == "pending")).execute()
-                self._refresh_job_status(op.job_id)
+                    status=OperationStatus.CANCELED,
+                    finished_at=now(),
+                    cancel_requested=True,
+                    error="canceled before it started",
+                ).where((Operation.id == op_id) & (Operation.status == OperationStatus.PENDING)).execute()
+                self.refresh_job_status(op.job_id)
         self.publish_changes([op_id])
         return self.operation(op_id), running
 
@@ -366,10 +370,10 @@ class Service:
             return []
         claimed: list[int] = []
         with write_transaction(self.db):
-            running_units = Operation.select(Operation.unit).where(Operation.status == "running")
+            running_units = Operation.select(Operation.unit).where(Operation.status == OperationStatus.RUNNING)
             query = (
                 Operation.select(Operation.id, Operation.unit)
-                .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
+                .where((Operation.status == OperationStatus.PENDING) & Operation.unit.not_in(running_units))
                 .order_by(Operation.id)
                 .limit(slots * 4 + 16)
             )
@@ -381,8 +385,10 @@ class Service:
                 try:
                     with self.db.atomic():
                         n = (
-                            Operation.update(status="running", owner=owner, started_at=now(), hostname=HOSTNAME)
-                            .where((Operation.id == op_id) & (Operation.status == "pending"))
+                            Operation.update(
+                                status=OperationStatus.RUNNING, owner=owner, started_at=now(), hostname=HOSTNAME
+                            )
+                            .where((Operation.id == op_id) & (Operation.status == OperationStatus.PENDING))
                             .execute()
                         )
                 except pw.IntegrityError:
@@ -426,7 +432,9 @@ class Service:
             return []
         return [
             o.id
-            for o in Operation.select(Operation.id).where(Operation.id.in_(op_ids) & (Operation.status != "running"))
+            for o in Operation.select(Operation.id).where(
+                Operation.id.in_(op_ids) & (Operation.status != OperationStatus.RUNNING)
+            )
         ]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
@@ -438,14 +446,17 @@ class Service:
             ids = [o.id for o in ops]
             for op in ops:
                 Operation.update(
-                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+                    status=OperationStatus.LOST,
+                    finished_at=now(),
+                    rc=None,
+                    error=f"{why} while the operation was {op.status}",
                 ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
             for job_id in {o.job_id for o in ops}:
-                self._refresh_job_status(job_id)
+                self.refresh_job_status(job_id)
         self.publish_changes(ids)
         return ops
 
-    def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
+    def refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""
         job = Job.get_by_id(job_id)
         latest_ids = Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id).group_by(Operation.unit)
@@ -456,9 +467,6 @@ class Service:
             Job.update(status=new).where(Job.id == job_id).execute()
         return job.status, new
 
-    def refresh_job_status(self, job_id: int) -> tuple[str, str]:
-        return self._refresh_job_status(job_id)
-
     # -- publishing -------------------------------------------------------------------------------
 
     def publish_changes(self, op_ids: list[int], remote: bool = True) -> None:
@@ -466,21 +474,21 @@ class Service:
         if not op_ids:
             return
         ops = list(Operation.select().where(Operation.id.in_(op_ids)))
-        frames: list[Frame] = []
+        changes: list[Change] = []
         job_ids = sorted({o.job_id for o in ops})
         jobs = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))}
         units = self._units_of(job_ids)
         for op in ops:
             tag = jobs[op.job_id].tag if op.job_id in jobs else None
-            frames.append(Frame("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
+            changes.append(Change("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
             for unit in units.get(op.job_id, []):
                 if unit["name"] == op.unit_name:
-                    frames.append(Frame("unit", op.job_id, unit, tag=tag))
+                    changes.append(Change("unit", op.job_id, unit, tag=tag))
         for job_id, job in jobs.items():
-            frames.append(Frame("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
-        self.publisher.publish(frames, remote=remote)
+            changes.append(Change("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
+        self.publisher.publish(changes, remote=remote)
 
     def _publish_job(self, job: dict[str, Any], units: list[dict[str, Any]]) -> None:
-        frames = [Frame("unit", job["id"], u, tag=job["tag"]) for u in units]
-        frames.append(Frame("job", job["id"], job, tag=job["tag"]))
-        self.publisher.publish(frames)
+        changes = [Change("unit", job["id"], u, tag=job["tag"]) for u in units]
+        changes.append(Change("job", job["id"], job, tag=job["tag"]))
+        self.publisher.publish(changes)

@@ -132,16 +132,6 @@ def check_timeout(value: Any) -> float | None:
     return seconds
 
 
-def check_bool(value: Any, field: str) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value in ("true", "false"):
-        return value == "true"
-    raise invalid_parameter(field, f"{field} must be true or false")
-
-
 def int_param(raw: str | None, field: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default

@@ -19,10 +19,9 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from backend.statuses import ACTIVE as ACTIVE  # the screens import the status sets from here
+from backend.statuses import TERMINAL as TERMINAL
 from console.timefmt import parse_ts
-
-TERMINAL = frozenset({"successful", "failed", "canceled", "timeout", "lost", "error"})
-ACTIVE = frozenset({"pending", "running"})
 
 
 class Progress(TypedDict):

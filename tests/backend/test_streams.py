@@ -53,7 +53,7 @@ def test_follower_arriving_after_the_end(server: RunningServer) -> None:
     with ws(server, f"operations/{op['id']}/stream?after=2") as conn:
         frames = frames_until_close(conn)
         assert conn.close_code == 1000
-    assert frames[0] == {"type": "status", "data": op}
+    assert frames[0] == {"type": "status", "kind": "operation", "data": op}
     assert [f["seq"] for f in frames if f["type"] == "event"] == list(range(3, op["event_count"] + 1))
     assert frames[-1] == {"type": "end", "data": op}
 
@@ -68,10 +68,11 @@ def test_job_stream_snapshot_then_updates(server: RunningServer) -> None:
         event_seqs: list[int] = []
         while "successful" not in seen_status:
             frame = json.loads(conn.recv(timeout=60))
-            if frame["type"] == "status" and "action" in frame["data"]:
+            if frame["type"] == "status" and frame["kind"] == "operation":
+                assert "action" in frame["data"]
                 seen_status.append(frame["data"]["status"])
             elif frame["type"] == "status":
-                assert frame["data"]["name"] == "db"  # a Unit
+                assert frame["kind"] == "unit" and frame["data"]["name"] == "db"
             elif frame["type"] == "event":
                 assert frame["operation_id"] == op["id"]
                 event_seqs.append(frame["seq"])

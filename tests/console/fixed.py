@@ -328,7 +328,7 @@ class FixedSource:
 
     async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "status", "data": OPERATION}
+        yield {"type": "status", "kind": "operation", "data": OPERATION}
         for event in output_events(op_id):
             yield {"type": "event", "operation_id": op_id, "seq": event["seq"], "data": event}
         yield {"type": "end", "data": OPERATION}

@@ -38,7 +38,7 @@ class RateSource(FixedSource):
 
     async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         on_state(ConnectionState("connected"))
-        yield {"type": "status", "data": {**OPERATION, "status": "running"}}
+        yield {"type": "status", "kind": "operation", "data": {**OPERATION, "status": "running"}}
         began = time.monotonic()
         while (elapsed := time.monotonic() - began) < self.seconds:
             due = int(elapsed * self.rate)

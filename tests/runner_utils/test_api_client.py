@@ -19,7 +19,7 @@ import redrunner_api as api
 DATA = Path(__file__).parent / "data"
 
 
-class CountingClient(api.RedRunnerClient):
+class CountingClient(api.ApiClient):
     """The real client, counting the requests it sends (to prove there is no tight polling)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -100,15 +100,15 @@ def test_shorthand_action_and_api_errors(client: CountingClient) -> None:
 
 def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(api.RedRunnerError, match="cannot reach RedRunner"):
-        api.RedRunnerClient(f"http://127.0.0.1:{free_port()}", request_timeout=2).latest_job("x")
+        api.ApiClient(f"http://127.0.0.1:{free_port()}", request_timeout=2).latest_job("x")
 
 
 def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
     srv = server_factory(data_dir=DATA, token="s3cret")
     with pytest.raises(api.RedRunnerError) as denied:
-        api.RedRunnerClient(srv.url).latest_job("x")
+        api.ApiClient(srv.url).latest_job("x")
     assert denied.value.status == 401
-    assert api.RedRunnerClient(srv.url, token="s3cret").latest_job("x") is None
+    assert api.ApiClient(srv.url, token="s3cret").latest_job("x") is None
 
 
 def test_progress_line() -> None:

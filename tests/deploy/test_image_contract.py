@@ -24,7 +24,7 @@ import pytest
 from backend.statuses import TERMINAL
 from tests.deploy.conftest import REPO
 from tests.deploy.dockerfile import Dockerfile
-from tests.deploy.test_manifests import SQLITE, one, server_container, settings
+from tests.support.manifests import SQLITE, one, server_container, settings
 from tests.support.server import free_port, wait_until
 
 TOKEN = "deploy-contract-token"

@@ -12,6 +12,7 @@ from tests.support.server import RunningServer
 from .helpers import all_events, frames_until_close, make_job, start, ws
 
 
+@pytest.mark.slow
 def test_operation_stream_live_then_end(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = start(server, job["id"], "db", "many.yml")
@@ -29,6 +30,7 @@ def test_operation_stream_live_then_end(server: RunningServer) -> None:
     assert [e["seq"] for e in all_events(server, op["id"])] == [f["seq"] for f in events]
 
 
+@pytest.mark.slow
 def test_resume_with_after_loses_nothing(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = start(server, job["id"], "db", "many.yml")
@@ -47,6 +49,7 @@ def test_resume_with_after_loses_nothing(server: RunningServer) -> None:
     assert got == list(range(1, end["data"]["event_count"] + 1))
 
 
+@pytest.mark.slow
 def test_follower_arriving_after_the_end(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
@@ -58,6 +61,7 @@ def test_follower_arriving_after_the_end(server: RunningServer) -> None:
     assert frames[-1] == {"type": "end", "data": op}
 
 
+@pytest.mark.slow
 def test_job_stream_snapshot_then_updates(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web"])
     with ws(server, f"jobs/{job['id']}/stream") as conn:

@@ -20,7 +20,7 @@ from console.widgets.units_table import UnitsTable
 from tests.support.pilot import SIZE, until
 from tests.support.server import RunningServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def unit_status(app: RedRunnerApp, name: str) -> str:

@@ -1,6 +1,6 @@
 """In-process publish/subscribe of committed changes, owned by the IOLoop.
 
-Producers in other threads hand frames over with `Publisher.publish`, which goes through
+Producers in other threads hand changes over with `Publisher.publish`, which goes through
 `IOLoop.add_callback`; only the IOLoop touches subscribers. Each subscriber has a bounded queue:
 when a slow client lets it overflow, the subscriber is marked and its connection closes (1013),
 so no client can grow memory or slow the runner.
@@ -21,8 +21,11 @@ ALL: Topic = ("all",)
 
 
 @dataclass(frozen=True)
-class Frame:
-    """A committed change. kind: event | operation | unit | job | job_deleted."""
+class Change:
+    """A committed change to one resource, for the streams to turn into wire frames.
+
+    kind: event | operation | unit | job | job_deleted; `data` is the resource as the API shows it.
+    """
 
     kind: str
     job_id: int
@@ -30,7 +33,8 @@ class Frame:
     op_id: int | None = None
     seq: int | None = None
     tag: str | None = None
-    # Wire text of this frame, serialized once and shared by every follower (see streams.event_text).
+    # Wire text of the frame made from this change, serialized once and shared by every follower
+    # (see streams.event_text).
     text: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def topics(self) -> list[Topic]:
@@ -50,19 +54,19 @@ class Overflow(Exception):
 class Subscriber:
     topic: Topic
     limit: int
-    queue: deque[Frame] = field(default_factory=deque)
+    queue: deque[Change] = field(default_factory=deque)
     overflowed: bool = False
     closed: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, change: Change) -> None:
         if self.overflowed or self.closed:
             return
         if len(self.queue) >= self.limit:
             self.overflowed = True
             self.queue.clear()
         else:
-            self.queue.append(frame)
+            self.queue.append(change)
         self._wake.set()
 
     def close(self) -> None:
@@ -75,7 +79,7 @@ class Subscriber:
         self.queue.clear()
         self.overflowed = False
 
-    async def get(self, timeout: float | None = None) -> Frame | None:
+    async def get(self, timeout: float | None = None) -> Change | None:
         """The next frame; None on timeout or when closed. Raises Overflow after an overflow."""
         while True:
             if self.overflowed:
@@ -111,19 +115,11 @@ class Bus:
                 del self._subs[sub.topic]
         sub.close()
 
-    def publish(self, frames: Iterable[Frame]) -> None:
-        for frame in frames:
-            for topic in frame.topics():
+    def publish(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            for topic in change.topics():
                 for sub in tuple(self._subs.get(topic, ())):
-                    sub.deliver(frame)
-
-    def close_all(self) -> None:
-        for subs in list(self._subs.values()):
-            for sub in list(subs):
-                sub.close()
-
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+                    sub.deliver(change)
 
 
 class Publisher:
@@ -133,15 +129,15 @@ class Publisher:
         self.bus = bus
         self.loop = loop
         # On PostgreSQL, tells the other replicas about committed changes (replication.Notifier.send).
-        self.remote: Callable[[list[Frame]], None] | None = None
+        self.remote: Callable[[list[Change]], None] | None = None
 
-    def send_to_replicas(self, send: Callable[[list[Frame]], None]) -> None:
+    def send_to_replicas(self, send: Callable[[list[Change]], None]) -> None:
         """Also hand every remote-bound change to `send` (set once, when the server is assembled)."""
         self.remote = send
 
-    def publish(self, frames: list[Frame], remote: bool = True) -> None:
-        if not frames:
+    def publish(self, changes: list[Change], remote: bool = True) -> None:
+        if not changes:
             return
-        self.loop.add_callback(self.bus.publish, frames)
+        self.loop.add_callback(self.bus.publish, changes)
         if remote and self.remote is not None:
-            self.remote(frames)
+            self.remote(changes)

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ApiError, StartupError
+from .errors import StartupError
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 
@@ -57,10 +57,6 @@ class Settings:
     @property
     def project_dir(self) -> Path:
         return self.data_dir / "project"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database.startswith("sqlite")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -294,7 +290,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         os.environ.pop(name, None)
     if not token and not is_loopback(args.host) and not args.no_auth:
         raise StartupError(
-            f"refusing to listen on {args.host or 'every address'} without a token: anyone who can "
+            f"refusing to listen on --host {args.host or '(every address)'} without a token: anyone who can "
             "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN), listen on 127.0.0.1, "
             "or pass --no-auth if something else guards the port"
         )
@@ -324,6 +320,3 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.replica_id:
         settings.replica_id = args.replica_id
     return settings
-
-
-__all__ = ["ApiError", "Settings", "add_serve_arguments", "settings_from_args"]

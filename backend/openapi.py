@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import __version__, openapi_schedules
+from .statuses import JobStatus, OperationStatus
 from .validation import RESERVED_VARS
 
 TS = {"type": "string", "format": "date-time", "example": "2026-11-25T12:00:00.123456Z"}
@@ -14,8 +15,8 @@ TS_NULL = {"type": ["string", "null"], "format": "date-time"}
 INT_ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 TAG = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
 UNIT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
-OP_STATUS = ["pending", "running", "successful", "failed", "canceled", "timeout", "lost", "error"]
-JOB_STATUS = ["new", "running", "successful", "failed"]
+OP_STATUS = [str(s) for s in OperationStatus]
+JOB_STATUS = [str(s) for s in JobStatus]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -290,6 +291,8 @@ SCHEMAS: dict[str, Any] = {
 WS = (
     "WebSocket stream (GET with Upgrade). Frames are JSON text: "
     '{"type": "event"|"status"|"snapshot"|"end"|"error"|"job", ...}. '
+    'A status frame also has "kind": "operation" (data is an Operation) or "unit" (data is a Unit); '
+    "the type stays status for clients that predate kind. "
     "A client that falls behind is closed with 1013 and resumes with after=."
 )
 

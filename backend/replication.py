@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from .bus import Frame, Publisher
+from .bus import Change, Publisher
 from .config import Settings
 from .db import is_postgres
 from .errors import ApiError
@@ -35,6 +35,33 @@ log = logging.getLogger(__name__)
 CHANNEL = "redrunner"
 MAX_PAYLOAD = 7000
 RESYNC_MARGIN = 60.0
+
+
+def change_notices(changes: list[Change]) -> list[dict[str, Any]]:
+    """The compact notices that tell other replicas about these committed changes.
+
+    Events become one seq range per Operation; Operation changes one list (the receiver republishes
+    their Units and Jobs too, so those need no notice of their own); a Job change only when no
+    Operation of it changed.
+    """
+    notices: list[dict[str, Any]] = []
+    events: dict[int, list[int]] = {}
+    ops: list[int] = []
+    for change in changes:
+        if change.kind == "event" and change.op_id is not None and change.seq is not None:
+            rng = events.setdefault(change.op_id, [change.job_id, change.seq, change.seq])
+            rng[1], rng[2] = min(rng[1], change.seq), max(rng[2], change.seq)
+        elif change.kind == "operation" and change.op_id is not None:
+            ops.append(change.op_id)
+        elif change.kind == "job" and not any(c.kind == "operation" and c.job_id == change.job_id for c in changes):
+            notices.append({"k": "job", "j": change.job_id})
+        elif change.kind == "job_deleted":
+            notices.append({"k": "jd", "j": change.job_id, "t": change.tag})
+    for op_id, (job_id, lo, hi) in events.items():
+        notices.append({"k": "ev", "o": op_id, "j": job_id, "a": lo, "b": hi})
+    if ops:
+        notices.append({"k": "op", "o": ops})
+    return notices
 
 
 class Notifier:
@@ -67,24 +94,8 @@ class Notifier:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def send(self, frames: list[Frame]) -> None:
-        notices: list[dict[str, Any]] = []
-        events: dict[int, list[int]] = {}
-        ops: list[int] = []
-        for frame in frames:
-            if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
-                rng = events.setdefault(frame.op_id, [frame.job_id, frame.seq, frame.seq])
-                rng[1], rng[2] = min(rng[1], frame.seq), max(rng[2], frame.seq)
-            elif frame.kind == "operation" and frame.op_id is not None:
-                ops.append(frame.op_id)
-            elif frame.kind == "job" and not any(f.kind == "operation" and f.job_id == frame.job_id for f in frames):
-                notices.append({"k": "job", "j": frame.job_id})
-            elif frame.kind == "job_deleted":
-                notices.append({"k": "jd", "j": frame.job_id, "t": frame.tag})
-        for op_id, (job_id, lo, hi) in events.items():
-            notices.append({"k": "ev", "o": op_id, "j": job_id, "a": lo, "b": hi})
-        if ops:
-            notices.append({"k": "op", "o": ops})
+    def send(self, changes: list[Change]) -> None:
+        notices = change_notices(changes)
         if not notices:
             return
         with self._send_lock:
@@ -148,7 +159,7 @@ class Notifier:
         active, finished, new_jobs = self.service.activity_since(since)
         # An Operation's latest event makes its followers fill the gap from the database.
         frames = [
-            Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"])
+            Change("event", job_id, ev, op_id=op_id, seq=ev["seq"])
             for op_id, job_id, event_count in active
             if event_count
             for ev in self.service.event_page(op_id, event_count - 1, 1)
@@ -173,7 +184,7 @@ class Notifier:
             op_id, job_id, lo, hi = int(notice["o"]), int(notice["j"]), int(notice["a"]), int(notice["b"])
             events = self.service.event_page(op_id, lo - 1, hi - lo + 1, hi)
             self.publisher.publish(
-                [Frame("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events], remote=False
+                [Change("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events], remote=False
             )
         elif kind == "op":
             self.service.publish_changes([int(o) for o in notice["o"]], remote=False)
@@ -182,11 +193,11 @@ class Notifier:
         elif kind == "jd":
             job_id = int(notice["j"])
             data = {"id": job_id, "tag": notice.get("t")}
-            self.publisher.publish([Frame("job_deleted", job_id, data, tag=notice.get("t"))], remote=False)
+            self.publisher.publish([Change("job_deleted", job_id, data, tag=notice.get("t"))], remote=False)
 
     def _publish_job(self, job_id: int) -> None:
         try:
             data = self.service.job(job_id)
         except ApiError:
             return  # deleted since: its job_deleted notice says so
-        self.publisher.publish([Frame("job", job_id, data, tag=data["tag"])], remote=False)
+        self.publisher.publish([Change("job", job_id, data, tag=data["tag"])], remote=False)

@@ -28,9 +28,9 @@ from . import processes
 from .config import Settings
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import scrub, scrub_value, secret_values
-from .serialize import EMPTY_STATS, plain_text
+from .serialize import EMPTY_STATS, event_resource, plain_text
 from .service import Claim
-from .timeutil import iso, now, parse_created
+from .timeutil import now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
 
 log = logging.getLogger(__name__)
@@ -256,27 +256,28 @@ class OperationRun:
         host = data.get("host") or data.get("remote_addr")
         task = data.get("task")
         play = data.get("play")
+        # The API's Event and the row that stores it, from the same values: a replay shows what the live follower saw.
+        event = event_resource(
+            self.claim.op_id,
+            self.seq,
+            name[:64],
+            created,
+            storable(str(host))[:255] if host else None,
+            storable(str(task)) if task else None,
+            storable(str(play)) if play else None,
+            stdout,
+            data,
+        )
         row = {
             "operation": self.claim.op_id,
             "seq": self.seq,
-            "event": name[:64],
+            "event": event["event"],
             "created": created,
-            "host": storable(str(host))[:255] if host else None,
-            "task": storable(str(task)) if task else None,
-            "play": storable(str(play)) if play else None,
+            "host": event["host"],
+            "task": event["task"],
+            "play": event["play"],
             "stdout": stdout,
             "data": data_text,
-        }
-        event = {
-            "seq": self.seq,
-            "operation_id": self.claim.op_id,
-            "event": row["event"],
-            "created": iso(created),
-            "host": row["host"],
-            "task": row["task"],
-            "play": row["play"],
-            "stdout": stdout,
-            "data": data,
         }
         counters = {
             "event_count": self.seq,

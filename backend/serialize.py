@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
-from .db import ACTIVE, TERMINAL, Event, Job, Operation, Unit
+from .db import Event, Job, Operation, Unit
 from .redaction import redact
+from .statuses import TERMINAL, UNIT_IDLE, JobStatus, OperationStatus
 from .timeutil import iso
 
 #: ANSI escape sequences (colours, cursor moves) as ansible writes them.
@@ -74,7 +75,7 @@ def unit_dict(unit: Unit, op_ids: list[int], latest: Operation | None) -> dict[s
         "job_id": unit.job_id,
         "name": unit.name,
         "created_at": iso(unit.created_at),
-        "status": latest.status if latest is not None else "idle",
+        "status": latest.status if latest is not None else UNIT_IDLE,
         "latest_operation": operation_dict(latest) if latest is not None else None,
         "operations": op_ids,
     }
@@ -91,29 +92,48 @@ def job_dict(job: Job, units: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def event_dict(ev: Event, operation_id: int) -> dict[str, Any]:
+def event_resource(
+    operation_id: int,
+    seq: int,
+    event: str,
+    created: float | None,
+    host: str | None,
+    task: str | None,
+    play: str | None,
+    stdout: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The API's Event, the one shape for stored, paged and live events alike.
+
+    The runner calls it for a live event (with the data it has already parsed) and `event_dict` for
+    a stored row, so a follower sees the same object whether it got it live or replayed.
+    """
     return {
-        "seq": ev.seq,
+        "seq": seq,
         "operation_id": operation_id,
-        "event": ev.event,
-        "created": iso(ev.created),
-        "host": ev.host,
-        "task": ev.task,
-        "play": ev.play,
-        "stdout": ev.stdout,
-        "data": json.loads(ev.data or "{}"),
+        "event": event,
+        "created": iso(created),
+        "host": host,
+        "task": task,
+        "play": play,
+        "stdout": stdout,
+        "data": data,
     }
 
 
-def derive_job_status(latest_statuses: list[str], any_active: bool) -> str:
+def event_dict(ev: Event, operation_id: int) -> dict[str, Any]:
+    """A stored Event row as the API's Event."""
+    return event_resource(
+        operation_id, ev.seq, ev.event, ev.created, ev.host, ev.task, ev.play, ev.stdout, json.loads(ev.data or "{}")
+    )
+
+
+def derive_job_status(latest_statuses: list[str], any_active: bool) -> JobStatus:
+    """A Job runs while any Operation of it is active, and otherwise succeeded only if every Unit's latest did."""
     if any_active:
-        return "running"
+        return JobStatus.RUNNING
     if not latest_statuses:
-        return "new"
-    if any(s != "successful" for s in latest_statuses):
-        return "failed"
-    return "successful"
-
-
-def is_active(status: str) -> bool:
-    return status in ACTIVE
+        return JobStatus.NEW
+    if any(s != OperationStatus.SUCCESSFUL for s in latest_statuses):
+        return JobStatus.FAILED
+    return JobStatus.SUCCESSFUL

@@ -20,7 +20,7 @@ from typing import Any
 import peewee as pw
 
 from . import outbox
-from .bus import Frame, Publisher
+from .bus import Change, Publisher
 from .config import Settings
 from .db import (
     ACTIVE,
@@ -51,6 +51,7 @@ from .run_request import (
     stored_request,
 )
 from .serialize import derive_job_status, event_dict, job_dict, operation_dict, plain_text, unit_dict
+from .statuses import JobStatus, OperationStatus
 from .timeutil import now
 from .validation import (
     check_bool,
@@ -64,8 +65,8 @@ from .validation import (
 
 log = logging.getLogger(__name__)
 
-JOB_STATUSES = ("new", "running", "successful", "failed")
-OP_STATUSES = ("pending", "running", *TERMINAL)
+JOB_STATUSES = tuple(str(s) for s in JobStatus)
+OP_STATUSES = tuple(str(s) for s in OperationStatus)
 HOSTNAME = socket.gethostname()
 MAX_ID = 2**63 - 1  # the largest id both databases can compare
 
@@ -276,7 +277,7 @@ class Service:
                 if job is not None:  # add_unit on the same Job takes this lock too
                     lock_row(self.db, Job.select().where(Job.id == job.id)).first()
             if job is None:
-                job = Job.create(tag=tag, created_at=now(), status="new")
+                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW)
                 created = True
             existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
             added = [n for n in names if n not in existing]
@@ -314,7 +315,7 @@ class Service:
             Operation.delete().where(Operation.job == job_id).execute()
             Unit.delete().where(Unit.job == job_id).execute()
             Job.delete().where(Job.id == job_id).execute()
-        self.publisher.publish([Frame("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
+        self.publisher.publish([Change("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
 
     def create_operation(self, job_id: int, unit_name: str, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
         """Validate everything, then insert the pending Operation; nothing is created on any error."""
@@ -427,7 +428,7 @@ class Service:
                 self._check_idle(unit, False, "unit")
             for unit, op in plans:
                 ids.append(self._insert_one(job.id, unit, op.action, stored_request(op), rerun_of=op.id))
-            self._refresh_job_status(job.id)
+            self.refresh_job_status(job.id)
         self.publish_changes(ids)
         return self._operations_in_order(ids)
 
@@ -523,7 +524,7 @@ class Service:
                 self._check_idle(unit, request.queue, field)
             for unit, action in planned:
                 ids.append(self._insert_one(job_id, unit, action, request))
-            self._refresh_job_status(job_id)
+            self.refresh_job_status(job_id)
         self.publish_changes(ids)
         return ids
 
@@ -540,7 +541,7 @@ class Service:
                 raise ApiError(404, "operation_not_found", f"no operation {op_id}")
             if op.status in TERMINAL:
                 raise ApiError(409, "not_running", f"operation {op_id} is already {op.status}")
-            running = op.status == "running"
+            running = op.status == OperationStatus.RUNNING
             if running:
                 Operation.update(cancel_requested=True).where(Operation.id == op_id).execute()
             else:
@@ -553,7 +554,7 @@ class Service:
                 )
                 if n:
                     self.record_operations_finished([op_id])
-                self._refresh_job_status(op.job_id)
+                self.refresh_job_status(op.job_id)
         self.publish_changes([op_id])
         return self.operation(op_id), running
 
@@ -565,7 +566,7 @@ class Service:
             return []
         claimed: list[int] = []
         with write_transaction(self.db):
-            running_units = Operation.select(Operation.unit).where(Operation.status == "running")
+            running_units = Operation.select(Operation.unit).where(Operation.status == OperationStatus.RUNNING)
             query = (
                 Operation.select(Operation.id, Operation.unit, Operation.not_before)
                 .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
@@ -583,8 +584,10 @@ class Service:
                 try:
                     with self.db.atomic():
                         n = (
-                            Operation.update(status="running", owner=owner, started_at=now(), hostname=HOSTNAME)
-                            .where((Operation.id == op_id) & (Operation.status == "pending"))
+                            Operation.update(
+                                status=OperationStatus.RUNNING, owner=owner, started_at=now(), hostname=HOSTNAME
+                            )
+                            .where((Operation.id == op_id) & (Operation.status == OperationStatus.PENDING))
                             .execute()
                         )
                 except pw.IntegrityError:
@@ -630,7 +633,9 @@ class Service:
             return []
         return [
             o.id
-            for o in Operation.select(Operation.id).where(Operation.id.in_(op_ids) & (Operation.status != "running"))
+            for o in Operation.select(Operation.id).where(
+                Operation.id.in_(op_ids) & (Operation.status != OperationStatus.RUNNING)
+            )
         ]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
@@ -664,7 +669,7 @@ class Service:
                     retries.append(retry)
         self.record_operations_finished(lost)
         for job_id in {o.job_id for o in ops}:
-            self._refresh_job_status(job_id)
+            self.refresh_job_status(job_id)
         return ops, retries
 
     def set_run_ident(self, op_id: int, run_ident: str) -> None:
@@ -798,7 +803,7 @@ class Service:
         )
         return float(value) if value is not None else None
 
-    def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
+    def refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""
         job = Job.get_by_id(job_id)
         latest_ids = Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id).group_by(Operation.unit)
@@ -821,9 +826,6 @@ class Service:
         for op in ops:
             outbox.record(outbox.OPERATION_FINISHED, tags.get(op.job_id), functools.partial(operation_dict, op))
 
-    def refresh_job_status(self, job_id: int) -> tuple[str, str]:
-        return self._refresh_job_status(job_id)
-
     # -- publishing -------------------------------------------------------------------------------
 
     def publish_changes(self, op_ids: list[int], remote: bool = True) -> None:
@@ -831,21 +833,21 @@ class Service:
         if not op_ids:
             return
         ops = list(Operation.select().where(Operation.id.in_(op_ids)))
-        frames: list[Frame] = []
+        changes: list[Change] = []
         job_ids = sorted({o.job_id for o in ops})
         jobs = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))}
         units = self._units_of(job_ids)
         for op in ops:
             tag = jobs[op.job_id].tag if op.job_id in jobs else None
-            frames.append(Frame("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
+            changes.append(Change("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
             for unit in units.get(op.job_id, []):
                 if unit["name"] == op.unit_name:
-                    frames.append(Frame("unit", op.job_id, unit, tag=tag))
+                    changes.append(Change("unit", op.job_id, unit, tag=tag))
         for job_id, job in jobs.items():
-            frames.append(Frame("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
-        self.publisher.publish(frames, remote=remote)
+            changes.append(Change("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
+        self.publisher.publish(changes, remote=remote)
 
     def _publish_job(self, job: dict[str, Any], units: list[dict[str, Any]]) -> None:
-        frames = [Frame("unit", job["id"], u, tag=job["tag"]) for u in units]
-        frames.append(Frame("job", job["id"], job, tag=job["tag"]))
-        self.publisher.publish(frames)
+        changes = [Change("unit", job["id"], u, tag=job["tag"]) for u in units]
+        changes.append(Change("job", job["id"], job, tag=job["tag"]))
+        self.publisher.publish(changes)

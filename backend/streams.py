@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from .bus import Bus, Frame, Overflow, Subscriber
+from .bus import Bus, Change, Overflow, Subscriber
 from .db import TERMINAL
 from .errors import ApiError
 
@@ -46,16 +46,22 @@ def event_frame(op_id: int, ev: dict[str, Any]) -> dict[str, Any]:
     return {"type": "event", "operation_id": op_id, "seq": ev["seq"], "data": ev}
 
 
-def event_text(frame: Frame) -> str:
+def event_text(change: Change) -> str:
     """The `event` wire frame of a live event, serialized once however many followers send it."""
-    text = frame.text.get("event")
+    text = change.text.get("event")
     if text is None:
-        assert frame.op_id is not None
-        text = frame.text["event"] = dumps(event_frame(frame.op_id, frame.data))
+        assert change.op_id is not None
+        text = change.text["event"] = dumps(event_frame(change.op_id, change.data))
     return text
 
 
-async def _next(sub: Subscriber) -> Frame | None:
+def status_frame(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A `status` wire frame; `kind` ("operation" or "unit") says which resource `data` is, so clients
+    need not guess from its keys. The type stays `status` for clients written before `kind`."""
+    return {"type": "status", "kind": kind, "data": data}
+
+
+async def _next(sub: Subscriber) -> Change | None:
     try:
         return await sub.get()
     except Overflow as exc:
@@ -82,11 +88,11 @@ class OperationStream:
             if len(items) < REPLAY_PAGE:
                 return
 
-    async def _send_event(self, ev: dict[str, Any], frame: Frame | None = None) -> None:
+    async def _send_event(self, ev: dict[str, Any], change: Change | None = None) -> None:
         if ev["seq"] <= self.last:
             return
-        if frame is not None:
-            await self.conn.send_text(event_text(frame))
+        if change is not None:
+            await self.conn.send_text(event_text(change))
         else:
             await self.conn.send(event_frame(self.op_id, ev))
         self.last = ev["seq"]
@@ -95,7 +101,7 @@ class OperationStream:
         sub = self.bus.subscribe(("op", self.op_id), self.queue_limit)
         try:
             op = await self.call(self.service.operation, self.op_id)
-            await self.conn.send({"type": "status", "data": op})
+            await self.conn.send(status_frame("operation", op))
             sent_status = op["status"]
             await self._replay()
             while not self.conn.closed():
@@ -108,22 +114,22 @@ class OperationStream:
                     await self.conn.send({"type": "end", "data": op})
                     self.conn.close(1000, "operation finished")
                     return
-                frame = await _next(sub)
-                if frame is None:
+                change = await _next(sub)
+                if change is None:
                     return
-                if frame.kind == "event" and frame.seq is not None:
-                    if frame.seq <= self.last:
+                if change.kind == "event" and change.seq is not None:
+                    if change.seq <= self.last:
                         continue
-                    if frame.seq > self.last + 1:
-                        await self._replay(upto=frame.seq - 1)
-                    await self._send_event(frame.data, frame)
-                elif frame.kind == "operation":
-                    op = frame.data
+                    if change.seq > self.last + 1:
+                        await self._replay(upto=change.seq - 1)
+                    await self._send_event(change.data, change)
+                elif change.kind == "operation":
+                    op = change.data
                     if op["status"] != sent_status:
                         sent_status = op["status"]
                         if op["status"] in TERMINAL and self.last < op["event_count"]:
                             await self._replay()
-                        await self.conn.send({"type": "status", "data": op})
+                        await self.conn.send(status_frame("operation", op))
         except OverflowClose:
             self.conn.close(1013, "client too slow: resume with after=<last seq>")
         finally:
@@ -151,32 +157,32 @@ class JobStream:
                     seen[latest["id"]] = latest["event_count"]
             await self.conn.send({"type": "snapshot", "data": job})
             while not self.conn.closed():
-                frame = await _next(sub)
-                if frame is None:
+                change = await _next(sub)
+                if change is None:
                     return
-                if frame.kind == "event" and frame.op_id is not None and frame.seq is not None:
-                    last = seen.get(frame.op_id, 0)
-                    if frame.seq <= last:
+                if change.kind == "event" and change.op_id is not None and change.seq is not None:
+                    last = seen.get(change.op_id, 0)
+                    if change.seq <= last:
                         continue
-                    if frame.seq > last + 1:
+                    if change.seq > last + 1:
                         # Missed events (a change-notice outage, another replica's run): fill from the
                         # database, which is the truth, as operation streams do.
-                        await self._fill(frame.op_id, last, frame.seq - 1)
-                    seen[frame.op_id] = frame.seq
-                    await self.conn.send_text(event_text(frame))
-                elif frame.kind in ("operation", "unit"):
-                    if frame.kind == "operation" and frame.op_id is not None:
+                        await self._fill(change.op_id, last, change.seq - 1)
+                    seen[change.op_id] = change.seq
+                    await self.conn.send_text(event_text(change))
+                elif change.kind in ("operation", "unit"):
+                    if change.kind == "operation" and change.op_id is not None:
                         # An Operation whose last events were missed (it ended during a change-notice
                         # outage): send them before its status, so a terminal status still comes last.
-                        count = int(frame.data.get("event_count") or 0)
-                        last = seen.get(frame.op_id, 0)
+                        count = int(change.data.get("event_count") or 0)
+                        last = seen.get(change.op_id, 0)
                         if count > last:
-                            await self._fill(frame.op_id, last, count)
-                            seen[frame.op_id] = count
-                    await self.conn.send({"type": "status", "data": frame.data})
-                elif frame.kind == "job":
-                    await self.conn.send({"type": "job", "data": frame.data})
-                elif frame.kind == "job_deleted":
+                            await self._fill(change.op_id, last, count)
+                            seen[change.op_id] = count
+                    await self.conn.send(status_frame(change.kind, change.data))
+                elif change.kind == "job":
+                    await self.conn.send({"type": "job", "data": change.data})
+                elif change.kind == "job_deleted":
                     raise job_deleted(self.job_id)
         except OverflowClose:
             self.conn.close(1013, "client too slow: reconnect for a new snapshot")
@@ -204,13 +210,13 @@ class TagStream:
         sub = self.bus.subscribe(("all",), self.queue_limit)
         try:
             while not self.conn.closed():
-                frame = await _next(sub)
-                if frame is None:
+                change = await _next(sub)
+                if change is None:
                     return
-                if self.tag is not None and frame.tag != self.tag:
+                if self.tag is not None and change.tag != self.tag:
                     continue
-                kind = "job" if frame.kind == "job" else "job_deleted"
-                await self.conn.send({"type": kind, "data": frame.data})
+                kind = "job" if change.kind == "job" else "job_deleted"
+                await self.conn.send({"type": kind, "data": change.data})
         except OverflowClose:
             self.conn.close(1013, "client too slow: reconnect")
         finally:

@@ -195,6 +195,7 @@ def check_timeout(value: Any) -> float | None:
 
 
 def check_bool(value: Any, field: str) -> bool:
+    """A boolean from JSON (true/false) or a form field ("true"/"false"); absent is false."""
     if value is None:
         return False
     if isinstance(value, bool):

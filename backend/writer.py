@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-from .bus import Frame, Publisher
+from .bus import Change, Publisher
 from .db import TERMINAL, Event, Operation, is_postgres, write_transaction
 from .metrics import Metrics
 from .service import Service
@@ -267,7 +267,7 @@ class EventWriter:
             for ev in events:
                 self.metrics.event_write_latency.observe(committed - ev.queued_at)
             self.publisher.publish(
-                [Frame("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events]
+                [Change("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events]
             )
         changed = [op_id for op_id, fields in status_ops.items() if "status" in fields]
         # Progress and counts are Operation changes too: followers get them, at most every PROGRESS_INTERVAL.

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
+from backend.statuses import TERMINAL
 
 
 class Api:

@@ -32,6 +32,7 @@ import psutil
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from backend.statuses import TERMINAL
 from tests.support.server import RunningServer, start_server
 
 INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n'
@@ -45,7 +46,6 @@ TASK = """    - name: Step {n}
       ansible.builtin.debug:
         msg: "{{{{ redrunner_unit }}}} step {n} of operation {{{{ redrunner_operation_id }}}}"
 """
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

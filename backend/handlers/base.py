@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl
 
 from tornado import httputil, web
@@ -94,6 +94,43 @@ class HandlerMixin:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking (database) work in the database thread pool, never on the IOLoop."""
         return await IOLoop.current().run_in_executor(self.state.db_pool, fn, *args)
+
+    # -- the error envelope, for HTTP and for WebSocket routes refused before the upgrade -------------
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        handler = cast(web.RequestHandler, self)
+        if isinstance(e, ApiError):
+            if handler._finished:
+                return
+            handler.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)  # type: ignore[misc]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        handler = cast(web.RequestHandler, self)
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if status_code >= 500 and not isinstance(exc, ApiError | web.HTTPError):
+            log.error(
+                "unhandled error in %s %s", self.request.method, self.request.path, exc_info=kwargs.get("exc_info")
+            )
+        handler.clear_header("Content-Disposition")
+        handler.set_header("Content-Type", "application/json; charset=utf-8")
+        body = self.envelope_for(status_code, exc)
+        if body["status"] != status_code:
+            handler.set_status(int(body["status"]))
+        if status_code == 401:
+            handler.set_header("WWW-Authenticate", 'Bearer realm="redrunner"')
+        if status_code == 405:
+            handler.set_header("Allow", ", ".join(self.allowed_methods()))
+        handler.finish(json.dumps(body))
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler implements: RFC 9110 wants them in the Allow header of a 405."""
+        return [
+            m
+            for m in web.RequestHandler.SUPPORTED_METHODS
+            if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)
+        ]
 
     def envelope_for(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
         if isinstance(exc, ApiError):
@@ -201,39 +238,6 @@ class APIHandler(HandlerMixin, web.RequestHandler):
         self._chunks.append(chunk)
         if self._received == self._declared_length():
             self.request.body = b"".join(self._chunks)
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        if isinstance(e, ApiError):
-            if self._finished:
-                return
-            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
-            return
-        super()._handle_request_exception(e)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if status_code >= 500 and not isinstance(exc, ApiError | web.HTTPError):
-            log.error(
-                "unhandled error in %s %s", self.request.method, self.request.path, exc_info=kwargs.get("exc_info")
-            )
-        self.clear_header("Content-Disposition")
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        body = self.envelope_for(status_code, exc)
-        if body["status"] != status_code:
-            self.set_status(int(body["status"]))
-        if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Bearer realm="redrunner"')
-        if status_code == 405:
-            self.set_header("Allow", ", ".join(self.allowed_methods()))
-        self.finish(json.dumps(body))
-
-    def allowed_methods(self) -> list[str]:
-        """The methods this handler implements: RFC 9110 wants them in the Allow header of a 405."""
-        return [
-            m
-            for m in self.SUPPORTED_METHODS
-            if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)
-        ]
 
     def on_finish(self) -> None:
         route = getattr(self, "route_name", type(self).__name__)

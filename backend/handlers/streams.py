@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -30,20 +29,6 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
         self.check_auth()
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "websocket_required", "this route is a WebSocket stream: send an Upgrade request")
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        if isinstance(e, ApiError) and not self._finished:
-            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
-            return
-        super()._handle_request_exception(e)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        body = self.envelope_for(status_code, exc)
-        if body["status"] != status_code:
-            self.set_status(int(body["status"]))
-        self.finish(json.dumps(body))
 
     def check_origin(self, origin: str) -> bool:
         # prepare() has checked Origin already (check_request_origin), with the envelope on refusal.

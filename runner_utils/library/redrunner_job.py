@@ -83,14 +83,14 @@ import os  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
-from ansible.module_utils.redrunner_api import RedRunnerClient, run_module  # noqa: E402
+from ansible.module_utils.redrunner_api import ApiClient, run_module  # noqa: E402
 
 
 def unit_names(job: dict[str, Any] | None) -> list[str]:
     return [u["name"] for u in (job or {}).get("units") or []]
 
 
-def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
+def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     params = module.params
     tag, mode, wanted = params["tag"], params["mode"], list(dict.fromkeys(params["units"] or []))
 

@@ -166,7 +166,7 @@ from typing import Any  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
 from ansible.module_utils.redrunner_api import (  # noqa: E402
     TERMINAL,
-    RedRunnerClient,
+    ApiClient,
     RedRunnerError,
     collect_failures,
     failure_summary,
@@ -177,7 +177,7 @@ from ansible.module_utils.redrunner_api import (  # noqa: E402
 )
 
 
-def describe(op: dict[str, Any], client: RedRunnerClient, params: dict[str, Any]) -> dict[str, Any]:
+def describe(op: dict[str, Any], client: ApiClient, params: dict[str, Any]) -> dict[str, Any]:
     """The module result for an Operation; terminal ones carry failures and the stdout tail."""
     terminal = op["status"] in TERMINAL
     result = dict(
@@ -198,7 +198,7 @@ def describe(op: dict[str, Any], client: RedRunnerClient, params: dict[str, Any]
     return result
 
 
-def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
+def start(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     params = module.params
     missing = [name for name in ("job_id", "unit", "action") if params[name] in (None, "")]
     if missing and not (module.check_mode and missing == ["job_id"]):
@@ -241,7 +241,7 @@ def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
         raise
 
 
-def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
+def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     params = module.params
     started = params["operation_id"] is None
     op = start(module, client) if started else client.get_operation(params["operation_id"])

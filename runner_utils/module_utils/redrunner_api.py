@@ -16,6 +16,8 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
+# A copy of backend.statuses.TERMINAL: this file runs inside Ansible, where backend is not importable
+# (tests/unit/runner_utils/test_statuses.py keeps the two equal).
 TERMINAL = frozenset(("successful", "failed", "canceled", "timeout", "lost", "error"))
 FAILURE_EVENTS = frozenset(("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"))
 MAX_LONG_POLL = 60  # the API caps ?wait= at 60 seconds
@@ -33,7 +35,9 @@ class RedRunnerError(Exception):
         self.error = error
 
 
-class RedRunnerClient:
+class ApiClient:
+    """The modules' HTTP client: one request at a time, errors as RedRunnerError (the console has its own)."""
+
     def __init__(
         self,
         url: str,
@@ -153,7 +157,7 @@ def _api_error(method: str, path: str, err: HTTPError) -> RedRunnerError:
 
 
 def follow(
-    client: RedRunnerClient,
+    client: ApiClient,
     op_id: int,
     wait_timeout: float | None = None,
     long_poll: float = 30,
@@ -195,7 +199,7 @@ def failure_messages(events: list[dict[str, Any]], limit: int = 5) -> list[str]:
     return found[-limit:]
 
 
-def collect_failures(client: RedRunnerClient, op_id: int, page: int = 1000) -> list[str]:
+def collect_failures(client: ApiClient, op_id: int, page: int = 1000) -> list[str]:
     """Read the Operation's events and return the failing tasks' messages."""
     events: list[dict[str, Any]] = []
     after = 0
@@ -241,11 +245,11 @@ def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
     return f"operation {op.get('id')} ({where}) ended {op.get('status')}{attempts} (rc={op.get('rc')}): {why}"
 
 
-def run_module(module: Any, run: Callable[[Any, RedRunnerClient], dict[str, Any]]) -> None:
+def run_module(module: Any, run: Callable[[Any, ApiClient], dict[str, Any]]) -> None:
     """The shared end of every RedRunner module: a client from the connection options, `run`, and
     RedRunner's error envelope turned into the task's failure."""
     params = module.params
-    client = RedRunnerClient(params["url"], params["token"], params["request_timeout"], params["validate_certs"])
+    client = ApiClient(params["url"], params["token"], params["request_timeout"], params["validate_certs"])
     try:
         result = run(module, client)
     except RedRunnerError as err:

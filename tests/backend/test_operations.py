@@ -7,9 +7,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import RunningServer, wait_until
 
 from .helpers import all_events, make_job, start
+
+pytestmark = pytest.mark.slow
 
 
 def ts(value: str) -> float:

@@ -32,7 +32,7 @@ from tests.support.server import RunningServer, wait_until
 
 from .helpers import all_events, make_job, start, ws
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REPLICA_IDS = ("replica-a", "replica-b")

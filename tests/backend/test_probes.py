@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.server import RunningServer
 
 from .helpers import make_job, start
+
+pytestmark = pytest.mark.slow
 
 
 def test_health_ready_and_metrics(server: RunningServer) -> None:

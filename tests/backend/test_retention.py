@@ -87,6 +87,7 @@ def test_retain_days_prunes_old_finished_jobs_only(server_factory: Callable[...,
     assert srv.wait_terminal(running["id"], 10)["status"] == "canceled"
 
 
+@pytest.mark.slow
 def test_delete_job(server: RunningServer) -> None:
     job = make_job(server, "delete", ["db", "web"])
     op = start(server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 319})

@@ -12,6 +12,7 @@ from tests.support.server import RunningServer
 from .helpers import all_events, frames_until_close, make_job, start, ws
 
 
+@pytest.mark.slow
 def test_operation_stream_live_then_end(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = start(server, job["id"], "db", "many.yml")
@@ -29,6 +30,7 @@ def test_operation_stream_live_then_end(server: RunningServer) -> None:
     assert [e["seq"] for e in all_events(server, op["id"])] == [f["seq"] for f in events]
 
 
+@pytest.mark.slow
 def test_resume_with_after_loses_nothing(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = start(server, job["id"], "db", "many.yml")
@@ -47,17 +49,19 @@ def test_resume_with_after_loses_nothing(server: RunningServer) -> None:
     assert got == list(range(1, end["data"]["event_count"] + 1))
 
 
+@pytest.mark.slow
 def test_follower_arriving_after_the_end(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db"])
     op = server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
     with ws(server, f"operations/{op['id']}/stream?after=2") as conn:
         frames = frames_until_close(conn)
         assert conn.close_code == 1000
-    assert frames[0] == {"type": "status", "data": op}
+    assert frames[0] == {"type": "status", "kind": "operation", "data": op}
     assert [f["seq"] for f in frames if f["type"] == "event"] == list(range(3, op["event_count"] + 1))
     assert frames[-1] == {"type": "end", "data": op}
 
 
+@pytest.mark.slow
 def test_job_stream_snapshot_then_updates(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web"])
     with ws(server, f"jobs/{job['id']}/stream") as conn:
@@ -68,10 +72,11 @@ def test_job_stream_snapshot_then_updates(server: RunningServer) -> None:
         event_seqs: list[int] = []
         while "successful" not in seen_status:
             frame = json.loads(conn.recv(timeout=60))
-            if frame["type"] == "status" and "action" in frame["data"]:
+            if frame["type"] == "status" and frame["kind"] == "operation":
+                assert "action" in frame["data"]
                 seen_status.append(frame["data"]["status"])
             elif frame["type"] == "status":
-                assert frame["data"]["name"] == "db"  # a Unit
+                assert frame["kind"] == "unit" and frame["data"]["name"] == "db"
             elif frame["type"] == "event":
                 assert frame["operation_id"] == op["id"]
                 event_seqs.append(frame["seq"])

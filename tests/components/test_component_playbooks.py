@@ -12,6 +12,8 @@ import pytest
 from tests.components import appdata
 from tests.runner_utils.playbooks import COMPONENTS, Run, ansible_playbook
 
+pytestmark = pytest.mark.slow
+
 PROJECT = COMPONENTS / "project"
 INVENTORY = COMPONENTS / "inventory"
 

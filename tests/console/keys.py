@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from textual import events
 from textual.app import App
 
 
-async def key_latency(app: App[object], key: str, done: Callable[[], bool], timeout: float = 5.0) -> float:
+async def key_latency(app: App[Any], key: str, done: Callable[[], bool], timeout: float = 5.0) -> float:
     event = events.Key(key, key if len(key) == 1 else None)
     event.set_sender(app)
     began = time.perf_counter()

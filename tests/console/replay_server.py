@@ -58,7 +58,7 @@ async def replay_server(count: int, rate: float, op_id: int = 7) -> Server:
     async def handler(ws: ServerConnection) -> None:
         assert ws.request is not None
         after = int(parse_qs(urlsplit(ws.request.path).query).get("after", ["0"])[0])
-        await ws.send(json.dumps({"type": "status", "data": operation(op_id, "running", after)}))
+        await ws.send(json.dumps({"type": "status", "kind": "operation", "data": operation(op_id, "running", after)}))
         began = time.monotonic()
         for seq in range(after + 1, count + 1):
             await ws.send(event_frame(op_id, seq))

@@ -37,6 +37,7 @@ async def collect(stream: Any, until: Any = None, timeout: float = 60) -> list[F
     return frames
 
 
+@pytest.mark.slow
 async def test_jobs_units_playbooks_and_errors(project_server: RunningServer) -> None:
     client = RedRunnerClient(project_server.url)
     try:
@@ -92,6 +93,7 @@ async def test_token_is_sent_and_required(server_factory: Any) -> None:
     await client.aclose()
 
 
+@pytest.mark.slow
 async def test_operation_stream_in_order_and_resumable(project_server: RunningServer) -> None:
     client = RedRunnerClient(project_server.url)
     try:
@@ -119,6 +121,7 @@ async def test_operation_stream_in_order_and_resumable(project_server: RunningSe
         await client.aclose()
 
 
+@pytest.mark.slow
 async def test_streams_survive_a_dropped_connection(project_server: RunningServer) -> None:
     """A port-forward restarting mid-run: no event is lost or repeated, the state says so."""
     relay = await Relay(project_server.port).start()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from console.app import RedRunnerApp
 from console.client import RedRunnerClient
@@ -19,24 +17,10 @@ from console.widgets.connection import ConnectionBar
 from console.widgets.jobs_table import JobsTable
 from console.widgets.log_view import LogLines
 from console.widgets.units_table import UnitsTable
+from tests.support.pilot import SIZE, until
 from tests.support.server import RunningServer
 
-pytestmark = pytest.mark.anyio
-SIZE = (120, 40)
-
-
-async def until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception:  # the screen may still be composing
-            value = None
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def unit_status(app: RedRunnerApp, name: str) -> str:

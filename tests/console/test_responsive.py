@@ -18,9 +18,9 @@ from console.screens.operation import OperationScreen
 from console.widgets.log_view import LogLines
 from tests.console.keys import key_latency
 from tests.console.replay_server import replay_server
-from tests.console.test_pilot import SIZE, until
+from tests.support.pilot import SIZE, until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_typing_while_5000_events_stream_in() -> None:

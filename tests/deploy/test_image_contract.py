@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from backend.statuses import TERMINAL
 from tests.deploy.conftest import REPO
 from tests.deploy.dockerfile import Dockerfile
-from tests.deploy.test_manifests import SQLITE, one, server_container, settings
+from tests.support.manifests import SQLITE, one, server_container, settings
 from tests.support.server import free_port, wait_until
 
 TOKEN = "deploy-contract-token"
@@ -197,7 +198,7 @@ def test_a_bundled_component_runs_with_only_the_volumes_writable(
     )
     assert status == 202, operation
     deadline = time.monotonic() + 60
-    while operation["status"] not in {"successful", "failed", "canceled", "timeout", "lost", "error"}:
+    while operation["status"] not in TERMINAL:
         assert time.monotonic() < deadline, operation
         _, operation = call(f"{api}/operations/{operation['id']}?wait=30", "GET")
     assert operation["status"] == "successful", call(f"{api}/operations/{operation['id']}/events", "GET")[1]

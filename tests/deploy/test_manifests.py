@@ -7,7 +7,6 @@ import argparse
 import copy
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -17,36 +16,12 @@ import backend
 from backend.config import add_serve_arguments
 from tests.deploy.conftest import DEPLOY, KUSTOMIZATIONS, OVERLAYS, REPO
 from tests.deploy.dockerfile import Dockerfile
+from tests.support.manifests import POSTGRES, SQLITE, Obj, find, one, pod_spec, server_container, settings
 
-Obj = dict[str, Any]
 Rendered = dict[str, list[Obj]]
 
 # The oldest Kubernetes release still in wide use, and the newest the validator knows.
 KUBE_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
-SQLITE, POSTGRES = "overlays/single", "overlays/postgres"
-
-
-def find(objects: list[Obj], kind: str) -> list[Obj]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def one(objects: list[Obj], kind: str) -> Obj:
-    (found,) = find(objects, kind)
-    return found
-
-
-def pod_spec(objects: list[Obj]) -> Obj:
-    spec: Obj = one(objects, "Deployment")["spec"]["template"]["spec"]
-    return spec
-
-
-def server_container(objects: list[Obj]) -> Obj:
-    (container,) = pod_spec(objects)["containers"]
-    return dict(container)
-
-
-def settings(objects: list[Obj]) -> dict[str, str]:
-    return dict(one(objects, "ConfigMap")["data"])
 
 
 def env_value(objects: list[Obj], dockerfile: Dockerfile, name: str) -> str | None:

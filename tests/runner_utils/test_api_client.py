@@ -19,7 +19,7 @@ import redrunner_api as api
 DATA = Path(__file__).parent / "data"
 
 
-class CountingClient(api.RedRunnerClient):
+class CountingClient(api.ApiClient):
     """The real client, counting the requests it sends (to prove there is no tight polling)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -52,6 +52,7 @@ def test_create_and_find_latest_job(client: CountingClient) -> None:
     assert reused["id"] == second["id"] and [u["name"] for u in reused["units"]] == ["cache"]
 
 
+@pytest.mark.slow
 def test_follow_long_polls_instead_of_spinning(client: CountingClient) -> None:
     job = client.create_job("t", ["app"])
     op = client.start_operation(job["id"], "app", "slow.yml", {"seconds": 3})
@@ -65,6 +66,7 @@ def test_follow_long_polls_instead_of_spinning(client: CountingClient) -> None:
     assert len(client.sent) <= 3, client.sent
 
 
+@pytest.mark.slow
 def test_follow_gives_up_after_wait_timeout_without_failing(client: CountingClient) -> None:
     job = client.create_job("t", ["app"])
     op = client.start_operation(job["id"], "app", "slow.yml", {"seconds": 6})
@@ -85,6 +87,7 @@ def test_failures_name_the_failing_task_and_skip_ignored_errors(client: Counting
     assert api.tail(client.stdout(op["id"]), 3)[-1].startswith("localhost")
 
 
+@pytest.mark.slow
 def test_shorthand_action_and_api_errors(client: CountingClient) -> None:
     job = client.create_job("t", ["ok"])
     op = client.start_operation(job["id"], "ok", "ok.yml")
@@ -100,17 +103,18 @@ def test_shorthand_action_and_api_errors(client: CountingClient) -> None:
 
 def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(api.RedRunnerError, match="cannot reach RedRunner"):
-        api.RedRunnerClient(f"http://127.0.0.1:{free_port()}", request_timeout=2).latest_job("x")
+        api.ApiClient(f"http://127.0.0.1:{free_port()}", request_timeout=2).latest_job("x")
 
 
 def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
     srv = server_factory(data_dir=DATA, token="s3cret")
     with pytest.raises(api.RedRunnerError) as denied:
-        api.RedRunnerClient(srv.url).latest_job("x")
+        api.ApiClient(srv.url).latest_job("x")
     assert denied.value.status == 401
-    assert api.RedRunnerClient(srv.url, token="s3cret").latest_job("x") is None
+    assert api.ApiClient(srv.url, token="s3cret").latest_job("x") is None
 
 
+@pytest.mark.slow
 def test_progress_line() -> None:
     op = {
         "id": 7,

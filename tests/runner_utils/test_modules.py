@@ -10,6 +10,8 @@ import pytest
 from tests.runner_utils.playbooks import ansible_playbook, run_module
 from tests.support.server import RunningServer
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data"
 
 

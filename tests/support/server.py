@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.statuses import TERMINAL
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_DATA = REPO / "tests" / "fixtures" / "data"
 
@@ -120,7 +122,6 @@ class RunningServer:
 
     def wait_terminal(self, op_id: int, timeout: float = 60.0) -> dict[str, Any]:
         """Long-poll the Operation until it is terminal."""
-        terminal = {"successful", "failed", "canceled", "timeout", "lost", "error"}
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -128,7 +129,7 @@ class RunningServer:
                 raise AssertionError(f"operation {op_id} not terminal after {timeout}s")
             wait = max(1, min(60, int(left)))
             op = self.get(f"operations/{op_id}?wait={wait}", timeout=wait + 10).json()
-            if op["status"] in terminal:
+            if op["status"] in TERMINAL:
                 return dict(op)
 
     def log(self) -> str:

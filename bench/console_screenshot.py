@@ -1,4 +1,8 @@
-"""Save docs/console-job.svg: the Job screen during a real run (`python -m tests.console.screenshot`)."""
+"""Save docs/console-job.svg: the Job screen during a real run (`python -m bench.console_screenshot`).
+
+A docs tool rather than a benchmark; it lives here because, like the benchmarks, it drives a real server
+with the tests' harness and is run by hand.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from console.client import RedRunnerClient
 from console.screens.job import JobScreen
 from tests.support.server import start_server
 
-DATA = Path(__file__).parent / "data"
-OUT = Path(__file__).resolve().parents[2] / "docs" / "console-job.svg"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "console" / "data"
+OUT = REPO / "docs" / "console-job.svg"
 
 
 def main() -> int:
@@ -45,7 +50,7 @@ def main() -> int:
                 app.save_screenshot(str(OUT.name), str(OUT.parent))
                 app.exit()
 
-            app.run(headless=True, size=(120, 30), auto_pilot=shoot)  # type: ignore[arg-type]
+            app.run(headless=True, size=(120, 30), auto_pilot=shoot)
         finally:
             srv.stop()
     print(OUT)

@@ -1,4 +1,4 @@
-"""Measurements for the report (not a test): `python -m tests.console.measure [rate|cpu]`.
+"""The console's own measurements (not a test): `python -m bench.console_measure [rate|cpu]`.
 
 rate: how many events per second the log pane absorbs before it lags. A synthetic Source sends
       event frames as JSON text (parsed like the client does) at a target rate while keys are
@@ -28,7 +28,8 @@ from console.screens.operation import OperationScreen
 from tests.console.fixed import OPERATION, FixedSource, fixed_now
 from tests.console.keys import key_latency
 
-DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "console" / "data"
 
 
 class RateSource(FixedSource):
@@ -79,7 +80,11 @@ async def measure_rate(rate: int, seconds: float = 3.0) -> dict[str, float]:
         began = time.monotonic()
         while screen.connection.phase != "closed" and time.monotonic() - began < seconds * 4:
             typed = len(find.value) + 1
-            latencies.append(await key_latency(app, "x", lambda typed=typed: len(find.value) == typed))
+
+            def landed(typed: int = typed) -> bool:
+                return len(find.value) == typed
+
+            latencies.append(await key_latency(app, "x", landed))
             await asyncio.sleep(0.05)
         wall = time.monotonic() - began
     latencies.sort()
@@ -142,8 +147,8 @@ def cpu_report() -> None:
             began = time.monotonic()
             proc = subprocess.Popen(
                 [sys.executable, "-c", FOLLOWER, srv.url, str(job["id"]), str(op["id"])],
-                cwd=str(DATA.parents[2]),
-                env={**os.environ, "PYTHONPATH": str(DATA.parents[2])},
+                cwd=str(REPO),
+                env={**os.environ, "PYTHONPATH": str(REPO)},
                 stdout=subprocess.PIPE,
                 text=True,
             )

@@ -112,6 +112,7 @@ SCHEMAS: dict[str, Any] = {
             "progress",
             "stats",
             "error",
+            "artifacts",
         ],
         "properties": {
             "id": {"type": "integer"},
@@ -136,6 +137,12 @@ SCHEMAS: dict[str, Any] = {
             "timeout": {"type": ["number", "null"]},
             "duration": {"type": ["number", "null"]},
             "cancel_requested": {"type": "boolean"},
+            "artifacts": {
+                "type": ["object", "null"],
+                "description": "what the playbook published with ansible.builtin.set_stats (aggregate: true, "
+                "the merged data), or null until the run has ended or when it published nothing. A backup "
+                "publishes redrunner_backup: {path, size, sha256, created_at}.",
+            },
         },
     },
     "Unit": {

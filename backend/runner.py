@@ -133,6 +133,7 @@ class OperationRun:
         self.truncated = False
         self.saw_playbook_start = False
         self.last_error_msg: str | None = None
+        self.artifacts: dict[str, Any] | None = None
         self.pid: int | None = None
         self.deadline = claim.started_at + claim.timeout if claim.timeout else None
         self._stop_reason: str | None = None  # "canceled" | "timeout"
@@ -247,6 +248,10 @@ class OperationRun:
             self.stats["unreachable"] += 1
             self.last_error_msg = str(res.get("msg") or "")[:2000] or None
         elif name == "playbook_on_stats":
+            # set_stats data without per_host arrives merged as artifact_data (runner's stats.custom['_run']).
+            published = data.get("artifact_data")
+            if isinstance(published, dict) and published:
+                self.artifacts = published
 
             def total(key: str) -> int:
                 value = data.get(key) or {}
@@ -334,6 +339,8 @@ class OperationRun:
                 "truncated": self.truncated,
             }
         )
+        if self.artifacts is not None:
+            final["artifacts"] = json.dumps(self.artifacts, default=str)
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
 

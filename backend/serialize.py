@@ -35,6 +35,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "timeout": op.timeout,
         "duration": duration,
         "cancel_requested": bool(op.cancel_requested),
+        "artifacts": json.loads(op.artifacts) if op.artifacts else None,
     }
 
 

@@ -14,7 +14,7 @@ from backend import db as store
 from tests.support.server import RunningServer, wait_until
 
 from .helpers import make_job, start, ws
-from .test_postgres import pg_url  # noqa: F401  (the fixture)
+from .test_postgres import pg_url, sql  # noqa: F401  (pg_url: the fixture)
 from .test_retention import age
 
 PUBLISHED = {"redrunner_backup": {"path": "/somewhere/sealed", "size": 42}, "note": "hello"}
@@ -161,8 +161,16 @@ def test_sqlite_ids_are_never_reused_after_delete_or_retention(
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_postgres_ids_are_never_reused_after_delete(
+def test_postgres_ids_are_never_reused_after_delete_or_retention(
     server_factory: Callable[..., RunningServer],
     pg_url: str,  # noqa: F811
 ) -> None:
-    check_never_reused_after_delete(server_factory(database=pg_url))
+    first = server_factory(database=pg_url)
+    newest_job, newest_op = check_never_reused_after_delete(first)
+    assert first.stop() == 0
+    shift = 3 * 86400
+    sql(pg_url, "UPDATE job SET created_at = created_at - %s WHERE id = %s", (shift, newest_job))
+    srv = server_factory(database=pg_url, name="retain", args=["--retain-days", "1"])
+    wait_until(lambda: srv.get(f"jobs/{newest_job}").status == 404, 60, 0.2, what="retention to prune the job")
+    job, op = new_job_and_operation(srv)
+    assert job > newest_job and op > newest_op

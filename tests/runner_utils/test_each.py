@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from tests.components import appdata
 from tests.runner_utils.playbooks import COMPONENTS, RUNNER_UTILS, Run, ansible_playbook
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, wait_until
 
 # each run starts three playbooks at once: minutes on a busy 2-core machine, seconds on an idle one
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -301,4 +303,51 @@ def test_two_servers_with_their_own_databases_share_a_backup_root(
     # Server one still restores its own backup, untouched by server two's.
     restore = each("restore", one, app)
     assert restore.rc == 0, restore.explain()
+    assert app.snapshot() == state
+
+
+def test_a_canceled_backup_leaves_nothing_a_restore_would_take(srv: RunningServer, app: App) -> None:
+    first, good = backup_night(srv, app)
+    assert first.rc == 0, first.explain()
+    state = app.snapshot()
+    sealed_before = sorted((app.root / "backups" / "postgres").iterdir())
+    job = srv.post("jobs", {"tag": "backup", "units": ["postgres"]}).json()
+    # pg_dump waits for the table another session holds locked: the backup is mid-way when canceled.
+    locker = subprocess.Popen(
+        ["psql", *appdata.PG, "-X", "-q", "-d", app.database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PGAPPNAME": "rr-test-locker"},
+    )
+    assert locker.stdin is not None
+    locker.stdin.write("BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);\n")
+    locker.stdin.flush()
+    try:
+        extravars = {**app.extravars, "postgres_database": app.database}
+        op = srv.post(f"jobs/{job['id']}/units/postgres", {"action": "backup", "extravars": extravars}).json()
+        root = app.root / "backups" / "postgres"
+        wait_until(lambda: any(p.name.startswith(".staging-") for p in root.iterdir()), 240, 0.2, what="staging")
+        wait_until(lambda: "Dump the database" in srv.get(f"operations/{op['id']}/stdout").body.decode(), 240, 0.2)
+        assert srv.post(f"operations/{op['id']}/cancel").status == 202
+        done = srv.wait_terminal(op["id"], 60)
+    finally:
+        # pg_sleep does not notice its client is gone: end the locking session on the server too.
+        locker.kill()
+        locker.wait(10)
+        appdata.psql(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rr-test-locker'",
+        )
+    assert done["status"] == "canceled" and done["artifacts"] is None
+    # Killed before it could clean up, its staging folder stays, unsealed and never published.
+    staging = [p for p in root.iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1 and not (staging[0] / "manifest.json").exists()
+    assert sorted(p for p in root.iterdir() if not p.name.startswith(".")) == sealed_before
+
+    # The canceled Job is newer, but has no successful backup: restore-each takes the good night.
+    app.change()
+    restore = each("restore", srv, app)
+    assert restore.rc == 0, restore.explain()
+    assert f"RedRunner job {good['id']} (tag backup)" in restore.stdout
     assert app.snapshot() == state

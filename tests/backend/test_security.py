@@ -505,6 +505,7 @@ def test_no_auth_starts_with_a_warning_and_skips_the_host_check(tmp_path: Path) 
 def test_token_file_is_one_printable_line(tmp_path: Path, content: bytes, ok: bool) -> None:
     from backend.cli import build_parser
     from backend.config import settings_from_args
+    from backend.errors import StartupError
 
     token_file = tmp_path / "token"
     token_file.write_bytes(content)
@@ -512,7 +513,8 @@ def test_token_file_is_one_printable_line(tmp_path: Path, content: bytes, ok: bo
     if ok:
         assert settings_from_args(args).token == content.decode().strip()
     else:
-        with pytest.raises(SystemExit):
+        # A start-up error: `redrunner serve` prints it on one line and exits 2.
+        with pytest.raises(StartupError):
             settings_from_args(args)
 
 

@@ -44,6 +44,9 @@ RUN groupadd --system --gid "${REDRUNNER_UID}" redrunner \
 COPY --from=build /opt/redrunner /opt/redrunner
 # Owned by root: the server only reads the data dir; artifacts go to the state dir.
 COPY components/ /srv/redrunner/components/
+# The backup-each/restore-each plays, so they can run inside the pod (`kubectl exec`) as well as
+# from a laptop; ansible-playbook finds their library/ and module_utils/ beside them.
+COPY runner_utils/ /srv/redrunner/runner_utils/
 
 # The root filesystem may be read-only (Kubernetes readOnlyRootFilesystem): everything Ansible
 # writes goes to HOME (the state dir, a volume), to /tmp (an emptyDir or tmpfs) or, for the

@@ -24,6 +24,7 @@ from .handlers import health, jobs, meta, operations, streams, units
 from .handlers.base import NotFoundHandler
 from .logs import log_request
 from .metrics import Metrics
+from .retries import SHUTDOWN_ERROR
 from .service import Service
 from .writer import EventWriter
 
@@ -97,7 +98,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
         await asyncio.sleep(0.1)
     if state.executor.running_count():
         log.warning("grace over: canceling %d running operations", state.executor.running_count())
-        state.executor.cancel_all("server shutdown")
+        state.executor.cancel_all(SHUTDOWN_ERROR)
     await loop.run_in_executor(None, state.executor.shutdown)
     await loop.run_in_executor(None, state.writer.flush, 10.0)
     # Let the last frames reach the streams before closing them.

@@ -1,4 +1,8 @@
-"""`redrunner serve`, `redrunner console`, `redrunner --version`."""
+"""`redrunner serve`, `redrunner console`, the client subcommands, `redrunner --version`.
+
+Only `serve` is handled here; the console and the client subcommands live in the `console`
+package and are imported only when asked for, so neither drags the other's imports along.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,20 @@ import argparse
 import sys
 
 from . import __version__
+
+# Listed for `redrunner --help`; console.commandline parses their arguments.
+CLIENT_HELP = {
+    "jobs": "list Jobs",
+    "job": "show one Job",
+    "each": "run an action on every Unit of a Job",
+    "start": "run an action on one Unit",
+    "logs": "print (-f: follow) an Operation's output",
+    "wait": "wait for Operations or a Job to end",
+    "cancel": "stop an Operation",
+    "rerun": "start failed Operations of a Job again",
+    "schedules": "list Schedules",
+    "schedule": "add, remove or fire a Schedule",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server", description="Run the RedRunner API server.")
     add_serve_arguments(serve)
     sub.add_parser("console", help="open the operator console (Textual)", add_help=False)
+    for name, text in CLIENT_HELP.items():
+        sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -26,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from console.cli import main as console_main
 
         return console_main(argv[1:])
+    if argv[:1] and argv[0] in CLIENT_HELP:
+        from console.commandline import main as client_main
+
+        return client_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "serve":

@@ -83,6 +83,17 @@ class Operation(BaseModel):
     pid_started = pw.DoubleField(null=True)
     run_ident = pw.CharField(max_length=64, null=True)
     hostname = pw.CharField(max_length=255, null=True)
+    # The request's modes and retry policy (api.md "More on Operations"). `check` is an SQL keyword, hence
+    # the `_mode` column names; the API calls them `check` and `diff`.
+    check_mode = pw.BooleanField(default=False)
+    diff_mode = pw.BooleanField(default=False)
+    attempt = pw.IntegerField(default=1)
+    retries = pw.IntegerField(default=0)
+    retry_delay = pw.DoubleField(default=10.0)
+    retry_of = pw.IntegerField(null=True)
+    rerun_of = pw.IntegerField(null=True)
+    # A pending retry waits until this time (epoch seconds) before a dispatcher may claim it.
+    not_before = pw.DoubleField(null=True)
 
     class Meta:
         indexes = (
@@ -244,7 +255,23 @@ def add_missing_columns(db: pw.Database, model: type[BaseModel], *names: str) ->
         run_migrations(*ops)
 
 
-MIGRATIONS = [_v1_initial]
+def _v_job_actions(db: pw.Database) -> None:
+    """Check/diff modes, retry chains and reruns on Operations (issue 15)."""
+    add_missing_columns(
+        db,
+        Operation,
+        "check_mode",
+        "diff_mode",
+        "attempt",
+        "retries",
+        "retry_delay",
+        "retry_of",
+        "rerun_of",
+        "not_before",
+    )
+
+
+MIGRATIONS = [_v1_initial, _v_job_actions]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

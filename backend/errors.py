@@ -11,6 +11,10 @@ class ApiError(Exception):
         self.message = message
         self.field = field
 
+    def about(self, field: str | None) -> ApiError:
+        """The same error naming another field (e.g. the Unit an /actions error is about)."""
+        return ApiError(self.status, self.error, self.message, field)
+
     def envelope(self) -> dict[str, object]:
         body: dict[str, object] = {"status": self.status, "error": self.error, "message": self.message}
         if self.field is not None:
@@ -20,3 +24,7 @@ class ApiError(Exception):
 
 def invalid_parameter(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, field)
+
+
+def shutting_down() -> ApiError:
+    return ApiError(503, "shutting_down", "the server is shutting down and accepts no new operations")

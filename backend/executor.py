@@ -35,6 +35,11 @@ from .writer import EventWriter
 log = logging.getLogger(__name__)
 
 
+def waiting_retry_excluded() -> pw.Expression:
+    """Operations to mark lost at start on SQLite: all but the pending retries (which never started)."""
+    return (Operation.status == "running") | Operation.retry_of.is_null()
+
+
 class Executor:
     def __init__(
         self, settings: Settings, db: pw.Database, service: Service, writer: EventWriter, metrics: Metrics
@@ -73,8 +78,9 @@ class Executor:
                 self._lose(where, "its server stopped answering heartbeats")
                 Replica.delete().where(Replica.id.in_(dead)).execute()
         else:
-            # SQLite is one process: whatever is pending or running now was left by a previous run.
-            self._lose(Operation.id > 0, "the server stopped (found at start)")
+            # SQLite is one process: whatever is pending or running now was left by a previous run, except
+            # a retry waiting out its delay: it never started, and its chain goes on after a restart.
+            self._lose(waiting_retry_excluded(), "the server stopped (found at start)")
 
     def _lose(self, where: pw.Expression, why: str) -> None:
         lost = self.service.mark_lost(where, why)
@@ -98,16 +104,25 @@ class Executor:
 
     def _dispatch_loop(self) -> None:
         poll = 0.5 if self.multi else 2.0
+        wait = poll
         while not self._stopping.is_set():
-            self._kick.wait(poll)
+            self._kick.wait(wait)
             self._kick.clear()
             if self._stopping.is_set():
                 return
             try:
                 self._dispatch_once()
+                wait = self._until_next_retry(poll)
             except Exception:
                 log.exception("dispatch failed; retrying")
                 time.sleep(0.5)
+
+    def _until_next_retry(self, poll: float) -> float:
+        """Sleep no longer than until the earliest pending retry may start, so its delay is kept closely."""
+        due = self.service.next_start_after()
+        if due is None:
+            return poll
+        return min(poll, max(0.01, due - now()))
 
     def _dispatch_once(self) -> None:
         if self.multi:
@@ -149,6 +164,8 @@ class Executor:
             with self._lock:
                 self.active.pop(run.claim.op_id, None)
             self.metrics.running.dec()
+            # Let the writer commit the end (and the retry it may schedule) before the dispatcher looks again.
+            self.writer.flush(5.0)
             log.info(
                 "operation %s finished: %s",
                 run.claim.op_id,
@@ -244,7 +261,8 @@ class Executor:
         """On SQLite nobody else will run what is still queued: end it now rather than leave it to be lost."""
         if self.multi:
             return
-        for op in Operation.select(Operation.id).where(Operation.status == "pending"):
+        # A retry waiting out its delay stays pending: its chain goes on after the restart.
+        for op in Operation.select(Operation.id).where((Operation.status == "pending") & Operation.retry_of.is_null()):
             try:
                 self.service.cancel(op.id)
                 Operation.update(error="server shutdown").where(

@@ -77,6 +77,58 @@ def _body(required: list[str], props: dict[str, Any], form: dict[str, Any] | Non
     }
 
 
+# The fields of a run request, shared by one Unit's POST and /actions.
+RUN_PROPS: dict[str, Any] = {
+    "action": {
+        "type": "string",
+        "maxLength": 255,
+        "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        "not": {"pattern": r"\.\."},
+        "description": "a playbook file name in project/, or <action> for <action>-<unit>.yml",
+    },
+    "extravars": {
+        "type": ["object", "null"],
+        "description": "at most 256 KiB of JSON",
+        "propertyNames": {
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+            "not": {"enum": list(RESERVED_VARS)},
+        },
+    },
+    "timeout": {
+        "type": ["number", "null"],
+        "exclusiveMinimum": 0,
+        "maximum": 7 * 86400,
+        "description": "seconds",
+    },
+    "queue": {"type": "boolean"},
+    "check": {"type": "boolean", "description": "run ansible-playbook --check (a dry run)"},
+    "diff": {"type": "boolean", "description": "run ansible-playbook --diff"},
+    "retries": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "maximum": 10,
+        "description": "start again, up to this many times, when it ends failed, timeout or lost",
+    },
+    "retry_delay": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": 86400,
+        "description": "seconds between an attempt's end and the next one's start (default 10)",
+    },
+}
+BOOL_TEXT = {"type": "string", "enum": ["true", "false"]}
+RUN_FORM: dict[str, Any] = {
+    "extravars": _json_text("JSON object of extra vars"),
+    "timeout": {"type": "string", "description": "seconds > 0, fractions allowed"},
+    "queue": BOOL_TEXT,
+    "check": BOOL_TEXT,
+    "diff": BOOL_TEXT,
+    "retries": {"type": "string", "pattern": "^[0-9]{1,2}$", "description": "0 to 10"},
+    "retry_delay": {"type": "string", "description": "seconds >= 0"},
+}
+UNITS_PROP = {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000}
+TERMINAL_STATUS = [s for s in OP_STATUS if s not in ("pending", "running")]
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -144,7 +196,20 @@ SCHEMAS: dict[str, Any] = {
             "timeout": {"type": ["number", "null"]},
             "duration": {"type": ["number", "null"]},
             "cancel_requested": {"type": "boolean"},
+            "check": {"type": "boolean", "description": "run with ansible-playbook --check"},
+            "diff": {"type": "boolean", "description": "run with ansible-playbook --diff"},
+            "attempt": {"type": "integer", "minimum": 1, "description": "1-based attempt in its retry chain"},
+            "retries": {"type": "integer", "minimum": 0, "maximum": 10},
+            "retry_delay": {"type": "number", "minimum": 0},
+            "retry_of": {"type": ["integer", "null"], "description": "the attempt this one retries"},
+            "rerun_of": {"type": ["integer", "null"], "description": "the Operation /rerun started again"},
+            "start_after": {**TS_NULL, "description": "a pending retry starts no earlier than this"},
         },
+    },
+    "OperationList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("Operation")}},
     },
     "Unit": {
         "type": "object",
@@ -313,43 +378,73 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Start an Operation: run a playbook in the Unit",
                 "operationId": "startOperation",
-                "requestBody": _body(
-                    ["action"],
-                    {
-                        "action": {
-                            "type": "string",
-                            "maxLength": 255,
-                            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                            "not": {"pattern": r"\.\."},
-                            "description": "a playbook file name in project/, or <action> for <action>-<unit>.yml",
-                        },
-                        "extravars": {
-                            "type": ["object", "null"],
-                            "description": "at most 256 KiB of JSON",
-                            "propertyNames": {
-                                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-                                "not": {"enum": list(RESERVED_VARS)},
-                            },
-                        },
-                        "timeout": {
-                            "type": ["number", "null"],
-                            "exclusiveMinimum": 0,
-                            "maximum": 7 * 86400,
-                            "description": "seconds",
-                        },
-                        "queue": {"type": "boolean"},
-                    },
-                    {
-                        "extravars": _json_text("JSON object of extra vars"),
-                        "timeout": {"type": "string", "description": "seconds > 0, fractions allowed"},
-                        "queue": {"type": "string", "enum": ["true", "false"]},
-                    },
-                ),
+                "requestBody": _body(["action"], RUN_PROPS, RUN_FORM),
                 "responses": {
                     "202": {
                         **_json(_ref("Operation"), "accepted"),
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
+                    "404": _error("job_not_found, unit_not_found or playbook_not_found"),
+                    "409": _error("unit_busy"),
+                    "503": _error("shutting_down"),
+                    **COMMON_ERRORS,
+                    **BODY_ERRORS,
+                },
+            },
+        },
+        "/api/v1/jobs/{job_id}/actions": {
+            "parameters": [JOB_ID],
+            "post": {
+                "summary": "Start one action on many Units of the Job, all or nothing",
+                "description": "A shorthand action resolves per Unit. A busy Unit (without queue), a missing Unit "
+                "or a missing playbook for any Unit fails the whole request, with `field` naming the Unit, and "
+                "nothing is created.",
+                "operationId": "startActions",
+                "requestBody": _body(
+                    ["action"],
+                    {**RUN_PROPS, "units": {**UNITS_PROP, "description": "default: every Unit of the Job"}},
+                    {**RUN_FORM, "units": _json_text("JSON list of Unit names")},
+                ),
+                "responses": {
+                    "202": _json(_ref("OperationList"), "accepted: the new Operations in the Job's Unit order"),
+                    "404": _error("job_not_found, unit_not_found or playbook_not_found"),
+                    "409": _error("unit_busy"),
+                    "503": _error("shutting_down"),
+                    **COMMON_ERRORS,
+                    **BODY_ERRORS,
+                },
+            },
+        },
+        "/api/v1/jobs/{job_id}/rerun": {
+            "parameters": [JOB_ID],
+            "post": {
+                "summary": "Start again the Units whose latest Operation ended in one of `statuses`",
+                "description": "Each new Operation repeats its predecessor's request (extravars with their real "
+                "values, timeout, check, diff, retries) and has `rerun_of` set. All or nothing.",
+                "operationId": "rerunJob",
+                "requestBody": {
+                    **_body(
+                        [],
+                        {
+                            "statuses": {
+                                "type": ["array", "null"],
+                                "items": {"type": "string", "enum": TERMINAL_STATUS},
+                                "minItems": 1,
+                                "maxItems": 20,
+                                "description": "default failed, timeout, lost, error, canceled",
+                            },
+                            "units": {**UNITS_PROP, "description": "default: every Unit of the Job"},
+                        },
+                        {
+                            "statuses": _json_text("JSON list of status words"),
+                            "units": _json_text("JSON list of Unit names"),
+                        },
+                    ),
+                    "required": False,
+                },
+                "responses": {
+                    "202": _json(_ref("OperationList"), "started: the new Operations in the Job's Unit order"),
+                    "200": _json(_ref("OperationList"), "nothing matched: no Operation started"),
                     "404": _error("job_not_found, unit_not_found or playbook_not_found"),
                     "409": _error("unit_busy"),
                     "503": _error("shutting_down"),

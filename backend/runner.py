@@ -118,6 +118,12 @@ def trim_event_data(data: dict[str, Any], limit: int) -> dict[str, Any]:
     return trimmed
 
 
+def mode_args(check: bool, diff: bool) -> str | None:
+    """ansible-playbook's own flags for the Operation's modes (runner splits the string with shlex)."""
+    flags = [flag for flag, on in (("--check", check), ("--diff", diff)) if on]
+    return " ".join(flags) or None
+
+
 class OperationRun:
     """Runs one claimed Operation; `stop()` may be called from any thread."""
 
@@ -295,6 +301,7 @@ class OperationRun:
                 suppress_env_files=True,
                 quiet=True,
                 envvars={MARKER: self.run_id},
+                cmdline=mode_args(c.check, c.diff),
             )
             rc_config.prepare()
             # Set on the prepared config: runner drops settings={'pexpect_timeout'} without env/settings.

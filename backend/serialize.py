@@ -45,6 +45,15 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "timeout": op.timeout,
         "duration": duration,
         "cancel_requested": bool(op.cancel_requested),
+        "check": bool(op.check_mode),
+        "diff": bool(op.diff_mode),
+        "attempt": op.attempt,
+        "retries": op.retries,
+        "retry_delay": op.retry_delay,
+        "retry_of": op.retry_of,
+        "rerun_of": op.rerun_of,
+        # When a pending retry may start (its delay), else null.
+        "start_after": iso(op.not_before) if op.status == "pending" else None,
     }
 
 

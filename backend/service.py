@@ -32,10 +32,21 @@ from .db import (
     rows,
     write_transaction,
 )
-from .errors import ApiError, invalid_parameter
+from .errors import ApiError, invalid_parameter, shutting_down
+from .retries import wants_retry
+from .run_request import (
+    RunRequest,
+    check_retries,
+    check_retry_delay,
+    check_statuses,
+    parse_run_request,
+    require_action,
+    stored_request,
+)
 from .serialize import derive_job_status, event_dict, job_dict, operation_dict, plain_text, unit_dict
 from .timeutil import now
 from .validation import (
+    check_bool,
     check_extravars,
     check_tag,
     check_timeout,
@@ -89,6 +100,8 @@ class Claim:
     extravars: dict[str, Any]
     timeout: float | None
     started_at: float
+    check: bool = False
+    diff: bool = False
 
 
 class Service:
@@ -289,57 +302,218 @@ class Service:
     def create_operation(self, job_id: int, unit_name: str, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
         """Validate everything, then insert the pending Operation; nothing is created on any error."""
         check_unit_name(unit_name)
-        if "action" not in body:
-            raise ApiError(400, "invalid_action", "action is required", "action")
+        action = require_action(body)
         job = self._job_or_404(job_id)
-        unit = Unit.get_or_none((Unit.job == job_id) & (Unit.name == unit_name))
-        if unit is None:
-            raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {unit_name}")
-        action = resolve_action(self.settings.project_dir, body.get("action"), unit_name)
-        extravars = check_extravars(body.get("extravars"))
-        timeout = check_timeout(body.get("timeout"))
-        queue = body.get("queue", False)
-        if isinstance(queue, str) and queue in ("true", "false"):
-            queue = queue == "true"
-        if not isinstance(queue, bool):
-            raise invalid_parameter("queue", "queue must be true or false")
+        unit = self._unit_or_404(job_id, unit_name)
+        resolved = resolve_action(self.settings.project_dir, action, unit_name)
+        request = parse_run_request(body)
         if not accepting:
-            raise ApiError(503, "shutting_down", "the server is shutting down and accepts no new operations")
+            raise shutting_down()
+        [op_id] = self._insert_operations(job.id, [(unit, resolved)], request, field=None)
+        return operation_dict(Operation.get_by_id(op_id))
+
+    def start_actions(
+        self,
+        job_id: int,
+        action: Any,
+        units: Any = None,
+        extravars: Any = None,
+        timeout: Any = None,
+        check: Any = False,
+        diff: Any = False,
+        retries: Any = 0,
+        retry_delay: Any = None,
+        queue: Any = False,
+        accepting: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Start `action` on the listed Units of the Job (all of them when `units` is None), all or nothing.
+
+        What `POST /jobs/{id}/actions` and a schedule firing call. Every value is checked as the API checks
+        it; an error names the Unit it is about in `field`, and then no Operation is created. Concurrent
+        calls (also from other replicas) lock the Units in id order, so each sees the others' Operations
+        whole or not at all. Returns the new Operations in the Job's Unit order; the caller kicks the
+        executor (`Executor.kick`) so they start at once.
+        """
+        job = self._job_or_404(job_id)
+        if action is None:
+            raise ApiError(400, "invalid_action", "action is required", "action")
+        chosen = self._units_named(job.id, units)
+        if not chosen:
+            raise ApiError(400, "invalid_units", f"job {job_id} has no units to run {action!r} on", "units")
+        planned = []
+        for unit in chosen:
+            try:
+                planned.append((unit, resolve_action(self.settings.project_dir, action, unit.name)))
+            except ApiError as exc:
+                raise exc.about(unit.name if exc.error == "playbook_not_found" else exc.field) from None
+        request = RunRequest(
+            action=action,
+            extravars=check_extravars(extravars),
+            timeout=check_timeout(timeout),
+            queue=check_bool(queue, "queue"),
+            check=check_bool(check, "check"),
+            diff=check_bool(diff, "diff"),
+            retries=check_retries(retries),
+            retry_delay=check_retry_delay(retry_delay),
+        )
+        if not accepting:
+            raise shutting_down()
+        ids = self._insert_operations(job.id, planned, request, field="unit")
+        return self._operations_in_order(ids)
+
+    def start_actions_request(self, job_id: int, body: dict[str, Any], accepting: bool) -> list[dict[str, Any]]:
+        """`POST /jobs/{id}/actions`: the body's fields, checked, to start_actions."""
+        return self.start_actions(
+            job_id,
+            body.get("action"),
+            body.get("units"),
+            body.get("extravars"),
+            body.get("timeout"),
+            body.get("check"),
+            body.get("diff"),
+            body.get("retries"),
+            body.get("retry_delay"),
+            body.get("queue"),
+            accepting,
+        )
+
+    def rerun(self, job_id: int, statuses: Any, units: Any, accepting: bool) -> list[dict[str, Any]]:
+        """Start again, with the same stored request (real extravars, timeout, modes, retry policy), every
+        listed Unit's latest Operation that ended in one of `statuses`; all or nothing like start_actions."""
+        job = self._job_or_404(job_id)
+        wanted = check_statuses(statuses)
+        chosen = self._units_named(job.id, units)
+        if not chosen:
+            return []
+        latest_ids = (
+            Operation.select(pw.fn.MAX(Operation.id))
+            .where(Operation.unit.in_([u.id for u in chosen]))
+            .group_by(Operation.unit)
+        )
+        latest = {op.unit_id: op for op in Operation.select().where(Operation.id.in_(latest_ids))}
+        plans: list[tuple[Unit, Operation]] = [
+            (u, latest[u.id]) for u in chosen if u.id in latest and latest[u.id].status in wanted
+        ]
+        if not plans:
+            return []
+        for unit, op in plans:
+            try:
+                resolve_action(self.settings.project_dir, op.action, unit.name)
+            except ApiError as exc:
+                raise exc.about(unit.name) from None
+        if not accepting:
+            raise shutting_down()
+        ids: list[int] = []
+        with write_transaction(self.db):
+            self._lock_units([u.id for u, _ in plans])
+            for unit, _ in plans:
+                self._check_idle(unit, False, "unit")
+            for unit, op in plans:
+                ids.append(self._insert_one(job.id, unit, op.action, stored_request(op), rerun_of=op.id))
+            self._refresh_job_status(job.id)
+        self.publish_changes(ids)
+        return self._operations_in_order(ids)
+
+    # -- creating Operations: one path for a Unit, /actions, /rerun and retries ---------------------
+
+    def _unit_or_404(self, job_id: int, name: str) -> Unit:
+        unit = Unit.get_or_none((Unit.job == job_id) & (Unit.name == name))
+        if unit is None:
+            raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}")
+        return unit
+
+    def _units_named(self, job_id: int, units: Any) -> list[Unit]:
+        """The Job's Units named in `units` (all when None), in the Job's Unit order; a name the Job
+        lacks is `404 unit_not_found` with `field` naming it."""
+        all_units = list(Unit.select().where(Unit.job == job_id).order_by(Unit.id))
+        if units is None:
+            return all_units
+        names = check_unit_list(units)
+        known = {u.name for u in all_units}
+        for name in names:
+            if name not in known:
+                raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}", name)
+        return [u for u in all_units if u.name in names]
+
+    def _lock_units(self, unit_ids: list[int]) -> None:
+        """Lock the Units' rows, always in id order, so two multi-Unit requests cannot deadlock."""
+        lock_row(self.db, Unit.select(Unit.id).where(Unit.id.in_(sorted(unit_ids))).order_by(Unit.id)).execute()
+
+    def _check_idle(self, unit: Unit, queue: bool, field: str | None) -> None:
+        if queue:
+            return
+        if Operation.select().where((Operation.unit == unit.id) & Operation.status.in_(ACTIVE)).exists():
+            raise ApiError(
+                409,
+                "unit_busy",
+                f"unit {unit.name} already has an operation pending or running; pass queue=true to wait for it",
+                unit.name if field else None,
+            )
+
+    def _insert_one(
+        self,
+        job_id: int,
+        unit: Unit,
+        action: str,
+        request: RunRequest,
+        *,
+        attempt: int = 1,
+        retry_of: int | None = None,
+        rerun_of: int | None = None,
+        not_before: float | None = None,
+    ) -> int:
+        """Insert one pending Operation, inside the caller's write transaction."""
+        timeout = request.timeout
         if timeout is None and self.settings.operation_timeout > 0:
             timeout = self.settings.operation_timeout
+        previous = (
+            Operation.select(Operation.tasks_done)
+            .where(
+                (Operation.unit_name == unit.name) & (Operation.action == action) & (Operation.status == "successful")
+            )
+            .order_by(Operation.id.desc())
+            .first()
+        )
+        op = Operation.create(
+            job=job_id,
+            unit=unit.id,
+            unit_name=unit.name,
+            action=action,
+            status="pending",
+            created_at=now(),
+            extravars=json.dumps(request.extravars),
+            timeout=timeout,
+            tasks_total=previous.tasks_done if previous is not None else None,
+            check_mode=request.check,
+            diff_mode=request.diff,
+            attempt=attempt,
+            retries=request.retries,
+            retry_delay=request.retry_delay,
+            retry_of=retry_of,
+            rerun_of=rerun_of,
+            not_before=not_before,
+        )
+        return int(op.id)
+
+    def _insert_operations(
+        self, job_id: int, planned: list[tuple[Unit, str]], request: RunRequest, field: str | None
+    ) -> list[int]:
+        """All planned Operations in one transaction, or none: a busy Unit aborts them all."""
+        ids: list[int] = []
         with write_transaction(self.db):
-            lock_row(self.db, Unit.select().where(Unit.id == unit.id)).first()
-            busy = Operation.select().where((Operation.unit == unit.id) & Operation.status.in_(ACTIVE)).exists()
-            if busy and not queue:
-                raise ApiError(
-                    409,
-                    "unit_busy",
-                    f"unit {unit_name} already has an operation pending or running; pass queue=true to wait for it",
-                )
-            previous = (
-                Operation.select(Operation.tasks_done)
-                .where(
-                    (Operation.unit_name == unit_name)
-                    & (Operation.action == action)
-                    & (Operation.status == "successful")
-                )
-                .order_by(Operation.id.desc())
-                .first()
-            )
-            op = Operation.create(
-                job=job.id,
-                unit=unit.id,
-                unit_name=unit_name,
-                action=action,
-                status="pending",
-                created_at=now(),
-                extravars=json.dumps(extravars),
-                timeout=timeout,
-                tasks_total=previous.tasks_done if previous is not None else None,
-            )
-            self._refresh_job_status(job.id)
-        self.publish_changes([op.id])
-        return operation_dict(Operation.get_by_id(op.id))
+            self._lock_units([u.id for u, _ in planned])
+            for unit, _ in planned:
+                self._check_idle(unit, request.queue, field)
+            for unit, action in planned:
+                ids.append(self._insert_one(job_id, unit, action, request))
+            self._refresh_job_status(job_id)
+        self.publish_changes(ids)
+        return ids
+
+    def _operations_in_order(self, ids: list[int]) -> list[dict[str, Any]]:
+        """The Operations, in the order of their ids (which is the Job's Unit order as inserted)."""
+        ops = {op.id: op for op in Operation.select().where(Operation.id.in_(ids))}
+        return [operation_dict(ops[i]) for i in ids]
 
     def cancel(self, op_id: int) -> tuple[dict[str, Any], bool]:
         """Returns the Operation and whether its runner must be told to stop."""
@@ -370,16 +544,19 @@ class Service:
         with write_transaction(self.db):
             running_units = Operation.select(Operation.unit).where(Operation.status == "running")
             query = (
-                Operation.select(Operation.id, Operation.unit)
+                Operation.select(Operation.id, Operation.unit, Operation.not_before)
                 .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
                 .order_by(Operation.id)
                 .limit(slots * 4 + 16)
             )
             seen: set[int] = set()
-            for op_id, unit_id in rows(query):
+            started = now()
+            for op_id, unit_id, not_before in rows(query):
                 if unit_id in seen:
                     continue
                 seen.add(unit_id)
+                if not_before is not None and not_before > started:
+                    continue  # a retry waiting out its delay; what is queued behind it waits too
                 try:
                     with self.db.atomic():
                         n = (
@@ -408,6 +585,8 @@ class Service:
                 json.loads(op.extravars or "{}"),
                 op.timeout,
                 op.started_at or now(),
+                bool(op.check_mode),
+                bool(op.diff_mode),
             )
             for op in ops
         ]
@@ -432,20 +611,75 @@ class Service:
         ]
 
     def mark_lost(self, where: Any, why: str) -> list[Operation]:
-        """Mark the active Operations matching `where` lost; returns them as they were."""
+        """Mark the active Operations matching `where` lost; returns them as they were.
+
+        A lost Operation with retries left gets its next attempt in the same transaction."""
         with write_transaction(self.db):
             ops = list(Operation.select().where(Operation.status.in_(ACTIVE) & where))
             if not ops:
                 return []
             ids = [o.id for o in ops]
             for op in ops:
-                Operation.update(
-                    status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
-                ).where((Operation.id == op.id) & Operation.status.in_(ACTIVE)).execute()
+                n = (
+                    Operation.update(
+                        status="lost", finished_at=now(), rc=None, error=f"{why} while the operation was {op.status}"
+                    )
+                    .where((Operation.id == op.id) & Operation.status.in_(ACTIVE))
+                    .execute()
+                )
+                if n:
+                    retry = self.schedule_retry(op.id)
+                    if retry is not None:
+                        ids.append(retry)
             for job_id in {o.job_id for o in ops}:
                 self._refresh_job_status(job_id)
         self.publish_changes(ids)
         return ops
+
+    def schedule_retry(self, op_id: int) -> int | None:
+        """The retry hook: call it inside the transaction that has just made Operation `op_id` terminal.
+
+        When the ending is retryable and retries are left, inserts the next attempt (same request,
+        attempt + 1, retry_of = op_id), pending until `retry_delay` has passed, and returns its id; the
+        caller publishes it after the commit. The caller refreshes the Job's status after this."""
+        op = Operation.get_or_none(Operation.id == op_id)
+        if op is None or not wants_retry(op.status, op.attempt, op.retries, bool(op.cancel_requested), op.error):
+            return None
+        unit = Unit.get_or_none(Unit.id == op.unit_id)
+        if unit is None:
+            return None
+        request = stored_request(op)
+        retry_id = self._insert_one(
+            op.job_id,
+            unit,
+            op.action,
+            request,
+            attempt=op.attempt + 1,
+            retry_of=op.id,
+            rerun_of=op.rerun_of,
+            not_before=now() + request.retry_delay,
+        )
+        log.info(
+            "operation %s ended %s: attempt %d of %d is operation %s, in %g s",
+            op.id,
+            op.status,
+            op.attempt + 1,
+            op.retries + 1,
+            retry_id,
+            request.retry_delay,
+            extra={"operation_id": op.id, "job_id": op.job_id},
+        )
+        return retry_id
+
+    def next_start_after(self) -> float | None:
+        """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep. Only
+        delays still running count: a retry already due that waits for a worker must not make it spin."""
+        value = (
+            Operation.select(pw.fn.MIN(Operation.not_before))
+            .where((Operation.status == "pending") & (Operation.not_before > now()))
+            .scalar()
+        )
+        return float(value) if value is not None else None
 
     def _refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""

@@ -156,6 +156,7 @@ class EventWriter:
                 if "status" in item.fields:
                     status_jobs.add(item.job_id)
         terminal_ops: list[int] = []
+        retry_ops: list[int] = []  # next attempts of retry chains, inserted with their predecessor's end
         with write_transaction(self.db):
             if events:
                 self._insert_events([e.row for e in events])
@@ -176,6 +177,9 @@ class EventWriter:
                 )
                 if n and fields.get("status") in TERMINAL:
                     terminal_ops.append(op_id)
+                    retry = self.service.schedule_retry(op_id)
+                    if retry is not None:
+                        retry_ops.append(retry)
             for job_id in status_jobs:
                 self.service.refresh_job_status(job_id)
         committed = time.monotonic()
@@ -196,6 +200,7 @@ class EventWriter:
             self._progress_sent[op_id] = mono
         for op_id in terminal_ops:
             self._progress_sent.pop(op_id, None)
+        changed.extend(retry_ops)
         if changed:
             self.service.publish_changes(changed)
         if terminal_ops:

@@ -44,6 +44,7 @@ from console.models import (
     Operation,
     Playbook,
     Progress,
+    Schedule,
     Stats,
     Unit,
     WireError,
@@ -73,6 +74,7 @@ __all__ = [
     "Playbook",
     "Progress",
     "RedRunnerClient",
+    "Schedule",
     "SnapshotFrame",
     "Stats",
     "Unavailable",
@@ -217,10 +219,13 @@ class RedRunnerClient:
     async def get_job(self, job_id: int) -> Job:
         return await self._typed(Job.from_wire, "GET", f"jobs/{job_id}")
 
-    async def create_job(self, tag: str, units: list[str] | None = None) -> Job:
+    async def create_job(self, tag: str, units: list[str] | None = None, *, reuse_latest: bool = False) -> Job:
+        """A new Job; with `reuse_latest`, the newest Job with the tag if there is one (units added)."""
         body: dict[str, Any] = {"tag": tag}
         if units:
             body["units"] = units
+        if reuse_latest:
+            body["reuse"] = "latest"
         return await self._typed(Job.from_wire, "POST", "jobs", json=body)
 
     async def add_unit(self, job_id: int, name: str) -> Unit:
@@ -236,16 +241,54 @@ class RedRunnerClient:
         *,
         extravars: Mapping[str, Any] | None = None,
         queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
     ) -> Operation:
-        body: dict[str, Any] = {"action": action}
-        if extravars:
-            body["extravars"] = dict(extravars)
-        if queue:
-            body["queue"] = True
+        body = _run_request(action, extravars, queue, timeout, check)
         return await self._typed(Operation.from_wire, "POST", f"jobs/{job_id}/units/{unit}", json=body)
+
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        queue: bool = False,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> list[Operation]:
+        """`action` on every listed Unit (all of the Job's by default), all or nothing."""
+        body = _run_request(action, extravars, queue, timeout, check)
+        if units:
+            body["units"] = units
+        return await self._typed(_operations, "POST", f"jobs/{job_id}/actions", json=body)
+
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]:
+        """Start again each Unit's latest Operation that ended in one of `statuses` (the server's default)."""
+        body: dict[str, Any] = {}
+        if statuses:
+            body["statuses"] = statuses
+        if units:
+            body["units"] = units
+        return await self._typed(_operations, "POST", f"jobs/{job_id}/rerun", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
         return await self._typed(Operation.from_wire, "GET", f"operations/{op_id}")
+
+    async def wait_operation(self, op_id: int, wait: float) -> Operation:
+        """The Operation as soon as it is terminal, or after `wait` seconds (at most 60) as it is then."""
+        seconds = max(1, min(60, int(wait)))
+        params = {"wait": seconds}
+        path = f"operations/{op_id}"
+        return await self._typed(Operation.from_wire, "GET", path, params=params, timeout=seconds + self.timeout)
+
+    async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
+        """The playbook's whole output so far: plain text, or with ansible's colour codes when `ansi`."""
+        params = {"ansi": "true"} if ansi else {}
+        return (await self._request("GET", f"operations/{op_id}/stdout", params=params)).text
 
     async def list_operations(
         self,
@@ -257,9 +300,7 @@ class RedRunnerClient:
         limit: int = 50,
     ) -> list[Operation]:
         params = self._params(job_id=job_id, unit=unit, status=status, action=action, limit=limit)
-        return await self._typed(
-            lambda body: [Operation.from_wire(o) for o in items_of(body)], "GET", "operations", params=params
-        )
+        return await self._typed(_operations, "GET", "operations", params=params)
 
     async def cancel_operation(self, op_id: int) -> None:
         await self._request("POST", f"operations/{op_id}/cancel", json={})
@@ -267,6 +308,21 @@ class RedRunnerClient:
     async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
         params = {"after": after, "limit": limit}
         return await self._typed(EventsPage.from_wire, "GET", f"operations/{op_id}/events", params=params)
+
+    # -- Schedules --------------------------------------------------------------------------
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self._typed(lambda body: [Schedule.from_wire(x) for x in items_of(body)], "GET", "schedules")
+
+    async def create_schedule(self, schedule: Mapping[str, Any]) -> Schedule:
+        return await self._typed(Schedule.from_wire, "POST", "schedules", json=dict(schedule))
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._request("DELETE", f"schedules/{name}")
+
+    async def run_schedule(self, name: str) -> Job:
+        """Fire the Schedule now: the new Job, its action started on every Unit."""
+        return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
         params = self._params(unit=unit)
@@ -374,6 +430,26 @@ class RedRunnerClient:
                     continue  # already seen before a reconnect
                 seen["after"] = frame.seq
             yield frame
+
+
+def _operations(body: Any) -> list[Operation]:
+    return [Operation.from_wire(o) for o in items_of(body)]
+
+
+def _run_request(
+    action: str, extravars: Mapping[str, Any] | None, queue: bool, timeout: float | None, check: bool
+) -> dict[str, Any]:
+    """The body shared by one-Unit starts and `/actions`: only what the caller set."""
+    body: dict[str, Any] = {"action": action}
+    if extravars:
+        body["extravars"] = dict(extravars)
+    if queue:
+        body["queue"] = True
+    if timeout is not None:
+        body["timeout"] = timeout
+    if check:
+        body["check"] = True
+    return body
 
 
 def operation_duration(op: Operation) -> float | None:

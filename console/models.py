@@ -28,6 +28,7 @@ __all__ = [
     "Operation",
     "Playbook",
     "Progress",
+    "Schedule",
     "Stats",
     "Unit",
     "WireError",
@@ -370,6 +371,49 @@ class Playbook(WireModel):
     def from_wire(cls, data: Any) -> Playbook:
         d = _obj(data, "playbook")
         return cls(name=_str(d, "name"), action=_str(d, "action"), component=_opt_str(d, "component"), raw=d)
+
+
+@dataclass(frozen=True)
+class Schedule(WireModel):
+    """A cron rule that creates a Job with its Units and starts `action` on each."""
+
+    name: str
+    cron: str = ""
+    description: str = ""
+    timezone: str = "UTC"
+    tag: str = ""
+    units: list[str] = field(default_factory=list)
+    action: str = ""
+    enabled: bool = True
+    next_run_at: str | None = None
+    last_run_at: str | None = None
+    last_job_id: int | None = None
+    last_job_status: str | None = None
+    last_error: str | None = None
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Schedule:
+        d = _obj(data, "schedule")
+        units = d.get("units") or []
+        if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+            raise WireError("units: expected a list of names")
+        return cls(
+            name=_str(d, "name"),
+            cron=_str(d, "cron"),
+            description=_str(d, "description"),
+            timezone=_str(d, "timezone", "UTC"),
+            tag=_str(d, "tag"),
+            units=list(units),
+            action=_str(d, "action"),
+            enabled=_bool(d, "enabled") if d.get("enabled") is not None else True,
+            next_run_at=_opt_str(d, "next_run_at"),
+            last_run_at=_opt_str(d, "last_run_at"),
+            last_job_id=_opt_int(d, "last_job_id"),
+            last_job_status=_opt_str(d, "last_job_status"),
+            last_error=_opt_str(d, "last_error"),
+            raw=d,
+        )
 
 
 def items_of(body: Any) -> list[Any]:

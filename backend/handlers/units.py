@@ -1,4 +1,4 @@
-"""Units of a Job, and starting an Operation in one (POST /jobs/{id}/units/{name})."""
+"""Units of a Job, and starting Operations: in one Unit, in many (/actions), again (/rerun)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,33 @@ class UnitHandler(APIHandler):
         self.write_json(op, 202)
 
 
+class ActionsHandler(APIHandler):
+    route_name = "/jobs/{id}/actions"
+
+    async def post(self, job_id: str) -> None:
+        jid = self.path_id(job_id, "job_id")
+        body = self.body_params()
+        ops = await self.call(self.state.service.start_actions_request, jid, body, self.state.executor.accepting)
+        self.state.executor.kick()
+        self.write_json({"items": ops}, 202)
+
+
+class RerunHandler(APIHandler):
+    route_name = "/jobs/{id}/rerun"
+
+    async def post(self, job_id: str) -> None:
+        jid = self.path_id(job_id, "job_id")
+        body = self.body_params()
+        ops = await self.call(
+            self.state.service.rerun, jid, body.get("statuses"), body.get("units"), self.state.executor.accepting
+        )
+        self.state.executor.kick()
+        self.write_json({"items": ops}, 202 if ops else 200)
+
+
 default_handlers = [
     (rf"/api/v1/jobs/{ID}/units", UnitsHandler),
     (rf"/api/v1/jobs/{ID}/units/{NAME}", UnitHandler),
+    (rf"/api/v1/jobs/{ID}/actions", ActionsHandler),
+    (rf"/api/v1/jobs/{ID}/rerun", RerunHandler),
 ]

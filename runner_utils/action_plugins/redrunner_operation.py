@@ -27,7 +27,7 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         module = self._task.action
         interval = int(args.get("progress_interval", 10) or 0)
-        if self._task.check_mode or interval <= 0 or not _truthy(args.get("wait", True)):
+        if interval <= 0 or not _truthy(args.get("wait", True)):
             result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
             return result
 
@@ -35,6 +35,7 @@ class ActionModule(ActionBase):
         overall = args.get("wait_timeout")
         deadline = None if overall in (None, "") else time.monotonic() + float(overall)
         changed = False
+        attempts: list[str] = []
         call = dict(args)
         while True:
             left = None if deadline is None else deadline - time.monotonic()
@@ -43,7 +44,12 @@ class ActionModule(ActionBase):
             changed = changed or bool(res.get("changed"))
             last_slice = left is not None and left <= interval
             if res.get("failed") or res.get("terminal") or res.get("operation_id") is None or last_slice:
+                # Earlier attempts of a retry chain, gathered over every slice, for the task's result.
+                res["attempts"] = [*attempts, *(res.get("attempts") or [])]
                 break
+            attempts.extend(res.get("attempts") or [])
+            for line in res.get("attempts") or []:
+                display.display(f"[{host}] {line}")
             display.display(f"[{host}] {res.get('summary')}")
             # Later slices follow the Operation the first one started.
             call["operation_id"] = res["operation_id"]

@@ -50,6 +50,25 @@ options:
     description: Wait for the Unit's running Operation to finish instead of failing with C(unit_busy).
     type: bool
     default: false
+  check:
+    description:
+      - Run the playbook with C(--check), a dry run that changes nothing. Running this task in check
+        mode (C(ansible-playbook --check)) does the same.
+    type: bool
+    default: false
+  diff:
+    description: Run the playbook with C(--diff); also on when this task runs with C(--diff).
+    type: bool
+    default: false
+  retries:
+    description:
+      - The server starts the Operation again, up to this many times (0 to 10), when it ends
+        C(failed), C(timeout) or C(lost). The module follows the chain to its last attempt.
+    type: int
+    default: 0
+  retry_delay:
+    description: Seconds between an attempt's end and the next attempt's start (server default 10).
+    type: float
   operation_id:
     description: Follow this existing Operation instead of starting one.
     type: int
@@ -95,7 +114,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 operation:
-  description: The Operation as the API last returned it (null in check mode before it exists).
+  description: The Operation (its last attempt) as the API last returned it (null when none was started).
   returned: always
   type: dict
 operation_id:
@@ -134,8 +153,14 @@ summary:
   description: One line telling where the Operation stands.
   returned: always
   type: str
+attempts:
+  description: One line for each earlier attempt that ended and was retried while this task followed.
+  returned: always
+  type: list
+  elements: str
 """
 
+import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
@@ -178,10 +203,8 @@ def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
     missing = [name for name in ("job_id", "unit", "action") if params[name] in (None, "")]
     if missing and not (module.check_mode and missing == ["job_id"]):
         module.fail_json(msg=f"to start an Operation give {', '.join(missing)} (or operation_id to follow one)")
-    if module.check_mode:
-        # Nothing starts in check mode; still prove the Unit exists when the Job does.
-        if params["job_id"] is not None:
-            client.get_unit(params["job_id"], params["unit"])
+    if module.check_mode and params["job_id"] is None:
+        # In check mode the Operation runs as a dry run; with no Job to run it in, nothing starts.
         module.exit_json(
             changed=True,
             operation=None,
@@ -195,8 +218,18 @@ def start(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
             summary=f"check mode: would start {params['action']} in unit {params['unit']}",
         )
     try:
+        # Check mode on this task is a dry run of the component: the server runs it with --check.
         return client.start_operation(
-            params["job_id"], params["unit"], params["action"], params["extravars"], params["timeout"], params["queue"]
+            params["job_id"],
+            params["unit"],
+            params["action"],
+            params["extravars"],
+            params["timeout"],
+            params["queue"],
+            check=params["check"] or module.check_mode,
+            diff=params["diff"] or module._diff,
+            retries=params["retries"],
+            retry_delay=params["retry_delay"],
         )
     except RedRunnerError as err:
         if err.error == "unit_not_found":
@@ -212,9 +245,23 @@ def run(module: AnsibleModule, client: RedRunnerClient) -> dict[str, Any]:
     params = module.params
     started = params["operation_id"] is None
     op = start(module, client) if started else client.get_operation(params["operation_id"])
-    if params["wait"] and op["status"] not in TERMINAL:
-        op = follow(client, op["id"], params["wait_timeout"], max(1, min(60, params["long_poll"])))
+    wait_timeout = params["wait_timeout"]
+    deadline = None if wait_timeout is None else time.monotonic() + wait_timeout
+    attempts: list[str] = []
+    while True:
+        if params["wait"] and op["status"] not in TERMINAL:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            op = follow(client, op["id"], left, max(1, min(60, params["long_poll"])))
+        retry = client.next_attempt(op) if params["wait"] and op["status"] in TERMINAL else None
+        if retry is None:
+            break
+        # The server has already created the next attempt: follow the chain to its end.
+        attempts.append(f"{progress_line(op)}; retried as operation {retry['id']}")
+        op = retry
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     result = describe(op, client, params)
+    result["attempts"] = attempts
     # Starting an Operation is the change this task makes; following one changes nothing.
     result["changed"] = started
     if result["terminal"] and op["status"] != "successful" and params["fail_on_status"]:
@@ -235,6 +282,10 @@ def main() -> None:
             extravars=dict(type="dict", default={}),
             timeout=dict(type="float"),
             queue=dict(type="bool", default=False),
+            check=dict(type="bool", default=False),
+            diff=dict(type="bool", default=False),
+            retries=dict(type="int", default=0),
+            retry_delay=dict(type="float"),
             operation_id=dict(type="int"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="float"),

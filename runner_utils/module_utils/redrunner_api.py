@@ -99,13 +99,35 @@ class RedRunnerClient:
         extravars: dict[str, Any] | None = None,
         timeout: float | None = None,
         queue: bool = False,
+        check: bool = False,
+        diff: bool = False,
+        retries: int = 0,
+        retry_delay: float | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"action": action, "extravars": dict(extravars or {})}
         if timeout:
             body["timeout"] = timeout
         if queue:
             body["queue"] = True
+        if check:
+            body["check"] = True
+        if diff:
+            body["diff"] = True
+        if retries:
+            body["retries"] = retries
+        if retry_delay is not None:
+            body["retry_delay"] = retry_delay
         return dict(self.request("POST", f"/jobs/{job_id}/units/{quote(unit, safe='')}", body))
+
+    def next_attempt(self, op: dict[str, Any]) -> dict[str, Any] | None:
+        """The Operation that retries `op` (the server creates it as `op` ends), or None."""
+        if op.get("status") == "successful" or int(op.get("attempt") or 1) > int(op.get("retries") or 0):
+            return None
+        query = urlencode({"job_id": op["job_id"], "unit": op["unit"], "limit": 50})
+        for item in self.request("GET", f"/operations?{query}").get("items") or []:
+            if item.get("retry_of") == op["id"]:
+                return dict(item)
+        return None
 
     def get_operation(self, op_id: int, wait: float | None = None) -> dict[str, Any]:
         if not wait:
@@ -203,14 +225,20 @@ def progress_line(op: dict[str, Any]) -> str:
     if done is not None:
         tasks = f", {done}/{'?' if total is None else total} tasks"
     rc = "" if op.get("rc") is None else f", rc={op['rc']}"
-    return f"operation {op.get('id')} {op.get('action')} in {op.get('unit')}: {op.get('status')}{tasks}{rc}"
+    attempt = f", attempt {op.get('attempt') or 1} of {op['retries'] + 1}" if op.get("retries") else ""
+    check = " (check mode)" if op.get("check") else ""
+    return (
+        f"operation {op.get('id')} {op.get('action')} in {op.get('unit')}{check}: "
+        f"{op.get('status')}{tasks}{rc}{attempt}"
+    )
 
 
 def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
     """The message a failed host shows: operation id, status and why."""
     why = "; ".join(failures) if failures else (op.get("error") or "no failing task reported")
     where = f"{op.get('action')} in unit {op.get('unit')} of job {op.get('job_id')}"
-    return f"operation {op.get('id')} ({where}) ended {op.get('status')} (rc={op.get('rc')}): {why}"
+    attempts = f" on attempt {op.get('attempt')} of {op['retries'] + 1}" if op.get("retries") else ""
+    return f"operation {op.get('id')} ({where}) ended {op.get('status')}{attempts} (rc={op.get('rc')}): {why}"
 
 
 def run_module(module: Any, run: Callable[[Any, RedRunnerClient], dict[str, Any]]) -> None:

@@ -4,22 +4,45 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from console.cli import main, parser
+from console.cli import console_token, main, parser
 from tests.console.conftest import DATA
 from tests.support.server import free_port
 
 
 def test_environment_supplies_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDRUNNER_URL", "http://127.0.0.1:9999")
+    monkeypatch.delenv("REDRUNNER_TOKEN_FILE", raising=False)
     monkeypatch.setenv("REDRUNNER_TOKEN", "from-env")
     args = parser().parse_args(["--tag", "backup", "--job", "12"])
-    assert (args.url, args.token, args.tag, args.job) == ("http://127.0.0.1:9999", "from-env", "backup", 12)
+    assert (args.url, console_token(args), args.tag, args.job) == ("http://127.0.0.1:9999", "from-env", "backup", 12)
     args = parser().parse_args(["--url", "http://x:1", "--token", "flag"])
-    assert (args.url, args.token, args.job) == ("http://x:1", "flag", None)
+    assert (args.url, console_token(args), args.job) == ("http://x:1", "flag", None)
+
+
+def test_token_file_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("REDRUNNER_TOKEN", "from-env")
+    flag_file, env_file = tmp_path / "flag", tmp_path / "env"
+    flag_file.write_text("from-flag-file\n")
+    env_file.write_text("from-env-file\n")
+    monkeypatch.setenv("REDRUNNER_TOKEN_FILE", str(env_file))
+    assert console_token(parser().parse_args([])) == "from-env-file"
+    assert console_token(parser().parse_args(["--token-file", str(flag_file)])) == "from-flag-file"
+
+
+def test_unreadable_token_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "--token-file", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "cannot read token file" in result.stderr
 
 
 def test_bad_job_id_is_a_usage_error() -> None:

@@ -11,7 +11,8 @@ from tests.deploy.kustomize import render
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 OVERLAYS = ("single", "postgres")
-KUSTOMIZATIONS = ("base", *(f"overlays/{name}" for name in OVERLAYS))
+EXAMPLES = ("app-volume", "app-volume-restore")
+KUSTOMIZATIONS = ("base", *(f"overlays/{name}" for name in OVERLAYS), *(f"examples/{name}" for name in EXAMPLES))
 
 
 @pytest.fixture(scope="session")

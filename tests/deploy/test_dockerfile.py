@@ -7,7 +7,6 @@ Dockerfile's text, its build context, and (test_image_contract.py) the server it
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,8 @@ import pytest
 
 from tests.deploy import dockerignore
 from tests.deploy.conftest import REPO
-from tests.deploy.dockerfile import Dockerfile, Instruction
+from tests.deploy.dockerfile import Dockerfile
+from tests.deploy.imagefiles import build_wheel, context_files, copy_sources, wheel_names
 
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
 
@@ -47,15 +47,6 @@ def test_hadolint_does_lint() -> None:
     # Guards the test above: an empty result must come from a linter that reports problems.
     codes = {f["code"] for f in hadolint("FROM python:latest\nRUN apt-get install gcc\n")}
     assert {"DL3007", "DL3008", "DL3015"} <= codes
-
-
-def copy_sources(instruction: Instruction) -> list[str]:
-    """The context paths a COPY takes (none for COPY --from=stage)."""
-    words = instruction.args.split()
-    if any(w.startswith("--from=") for w in words):
-        return []
-    paths = [w for w in words if not w.startswith("--")]
-    return paths[:-1]
 
 
 def test_two_stages_on_one_slim_python_311_base(dockerfile: Dockerfile) -> None:
@@ -112,20 +103,6 @@ def test_healthcheck_probes_healthz_with_python(dockerfile: Dockerfile) -> None:
     assert "--timeout=5s" in options.split()
 
 
-def context_files(rules: list[dockerignore.Rule]) -> list[str]:
-    """Files of the working tree that the build context would hold."""
-    files = []
-    for root, dirs, names in os.walk(REPO):
-        rel_root = Path(root).relative_to(REPO).as_posix()
-        # Large trees that no rule re-includes: skip walking them.
-        dirs[:] = [d for d in dirs if not (rel_root == "." and d in (".git", ".venv"))]
-        for name in names:
-            rel = name if rel_root == "." else f"{rel_root}/{name}"
-            if dockerignore.included(rules, rel):
-                files.append(rel)
-    return sorted(files)
-
-
 def test_dockerignore_sends_only_what_the_build_copies(dockerfile: Dockerfile) -> None:
     rules = dockerignore.load(REPO / ".dockerignore")
     sources = [s.rstrip("/") for stage in dockerfile.stages for i in stage.all("COPY") for s in copy_sources(i)]
@@ -149,35 +126,9 @@ def test_dockerignore_sends_only_what_the_build_copies(dockerfile: Dockerfile) -
 
 @pytest.mark.slow
 def test_build_stage_builds_the_package_from_the_context(dockerfile: Dockerfile, tmp_path: Path) -> None:
-    """Replays the build stage's COPYs from the filtered context and builds the wheel it installs."""
-    rules = dockerignore.load(REPO / ".dockerignore")
-    build = dockerfile.stages[0]
-    workdir = tmp_path / "src"
-    workdir.mkdir()
-    files = context_files(rules)
-    for instruction in build.all("COPY"):
-        *sources, dest = instruction.args.split()
-        for source in sources:
-            for rel in files:
-                if rel == source.rstrip("/") or rel.startswith(source.rstrip("/") + "/"):
-                    target = (
-                        workdir / dest / rel
-                        if dest == "./"
-                        else workdir / dest / Path(rel).relative_to(source.rstrip("/"))
-                    )
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(REPO / rel, target)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (wheel,) = (tmp_path / "dist").glob("redrunner-*.whl")
+    wheel = build_wheel(dockerfile, tmp_path)
+    names = wheel_names(wheel)
     with zipfile.ZipFile(wheel) as zf:
-        names = set(zf.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         scripts = zf.read(entry_points).decode()
     assert "redrunner = backend.cli:main" in scripts

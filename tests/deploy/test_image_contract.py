@@ -206,3 +206,46 @@ def test_a_bundled_component_runs_with_only_the_volumes_writable(
     assert sorted(str(p) for p in data_dir.rglob("*")) == before, "something was written into the data dir"
     temp = Path(pod_server.env["ANSIBLE_LOCAL_TEMP"])
     assert temp.is_dir(), "Ansible did not use ANSIBLE_LOCAL_TEMP"
+
+
+def in_pod(server: PodLikeServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """`kubectl exec deploy/redrunner -- redrunner ARGS`: the pod's environment, no flags added."""
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        cwd=server.env["HOME"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_the_guides_backup_and_restore_run_in_the_pod_with_its_token_file(
+    pod_server: PodLikeServer, dockerfile: Dockerfile, tmp_path: Path
+) -> None:
+    """deploy/README.md steps 4 and 6: `redrunner each` finds the server and the token by itself."""
+    wait_started(pod_server, dockerfile)
+    assert "REDRUNNER_URL" not in pod_server.env and "REDRUNNER_TOKEN" not in pod_server.env
+    files = tmp_path / "app" / "files"
+    files.mkdir(parents=True)
+    (files / "upload.txt").write_text("kept\n")
+    paths = json.dumps({"files_path": str(files), "backup_root": str(tmp_path / "backups")})
+
+    backup = in_pod(pod_server, "each", "backup", "--tag", "backup", "--units", "files", "-e", paths, "--follow")
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    assert "[files] PLAY [Back up the files component]" in backup.stdout
+    listed = in_pod(pod_server, "jobs", "--tag", "backup", "-o", "json")
+    (job,) = json.loads(listed.stdout)
+
+    (files / "upload.txt").write_text("overwritten\n")
+    (files / "new.txt").write_text("added after the backup\n")
+    restore = in_pod(
+        pod_server, "each", "restore", "--tag", "backup", "--reuse-latest", "--units", "files", "-e", paths, "--follow"
+    )
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert sorted(p.name for p in files.iterdir()) == ["upload.txt"]
+    assert (files / "upload.txt").read_text() == "kept\n"
+    ops = [o["action"] for o in call(f"{pod_server.url}/api/v1/operations?job_id={job['id']}", "GET")[1]["items"]]
+    assert sorted(ops) == ["backup-files.yml", "restore-files.yml"]

@@ -15,7 +15,7 @@ import yaml
 
 import backend
 from backend.config import add_serve_arguments
-from tests.deploy.conftest import DEPLOY, KUSTOMIZATIONS, REPO
+from tests.deploy.conftest import DEPLOY, KUSTOMIZATIONS, OVERLAYS, REPO
 from tests.deploy.dockerfile import Dockerfile
 
 Obj = dict[str, Any]
@@ -282,3 +282,38 @@ def test_kustomizations_list_every_manifest_file() -> None:
         used = set(kustomization.get("resources", [])) | {p["path"] for p in kustomization.get("patches", [])}
         present = {p.name for p in Path(directory).glob("*.yaml")} - {"kustomization.yaml"}
         assert present <= used, f"{directory}: not referenced: {sorted(present - used)}"
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlays_say_where_the_image_comes_from(name: str) -> None:
+    # The place a user points at their registry: an `images:` entry for the base's image name.
+    kustomization = yaml.safe_load((DEPLOY / "overlays" / name / "kustomization.yaml").read_text())
+    (entry,) = [i for i in kustomization.get("images", []) if i["name"] == "redrunner"]
+    assert entry["newName"] and entry["newTag"] == backend.__version__
+
+
+def files_path_default() -> str:
+    defaults = yaml.safe_load((REPO / "components/project/roles/files/defaults/main.yml").read_text())
+    return str(defaults["files_path"])
+
+
+def test_app_volume_example_is_read_only_for_backups_and_writable_for_restores(rendered: Rendered) -> None:
+    backup, restore = rendered["examples/app-volume"], rendered["examples/app-volume-restore"]
+    path = files_path_default()
+    mount, volume = mount_for(backup, path)
+    # Inside the volume, not its mount point: a restore renames the directory it replaces.
+    assert mount["mountPath"] != path
+    assert mount["readOnly"] is True and set(volume) == {"name", "persistentVolumeClaim"}
+    restore_mount, restore_volume = mount_for(restore, path)
+    assert restore_mount["readOnly"] is False and restore_volume == volume
+    # The restore variant changes that one flag and nothing else.
+    flipped = copy.deepcopy(restore)
+    for m in server_container(flipped)["volumeMounts"]:
+        if m["mountPath"] == mount["mountPath"]:
+            m["readOnly"] = True
+    assert flipped == backup
+    # And the example is the single overlay plus that mount.
+    without = copy.deepcopy(backup)
+    server_container(without)["volumeMounts"].remove(mount)
+    pod_spec(without)["volumes"].remove(volume)
+    assert without == rendered[SQLITE]

@@ -123,3 +123,7 @@ def test_progress_line() -> None:
     assert api.progress_line(op) == "operation 7 backup-db.yml in db: running, 3/? tasks"
     op.update(status="successful", rc=0, progress={"tasks_done": 9, "tasks_total": 9})
     assert api.progress_line(op) == "operation 7 backup-db.yml in db: successful, 9/9 tasks, rc=0"
+    op.update(check=True, attempt=2, retries=3)
+    assert api.progress_line(op) == (
+        "operation 7 backup-db.yml in db (check mode): successful, 9/9 tasks, rc=0, attempt 2 of 4"
+    )

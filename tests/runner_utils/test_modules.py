@@ -46,11 +46,18 @@ def test_redrunner_operation_success_check_mode_and_follow(srv: RunningServer, t
     job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
     args = {"url": srv.url, "job_id": job["id"], "unit": "app", "action": "ok.yml"}
 
+    # Check mode runs the component's playbook as a dry run (--check) on the server.
     dry = run_module("redrunner_operation", args, cwd=tmp_path, check=True)
-    assert dry["changed"] is True and dry["operation_id"] is None
-    assert srv.get(f"operations?job_id={job['id']}").json()["items"] == []
+    assert dry.get("failed") is not True, dry
+    assert dry["changed"] is True and dry["status"] == "successful" and dry["operation"]["check"] is True
+    assert "(check mode)" in dry["summary"]
+    # With no Job to run in, check mode starts nothing.
+    nothing = run_module("redrunner_operation", {**args, "job_id": None}, cwd=tmp_path, check=True)
+    assert nothing["operation_id"] is None
+    assert [o["id"] for o in srv.get(f"operations?job_id={job['id']}").json()["items"]] == [dry["operation_id"]]
 
     done = run_module("redrunner_operation", args, cwd=tmp_path)
+    assert done["operation"]["check"] is False
     assert done.get("failed") is not True, done
     assert done["changed"] is True and done["status"] == "successful" and done["playbook_rc"] == 0
     assert done["terminal"] is True and done["stats"]["ok"] >= 1
@@ -116,3 +123,46 @@ def test_action_plugin_prints_progress_while_it_waits(srv: RunningServer, tmp_pa
     assert run.rc == 0, run.explain()
     assert "[localhost] operation " in run.stdout and "slow.yml in app: running" in run.stdout
     assert "slow.yml in app: successful" in run.stdout
+
+
+def test_the_module_follows_a_retry_chain_and_the_play_shows_each_attempt(srv: RunningServer, tmp_path: Path) -> None:
+    job = srv.post("jobs", {"tag": "t", "units": ["app"]}).json()
+    marker = tmp_path / "marker"
+    play = tmp_path / "retry.yml"
+    play.write_text(f"""
+- name: Run a flaky operation with a retry
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:
+    - name: Run it
+      redrunner_operation:
+        url: {srv.url}
+        job_id: {job["id"]}
+        unit: app
+        action: flaky.yml
+        extravars: {{flaky_marker: "{marker}", flaky_sleep: 2}}
+        retries: 2
+        retry_delay: 1
+        progress_interval: 1
+      register: out
+    - name: Show it
+      ansible.builtin.debug:
+        msg: "{{{{ out.summary }}}} after {{{{ out.attempts | length }}}} retried attempt(s)"
+""")
+    env = {
+        "ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
+        "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
+        "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins"),
+    }
+    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=env)
+    assert run.rc == 0, run.explain()
+    ops = sorted(srv.get(f"operations?job_id={job['id']}").json()["items"], key=lambda o: o["id"])
+    assert [(o["attempt"], o["status"]) for o in ops] == [(1, "failed"), (2, "successful")], run.stdout
+    assert f"flaky.yml in app: failed, 4/? tasks, rc=2, attempt 1 of 3; retried as operation {ops[1]['id']}" in (
+        run.stdout
+    )
+    assert f"operation {ops[1]['id']} flaky.yml in app: successful" in run.stdout and "attempt 2 of 3" in run.stdout
+    assert "after 1 retried attempt(s)" in run.stdout

@@ -1,0 +1,193 @@
+"""The client subcommands' command line: what each takes, checked before anything is sent.
+
+argparse reports a usage error with exit status 2, which is also the contract's status for
+usage errors, so a bad flag and a bad `-e` look the same to a script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from backend.statuses import JobStatus
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}")
+    return int(text)
+
+
+def name_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("an empty list")
+    return names
+
+
+def extravars(text: str) -> dict[str, Any]:
+    """`-e '{"k": 1}'` or `-e @vars.json`: a JSON object."""
+    source = text
+    if text.startswith("@"):
+        try:
+            source = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {exc.strerror or exc}") from None
+    try:
+        value = json.loads(source)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object: {text!r}")
+    return value
+
+
+def default_url(environ: Mapping[str, str] = os.environ) -> str:
+    """$REDRUNNER_URL; else the server beside us: its $REDRUNNER_PORT (the pod's setting) or 8787."""
+    if environ.get("REDRUNNER_URL"):
+        return environ["REDRUNNER_URL"]
+    port = environ.get("REDRUNNER_PORT", "")
+    return f"http://127.0.0.1:{port}" if port.isdigit() else DEFAULT_URL
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=default_url(),
+        help=f"server URL (default: $REDRUNNER_URL, else 127.0.0.1 on $REDRUNNER_PORT, else {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--token-file",
+        help="file holding the bearer token (default: $REDRUNNER_TOKEN_FILE, else the token in $REDRUNNER_TOKEN)",
+    )
+    common.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="table for people, json for scripts"
+    )
+    return common
+
+
+def run_options(parser: argparse.ArgumentParser) -> None:
+    """What starting an action takes, for `each` and `start` alike."""
+    parser.add_argument(
+        "-e",
+        "--extravars",
+        type=extravars,
+        action="append",
+        default=[],
+        metavar="JSON|@FILE",
+        help="extra vars as a JSON object or @file.json; repeatable, later ones win",
+    )
+    parser.add_argument("--timeout", type=positive_seconds, help="stop each run after this many seconds")
+    parser.add_argument("--check", action="store_true", help="a dry run (ansible-playbook --check)")
+    parser.add_argument("--queue", action="store_true", help="wait for a busy Unit instead of failing")
+    follow_options(parser)
+
+
+def follow_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--follow", action="store_true", help="print the output live and wait for the end")
+    ansi_option(parser)
+
+
+def ansi_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ansi", action="store_true", help="keep ansible's colour codes (default: plain text)")
+
+
+def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(prog=prog, description="Command-line client of a RedRunner server.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help, description=help)
+
+    jobs = add("jobs", "list Jobs, newest first")
+    jobs.add_argument("--tag")
+    jobs.add_argument("--status", choices=[str(s) for s in JobStatus])
+    jobs.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
+
+    add("job", "one Job with its Units and their latest Operations").add_argument("job_id", type=positive_int)
+
+    each = add("each", "run an action on every Unit of a Job (a new one, or the newest with the tag)")
+    each.add_argument("action", help="a playbook file name, or a shorthand: backup runs backup-<unit>.yml")
+    each.add_argument("--tag", required=True)
+    each.add_argument("--units", type=name_list, required=True, metavar="a,b,c")
+    each.add_argument("--reuse-latest", action="store_true", help="use the newest Job with the tag, if any")
+    run_options(each)
+
+    start = add("start", "run an action on one Unit of a Job")
+    start.add_argument("job_id", type=positive_int, metavar="JOB")
+    start.add_argument("unit", metavar="UNIT")
+    start.add_argument("action", metavar="ACTION")
+    run_options(start)
+
+    logs = add("logs", "an Operation's output")
+    logs.add_argument("operation_id", type=positive_int, metavar="OPERATION")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow it live to the end")
+    ansi_option(logs)
+
+    wait = add("wait", "wait until Operations (or every Operation of a Job) have ended")
+    wait.add_argument("operation_ids", type=positive_int, nargs="*", metavar="OPERATION")
+    wait.add_argument("--job", type=positive_int, metavar="ID")
+    wait.add_argument("--timeout", type=positive_seconds, help="give up after this many seconds (exit 1)")
+
+    add("cancel", "stop a pending or running Operation").add_argument(
+        "operation_id", type=positive_int, metavar="OPERATION"
+    )
+
+    rerun = add("rerun", "start again every Unit whose latest Operation did not succeed")
+    rerun.add_argument("job_id", type=positive_int, metavar="JOB")
+    rerun.add_argument(
+        "--status", type=name_list, metavar="s,t", help="only these end states (server default: all failures)"
+    )
+    rerun.add_argument("--units", type=name_list, metavar="a,b,c")
+    follow_options(rerun)
+
+    add("schedules", "list Schedules")
+    schedule = sub.add_parser("schedule", help="add, remove or fire a Schedule", description="Manage Schedules.")
+    verbs = schedule.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sadd = verbs.add_parser("add", parents=[common], help="create a Schedule")
+    sadd.add_argument("name")
+    sadd.add_argument("--cron", required=True, help='five fields: "m h dom mon dow"')
+    sadd.add_argument("--timezone", help="an IANA name (server default: UTC)")
+    sadd.add_argument("--tag", required=True)
+    sadd.add_argument("--units", type=name_list, required=True, metavar="a,b,c")
+    sadd.add_argument("--action", required=True)
+    sadd.add_argument("-e", "--extravars", type=extravars, action="append", default=[], metavar="JSON|@FILE")
+    sadd.add_argument("--timeout", type=positive_seconds)
+    sadd.add_argument("--check", action="store_true")
+    sadd.add_argument("--disabled", action="store_true", help="create it switched off")
+    verbs.add_parser("rm", parents=[common], help="delete a Schedule").add_argument("name")
+    verbs.add_parser("run", parents=[common], help="fire a Schedule now").add_argument("name")
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "wait" and bool(args.operation_ids) == (args.job is not None):
+        parser.error("wait takes OPERATION... or --job ID (one of the two)")
+    return args
+
+
+def merged_extravars(args: argparse.Namespace) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for part in getattr(args, "extravars", []):
+        merged.update(part)
+    return merged

@@ -1,0 +1,197 @@
+"""One coroutine per client subcommand: a call or two through the client, then the output.
+
+Each returns the exit status for what it started or waited for: 0 when every such Operation
+ended `successful`, 1 when any ended otherwise (or had not ended by `--timeout`). API errors and
+an unreachable server are raised and turned into 2 and 3 by `console.commandline.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from backend.statuses import JobStatus, OperationStatus
+from console.client import Event, Operation, RedRunnerClient
+from console.commandline import output
+from console.commandline.arguments import merged_extravars
+from console.commandline.follow import follow_operation, follow_operations, stream_lines
+from console.commandline.waiting import Deadline, wait_job, wait_operations
+
+OK, NOT_SUCCESSFUL = 0, 1
+
+T = TypeVar("T")
+
+Subcommand = Callable[[RedRunnerClient, argparse.Namespace], Awaitable[int]]
+
+
+def all_successful(ops: list[Operation]) -> int:
+    return OK if all(op.status == OperationStatus.SUCCESSFUL for op in ops) else NOT_SUCCESSFUL
+
+
+def json_mode(args: argparse.Namespace) -> bool:
+    return bool(args.output == "json")
+
+
+def show(args: argparse.Namespace, value: T, as_table: Callable[[T], None]) -> None:
+    """`-o json`: the value as one JSON document; otherwise the table made for it."""
+    if json_mode(args):
+        output.emit_json(value)
+    else:
+        as_table(value)
+
+
+async def started(client: RedRunnerClient, args: argparse.Namespace, ops: list[Operation], prefixed: bool) -> int:
+    """Show the Operations just started; with --follow, their output live, then how they ended.
+
+    With `-o json` stdout must stay one JSON document, so the live lines go to stderr then.
+    """
+    if not args.follow:
+        show(args, ops, output.operations_table)
+        return OK
+    lines = stream_lines(sys.stderr if json_mode(args) else sys.stdout)
+    ended = await follow_operations(client, ops, lines, prefixed=prefixed, ansi=args.ansi)
+    if json_mode(args):
+        output.emit_json(ended)
+    else:
+        sys.stdout.write("\n")
+        output.operations_table(ended)
+    return all_successful(ended)
+
+
+async def jobs(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    found = await client.list_jobs(tag=args.tag, status=args.status, limit=args.limit)
+    show(args, found, output.jobs_table)
+    return OK
+
+
+async def job(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    found = await client.get_job(args.job_id)
+    show(args, found, output.job_detail)
+    return OK
+
+
+async def each(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    # POST /jobs adds the listed Units to a reused Job too, so the action finds every one.
+    target = await client.create_job(args.tag, args.units, reuse_latest=args.reuse_latest)
+    ops = await client.start_action(
+        target.id,
+        args.action,
+        args.units,
+        extravars=merged_extravars(args),
+        queue=args.queue,
+        timeout=args.timeout,
+        check=args.check,
+    )
+    return await started(client, args, ops, prefixed=True)
+
+
+async def start(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    op = await client.start_operation(
+        args.job_id,
+        args.unit,
+        args.action,
+        extravars=merged_extravars(args),
+        queue=args.queue,
+        timeout=args.timeout,
+        check=args.check,
+    )
+    return await started(client, args, [op], prefixed=False)
+
+
+async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    if json_mode(args):
+        # One document: the events (each with its stdout), all of them once the run has ended.
+        if args.follow:
+            await wait_operations(client, [args.operation_id], Deadline(None))
+        events: list[Event] = []
+        after, complete = 0, False
+        while not complete:
+            page = await client.events(args.operation_id, after=after, limit=5000)
+            events.extend(page.items)
+            after = page.next_after
+            complete = page.complete or not page.items
+        output.emit_json(events)
+        if not args.follow:
+            return OK
+        return all_successful([await client.get_operation(args.operation_id)])
+    if not args.follow:
+        sys.stdout.write(await client.stdout(args.operation_id, ansi=args.ansi))
+        return OK
+    op = await client.get_operation(args.operation_id)
+    ended = await follow_operation(client, op, stream_lines(sys.stdout), ansi=args.ansi)
+    return all_successful([ended])
+
+
+async def wait(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    deadline = Deadline(args.timeout)
+    if args.job is not None:
+        found = await wait_job(client, args.job, deadline)
+        show(args, found, output.job_detail)
+        return OK if found.status in (JobStatus.SUCCESSFUL, JobStatus.NEW) else NOT_SUCCESSFUL
+    ops = await wait_operations(client, args.operation_ids, deadline)
+    show(args, ops, output.operations_table)
+    return all_successful(ops)
+
+
+async def cancel(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    await client.cancel_operation(args.operation_id)
+    op = await client.get_operation(args.operation_id)
+    show(args, op, lambda one: output.operations_table([one]))
+    return OK
+
+
+async def rerun(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    ops = await client.rerun(args.job_id, statuses=args.status, units=args.units)
+    if not ops and not json_mode(args):
+        sys.stderr.write(f"redrunner: nothing to rerun in Job {args.job_id}\n")
+    return await started(client, args, ops, prefixed=True)
+
+
+async def schedules(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    found = await client.list_schedules()
+    show(args, found, output.schedules_table)
+    return OK
+
+
+async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    if args.verb == "add":
+        body: dict[str, Any] = {
+            "name": args.name,
+            "cron": args.cron,
+            "tag": args.tag,
+            "units": args.units,
+            "action": args.action,
+            "enabled": not args.disabled,
+        }
+        optional = {"timezone": args.timezone, "timeout": args.timeout, "extravars": merged_extravars(args)}
+        body.update({k: v for k, v in optional.items() if v})
+        if args.check:
+            body["check"] = True
+        created = await client.create_schedule(body)
+        show(args, created, lambda one: output.schedules_table([one]))
+    elif args.verb == "rm":
+        await client.delete_schedule(args.name)
+        if json_mode(args):
+            output.emit_json({"deleted": args.name})
+        else:
+            sys.stdout.write(f"deleted {args.name}\n")
+    else:
+        fired = await client.run_schedule(args.name)
+        show(args, fired, output.job_detail)
+    return OK
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "jobs": jobs,
+    "job": job,
+    "each": each,
+    "start": start,
+    "logs": logs,
+    "wait": wait,
+    "cancel": cancel,
+    "rerun": rerun,
+    "schedules": schedules,
+    "schedule": schedule,
+}

@@ -21,8 +21,28 @@ class Source(Protocol):
     async def create_job(self, tag: str, units: list[str] | None = None) -> Job: ...
     async def add_unit(self, job_id: int, name: str) -> Unit: ...
     async def start_operation(
-        self, job_id: int, unit: str, action: str, *, extravars: Mapping[str, Any] | None = None
+        self,
+        job_id: int,
+        unit: str,
+        action: str,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
     ) -> Operation: ...
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
+    ) -> list[Operation]: ...
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]: ...
     async def get_operation(self, op_id: int) -> Operation: ...
     async def list_operations(
         self,

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -118,6 +118,11 @@ class ActionChoice:
     action: str
     extravars: dict[str, Any]
     extravars_text: str
+    check: bool = False
+    retries: int = 0
+
+
+MAX_RETRIES = 10
 
 
 def parse_extravars(text: str) -> dict[str, Any]:
@@ -155,6 +160,10 @@ class ActionScreen(ModalScreen[ActionChoice | None]):
                 yield Label("nothing to choose from", classes="dialog-empty")
             yield Label("extravars (JSON object, optional; tab to edit, enter to start)", classes="dialog-hint")
             yield Input(placeholder='{"files_path": "/srv/files"}', id="extravars")
+            with Horizontal(classes="dialog-options"):
+                yield Checkbox("check mode (dry run)", id="check")
+                yield Label("retries", classes="dialog-hint")
+                yield Input("0", id="retries", restrict=r"[0-9]*", max_length=2)
             yield Label("", id="action-error", classes="dialog-error")
 
     def on_mount(self) -> None:
@@ -182,6 +191,7 @@ class ActionScreen(ModalScreen[ActionChoice | None]):
 
     @on(OptionList.OptionSelected)
     @on(Input.Submitted, "#extravars")
+    @on(Input.Submitted, "#retries")
     def _chosen(self) -> None:
         action = self._highlighted()
         if action is None:
@@ -190,11 +200,19 @@ class ActionScreen(ModalScreen[ActionChoice | None]):
         try:
             extravars = parse_extravars(text)
         except ValueError as exc:
-            self.error_text = str(exc)
-            self.query_one("#action-error", Label).update(self.error_text)
-            self.query_one("#extravars", Input).focus()
+            self._refuse(str(exc), "#extravars")
             return
-        self.dismiss(ActionChoice(action, extravars, text.strip()))
+        retries = int(self.query_one("#retries", Input).value or 0)
+        if retries > MAX_RETRIES:
+            self._refuse(f"retries: at most {MAX_RETRIES}", "#retries")
+            return
+        check = self.query_one("#check", Checkbox).value
+        self.dismiss(ActionChoice(action, extravars, text.strip(), check, retries))
+
+    def _refuse(self, message: str, widget: str) -> None:
+        self.error_text = message
+        self.query_one("#action-error", Label).update(message)
+        self.query_one(widget, Input).focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -12,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from backend.statuses import OperationStatus
 from console.client import (
+    TERMINAL,
     ApiError,
     EventFrame,
     Job,
@@ -33,6 +34,9 @@ from console.screens.history import HistoryScreen
 from console.widgets.connection import ConnectionBar
 from console.widgets.units_table import UnitsTable
 
+# What `r` reruns: the server's default for /rerun.
+RERUN_STATUSES = TERMINAL - {OperationStatus.SUCCESSFUL}
+
 # The key under which extravars given for "every Unit" are remembered.
 EVERY_UNIT = "*"
 
@@ -50,6 +54,7 @@ class JobScreen(ConsoleScreen):
         Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
         Binding("c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"),
         Binding("u", "add_unit", "Add unit", id="job.add_unit", tooltip="Add a Unit to this Job"),
+        Binding("r", "rerun", "Rerun", id="job.rerun", tooltip="Start again every Unit whose latest run failed"),
         Binding("h", "history", "History", id="job.history", tooltip="The selected Unit's Operations, newest first"),
     ]
 
@@ -314,11 +319,38 @@ class JobScreen(ConsoleScreen):
         if question and not await self.app.push_screen_wait(ConfirmScreen(question)):
             self.notify(f"{choice.action}: not started", timeout=3)
             return
-        await self._start(units, choice.action, choice.extravars)
+        if every:
+            await self._start_every(units, choice)
+        else:
+            await self._start(units, choice)
 
-    async def _start(self, units: list[str], action: str, extravars: dict[str, Any]) -> None:
+    async def _start_every(self, units: list[str], choice: ActionChoice) -> None:
+        """One `/actions` request: every Unit starts, or none does (a busy one names itself)."""
+        try:
+            ops = await self.source.start_action(
+                self.job_id,
+                choice.action,
+                units,
+                extravars=choice.extravars,
+                check=choice.check,
+                retries=choice.retries,
+            )
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"{choice.action} on every Unit (nothing started)", exc)
+            return
+        for op in ops:
+            self.post_message(OperationChanged(op))
+        self.notify(f"{choice.action} started on {', '.join(op.unit for op in ops)}", timeout=3)
+
+    async def _start(self, units: list[str], choice: ActionChoice) -> None:
+        action = choice.action
         results = await asyncio.gather(
-            *(self.source.start_operation(self.job_id, unit, action, extravars=extravars) for unit in units),
+            *(
+                self.source.start_operation(
+                    self.job_id, unit, action, extravars=choice.extravars, check=choice.check, retries=choice.retries
+                )
+                for unit in units
+            ),
             return_exceptions=True,
         )
         started, refused = [], []
@@ -333,6 +365,30 @@ class JobScreen(ConsoleScreen):
             self.notify(f"{action} started on {', '.join(started)}", timeout=3)
         if refused:
             self.notify("; ".join(refused), severity="error", timeout=6)
+
+    def action_rerun(self) -> None:
+        failed = sorted(
+            u.name for u in self.units.values() if u.latest_operation and u.latest_operation.status in RERUN_STATUSES
+        )
+        if not failed:
+            self.notify("no Unit's latest Operation failed: nothing to rerun", severity="warning", timeout=3)
+            return
+        self._rerun(failed)
+
+    @work(exclusive=True, group="job-action", exit_on_error=False)
+    async def _rerun(self, units: list[str]) -> None:
+        question = f"Rerun the latest Operation of {', '.join(units)} in Job {self.job_id}, with the same request?"
+        if not await self.app.push_screen_wait(ConfirmScreen(question)):
+            return
+        try:
+            ops = await self.source.rerun(self.job_id, units=units)
+        except (ApiError, Unavailable) as exc:
+            self.report_error("Rerun", exc)
+            return
+        for op in ops:
+            self.post_message(OperationChanged(op))
+        started = ", ".join(f"{op.unit} ({op.action})" for op in ops) or "nothing (already rerun?)"
+        self.notify(f"rerun: {started}", timeout=3)
 
     def action_history(self) -> None:
         unit = self.selected

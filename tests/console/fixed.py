@@ -316,8 +316,32 @@ class FixedSource:
         raise NotImplementedError("snapshot tests do not act")
 
     async def start_operation(
-        self, job_id: int, unit: str, action: str, *, extravars: Mapping[str, Any] | None = None
+        self,
+        job_id: int,
+        unit: str,
+        action: str,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
     ) -> Operation:
+        raise NotImplementedError("snapshot tests do not act")
+
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
+    ) -> list[Operation]:
+        raise NotImplementedError("snapshot tests do not act")
+
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]:
         raise NotImplementedError("snapshot tests do not act")
 
     async def get_operation(self, op_id: int) -> Operation:
@@ -347,7 +371,8 @@ class FixedSource:
         raise NotImplementedError("snapshot tests do not act")
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
-        return []
+        units = [unit] if unit else ["cache", "db"]
+        return [Playbook(f"{action}-{u}.yml", action, u) for u in units for action in ("backup", "restore")]
 
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         return {"backup-db.yml": 300.0}.get(action)

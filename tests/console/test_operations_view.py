@@ -104,3 +104,45 @@ async def test_a_units_history_newest_first_each_openable(project_server: Runnin
         assert history.ids == [second, first]
         await pilot.press("down", "enter")
         await until(pilot, lambda: isinstance(app.screen, OperationScreen) and app.screen.op_id == first)
+
+
+async def test_each_is_all_or_nothing_and_r_reruns_failed_units(project_server: RunningServer) -> None:
+    srv = project_server
+    job_id = make_job(srv, "jobactions", ["db", "web"])
+    busy = start(srv, job_id, "db", "slow-db.yml")
+    app = app_for(srv, job_id=job_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await job_screen(app, pilot, 2)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+        await pilot.press("enter")  # backup, on db and web: db is busy
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: any("nothing started" in n.message for n in app._notifications), what="refusal")
+        # One /actions request: web did not start either.
+        assert [op["id"] for op in operations(srv, job_id)] == [busy]
+        srv.post(f"operations/{busy}/cancel", {})
+        srv.wait_terminal(busy)
+
+        await until(pilot, lambda: str(app.screen.query_one(UnitsTable).get_cell("db", "status")) == "canceled", 10)
+        await pilot.press("r")
+        confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        assert "db" in confirm.question and "web" not in confirm.question
+        await pilot.press("y")
+        rerun = await until(pilot, lambda: [op for op in operations(srv, job_id) if op["rerun_of"] == busy])
+        assert rerun[0]["action"] == "slow-db.yml"
+        srv.post(f"operations/{rerun[0]['id']}/cancel", {})
+
+
+async def test_the_action_dialog_sends_check_mode_and_retries(project_server: RunningServer) -> None:
+    srv = project_server
+    job_id = make_job(srv, "dry", ["db"])
+    app = app_for(srv, job_id=job_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await job_screen(app, pilot, 1)
+        await pilot.press("a")
+        dialog = await until(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen)
+        await pilot.press("tab", "tab", "space", "tab", "ctrl+u", "2", "enter")  # extravars, check, retries
+        ops = await until(pilot, lambda: operations(srv, job_id))
+        assert dialog.choices[0][0] == ops[0]["action"] == "backup-db.yml"
+        assert ops[0]["check"] is True and ops[0]["retries"] == 2

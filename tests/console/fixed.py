@@ -363,6 +363,9 @@ class FixedSource:
             if unit in (None, op.unit) and status in (None, op.status)
         ][:limit]
 
+    async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
+        return OUTPUT
+
     async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
         items = [e for e in output_events(op_id) if e.seq > after][:limit] if op_id == OPERATION.id else []
         return EventsPage(items=items, next_after=items[-1].seq if items else after, complete=True)

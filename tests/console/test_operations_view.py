@@ -146,3 +146,23 @@ async def test_the_action_dialog_sends_check_mode_and_retries(project_server: Ru
         ops = await until(pilot, lambda: operations(srv, job_id))
         assert dialog.choices[0][0] == ops[0]["action"] == "backup-db.yml"
         assert ops[0]["check"] is True and ops[0]["retries"] == 2
+
+
+async def test_s_saves_the_output_with_its_colours(
+    project_server: RunningServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = project_server
+    job_id = make_job(srv, "save", ["db"])
+    op_id = start(srv, job_id, "db", "backup-db.yml")
+    srv.wait_terminal(op_id)
+    monkeypatch.chdir(tmp_path)
+    app = app_for(srv)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_operation(op_id)
+        await until(pilot, lambda: isinstance(app.screen, OperationScreen))
+        await pilot.press("s")
+        saved = tmp_path / f"redrunner-operation-{op_id}.log"
+        await until(pilot, saved.exists, 10, "saved file")
+        text = saved.read_text()
+        assert "\x1b[" in text and "PLAY RECAP" in text  # the console asks for colour
+        assert "\x1b[" not in srv.get(f"operations/{op_id}/stdout").body.decode()  # the API's default is plain

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from console.client import ApiError, Job, Operation, Unavailable
 from console.commands import ConsoleCommands
 from console.screens.base import ConsoleScreen
-from console.screens.dialogs import ConfirmScreen
+from console.screens.dialogs import ActionChoice, ConfirmScreen
 from console.screens.home import HomeScreen
 from console.screens.job import JobScreen
 from console.screens.operation import OperationScreen
@@ -48,6 +48,8 @@ class RedRunnerApp(App[int]):
         self.tag = tag
         self.start_job_id = job_id
         self.now = now
+        # The last extravars given per (Unit, action), offered again in the action dialog.
+        self._extravars: dict[tuple[str, str], str] = {}
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen(self.tag)
@@ -80,6 +82,12 @@ class RedRunnerApp(App[int]):
 
     def open_operation(self, op_id: int) -> None:
         self.push_screen(OperationScreen(op_id))
+
+    def remembered_extravars(self, unit: str) -> dict[str, str]:
+        return {action: text for (name, action), text in self._extravars.items() if name == unit}
+
+    def remember_extravars(self, unit: str, choice: ActionChoice) -> None:
+        self._extravars[(unit, choice.action)] = choice.extravars_text
 
     def known_jobs(self) -> list[Job]:
         """The Jobs of the home screen's list (under any screen), newest first."""

@@ -243,8 +243,9 @@ class RedRunnerClient:
         queue: bool = False,
         timeout: float | None = None,
         check: bool = False,
+        retries: int = 0,
     ) -> Operation:
-        body = _run_request(action, extravars, queue, timeout, check)
+        body = _run_request(action, extravars, queue, timeout, check, retries)
         return await self._typed(Operation.from_wire, "POST", f"jobs/{job_id}/units/{unit}", json=body)
 
     async def start_action(
@@ -257,9 +258,10 @@ class RedRunnerClient:
         queue: bool = False,
         timeout: float | None = None,
         check: bool = False,
+        retries: int = 0,
     ) -> list[Operation]:
         """`action` on every listed Unit (all of the Job's by default), all or nothing."""
-        body = _run_request(action, extravars, queue, timeout, check)
+        body = _run_request(action, extravars, queue, timeout, check, retries)
         if units:
             body["units"] = units
         return await self._typed(_operations, "POST", f"jobs/{job_id}/actions", json=body)
@@ -440,7 +442,12 @@ def _operations(body: Any) -> list[Operation]:
 
 
 def _run_request(
-    action: str, extravars: Mapping[str, Any] | None, queue: bool, timeout: float | None, check: bool
+    action: str,
+    extravars: Mapping[str, Any] | None,
+    queue: bool,
+    timeout: float | None,
+    check: bool,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """The body shared by one-Unit starts and `/actions`: only what the caller set."""
     body: dict[str, Any] = {"action": action}
@@ -452,6 +459,8 @@ def _run_request(
         body["timeout"] = timeout
     if check:
         body["check"] = True
+    if retries:
+        body["retries"] = retries
     return body
 
 

@@ -61,12 +61,11 @@ class ConsoleCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         typed = self._typed(query)
-        titles = set()
         if typed is not None:
-            titles.add(typed[0])
             yield Hit(1.0, typed[0], typed[2], text=typed[0], help=typed[1])
+        same = (typed[0], f"{typed[0]} (") if typed is not None else ()
         matcher = self.matcher(query)
         for title, help_text, command in self._commands():
             score = matcher.match(title)
-            if score > 0 and not title.startswith(tuple(titles) if titles else ()):
+            if score > 0 and not (title in same or (same and title.startswith(same[1]))):
                 yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)

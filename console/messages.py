@@ -57,3 +57,10 @@ class PreviousDuration(Message):
 
     action: str
     seconds: float | None
+
+
+@dataclass
+class TasksFound(Message):
+    """The task each Operation was at, read from its stored events (not only live ones)."""
+
+    tasks: dict[int, str]

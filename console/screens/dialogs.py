@@ -1,45 +1,22 @@
-"""Modal dialogs: pick a playbook or action, confirm, create a Job."""
+"""Modal dialogs: pick a playbook or action (with extravars), confirm, create a Job, add a Unit."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-
-
-class PickScreen(ModalScreen[str | None]):
-    """Choose one value from a list (playbooks for a Unit, actions for every Unit)."""
-
-    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without choosing")]
-
-    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.choices = choices
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            if self.choices:
-                yield OptionList(*[Option(label, id=value) for value, label in self.choices], id="choices")
-            else:
-                yield Label("nothing to choose from", classes="dialog-empty")
-
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -131,6 +108,111 @@ class AddUnitScreen(ModalScreen[str | None]):
             )
             return
         self.dismiss(name)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class ActionChoice:
+    action: str
+    extravars: dict[str, Any]
+    extravars_text: str
+    check: bool = False
+    retries: int = 0
+
+
+MAX_RETRIES = 10
+
+
+def parse_extravars(text: str) -> dict[str, Any]:
+    """The extravars box: empty, or a JSON object. ValueError says what is wrong, before sending."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(value, dict):
+        raise ValueError('extravars must be a JSON object, like {"files_path": "/srv/files"}')
+    return value
+
+
+class ActionScreen(ModalScreen[ActionChoice | None]):
+    """Choose an action and give its extravars (JSON, checked here); the last extravars given for
+    each action are offered again (`remembered`, kept by the caller per Unit and action)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="dialog.close", tooltip="Close without starting")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], remembered: dict[str, str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.remembered = remembered
+        self.error_text = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.choices:
+                yield OptionList(*[Option(label, id=value) for value, label in self.choices], id="choices")
+            else:
+                yield Label("nothing to choose from", classes="dialog-empty")
+            yield Label("extravars (JSON object, optional; tab to edit, enter to start)", classes="dialog-hint")
+            yield Input(placeholder='{"files_path": "/srv/files"}', id="extravars")
+            with Horizontal(classes="dialog-options"):
+                yield Checkbox("check mode (dry run)", id="check")
+                yield Label("retries", classes="dialog-hint")
+                yield Input("0", id="retries", restrict=r"[0-9]*", max_length=2)
+            yield Label("", id="action-error", classes="dialog-error")
+
+    def on_mount(self) -> None:
+        if self.choices:
+            self.query_one("#choices", OptionList).focus()
+            self._show_remembered(self.choices[0][0])
+
+    @property
+    def extravars_text(self) -> str:
+        return self.query_one("#extravars", Input).value
+
+    def _highlighted(self) -> str | None:
+        if not self.choices:
+            return None
+        index = self.query_one("#choices", OptionList).highlighted
+        return self.choices[index if index is not None else 0][0]
+
+    def _show_remembered(self, action: str) -> None:
+        self.query_one("#extravars", Input).value = self.remembered.get(action, "")
+
+    @on(OptionList.OptionHighlighted)
+    def _highlight(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self._show_remembered(event.option.id)
+
+    @on(OptionList.OptionSelected)
+    @on(Input.Submitted, "#extravars")
+    @on(Input.Submitted, "#retries")
+    def _chosen(self) -> None:
+        action = self._highlighted()
+        if action is None:
+            return
+        text = self.extravars_text
+        try:
+            extravars = parse_extravars(text)
+        except ValueError as exc:
+            self._refuse(str(exc), "#extravars")
+            return
+        retries = int(self.query_one("#retries", Input).value or 0)
+        if retries > MAX_RETRIES:
+            self._refuse(f"retries: at most {MAX_RETRIES}", "#retries")
+            return
+        check = self.query_one("#check", Checkbox).value
+        self.dismiss(ActionChoice(action, extravars, text.strip(), check, retries))
+
+    def _refuse(self, message: str, widget: str) -> None:
+        self.error_text = message
+        self.query_one("#action-error", Label).update(message)
+        self.query_one(widget, Input).focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

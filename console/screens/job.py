@@ -11,7 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from backend.statuses import OperationStatus
 from console.client import (
+    TERMINAL,
     ApiError,
     EventFrame,
     Job,
@@ -23,15 +25,25 @@ from console.client import (
     Unit,
     UnitFrame,
 )
-from console.messages import JobStreamChange, OperationChanged, PreviousDuration
+from console.messages import JobStreamChange, OperationChanged, PreviousDuration, TasksFound
 from console.present import job_status, newer, status_text, units_summary
+from console.restore import is_restore, restore_question, restore_source
 from console.screens.base import ConsoleScreen
-from console.screens.dialogs import AddUnitScreen, PickScreen
+from console.screens.dialogs import ActionChoice, ActionScreen, AddUnitScreen, ConfirmScreen
+from console.screens.history import HistoryScreen
 from console.widgets.connection import ConnectionBar
 from console.widgets.units_table import UnitsTable
 
+# What `r` reruns: the server's default for /rerun.
+RERUN_STATUSES = TERMINAL - {OperationStatus.SUCCESSFUL}
+
+# The key under which extravars given for "every Unit" are remembered.
+EVERY_UNIT = "*"
+
 # Event frames only mark an Operation as changed; its counts are re-read at most this often.
 REFRESH_PERIOD = 0.5
+# Stored events read back to find the task a run was at (a task emits a few events per host).
+TASK_LOOKBACK = 50
 
 
 class JobScreen(ConsoleScreen):
@@ -42,6 +54,8 @@ class JobScreen(ConsoleScreen):
         Binding("e", "start_each", "Each", id="job.each", tooltip="Start the same action on every Unit"),
         Binding("c", "cancel", "Cancel", id="job.cancel", tooltip="Cancel the selected Unit's running Operation"),
         Binding("u", "add_unit", "Add unit", id="job.add_unit", tooltip="Add a Unit to this Job"),
+        Binding("r", "rerun", "Rerun", id="job.rerun", tooltip="Start again every Unit whose latest run failed"),
+        Binding("h", "history", "History", id="job.history", tooltip="The selected Unit's Operations, newest first"),
     ]
 
     def __init__(self, job_id: int) -> None:
@@ -52,12 +66,14 @@ class JobScreen(ConsoleScreen):
         self.previous: dict[str, float | None] = {}
         self.tasks: dict[int, str] = {}
         self._dirty: set[int] = set()
+        self._tasks_asked: set[int] = set()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▶")
         yield ConnectionBar(self.source.url)
         yield Static("", id="job-summary")
         yield UnitsTable(id="units")
+        yield Static("", id="unit-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -143,6 +159,47 @@ class JobScreen(ConsoleScreen):
         self.previous[event.action] = event.seconds
         self._redraw()
 
+    # Events seen live name the task; for runs that were already under way or over when the screen
+    # opened, the last stored events do.
+    @work(group="job-tasks", exit_on_error=False)
+    async def _fetch_tasks(self, ops: list[Operation]) -> None:
+        found: dict[int, str] = {}
+        for op in ops:
+            try:
+                page = await self.source.events(
+                    op.id, after=max(0, op.event_count - TASK_LOOKBACK), limit=TASK_LOOKBACK
+                )
+            except (ApiError, Unavailable):
+                self._tasks_asked.discard(op.id)
+                continue
+            tasks = [event.task for event in page.items if event.task]
+            if tasks:
+                found[op.id] = tasks[-1]
+        if found:
+            self.post_message(TasksFound(found))
+
+    @on(TasksFound)
+    def _tasks_found(self, event: TasksFound) -> None:
+        for op_id, task in event.tasks.items():
+            self.tasks.setdefault(op_id, task)
+        self._redraw()
+
+    @on(DataTable.RowHighlighted, "#units")
+    def _show_detail(self) -> None:
+        self.query_one("#unit-detail", Static).update(self._detail(self.selected))
+
+    def _detail(self, unit: Unit | None) -> Text:
+        op = unit.latest_operation if unit else None
+        if unit is None or op is None:
+            return Text("")
+        task = self.tasks.get(op.id)
+        parts: list[str | tuple[str, str] | Text] = [(unit.name, "bold"), f" · {op.action} · ", status_text(op.status)]
+        if task:
+            parts.append(f" at task '{task}'" if op.terminal and op.status != "successful" else f" · task '{task}'")
+        if op.error:
+            parts.append((f": {op.error}", "red"))
+        return Text.assemble(*parts)
+
     # -- rendering ----------------------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -151,6 +208,18 @@ class JobScreen(ConsoleScreen):
 
     def _redraw(self) -> None:
         units = sorted(self.units.values(), key=lambda u: u.name)
+        unknown = [
+            u.latest_operation
+            for u in units
+            if u.latest_operation
+            and u.latest_operation.event_count
+            and u.latest_operation.id not in self.tasks
+            and u.latest_operation.id not in self._tasks_asked
+            and not u.latest_operation.active
+        ]
+        if unknown:
+            self._tasks_asked.update(op.id for op in unknown)
+            self._fetch_tasks(unknown)
         for unit in units:
             op = unit.latest_operation
             if op and op.active and op.action not in self.previous:
@@ -173,6 +242,7 @@ class JobScreen(ConsoleScreen):
         )
         self.query_one("#job-summary", Static).update(summary)
         self.query_one(UnitsTable).show_units(units, self.console_app.now(), self.previous, self.tasks)
+        self._show_detail()
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -205,9 +275,10 @@ class JobScreen(ConsoleScreen):
             self.report_error("Playbooks", exc)
             return
         choices = [(p.name, p.name) for p in playbooks]
-        action = await self.app.push_screen_wait(PickScreen(f"Run on {unit}", choices))
-        if action:
-            await self._start([unit], action)
+        remembered = self.console_app.remembered_extravars(unit)
+        choice = await self.app.push_screen_wait(ActionScreen(f"Run on {unit}", choices, remembered))
+        if choice is not None:
+            await self._confirm_and_start([unit], choice, every=False)
 
     def action_start_each(self) -> None:
         self._pick_each()
@@ -228,13 +299,59 @@ class JobScreen(ConsoleScreen):
             (action, f"{action}  ({len(units)}/{len(names)} units: {', '.join(sorted(units))})")
             for action, units in sorted(covers.items())
         ]
-        action = await self.app.push_screen_wait(PickScreen("Run on every Unit", choices))
-        if action:
-            await self._start(sorted(covers[action]), action)
+        remembered = self.console_app.remembered_extravars(EVERY_UNIT)
+        choice = await self.app.push_screen_wait(ActionScreen("Run on every Unit", choices, remembered))
+        if choice is not None:
+            await self._confirm_and_start(sorted(covers[choice.action]), choice, every=True)
 
-    async def _start(self, units: list[str], action: str) -> None:
+    async def _confirm_and_start(self, units: list[str], choice: ActionChoice, every: bool) -> None:
+        """Starting on every Unit, and any restore, asks first; a restore names the Job it takes."""
+        self.console_app.remember_extravars(EVERY_UNIT if every else units[0], choice)
+        question = ""
+        if is_restore(choice.action):
+            try:
+                found = await restore_source(self.source, units, choice.extravars)
+            except (ApiError, Unavailable) as exc:
+                self.report_error("Finding the backup to restore", exc)
+                return
+            question = restore_question(units, choice.action, found)
+        elif every:
+            question = f"Start {choice.action} on every Unit of Job {self.job_id} ({', '.join(units)})?"
+        if question and not await self.app.push_screen_wait(ConfirmScreen(question)):
+            self.notify(f"{choice.action}: not started", timeout=3)
+            return
+        if every:
+            await self._start_every(units, choice)
+        else:
+            await self._start(units, choice)
+
+    async def _start_every(self, units: list[str], choice: ActionChoice) -> None:
+        """One `/actions` request: every Unit starts, or none does (a busy one names itself)."""
+        try:
+            ops = await self.source.start_action(
+                self.job_id,
+                choice.action,
+                units,
+                extravars=choice.extravars,
+                check=choice.check,
+                retries=choice.retries,
+            )
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"{choice.action} on every Unit (nothing started)", exc)
+            return
+        for op in ops:
+            self.post_message(OperationChanged(op))
+        self.notify(f"{choice.action} started on {', '.join(op.unit for op in ops)}", timeout=3)
+
+    async def _start(self, units: list[str], choice: ActionChoice) -> None:
+        action = choice.action
         results = await asyncio.gather(
-            *(self.source.start_operation(self.job_id, unit, action) for unit in units),
+            *(
+                self.source.start_operation(
+                    self.job_id, unit, action, extravars=choice.extravars, check=choice.check, retries=choice.retries
+                )
+                for unit in units
+            ),
             return_exceptions=True,
         )
         started, refused = [], []
@@ -249,6 +366,35 @@ class JobScreen(ConsoleScreen):
             self.notify(f"{action} started on {', '.join(started)}", timeout=3)
         if refused:
             self.notify("; ".join(refused), severity="error", timeout=6)
+
+    def action_rerun(self) -> None:
+        failed = sorted(
+            u.name for u in self.units.values() if u.latest_operation and u.latest_operation.status in RERUN_STATUSES
+        )
+        if not failed:
+            self.notify("no Unit's latest Operation failed: nothing to rerun", severity="warning", timeout=3)
+            return
+        self._rerun(failed)
+
+    @work(exclusive=True, group="job-action", exit_on_error=False)
+    async def _rerun(self, units: list[str]) -> None:
+        question = f"Rerun the latest Operation of {', '.join(units)} in Job {self.job_id}, with the same request?"
+        if not await self.app.push_screen_wait(ConfirmScreen(question)):
+            return
+        try:
+            ops = await self.source.rerun(self.job_id, units=units)
+        except (ApiError, Unavailable) as exc:
+            self.report_error("Rerun", exc)
+            return
+        for op in ops:
+            self.post_message(OperationChanged(op))
+        started = ", ".join(f"{op.unit} ({op.action})" for op in ops) or "nothing (already rerun?)"
+        self.notify(f"rerun: {started}", timeout=3)
+
+    def action_history(self) -> None:
+        unit = self.selected
+        if unit is not None:
+            self.app.push_screen(HistoryScreen(self.job_id, unit.name))
 
     def action_cancel(self) -> None:
         unit = self.selected

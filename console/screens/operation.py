@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -31,6 +32,13 @@ class OperationScreen(ConsoleScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="operation.back", tooltip="Back (or close the find bar)"),
         Binding("c", "cancel", "Cancel", id="operation.cancel", tooltip="Cancel this Operation"),
+        Binding(
+            "s",
+            "save",
+            "Save",
+            id="operation.save",
+            tooltip="Save the whole output with its colours to ./redrunner-operation-ID.log (less -R)",
+        ),
     ]
 
     def __init__(self, op_id: int) -> None:
@@ -135,3 +143,24 @@ class OperationScreen(ConsoleScreen):
             self.notify("this operation is not running", severity="warning", timeout=3)
             return
         self.console_app.confirm_cancel(self.operation)
+
+    def action_save(self) -> None:
+        self._save(Path.cwd() / f"redrunner-operation-{self.op_id}.log")
+
+    @work(exclusive=True, group="operation-save", exit_on_error=False)
+    async def _save(self, path: Path) -> None:
+        # The server's own text with ansible's colours (the API gives plain text unless asked).
+        try:
+            text = await self.source.stdout(self.op_id, ansi=True)
+            await asyncio.to_thread(_write_whole, path, text)
+        except (ApiError, Unavailable, OSError) as exc:
+            self.report_error(f"Save operation {self.op_id}", exc)
+            return
+        self.notify(f"saved to {path} (less -R shows its colours)", timeout=6)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write under a temporary name, then rename: the file is never seen half written."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    part.replace(path)

@@ -74,7 +74,17 @@ class LogLines(ScrollView, can_focus=True):
         self.virtual_size = Size(self.store.max_width + 1, len(self.store))
         if self.follow:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            # The new size counts only after layout: a log that arrived whole (a finished run)
+            # would otherwise stay at its top. It opens at its end.
+            self.call_after_refresh(self._stay_at_end)
         self.refresh()
+
+    def _stay_at_end(self) -> None:
+        if self.follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self._stay_at_end()
 
     def watch_follow(self, follow: bool) -> None:
         self.post_message(self.FollowChanged(follow))

@@ -7,7 +7,7 @@ navigation and action test runs against a real server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from console.client import (
     EndFrame,
     Event,
     EventFrame,
+    EventsPage,
     Frame,
     Job,
     JobsSnapshotFrame,
@@ -49,6 +50,7 @@ def op(
     failed: int = 0,
     rc: int | None = None,
     estimated: bool = False,
+    error: str | None = None,
 ) -> Operation:
     return Operation.from_wire(
         {
@@ -65,7 +67,7 @@ def op(
             "event_count": done * 3,
             "progress": {"tasks_done": done, "tasks_total": total, "estimated": estimated},
             "stats": {"ok": ok, "changed": changed, "failed": failed, "skipped": 0, "unreachable": 0},
-            "error": None,
+            "error": error,
             "duration": None,
             "truncated": False,
         },
@@ -136,6 +138,7 @@ JOB: Job = Job.from_wire(
                     ok=2,
                     failed=1,
                     rc=2,
+                    error="upload failed: 403 Forbidden",
                 ),
             ),
             unit("search", op(346, "search", "backup-search.yml", "pending", done=0, total=None, started=None)),
@@ -279,7 +282,7 @@ def output_events(op_id: int = 341) -> list[Event]:
                 "event": "runner_on_failed" if "FAILED!" in block else "verbose",
                 "created": "2026-11-25T11:55:01Z",
                 "host": None,
-                "task": None,
+                "task": block.split("TASK [", 1)[1].split("]", 1)[0] if "TASK [" in block else None,
                 "play": None,
                 "stdout": ("\n" if n > 1 else "") + block,
                 "data": {},
@@ -312,17 +315,67 @@ class FixedSource:
     async def add_unit(self, job_id: int, name: str) -> Unit:
         raise NotImplementedError("snapshot tests do not act")
 
-    async def start_operation(self, job_id: int, unit: str, action: str) -> Operation:
+    async def start_operation(
+        self,
+        job_id: int,
+        unit: str,
+        action: str,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
+    ) -> Operation:
+        raise NotImplementedError("snapshot tests do not act")
+
+    async def start_action(
+        self,
+        job_id: int,
+        action: str,
+        units: list[str] | None = None,
+        *,
+        extravars: Mapping[str, Any] | None = None,
+        check: bool = False,
+        retries: int = 0,
+    ) -> list[Operation]:
+        raise NotImplementedError("snapshot tests do not act")
+
+    async def rerun(
+        self, job_id: int, statuses: list[str] | None = None, units: list[str] | None = None
+    ) -> list[Operation]:
         raise NotImplementedError("snapshot tests do not act")
 
     async def get_operation(self, op_id: int) -> Operation:
         return OPERATION
 
+    async def list_operations(
+        self,
+        *,
+        job_id: int | None = None,
+        unit: str | None = None,
+        status: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+    ) -> list[Operation]:
+        ops = [u.latest_operation for j in JOBS for u in j.units if u.latest_operation and job_id in (None, j.id)]
+        return [
+            op
+            for op in sorted(ops, key=lambda op: op.id, reverse=True)
+            if unit in (None, op.unit) and status in (None, op.status)
+        ][:limit]
+
+    async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
+        return OUTPUT
+
+    async def events(self, op_id: int, after: int = 0, limit: int = 500) -> EventsPage:
+        items = [e for e in output_events(op_id) if e.seq > after][:limit] if op_id == OPERATION.id else []
+        return EventsPage(items=items, next_after=items[-1].seq if items else after, complete=True)
+
     async def cancel_operation(self, op_id: int) -> None:
         raise NotImplementedError("snapshot tests do not act")
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
-        return []
+        units = [unit] if unit else ["cache", "db"]
+        return [Playbook(f"{action}-{u}.yml", action, u) for u in units for action in ("backup", "restore")]
 
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         return {"backup-db.yml": 300.0}.get(action)

@@ -99,3 +99,15 @@ def test_the_job_filter_is_a_substring_of_the_tag_or_a_unit_name() -> None:
     job = Job(id=1, tag="nightly-backup", units=[Unit(job_id=1, name="postgres")])
     assert job_matches(job, "NIGHT") and job_matches(job, "gres") and job_matches(job, "")
     assert not job_matches(job, "weekly")
+
+
+def test_the_palette_reads_a_typed_job_or_operation_id() -> None:
+    from console.commands import TYPED_ID
+
+    def read(query: str) -> tuple[str, int] | None:
+        found = TYPED_ID.match(query)
+        return (found.group(1).lower(), int(found.group(2))) if found else None
+
+    assert read("job 17") == ("job", 17) and read("Open job #17") == ("job", 17)
+    assert read("operation 345") == ("operation", 345) and read("op345") == ("op", 345)
+    assert read("jobs") is None and read("open job") is None and read("job 1x") is None

@@ -9,7 +9,7 @@ import pytest
 
 from console.app import RedRunnerApp
 from console.client import RedRunnerClient
-from console.screens.dialogs import ConfirmScreen, CreateJobScreen, PickScreen
+from console.screens.dialogs import ActionScreen, ConfirmScreen, CreateJobScreen
 from console.screens.home import HomeScreen
 from console.screens.job import JobScreen
 from console.screens.operation import OperationScreen
@@ -117,7 +117,7 @@ async def test_start_action_on_a_unit_from_the_picker(project_server: RunningSer
             lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count == 2,
         )
         await pilot.press("a")  # cursor on db, the first row
-        picker = await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen)
+        picker = await until(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen)
         assert [choice for choice, _ in picker.choices] == [
             "backup-db.yml",
             "chatty-db.yml",
@@ -140,9 +140,11 @@ async def test_start_the_same_action_on_every_unit(project_server: RunningServer
             lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count == 2,
         )
         await pilot.press("e")
-        picker = await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen)
+        picker = await until(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen)
         assert picker.choices[0][0] == "backup"
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="asked first")
+        await pilot.press("y")
         ops = await until(pilot, lambda: len(operations(srv, job_id)) == 2 and operations(srv, job_id))
         assert sorted((op["unit"], op["action"]) for op in ops) == [
             ("db", "backup-db.yml"),
@@ -198,7 +200,7 @@ async def test_command_palette_runs_screen_actions(project_server: RunningServer
         await pilot.press(*"each")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        picker = await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen, what="each picker")
+        picker = await until(pilot, lambda: isinstance(app.screen, ActionScreen) and app.screen, what="each picker")
         assert picker.title_text == "Run on every Unit"
 
 

@@ -10,6 +10,8 @@ from textual.widgets import Input
 
 from console.app import RedRunnerApp
 from console.loglines import lines_of
+from console.screens.dialogs import ActionScreen
+from console.screens.history import HistoryScreen
 from console.widgets.jobs_table import JobsTable
 from console.widgets.log_view import LogLines
 from console.widgets.units_table import UnitsTable
@@ -91,6 +93,51 @@ class TestAddUnit:
             )
             await pilot.press("u", *"no/slash", "enter")
             await pilot.pause()
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestUnitDetail:
+    def test_a_failed_unit_shows_its_task_and_message_from_history(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            def ready() -> bool:
+                table = app.screen.query(UnitsTable)
+                return bool(table) and str(table.first().get_cell("queue", "task")) == "Upload the dump"
+
+            await settle(pilot, ready)
+            await pilot.press("down", "down")
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_history_lists_operations_newest_first(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count
+            )
+            await pilot.press("down", "h")
+            await settle(pilot, lambda: isinstance(app.screen, HistoryScreen) and bool(app.screen.ids))
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestActionDialog:
+    def test_extravars_are_checked_before_sending(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count
+            )
+            await pilot.press("a")
+            await settle(pilot, lambda: isinstance(app.screen, ActionScreen))
+            await pilot.press("tab", *'{"files_path": ', "enter")
+            await settle(pilot, lambda: bool(app.screen.error_text))
+            app.screen.query_one("#extravars", Input).cursor_blink = False
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

@@ -33,7 +33,7 @@ class OperationScreen(ConsoleScreen):
         Binding("escape", "back", "Back", id="operation.back", tooltip="Back (or close the find bar)"),
         Binding("c", "cancel", "Cancel", id="operation.cancel", tooltip="Cancel this Operation"),
         Binding(
-            "s",
+            "w",
             "save",
             "Save",
             id="operation.save",

@@ -160,7 +160,7 @@ async def test_s_saves_the_output_with_its_colours(
     async with app.run_test(size=SIZE) as pilot:
         app.open_operation(op_id)
         await until(pilot, lambda: isinstance(app.screen, OperationScreen))
-        await pilot.press("s")
+        await pilot.press("w")
         saved = tmp_path / f"redrunner-operation-{op_id}.log"
         await until(pilot, saved.exists, 10, "saved file")
         text = saved.read_text()

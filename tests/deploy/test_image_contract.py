@@ -242,9 +242,12 @@ def test_the_guides_backup_and_restore_run_in_the_pod_with_its_token_file(
 
     (files / "upload.txt").write_text("overwritten\n")
     (files / "new.txt").write_text("added after the backup\n")
-    restore = in_pod(
-        pod_server, "each", "restore", "--tag", "backup", "--reuse-latest", "--units", "files", "-e", paths, "--follow"
-    )
+    # A restore reads the sealed backup its backup Operation published (deploy/README.md step 6).
+    shown = json.loads(in_pod(pod_server, "job", str(job["id"]), "-o", "json").stdout)
+    (unit,) = shown["units"]
+    backup_path = unit["latest_operation"]["artifacts"]["redrunner_backup"]["path"]
+    restore_vars = json.dumps({**json.loads(paths), "backup_path": backup_path})
+    restore = in_pod(pod_server, "start", str(job["id"]), "files", "restore", "-e", restore_vars, "--follow")
     assert restore.returncode == 0, restore.stdout + restore.stderr
     assert sorted(p.name for p in files.iterdir()) == ["upload.txt"]
     assert (files / "upload.txt").read_text() == "kept\n"

@@ -32,6 +32,9 @@ class Settings:
     shutdown_grace: float = 20.0
     operation_timeout: float = 0.0
     retain_days: float = 0.0
+    # Deleting a Job (DELETE or retention) removes the sealed backup folders its Operations published,
+    # only under this folder; None removes none (backend/backups.py).
+    backup_root: Path | None = None
     certfile: str | None = None
     keyfile: str | None = None
     log_format: str = "auto"
@@ -206,6 +209,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("RETAIN_DAYS", "0"),
         help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)",
     )
+    parser.add_argument(
+        "--backup-root",
+        default=_env("BACKUP_ROOT"),
+        help="deleting or pruning a job removes the backup folders its operations published, "
+        "only under this folder; unset keeps every backup (REDRUNNER_BACKUP_ROOT)",
+    )
     parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
     parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
     parser.add_argument(
@@ -306,6 +315,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         shutdown_grace=args.shutdown_grace,
         operation_timeout=args.operation_timeout,
         retain_days=args.retain_days,
+        backup_root=Path(args.backup_root).expanduser() if args.backup_root else None,
         certfile=args.certfile,
         keyfile=args.keyfile,
         log_format=args.log_format,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
@@ -101,6 +102,8 @@ class Operation(BaseModel):
     rerun_of = pw.IntegerField(null=True)
     # A pending retry waits until this time (epoch seconds) before a dispatcher may claim it.
     not_before = pw.DoubleField(null=True)
+    # JSON text of what the playbook published with set_stats (aggregated, not per host), or NULL.
+    artifacts = pw.TextField(null=True)
 
     class Meta:
         indexes = (
@@ -477,12 +480,82 @@ def _v_schedules_webhooks(db: pw.Database) -> None:
     add_missing_columns(db, Job, "schedule")
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks]
+def _v2_operation_artifacts(db: pw.Database) -> None:
+    add_missing_columns(db, Operation, "artifacts")
+
+
+# The tables whose ids the API hands out (Job, Operation) and Unit, whose id Operations keep.
+NEVER_REUSED_IDS = ("job", "unit", "operation")
+_INTEGER_PRIMARY_KEY = re.compile(r'("?\w+"?\s+INTEGER\s+(?:NOT\s+NULL\s+)?PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)', re.I)
+
+
+def _v3_ids_never_reused(db: pw.Database) -> None:
+    """SQLite hands out max(id)+1, so deleting the newest Job (or pruning it) gave its id to the next one.
+    AUTOINCREMENT makes ids strictly increasing for the life of the database; PostgreSQL sequences
+    already are. Runs on new databases too (v1 creates the tables from the models without it)."""
+    if not isinstance(db, pw.SqliteDatabase):
+        return
+    for table in NEVER_REUSED_IDS:
+        rebuild_sqlite_table(db, table, lambda sql: _INTEGER_PRIMARY_KEY.sub(r"\1 AUTOINCREMENT", sql, count=1))
+    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"rebuilding tables broke foreign keys: {broken[:5]}")
+
+
+def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], str]) -> bool:
+    """Rebuild `table` from its own CREATE statement passed through `rewrite` (SQLite cannot alter a
+    primary key), keeping its rows and every index, partial ones (operation_one_running_per_unit) included.
+
+    SQLite's documented procedure: create the new table under another name, copy, drop the old one,
+    rename. The caller runs it inside a transaction with foreign keys off (see `migrate`): with them on,
+    dropping the old table would cascade-delete its children. Returns whether the table changed."""
+    found = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    if found is None:
+        return False
+    old_sql = found[0]
+    new_sql = rewrite(old_sql)
+    if new_sql == old_sql:
+        return False
+    temp = f"{table}__rebuild"
+    head = re.compile(r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("?)' + re.escape(table) + r"\1", re.I)
+    new_sql, n = head.subn(f'CREATE TABLE "{temp}"', new_sql, count=1)
+    if n != 1:
+        raise RuntimeError(f"cannot read the CREATE statement of table {table}: {old_sql[:200]}")
+    indexes = [
+        sql
+        for (sql,) in db.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+        ).fetchall()
+    ]
+    columns = ", ".join(f'"{c.name}"' for c in db.get_columns(table))
+    db.execute_sql(new_sql)
+    db.execute_sql(f'INSERT INTO "{temp}" ({columns}) SELECT {columns} FROM "{table}"')
+    db.execute_sql(f'DROP TABLE "{table}"')
+    db.execute_sql(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+    for sql in indexes:
+        db.execute_sql(sql)
+    return True
+
+
+MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks, _v2_operation_artifacts, _v3_ids_never_reused]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(db: pw.Database) -> int:
     """Bring the schema up to SCHEMA_VERSION; safe to run from several replicas at once."""
+    sqlite = isinstance(db, pw.SqliteDatabase)
+    if sqlite:
+        # Table rebuilds drop tables that others reference: with foreign keys on, SQLite would cascade the
+        # drop to their rows. The pragma is a no-op inside a transaction, hence here; checked after.
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(db)
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA foreign_keys = ON")
+
+
+def _migrate(db: pw.Database) -> int:
     with db.atomic():
         if is_postgres(db):
             # Serialize concurrent upgrades of replicas starting together.

@@ -177,6 +177,7 @@ SCHEMAS: dict[str, Any] = {
             "progress",
             "stats",
             "error",
+            "artifacts",
         ],
         "properties": {
             "id": {"type": "integer"},
@@ -217,6 +218,12 @@ SCHEMAS: dict[str, Any] = {
             "retry_of": {"type": ["integer", "null"], "description": "the attempt this one retries"},
             "rerun_of": {"type": ["integer", "null"], "description": "the Operation /rerun started again"},
             "start_after": {**TS_NULL, "description": "a pending retry starts no earlier than this"},
+            "artifacts": {
+                "type": ["object", "null"],
+                "description": "what the playbook published with ansible.builtin.set_stats (aggregate: true, "
+                "the merged data), or null until the run has ended or when it published nothing. A backup "
+                "publishes redrunner_backup: {path, size, sha256, created_at}.",
+            },
         },
     },
     "OperationList": {

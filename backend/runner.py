@@ -176,6 +176,7 @@ class OperationRun:
         self.truncated = False
         self.saw_playbook_start = False
         self.last_error_msg: str | None = None
+        self.artifacts: dict[str, Any] | None = None
         self.pid: int | None = None  # the run guard's
         self.pid_started: float | None = None
         self.deadline = claim.started_at + claim.timeout if claim.timeout else None
@@ -312,6 +313,10 @@ class OperationRun:
             self.stats["unreachable"] += 1
             self.last_error_msg = str(res.get("msg") or "")[:2000] or None
         elif name == "playbook_on_stats":
+            # set_stats data without per_host arrives merged as artifact_data (runner's stats.custom['_run']).
+            published = data.get("artifact_data")
+            if isinstance(published, dict) and published:
+                self.artifacts = published
 
             def total(key: str) -> int:
                 value = data.get(key) or {}
@@ -409,6 +414,8 @@ class OperationRun:
         )
         if final.get("error"):
             final["error"] = storable(str(final["error"]))
+        if self.artifacts is not None:
+            final["artifacts"] = json.dumps(self.artifacts, default=str)
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
 

@@ -57,6 +57,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "rerun_of": op.rerun_of,
         # When a pending retry may start (its delay), else null.
         "start_after": iso(op.not_before) if op.status == "pending" else None,
+        "artifacts": json.loads(op.artifacts) if op.artifacts else None,
     }
 
 

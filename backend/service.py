@@ -20,6 +20,7 @@ from typing import Any
 import peewee as pw
 
 from . import outbox
+from .backups import published_paths, remove_backup_folders
 from .bus import Change, Publisher
 from .config import Settings
 from .db import (
@@ -330,12 +331,31 @@ class Service:
             if Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists():
                 raise ApiError(409, "job_busy", f"job {job_id} has an operation pending or running")
             op_ids = [o.id for o in Operation.select(Operation.id).where(Operation.job == job_id)]
+            backups = self._backups_of_job_alone(job_id)
             if op_ids:
                 Event.delete().where(Event.operation.in_(op_ids)).execute()
             Operation.delete().where(Operation.job == job_id).execute()
             Unit.delete().where(Unit.job == job_id).execute()
             Job.delete().where(Job.id == job_id).execute()
         self.publisher.publish([Change("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
+        # After the commit: a folder is never removed for a Job that is still there.
+        remove_backup_folders(backups, self.settings.backup_root)
+
+    def _backups_of_job_alone(self, job_id: int) -> list[str]:
+        """The backup folders the Job's Operations published that no other Job's Operation names."""
+        if self.settings.backup_root is None:
+            return []
+        texts = Operation.select(Operation.artifacts).where(
+            (Operation.job == job_id) & Operation.artifacts.is_null(False)
+        )
+        paths = published_paths(op.artifacts for op in texts)
+        return [
+            p
+            for p in paths
+            if not Operation.select()
+            .where((Operation.job != job_id) & Operation.artifacts.contains(json.dumps(p)))
+            .exists()
+        ]
 
     def create_operation(self, job_id: int, unit_name: str, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
         """Validate everything, then insert the pending Operation; nothing is created on any error."""

@@ -11,22 +11,13 @@ description:
   - O(mode=latest) returns the newest Job with the tag and fails clearly when there is none
     (as C(restore-each.yml) does). It never changes anything.
   - O(mode=reuse) returns the newest Job with the tag, creating it only when none exists.
+  - O(mode=restore_source) finds what to restore (as C(restore-each.yml) does), changing nothing -
+    the newest Job with the tag in which every Unit of O(units) has a successful backup Operation
+    (C(<backup_action>-<unit>.yml)) that published C(artifacts.redrunner_backup), each Unit's newest
+    one there (a later failed re-backup in the Job does not count against it); or, with O(job_id),
+    that Job, listing in RV(missing) the Units without such a backup.
+extends_documentation_fragment: redrunner
 options:
-  url:
-    description: Base URL of the RedRunner server. Falls back to E(REDRUNNER_URL).
-    type: str
-    default: http://127.0.0.1:8787
-  token:
-    description: Bearer token, when the server requires one. Falls back to E(REDRUNNER_TOKEN).
-    type: str
-  validate_certs:
-    description: Verify the server's TLS certificate.
-    type: bool
-    default: true
-  request_timeout:
-    description: Seconds to wait for one HTTP answer.
-    type: float
-    default: 30
   tag:
     description: The Job's tag, e.g. C(backup).
     type: str
@@ -34,13 +25,22 @@ options:
   mode:
     description: What to do; see the description.
     type: str
-    choices: [create, latest, reuse]
+    choices: [create, latest, reuse, restore_source]
     default: create
   units:
-    description: Unit names to add to the Job (O(mode=create) and O(mode=reuse)); adding is idempotent.
+    description:
+      - Unit names to add to the Job (O(mode=create) and O(mode=reuse)); adding is idempotent.
+      - With O(mode=restore_source), the Units that need a backup.
     type: list
     elements: str
     default: []
+  job_id:
+    description: With O(mode=restore_source), take this Job instead of searching (its tag is not checked).
+    type: int
+  backup_action:
+    description: With O(mode=restore_source), the backup action whose Operations count (C(<action>-<unit>.yml)).
+    type: str
+    default: backup
 author: RedRunner
 """
 
@@ -57,6 +57,13 @@ EXAMPLES = r"""
     tag: backup
     mode: latest
   register: job
+
+- name: Find the newest Job with a good backup of every component
+  redrunner_job:
+    tag: backup
+    mode: restore_source
+    units: "{{ groups['components'] }}"
+  register: source
 """
 
 RETURN = r"""
@@ -77,22 +84,81 @@ units:
   returned: always
   type: list
   elements: str
+backups:
+  description:
+    - With O(mode=restore_source), Unit name to its backup - what the backup Operation published
+      (C(path), C(size), C(sha256), C(created_at)) plus C(operation_id) and C(job_id).
+  returned: when mode is restore_source
+  type: dict
+missing:
+  description: With O(mode=restore_source) and O(job_id), the Units of O(units) without a successful backup there.
+  returned: when mode is restore_source
+  type: list
+  elements: str
+jobs_examined:
+  description: With O(mode=restore_source) and no O(job_id), how many Jobs were looked at, newest first.
+  returned: when mode is restore_source
+  type: int
 """
 
-import os  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
-from ansible.module_utils.redrunner_api import ApiClient, run_module  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.redrunner_api import (  # noqa: E402
+    ApiClient,
+    RedRunnerError,
+    connection_argument_spec,
+    job_backups,
+    newest_complete_backup,
+    run_module,
+)
 
 
 def unit_names(job: dict[str, Any] | None) -> list[str]:
     return [u["name"] for u in (job or {}).get("units") or []]
 
 
+def restore_source(module: AnsibleModule, client: ApiClient, tag: str, units: list[str]) -> dict[str, Any]:
+    """The Job to restore from and each Unit's backup in it; never changes anything."""
+    action, job_id = module.params["backup_action"], module.params["job_id"]
+    if not units:
+        module.fail_json(msg="mode=restore_source needs units: the components to restore")
+    if job_id is not None:
+        try:
+            job = client.get_job(job_id)
+        except RedRunnerError as err:
+            if err.error == "job_not_found":
+                module.fail_json(msg=f"no RedRunner Job {job_id} to restore from: {err.message}")
+            raise
+        backups = job_backups(client, job_id, units, action)
+        missing = [u for u in units if u not in backups]
+        return dict(changed=False, job=job, job_id=job_id, units=unit_names(job), backups=backups, missing=missing)
+    job, backups, examined = newest_complete_backup(client, tag, units, action)
+    if job is None:
+        if examined == 0:
+            module.fail_json(msg=f"no RedRunner Job is tagged {tag}: run the matching backup first")
+        module.fail_json(
+            msg=f"none of the {examined} Jobs tagged {tag} has a successful {action} of every component "
+            f"({', '.join(units)}); choose a Job with -e redrunner_source_job=ID",
+            jobs_examined=examined,
+        )
+    assert job is not None
+    return dict(
+        changed=False,
+        job=job,
+        job_id=job["id"],
+        units=unit_names(job),
+        backups=backups,
+        missing=[],
+        jobs_examined=examined,
+    )
+
+
 def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     params = module.params
     tag, mode, wanted = params["tag"], params["mode"], list(dict.fromkeys(params["units"] or []))
+    if mode == "restore_source":
+        return restore_source(module, client, tag, wanted)
 
     if mode == "create":
         if module.check_mode:
@@ -139,14 +205,12 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", default=os.environ.get("REDRUNNER_URL") or "http://127.0.0.1:8787"),
-            token=dict(type="str", no_log=True, fallback=(env_fallback, ["REDRUNNER_TOKEN"])),
-            validate_certs=dict(type="bool", default=True),
-            request_timeout=dict(type="float", default=30),
+        argument_spec=connection_argument_spec(
             tag=dict(type="str", required=True),
-            mode=dict(type="str", choices=["create", "latest", "reuse"], default="create"),
+            mode=dict(type="str", choices=["create", "latest", "reuse", "restore_source"], default="create"),
             units=dict(type="list", elements="str", default=[]),
+            job_id=dict(type="int"),
+            backup_action=dict(type="str", default="backup"),
         ),
         supports_check_mode=True,
     )

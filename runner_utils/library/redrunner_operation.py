@@ -14,22 +14,8 @@ description:
   - The companion action plugin of the same name (in C(action_plugins/) beside the plays) splits
     the wait into O(progress_interval) slices and prints a progress line after each one; the
     module alone cannot print while it runs.
+extends_documentation_fragment: redrunner
 options:
-  url:
-    description: Base URL of the RedRunner server.
-    type: str
-    default: http://127.0.0.1:8787
-  token:
-    description: Bearer token, when the server requires one. Falls back to E(REDRUNNER_TOKEN).
-    type: str
-  validate_certs:
-    description: Verify the server's TLS certificate.
-    type: bool
-    default: true
-  request_timeout:
-    description: Seconds to wait for an HTTP answer (a long-poll gets O(long_poll) more).
-    type: float
-    default: 30
   job_id:
     description: The Job whose Unit runs the action. Required to start an Operation.
     type: int
@@ -135,6 +121,10 @@ playbook_rc:
     - Not named C(rc), which Ansible would read as this task's own exit status.
   returned: always
   type: int
+artifacts:
+  description: What the playbook published with set_stats (a backup's C(redrunner_backup)), or null.
+  returned: always
+  type: dict
 stats:
   description: Per-host task counts of the playbook (ok, changed, failed, skipped, unreachable).
   returned: always
@@ -163,12 +153,13 @@ attempts:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.redrunner_api import (  # noqa: E402
     TERMINAL,
     ApiClient,
     RedRunnerError,
     collect_failures,
+    connection_argument_spec,
     failure_summary,
     follow,
     progress_line,
@@ -187,6 +178,7 @@ def describe(op: dict[str, Any], client: ApiClient, params: dict[str, Any]) -> d
         terminal=terminal,
         playbook_rc=op.get("rc"),
         stats=op.get("stats") or {},
+        artifacts=op.get("artifacts"),
         failures=[],
         stdout_tail=[],
         summary=progress_line(op),
@@ -213,6 +205,7 @@ def start(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
             terminal=False,
             playbook_rc=None,
             stats={},
+            artifacts=None,
             failures=[],
             stdout_tail=[],
             summary=f"check mode: would start {params['action']} in unit {params['unit']}",
@@ -271,11 +264,7 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", default="http://127.0.0.1:8787"),
-            token=dict(type="str", no_log=True, fallback=(env_fallback, ["REDRUNNER_TOKEN"])),
-            validate_certs=dict(type="bool", default=True),
-            request_timeout=dict(type="float", default=30),
+        argument_spec=connection_argument_spec(
             job_id=dict(type="int"),
             unit=dict(type="str"),
             action=dict(type="str"),

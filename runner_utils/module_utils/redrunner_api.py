@@ -6,6 +6,7 @@ target host offers, without installing anything there.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import ssl
@@ -15,6 +16,28 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
+
+from ansible.module_utils.basic import env_fallback
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+
+# The options every RedRunner module takes to reach the server, defined once; documented once in
+# doc_fragments/redrunner.py (tests/runner_utils/test_module_docs.py keeps the two in step).
+CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "url": {"type": "str", "default": DEFAULT_URL, "fallback": (env_fallback, ["REDRUNNER_URL"])},
+    "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["REDRUNNER_TOKEN"])},
+    "validate_certs": {"type": "bool", "default": True},
+    "request_timeout": {"type": "float", "default": 30},
+}
+
+
+def connection_argument_spec(**own: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A module's argument_spec: the shared connection options plus the module's own."""
+    clash = set(own) & set(CONNECTION_ARGUMENT_SPEC)
+    if clash:
+        raise ValueError(f"options already defined as connection options: {sorted(clash)}")
+    return {**copy.deepcopy(CONNECTION_ARGUMENT_SPEC), **own}
+
 
 # A copy of backend.statuses.TERMINAL: this file runs inside Ansible, where backend is not importable
 # (tests/unit/runner_utils/test_statuses.py keeps the two equal).
@@ -87,6 +110,16 @@ class ApiClient:
             if err.status == 404 and err.error == "job_not_found":
                 return None
             raise
+
+    def list_jobs(self, tag: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        query = {"tag": tag, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        return dict(self.request("GET", "/jobs?" + urlencode(query)))
+
+    def list_operations(self, limit: int = 500, cursor: str | None = None, **filters: Any) -> dict[str, Any]:
+        """One page of GET /operations (newest first), filtered by job_id, unit, status, action."""
+        query = {k: v for k, v in filters.items() if v is not None}
+        query.update({"limit": limit, **({"cursor": cursor} if cursor else {})})
+        return dict(self.request("GET", "/operations?" + urlencode(query)))
 
     def get_job(self, job_id: int) -> dict[str, Any]:
         return dict(self.request("GET", f"/jobs/{job_id}"))
@@ -179,6 +212,52 @@ def follow(
         if on_change is not None:
             on_change(op)
     return op
+
+
+def published_backup(op: dict[str, Any]) -> dict[str, Any] | None:
+    """What a backup Operation published with set_stats (redrunner_backup), when it names a folder."""
+    backup = (op.get("artifacts") or {}).get("redrunner_backup")
+    if isinstance(backup, dict) and isinstance(backup.get("path"), str) and backup["path"]:
+        return backup
+    return None
+
+
+def job_backups(client: ApiClient, job_id: int, units: list[str], action: str) -> dict[str, dict[str, Any]]:
+    """unit -> its newest successful backup in the Job (action <action>-<unit>.yml, published artifacts).
+
+    A failed re-backup later in the Job changes nothing: only successful Operations are read."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        page = client.list_operations(job_id=job_id, status="successful", cursor=cursor)
+        for op in page.get("items") or []:  # newest first: the first seen per unit is its newest
+            unit = op.get("unit")
+            backup = published_backup(op)
+            if unit in units and unit not in found and op.get("action") == f"{action}-{unit}.yml" and backup:
+                found[unit] = {**backup, "operation_id": op["id"], "job_id": job_id}
+        cursor = page.get("next")
+        if not cursor or len(found) == len(units):
+            return found
+
+
+def newest_complete_backup(
+    client: ApiClient, tag: str, units: list[str], action: str, max_jobs: int = 1000
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]], int]:
+    """The newest Job tagged `tag` with a successful backup of every unit, its backups, and how many Jobs
+    were looked at. One request per Job, newest first; stops at the first complete one."""
+    seen = 0
+    cursor = None
+    while seen < max_jobs:
+        page = client.list_jobs(tag, cursor=cursor)
+        for job in page.get("items") or []:
+            seen += 1
+            backups = job_backups(client, job["id"], units, action)
+            if len(backups) == len(units):
+                return job, backups, seen
+        cursor = page.get("next")
+        if not cursor:
+            break
+    return None, {}, seen
 
 
 def failure_messages(events: list[dict[str, Any]], limit: int = 5) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from tests.components import appdata
 from tests.runner_utils.playbooks import COMPONENTS, Run, ansible_playbook
 
+# each test runs ansible-playbook once or more: several seconds each on a busy machine
 pytestmark = pytest.mark.slow
 
 PROJECT = COMPONENTS / "project"
@@ -28,13 +31,44 @@ def run(action: str, component: str, tmp_path: Path, job_id: int = 7, **extravar
         "redrunner_action": f"{action}-{component}.yml",
         "backup_root": str(tmp_path / "backups"),
     }
+    # Custom stats printed, so the tests see what the Operation's artifacts would hold.
     return ansible_playbook(
-        PROJECT / f"{action}-{component}.yml", "-i", str(INVENTORY), cwd=tmp_path, extravars={**redrunner, **extravars}
+        PROJECT / f"{action}-{component}.yml",
+        "-i",
+        str(INVENTORY),
+        cwd=tmp_path,
+        extravars={**redrunner, **extravars},
+        env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"},
     )
 
 
-def manifest(tmp_path: Path, component: str, job_id: int = 7) -> dict[str, Any]:
-    folder = tmp_path / "backups" / f"backup-{job_id}" / component
+def published(result: Run) -> dict[str, Any]:
+    """The redrunner_backup the playbook published with set_stats."""
+    m = re.search(r"CUSTOM STATS:.*?RUN: (\{.*\})", result.stdout, re.S)
+    assert m, result.explain()
+    return dict(json.loads(m.group(1))["redrunner_backup"])
+
+
+def sealed(tmp_path: Path, component: str) -> list[Path]:
+    """The component's sealed backup folders, oldest first."""
+    root = tmp_path / "backups" / component
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.exists() else []
+
+
+def staging(tmp_path: Path, component: str) -> list[Path]:
+    root = tmp_path / "backups" / component
+    return sorted(p for p in root.iterdir() if p.name.startswith(".")) if root.exists() else []
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    return {p.name: digest(p) for p in sorted(folder.iterdir())}
+
+
+def manifest(folder: Path) -> dict[str, Any]:
     data = json.loads((folder / "manifest.json").read_text())
     for entry in data["files"]:  # the manifest tells the truth about every file
         blob = (folder / entry["name"]).read_bytes()
@@ -43,89 +77,161 @@ def manifest(tmp_path: Path, component: str, job_id: int = 7) -> dict[str, Any]:
     return dict(data)
 
 
-def test_files_backup_and_restore_byte_for_byte(tmp_path: Path) -> None:
+def backup_files(tmp_path: Path, src: Path, **extravars: Any) -> Run:
+    return run("backup", "files", tmp_path, files_path=str(src), **extravars)
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> Path:
     src = tmp_path / "uploads"
     src.mkdir(mode=0o750)
     appdata.make_files(src)
-    before = appdata.files_snapshot(src)
+    return src
 
-    backup = run("backup", "files", tmp_path, files_path=str(src))
+
+def test_files_backup_is_sealed_published_and_restored_byte_for_byte(tmp_path: Path, uploads: Path) -> None:
+    before = appdata.files_snapshot(uploads)
+    backup = backup_files(tmp_path, uploads)
     assert backup.rc == 0, backup.explain()
-    info = manifest(tmp_path, "files")
-    assert info["component"] == "files" and info["job_id"] == 7 and info["job_tag"] == "backup"
+    [folder] = sealed(tmp_path, "files")
+    assert staging(tmp_path, "files") == []
+    assert re.fullmatch(r"\d{8}T\d{6}Z-backup-job7-op47-[a-z0-9]{10}", folder.name)
+    info = manifest(folder)
+    assert info["component"] == "files" and info["job_id"] == 7 and info["operation_id"] == 47
     assert [f["name"] for f in info["files"]] == ["files.tar.gz"]
+    stats = published(backup)
+    assert stats["path"] == str(folder)
+    assert stats["sha256"] == digest(folder / "manifest.json")
+    assert int(stats["size"]) == sum(p.stat().st_size for p in folder.iterdir())
+    assert stats["created_at"] == info["created_at"]
 
-    appdata.change_files(src)
-    assert appdata.files_snapshot(src) != before
-    restore = run("restore", "files", tmp_path, files_path=str(src))
+    appdata.change_files(uploads)
+    assert appdata.files_snapshot(uploads) != before
+    restore = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder))
     assert restore.rc == 0, restore.explain()
-    assert appdata.files_snapshot(src) == before
+    assert appdata.files_snapshot(uploads) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "uploads"], "staging dirs left behind"
 
 
-def test_files_restore_verifies_sha256_before_writing(tmp_path: Path) -> None:
-    src = tmp_path / "uploads"
-    src.mkdir()
-    appdata.make_files(src)
-    assert run("backup", "files", tmp_path, files_path=str(src)).rc == 0
-    archive = tmp_path / "backups" / "backup-7" / "files" / "files.tar.gz"
+def test_two_backups_with_the_same_ids_give_two_sealed_backups(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [first] = sealed(tmp_path, "files")
+    kept = folder_digest(first)
+    appdata.change_files(uploads)
+    assert backup_files(tmp_path, uploads).rc == 0
+    folders = sealed(tmp_path, "files")
+    assert len(folders) == 2 and folders[0] == first
+    assert folder_digest(first) == kept, "an earlier sealed backup was rewritten"
+
+
+def test_a_failed_backup_removes_its_own_output_and_nothing_else(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [good] = sealed(tmp_path, "files")
+    kept = folder_digest(good)
+    failed = backup_files(tmp_path, tmp_path / "not-there")
+    assert failed.rc == 2, failed.explain()
+    assert "is not a directory: nothing to back up" in failed.stdout
+    assert "partial output was removed" in failed.stdout
+    assert sealed(tmp_path, "files") == [good] and staging(tmp_path, "files") == []
+    assert folder_digest(good) == kept
+    assert "CUSTOM STATS" not in failed.stdout or "redrunner_backup" not in failed.stdout
+
+
+def test_a_backup_cannot_be_aimed_at_an_existing_folder(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [good] = sealed(tmp_path, "files")
+    kept = folder_digest(good)
+    for name in ("backup_dir", "backup_sealed_dir", "backup_folder_name"):
+        aimed = backup_files(tmp_path, uploads, **{name: str(good) if name != "backup_folder_name" else good.name})
+        assert aimed.rc == 2, aimed.explain()
+        assert "chosen by the backup role" in aimed.stdout
+    assert sealed(tmp_path, "files") == [good] and folder_digest(good) == kept
+
+
+def test_staging_folders_of_killed_backups_are_swept_when_stale(tmp_path: Path, uploads: Path) -> None:
+    root = tmp_path / "backups" / "files"
+    stale, fresh = root / ".staging-killed-long-ago", root / ".staging-maybe-still-running"
+    for folder in (stale, fresh):
+        folder.mkdir(parents=True)
+        (folder / "files.tar.gz").write_bytes(b"partial")
+    day_ago = stale.stat().st_mtime - 2 * 86400
+    os.utime(stale, (day_ago, day_ago))
+    assert backup_files(tmp_path, uploads).rc == 0
+    assert not stale.exists() and fresh.exists()
+    assert len(sealed(tmp_path, "files")) == 1
+
+
+def test_files_restore_verifies_sha256_before_writing(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [folder] = sealed(tmp_path, "files")
+    archive = folder / "files.tar.gz"
     blob = bytearray(archive.read_bytes())
     blob[-100] ^= 0xFF  # same size, different content: only the checksum can tell
     archive.write_bytes(bytes(blob))
-    appdata.change_files(src)
-    changed = appdata.files_snapshot(src)
+    appdata.change_files(uploads)
+    changed = appdata.files_snapshot(uploads)
 
-    restore = run("restore", "files", tmp_path, files_path=str(src))
+    restore = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder))
     assert restore.rc == 2, restore.explain()
     assert "does not match the manifest" in restore.stdout
-    assert appdata.files_snapshot(src) == changed, "a corrupt backup must not touch the data"
+    assert appdata.files_snapshot(uploads) == changed, "a corrupt backup must not touch the data"
 
 
-def test_restore_refuses_a_backup_made_for_another_component(tmp_path: Path) -> None:
-    src = tmp_path / "uploads"
-    src.mkdir()
-    appdata.make_files(src)
+def test_restore_refuses_a_manifest_other_than_the_published_one(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [folder] = sealed(tmp_path, "files")
+    appdata.change_files(uploads)
+    changed = appdata.files_snapshot(uploads)
+    restore = run(
+        "restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder), backup_sha256="0" * 64
+    )
+    assert restore.rc == 2, restore.explain()
+    assert "not restoring" in restore.stdout and appdata.files_snapshot(uploads) == changed
+
+
+def test_restore_refuses_an_unsealed_folder(tmp_path: Path, uploads: Path) -> None:
+    assert backup_files(tmp_path, uploads).rc == 0
+    [folder] = sealed(tmp_path, "files")
+    unsealed = folder.parent / f".staging-{folder.name}"
+    folder.rename(unsealed)  # everything there, manifest included, but never sealed
+    restore = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(unsealed))
+    assert restore.rc == 2 and "never finished" in restore.stdout
+
+
+def test_restore_refuses_a_backup_made_for_another_component(tmp_path: Path, uploads: Path) -> None:
     db = tmp_path / "sessions.sqlite3"
     appdata.make_sqlite(db)
     before = appdata.sqlite_snapshot(db)
-    assert run("backup", "files", tmp_path, files_path=str(src)).rc == 0
+    assert backup_files(tmp_path, uploads).rc == 0
+    [folder] = sealed(tmp_path, "files")
 
-    wrong = run(
-        "restore",
-        "sqlite",
-        tmp_path,
-        sqlite_database=str(db),
-        backup_dir=str(tmp_path / "backups" / "backup-7" / "files"),
-    )
+    wrong = run("restore", "sqlite", tmp_path, sqlite_database=str(db), backup_path=str(folder))
     assert wrong.rc == 2, wrong.explain()
     assert "was made for component 'files', not 'sqlite'" in wrong.stdout
     assert appdata.sqlite_snapshot(db) == before
 
 
-def test_restore_without_a_finished_backup_fails_clearly(tmp_path: Path) -> None:
-    missing = run("restore", "files", tmp_path, job_id=99, files_path=str(tmp_path / "nothing"))
+def test_restore_without_a_sealed_backup_fails_clearly(tmp_path: Path) -> None:
+    missing = run("restore", "files", tmp_path, files_path=str(tmp_path / "x"), backup_path=str(tmp_path / "nothing"))
     assert missing.rc == 2
-    assert "no finished backup of component files" in missing.stdout
-
-
-def test_backup_of_a_missing_source_fails_without_a_manifest(tmp_path: Path) -> None:
-    failed = run("backup", "files", tmp_path, files_path=str(tmp_path / "not-there"))
-    assert failed.rc == 2
-    assert "is not a directory: nothing to back up" in failed.stdout
-    assert not (tmp_path / "backups" / "backup-7" / "files" / "manifest.json").exists()
+    assert "no sealed backup of component files" in missing.stdout
+    unnamed = run("restore", "files", tmp_path, files_path=str(tmp_path / "x"))
+    assert unnamed.rc == 2 and "backup_path names the sealed backup folder" in unnamed.stdout
 
 
 def test_sqlite_backup_and_restore(tmp_path: Path) -> None:
     db = tmp_path / "sessions.sqlite3"
     appdata.make_sqlite(db)
     before = appdata.sqlite_snapshot(db)
-    assert run("backup", "sqlite", tmp_path, sqlite_database=str(db)).rc == 0
-    info = manifest(tmp_path, "sqlite")
-    assert info["details"]["database"] == str(db)
+    backup = run("backup", "sqlite", tmp_path, sqlite_database=str(db))
+    assert backup.rc == 0, backup.explain()
+    [folder] = sealed(tmp_path, "sqlite")
+    assert manifest(folder)["details"]["database"] == str(db)
+    assert published(backup)["path"] == str(folder)
 
     appdata.change_sqlite(db)
     assert appdata.sqlite_snapshot(db) != before
-    restore = run("restore", "sqlite", tmp_path, sqlite_database=str(db))
+    restore = run("restore", "sqlite", tmp_path, sqlite_database=str(db), backup_path=str(folder))
     assert restore.rc == 0, restore.explain()
     assert appdata.sqlite_snapshot(db) == before
 
@@ -135,6 +241,7 @@ def test_sqlite_backup_never_creates_a_missing_database(tmp_path: Path) -> None:
     failed = run("backup", "sqlite", tmp_path, sqlite_database=str(ghost))
     assert failed.rc == 2, failed.explain()
     assert not ghost.exists()
+    assert sealed(tmp_path, "sqlite") == [] and staging(tmp_path, "sqlite") == []
 
 
 @pytest.mark.postgres
@@ -144,11 +251,15 @@ def test_postgres_backup_and_restore(tmp_path: Path) -> None:
         before = appdata.postgres_snapshot(name)
         backup = run("backup", "postgres", tmp_path, postgres_database=name)
         assert backup.rc == 0, backup.explain()
-        info = manifest(tmp_path, "postgres")
+        [folder] = sealed(tmp_path, "postgres")
+        info = manifest(folder)
         assert info["details"]["database"] == name and info["files"][0]["name"] == f"{name}.dump"
 
         appdata.change_postgres(name)
         assert appdata.postgres_snapshot(name) != before
-        restore = run("restore", "postgres", tmp_path, postgres_database=name)
+        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
         assert restore.rc == 0, restore.explain()
         assert appdata.postgres_snapshot(name) == before
+
+        failed = run("backup", "postgres", tmp_path, postgres_database="rr_no_such_db")
+        assert failed.rc == 2 and sealed(tmp_path, "postgres") == [folder] and staging(tmp_path, "postgres") == []

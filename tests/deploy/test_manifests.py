@@ -199,6 +199,20 @@ def server_setting_names() -> set[str]:
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_backups_are_pruned_with_their_jobs_on_the_backups_volume(
+    rendered: Rendered, name: str, dockerfile: Dockerfile
+) -> None:
+    """Retention removes a pruned Job's backups only under REDRUNNER_BACKUP_ROOT: the folder the
+    components write to, on the backups volume (not the state volume, not the root filesystem)."""
+    objects = rendered[name]
+    root = env_value(objects, dockerfile, "REDRUNNER_BACKUP_ROOT")
+    assert root == backup_root()
+    assert float(env_value(objects, dockerfile, "REDRUNNER_RETAIN_DAYS") or 0) > 0
+    mount, _ = mount_for(objects, root)
+    assert mount["name"] == "backups"
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_settings_are_ones_the_server_reads(rendered: Rendered, name: str, dockerfile: Dockerfile) -> None:
     known = server_setting_names()
     names = set(settings(rendered[name])) | {e["name"] for e in server_container(rendered[name]).get("env", [])}

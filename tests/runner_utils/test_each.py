@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +16,7 @@ import pytest
 
 from tests.components import appdata
 from tests.runner_utils.playbooks import COMPONENTS, RUNNER_UTILS, Run, ansible_playbook
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, wait_until
 
 # each run starts three playbooks at once: minutes on a busy 2-core machine, seconds on an idle one
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -96,6 +100,16 @@ def each(action: str, srv: RunningServer, app: App, *extra: str) -> Run:
     )
 
 
+def sealed_folder(app: App, op: dict[str, Any]) -> Path:
+    """The sealed folder a backup Operation published, checked against what is on disk."""
+    backup = op["artifacts"]["redrunner_backup"]
+    folder = Path(backup["path"])
+    assert folder.parent.parent == app.root / "backups" and folder.parent.name == op["unit"]
+    assert backup["sha256"] == hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    assert int(backup["size"]) == sum(p.stat().st_size for p in folder.iterdir())
+    return folder
+
+
 def job_operations(srv: RunningServer, job_id: int) -> dict[str, list[dict[str, Any]]]:
     """unit -> its Operations, oldest first."""
     ops = srv.get(f"operations?job_id={job_id}&limit=500").json()["items"]
@@ -131,9 +145,11 @@ def test_backup_each_then_restore_each_brings_every_component_back(srv: RunningS
     }
     assert overlap([v[0] for v in ops.values()]), "the components' backups did not run in parallel"
     assert f"operation {ops['postgres'][0]['id']} backup-postgres.yml in postgres: successful" in backup.stdout
-    for unit in ops:
-        manifest = json.loads((app.root / "backups" / f"backup-{job['id']}" / unit / "manifest.json").read_text())
+    for unit, (op,) in ops.items():
+        folder = sealed_folder(app, op)
+        manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["component"] == unit and manifest["job_id"] == job["id"]
+        assert manifest["operation_id"] == op["id"]
 
     app.change()
     assert app.snapshot() != before
@@ -176,7 +192,7 @@ def test_a_failing_component_fails_alone(srv: RunningServer, app: App) -> None:
 def test_restore_each_without_a_backup_fails_clearly(srv: RunningServer, app: App) -> None:
     run = each("restore", srv, app, "-e", "redrunner_source_tag=never-backed-up")
     assert run.rc == 2
-    assert "no RedRunner Job is tagged never-backed-up" in run.stdout
+    assert "no RedRunner Job is tagged never-backed-up" in run.stdout, run.explain()
     assert srv.get("operations").json()["items"] == []
 
 
@@ -194,3 +210,153 @@ def test_check_mode_dry_runs_every_component_and_changes_nothing(srv: RunningSer
     assert all(len(v) == 1 and v[0]["check"] is True for v in ops.values())
     assert app.snapshot() == before
     assert not (app.root / "backups").exists() or not any((app.root / "backups").rglob("manifest.json"))
+
+
+def night(app: App, n: int) -> None:
+    """The application's data moves on: each night's state differs from every other."""
+    (app.files / "README.txt").write_text(f"uploads as of night {n}\n")
+    (app.files / f"night-{n}.txt").write_bytes(f"{n}".encode() * 1000)
+    with sqlite3.connect(app.sqlite) as db:
+        db.execute("INSERT INTO session VALUES (?, ?, ?)", (f"night-{n}", 1000 + n, b"x"))
+    db.close()
+    appdata.psql(app.database, f"INSERT INTO customer (name, balance) VALUES ('night {n}', {n})")
+
+
+def backup_night(srv: RunningServer, app: App, *extra: str) -> tuple[Run, dict[str, Any]]:
+    run = each("backup", srv, app, *extra)
+    return run, srv.get("jobs/latest?tag=backup").json()
+
+
+def restores(srv: RunningServer, job_id: int) -> dict[str, dict[str, Any]]:
+    """unit -> the newest restore Operation in the Job."""
+    return {u: [o for o in v if o["action"].startswith("restore-")][-1] for u, v in job_operations(srv, job_id).items()}
+
+
+def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServer, app: App) -> None:
+    # Night 1 and night 2 back up well: two sealed backups of each component, side by side.
+    first, job1 = backup_night(srv, app)
+    assert first.rc == 0, first.explain()
+    state1 = app.snapshot()
+    night(app, 2)
+    second, job2 = backup_night(srv, app)
+    assert second.rc == 0, second.explain()
+    state2 = app.snapshot()
+    assert state2 != state1
+    sealed1 = {u: sealed_folder(app, v[0]) for u, v in job_operations(srv, job1["id"]).items()}
+    sealed2 = {u: sealed_folder(app, v[0]) for u, v in job_operations(srv, job2["id"]).items()}
+    assert all(sealed1[u] != sealed2[u] and sealed1[u].exists() for u in sealed1)
+    kept = {u: sorted((p.name, p.read_bytes()) for p in f.iterdir()) for u, f in sealed1.items()}
+
+    # A re-backup of files in night 2's Job fails (a typo in files_path): the Job reads failed, yet its
+    # successful backups stay sealed and restorable.
+    bad = srv.post(
+        f"jobs/{job2['id']}/units/files",
+        {"action": "backup", "extravars": {**app.extravars, "files_path": str(app.root / "uplaods")}},
+    ).json()
+    assert srv.wait_terminal(bad["id"], 300)["status"] == "failed"
+    assert srv.get(f"jobs/{job2['id']}").json()["status"] == "failed"
+
+    # Night 3 fails for postgres (its database is gone from the inventory's view).
+    night(app, 3)
+    inventory = json.loads(app.inventory.read_text())
+    inventory["components"]["hosts"]["postgres"]["redrunner_component_extravars"]["postgres_database"] = "rr_gone"
+    app.inventory.write_text(json.dumps(inventory))
+    third, job3 = backup_night(srv, app)
+    assert third.rc == 2 and job3["id"] > job2["id"] and job3["status"] == "failed"
+    assert sorted(p.name for p in (app.root / "backups" / "postgres").iterdir() if p.name.startswith(".")) == []
+    inventory["components"]["hosts"]["postgres"]["redrunner_component_extravars"]["postgres_database"] = app.database
+    app.inventory.write_text(json.dumps(inventory))
+
+    # The morning after: restore-each takes night 2, the newest Job with every backup good, byte for byte.
+    night(app, 4)
+    restore = each("restore", srv, app)
+    assert restore.rc == 0, restore.explain()
+    assert app.snapshot() == state2
+    done = restores(srv, job2["id"])
+    assert {u: o["status"] for u, o in done.items()} == dict.fromkeys(sealed2, "successful")
+    assert {u: o["extravars"]["backup_path"] for u, o in done.items()} == {u: str(f) for u, f in sealed2.items()}
+
+    # redrunner_source_job picks an older one: night 1.
+    older = each("restore", srv, app, "-e", f"redrunner_source_job={job1['id']}")
+    assert older.rc == 0, older.explain()
+    assert app.snapshot() == state1
+    assert {u: sorted((p.name, p.read_bytes()) for p in f.iterdir()) for u, f in sealed1.items()} == kept
+
+    # Night 3's Job has no postgres backup: that host alone fails, naming the Job and the component.
+    partial = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}")
+    assert partial.rc == 2
+    recap = partial.recap()
+    assert recap["postgres"]["failed"] == 1 and recap["files"]["failed"] == 0 and recap["sqlite"]["failed"] == 0
+    assert f"RedRunner job {job3['id']} has no successful backup of component postgres" in partial.stdout
+
+
+def test_two_servers_with_their_own_databases_share_a_backup_root(
+    server_factory: Callable[..., RunningServer], app: App
+) -> None:
+    one = server_factory(data_dir=COMPONENTS, name="one")
+    two = server_factory(data_dir=COMPONENTS, name="two")
+    assert each("backup", one, app).rc == 0
+    state = app.snapshot()
+    night(app, 2)
+    assert each("backup", two, app).rc == 0
+    jobs = [srv.get("jobs/latest?tag=backup").json() for srv in (one, two)]
+    assert jobs[0]["id"] == jobs[1]["id"], "the same ids on both servers: the case that collided"
+    folders = {
+        (i, u): sealed_folder(app, ops[0])
+        for i, srv in enumerate((one, two))
+        for u, ops in job_operations(srv, jobs[i]["id"]).items()
+    }
+    assert len(set(folders.values())) == 6
+    for unit in ("files", "postgres", "sqlite"):
+        assert sorted(p for p in (app.root / "backups" / unit).iterdir()) == sorted(folders[(i, unit)] for i in (0, 1))
+    # Server one still restores its own backup, untouched by server two's.
+    restore = each("restore", one, app)
+    assert restore.rc == 0, restore.explain()
+    assert app.snapshot() == state
+
+
+def test_a_canceled_backup_leaves_nothing_a_restore_would_take(srv: RunningServer, app: App) -> None:
+    first, good = backup_night(srv, app)
+    assert first.rc == 0, first.explain()
+    state = app.snapshot()
+    sealed_before = sorted((app.root / "backups" / "postgres").iterdir())
+    job = srv.post("jobs", {"tag": "backup", "units": ["postgres"]}).json()
+    # pg_dump waits for the table another session holds locked: the backup is mid-way when canceled.
+    locker = subprocess.Popen(
+        ["psql", *appdata.PG, "-X", "-q", "-d", app.database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PGAPPNAME": "rr-test-locker"},
+    )
+    assert locker.stdin is not None
+    locker.stdin.write("BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);\n")
+    locker.stdin.flush()
+    try:
+        extravars = {**app.extravars, "postgres_database": app.database}
+        op = srv.post(f"jobs/{job['id']}/units/postgres", {"action": "backup", "extravars": extravars}).json()
+        root = app.root / "backups" / "postgres"
+        wait_until(lambda: any(p.name.startswith(".staging-") for p in root.iterdir()), 240, 0.2, what="staging")
+        wait_until(lambda: "Dump the database" in srv.get(f"operations/{op['id']}/stdout").body.decode(), 240, 0.2)
+        assert srv.post(f"operations/{op['id']}/cancel").status == 202
+        done = srv.wait_terminal(op["id"], 60)
+    finally:
+        # pg_sleep does not notice its client is gone: end the locking session on the server too.
+        locker.kill()
+        locker.wait(10)
+        appdata.psql(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rr-test-locker'",
+        )
+    assert done["status"] == "canceled" and done["artifacts"] is None
+    # Killed before it could clean up, its staging folder stays, unsealed and never published.
+    staging = [p for p in root.iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1 and not (staging[0] / "manifest.json").exists()
+    assert sorted(p for p in root.iterdir() if not p.name.startswith(".")) == sealed_before
+
+    # The canceled Job is newer, but has no successful backup: restore-each takes the good night.
+    app.change()
+    restore = each("restore", srv, app)
+    assert restore.rc == 0, restore.explain()
+    assert f"RedRunner job {good['id']} (tag backup)" in restore.stdout
+    assert app.snapshot() == state

@@ -168,3 +168,21 @@ def test_the_module_follows_a_retry_chain_and_the_play_shows_each_attempt(srv: R
     )
     assert f"operation {ops[1]['id']} flaky.yml in app: successful" in run.stdout and "attempt 2 of 3" in run.stdout
     assert "after 1 retried attempt(s)" in run.stdout
+
+
+def test_redrunner_job_restore_source_says_what_is_missing(srv: RunningServer, tmp_path: Path) -> None:
+    job = srv.post("jobs", {"tag": "nightly", "units": ["app", "db"]}).json()
+    srv.wait_terminal(srv.post(f"jobs/{job['id']}/units/app", {"action": "ok.yml"}).json()["id"])  # not a backup
+    args = {"url": srv.url, "tag": "nightly", "mode": "restore_source", "units": ["app", "db"]}
+
+    none = run_module("redrunner_job", args, cwd=tmp_path)
+    assert none["failed"] is True and none["jobs_examined"] == 1
+    assert "none of the 1 Jobs tagged nightly has a successful backup of every component (app, db)" in none["msg"]
+    assert "redrunner_source_job" in none["msg"]
+
+    chosen = run_module("redrunner_job", {**args, "job_id": job["id"]}, cwd=tmp_path)
+    assert chosen["failed"] is False and chosen["changed"] is False
+    assert chosen["job_id"] == job["id"] and chosen["backups"] == {} and chosen["missing"] == ["app", "db"]
+
+    gone = run_module("redrunner_job", {**args, "job_id": 999}, cwd=tmp_path)
+    assert gone["failed"] is True and "no RedRunner Job 999 to restore from" in gone["msg"]

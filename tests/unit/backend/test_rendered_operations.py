@@ -46,6 +46,7 @@ def row(**changes: Any) -> tuple[Any, ...]:
         "retry_of": None,
         "rerun_of": None,
         "not_before": None,
+        "artifacts": None,
     }
     values.update(changes)
     return tuple(values[n] for n in NAMES)

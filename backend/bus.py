@@ -115,6 +115,13 @@ class Bus:
                 del self._subs[sub.topic]
         sub.close()
 
+    def watches_job(self, job_id: int) -> bool:
+        """Whether anyone here follows this Job or the list of Jobs, i.e. would get its Unit and Job changes.
+
+        Read from other threads without the IOLoop: a follower that subscribes just after a False answer
+        reads the database after subscribing, so it sees the committed state this change was about."""
+        return ("job", job_id) in self._subs or ALL in self._subs
+
     def publish(self, changes: Iterable[Change]) -> None:
         for change in changes:
             for topic in change.topics():
@@ -134,6 +141,10 @@ class Publisher:
     def send_to_replicas(self, send: Callable[[list[Change]], None]) -> None:
         """Also hand every remote-bound change to `send` (set once, when the server is assembled)."""
         self.remote = send
+
+    def watches_job(self, job_id: int) -> bool:
+        """Whether a follower here would get this Job's Unit and Job changes (see Bus.watches_job)."""
+        return self.bus.watches_job(job_id)
 
     def publish(self, changes: list[Change], remote: bool = True) -> None:
         if not changes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from .db import Event, Job, Operation, Unit
@@ -60,6 +61,33 @@ def operation_dict(op: Operation) -> dict[str, Any]:
     }
 
 
+class RenderedOperations:
+    """Terminal Operations already rendered, keyed by their whole database row.
+
+    A terminal Operation's row rarely changes again, and the list of Jobs renders the same ones on
+    every call (each Unit's latest): turning a row into its resource (four timestamps, two JSON texts,
+    redaction) was the largest part of `GET /jobs`. The key is the row itself, so a row changed by any
+    replica simply misses: nothing needs invalidating. Bounded; emptied when full. The dicts are shared
+    between responses and must not be modified (nothing does: they are only serialized).
+    """
+
+    def __init__(self, limit: int = 20000) -> None:
+        self.limit = limit
+        self._rendered: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def render(self, names: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
+        found = self._rendered.get(row)
+        if found is not None:
+            return found
+        record = SimpleNamespace(**dict(zip(names, row, strict=True)))
+        rendered = operation_dict(record)  # type: ignore[arg-type]  # a record has the row's columns
+        if record.status in TERMINAL:
+            if len(self._rendered) >= self.limit:
+                self._rendered.clear()
+            self._rendered[row] = rendered
+        return rendered
+
+
 def progress_dict(op: Operation) -> dict[str, Any]:
     """While a run is active its total is the previous successful run's count (an estimate, which
     a longer run may pass: then unknown); once terminal, the count of tasks that ran."""
@@ -71,13 +99,14 @@ def progress_dict(op: Operation) -> dict[str, Any]:
     return {"tasks_done": op.tasks_done, "tasks_total": total, "estimated": total is not None}
 
 
-def unit_dict(unit: Unit, op_ids: list[int], latest: Operation | None) -> dict[str, Any]:
+def unit_dict(unit: Unit, op_ids: list[int], latest: dict[str, Any] | None) -> dict[str, Any]:
+    """A Unit with its Operation ids (newest first) and its latest Operation, already rendered."""
     return {
         "job_id": unit.job_id,
         "name": unit.name,
         "created_at": iso(unit.created_at),
-        "status": latest.status if latest is not None else UNIT_IDLE,
-        "latest_operation": operation_dict(latest) if latest is not None else None,
+        "status": latest["status"] if latest is not None else UNIT_IDLE,
+        "latest_operation": latest,
         "operations": op_ids,
     }
 

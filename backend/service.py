@@ -33,11 +33,14 @@ from .db import (
     Replica,
     Unit,
     database_now,
+    is_postgres,
     lock_name,
     lock_row,
     records,
     records_in,
+    records_sql,
     rows,
+    rows_in,
     write_transaction,
 )
 from .errors import ApiError, invalid_parameter, shutting_down
@@ -51,7 +54,15 @@ from .run_request import (
     require_action,
     stored_request,
 )
-from .serialize import derive_job_status, event_dict, job_dict, operation_dict, plain_text, unit_dict
+from .serialize import (
+    RenderedOperations,
+    derive_job_status,
+    event_dict,
+    job_dict,
+    operation_dict,
+    plain_text,
+    unit_dict,
+)
 from .statuses import JobStatus, OperationStatus
 from .timeutil import now
 from .validation import (
@@ -88,12 +99,16 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(text[3:])
 
 
-def newest_first(query: Any, id_field: Any, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-    """One page of `query`, newest first, and the cursor of the next page (None on the last)."""
+def newest_first(
+    query: Any, id_field: Any, limit: int, cursor: str | None, plain: bool = False
+) -> tuple[list[Any], str | None]:
+    """One page of `query`, newest first, and the cursor of the next page (None on the last). With
+    `plain`, the rows come as records (db.records), not models: for the hot lists."""
     before = decode_cursor(cursor)
     if before is not None:
         query = query.where(id_field < before)
-    found = list(query.order_by(id_field.desc()).limit(limit + 1))
+    query = query.order_by(id_field.desc()).limit(limit + 1)
+    found = records(query) if plain else list(query)
     page = found[:limit]
     return page, encode_cursor(page[-1].id) if len(found) > limit else None
 
@@ -119,6 +134,7 @@ class Service:
         self.settings = settings
         self.db = db
         self.publisher = publisher
+        self.rendered_operations = RenderedOperations()
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -138,7 +154,11 @@ class Service:
         for op in records_in(Operation, "job_id", job_ids, order="id DESC", columns="id, unit_id"):
             op_ids[op.unit_id].append(op.id)
         latest_ids = [ids[0] for ids in op_ids.values() if ids]
-        latest = {op.unit_id: op for op in records_in(Operation, "id", latest_ids)} if latest_ids else {}
+        latest: dict[int, dict[str, Any]] = {}
+        if latest_ids:
+            names, found = rows_in(Operation, "id", latest_ids)
+            unit_id = names.index("unit_id")
+            latest = {row[unit_id]: self.rendered_operations.render(names, row) for row in found}
         for unit in units:
             result[unit.job_id].append(unit_dict(unit, op_ids[unit.id], latest.get(unit.id)))
         return result
@@ -155,7 +175,7 @@ class Service:
             if status not in JOB_STATUSES:
                 raise invalid_parameter("status", f"status must be one of {', '.join(JOB_STATUSES)}")
             query = query.where(Job.status == status)
-        page, next_cursor = newest_first(query, Job.id, limit, cursor)
+        page, next_cursor = newest_first(query, Job.id, limit, cursor, plain=True)
         units = self._units_of([j.id for j in page])
         return {"items": [job_dict(j, units[j.id]) for j in page], "next": next_cursor}
 
@@ -341,14 +361,13 @@ class Service:
         """Validate everything, then insert the pending Operation; nothing is created on any error."""
         check_unit_name(unit_name)
         action = require_action(body)
-        job = self._job_or_404(job_id)
-        unit = self._unit_or_404(job_id, unit_name)
+        unit = self._job_unit_or_404(job_id, unit_name)
         resolved = resolve_action(self.settings.project_dir, action, unit_name)
         request = parse_run_request(body, self.settings.allow_templated_extravars)
         if not accepting:
             raise shutting_down()
-        [op_id] = self._insert_operations(job.id, [(unit, resolved)], request, field=None)
-        return operation_dict(Operation.get_by_id(op_id))
+        [op] = self._insert_operations(job_id, [(unit, resolved)], request, field=None)
+        return op
 
     def start_actions(
         self,
@@ -396,8 +415,7 @@ class Service:
         )
         if not accepting:
             raise shutting_down()
-        ids = self._insert_operations(job.id, planned, request, field="unit")
-        return self._operations_in_order(ids)
+        return self._insert_operations(job.id, planned, request, field="unit")
 
     def start_actions_request(self, job_id: int, body: dict[str, Any], accepting: bool) -> list[dict[str, Any]]:
         """`POST /jobs/{id}/actions`: the body's fields, checked, to start_actions."""
@@ -449,8 +467,8 @@ class Service:
             for unit, op in plans:
                 ids.append(self._insert_one(job.id, unit, op.action, stored_request(op), rerun_of=op.id))
             self.refresh_job_status(job.id)
-        self.publish_changes(ids)
-        return self._operations_in_order(ids)
+        published = self.publish_changes(ids)
+        return [published[i] for i in ids]
 
     # -- creating Operations: one path for a Unit, /actions, /rerun and retries ---------------------
 
@@ -459,6 +477,19 @@ class Service:
         if unit is None:
             raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}")
         return unit
+
+    def _job_unit_or_404(self, job_id: int, name: str) -> Unit:
+        """The Job's Unit `name` in one query; 404 job_not_found before unit_not_found, as two lookups would."""
+        found = records_sql(
+            'SELECT u.id AS unit_id, u.name AS name FROM "job" j LEFT JOIN "unit" u ON u.job_id = j.id AND u.name = ? '
+            "WHERE j.id = ?",
+            [name, job_id],
+        )
+        if not found:
+            raise ApiError(404, "job_not_found", f"no job {job_id}")
+        if found[0].unit_id is None:
+            raise ApiError(404, "unit_not_found", f"job {job_id} has no unit {name}")
+        return Unit(id=found[0].unit_id, job=job_id, name=found[0].name)
 
     def _units_named(self, job_id: int, units: Any) -> list[Unit]:
         """The Job's Units named in `units` (all when None), in the Job's Unit order; a name the Job
@@ -475,12 +506,17 @@ class Service:
 
     def _lock_units(self, unit_ids: list[int]) -> None:
         """Lock the Units' rows, always in id order, so two multi-Unit requests cannot deadlock."""
+        if not is_postgres(self.db):
+            return  # SQLite's IMMEDIATE transaction already serializes writers: the SELECT would lock nothing
         lock_row(self.db, Unit.select(Unit.id).where(Unit.id.in_(sorted(unit_ids))).order_by(Unit.id)).execute()
 
     def _check_idle(self, unit: Unit, queue: bool, field: str | None) -> None:
         if queue:
             return
-        if Operation.select().where((Operation.unit == unit.id) & Operation.status.in_(ACTIVE)).exists():
+        busy = records_sql(
+            'SELECT 1 AS busy FROM "operation" WHERE unit_id = ? AND status IN (?, ?) LIMIT 1', [unit.id, *ACTIVE]
+        )
+        if busy:
             raise ApiError(
                 409,
                 "unit_busy",
@@ -504,15 +540,13 @@ class Service:
         timeout = request.timeout
         if timeout is None and self.settings.operation_timeout > 0:
             timeout = self.settings.operation_timeout
-        previous = (
-            Operation.select(Operation.tasks_done)
-            .where(
-                (Operation.unit_name == unit.name) & (Operation.action == action) & (Operation.status == "successful")
-            )
-            .order_by(Operation.id.desc())
-            .first()
+        # The previous successful run's task count: this run's progress estimate.
+        previous = records_sql(
+            'SELECT tasks_done FROM "operation" WHERE action = ? AND unit_name = ? AND status = ? '
+            "ORDER BY id DESC LIMIT 1",
+            [action, unit.name, OperationStatus.SUCCESSFUL.value],
         )
-        op = Operation.create(
+        op_id = Operation.insert(
             job=job_id,
             unit=unit.id,
             unit_name=unit.name,
@@ -521,7 +555,7 @@ class Service:
             created_at=now(),
             extravars=json.dumps(request.extravars),
             timeout=timeout,
-            tasks_total=previous.tasks_done if previous is not None else None,
+            tasks_total=previous[0].tasks_done if previous else None,
             check_mode=request.check,
             diff_mode=request.diff,
             attempt=attempt,
@@ -530,13 +564,14 @@ class Service:
             retry_of=retry_of,
             rerun_of=rerun_of,
             not_before=not_before,
-        )
-        return int(op.id)
+        ).execute()
+        return int(op_id)
 
     def _insert_operations(
         self, job_id: int, planned: list[tuple[Unit, str]], request: RunRequest, field: str | None
-    ) -> list[int]:
-        """All planned Operations in one transaction, or none: a busy Unit aborts them all."""
+    ) -> list[dict[str, Any]]:
+        """All planned Operations in one transaction, or none: a busy Unit aborts them all. Returns them
+        as published, in the planned order."""
         ids: list[int] = []
         with write_transaction(self.db):
             self._lock_units([u.id for u, _ in planned])
@@ -545,13 +580,8 @@ class Service:
             for unit, action in planned:
                 ids.append(self._insert_one(job_id, unit, action, request))
             self.refresh_job_status(job_id)
-        self.publish_changes(ids)
-        return ids
-
-    def _operations_in_order(self, ids: list[int]) -> list[dict[str, Any]]:
-        """The Operations, in the order of their ids (which is the Job's Unit order as inserted)."""
-        ops = {op.id: op for op in Operation.select().where(Operation.id.in_(ids))}
-        return [operation_dict(ops[i]) for i in ids]
+        published = self.publish_changes(ids)
+        return [published[i] for i in ids]
 
     def cancel(self, op_id: int) -> tuple[dict[str, Any], bool]:
         """Returns the Operation and whether its runner must be told to stop."""
@@ -825,11 +855,23 @@ class Service:
 
     def refresh_job_status(self, job_id: int) -> tuple[str, str]:
         """Recompute the Job's stored status from its units' latest operations."""
-        job = Job.get_by_id(job_id)
-        latest_ids = Operation.select(pw.fn.MAX(Operation.id)).where(Operation.job == job_id).group_by(Operation.unit)
-        statuses = [s for (s,) in rows(Operation.select(Operation.status).where(Operation.id.in_(latest_ids)))]
-        any_active = Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists()
-        new = derive_job_status(statuses, any_active)
+        found = records_sql('SELECT id, tag, status FROM "job" WHERE id = ?', [job_id])
+        if not found:
+            raise pw.DoesNotExist(f"no job {job_id}")
+        job = found[0]
+        # Every active Operation and each Unit's latest, in one statement: the latest of a Unit is its
+        # largest id among these rows, since the latest is always among them.
+        latest: dict[int, tuple[int, str]] = {}
+        any_active = False
+        for op in records_sql(
+            'SELECT unit_id, id, status FROM "operation" WHERE job_id = ? AND (status IN (?, ?) '
+            'OR id IN (SELECT MAX(id) FROM "operation" WHERE job_id = ? GROUP BY unit_id))',
+            [job_id, *ACTIVE, job_id],
+        ):
+            any_active = any_active or op.status in ACTIVE
+            if op.unit_id not in latest or op.id > latest[op.unit_id][0]:
+                latest[op.unit_id] = (op.id, op.status)
+        new = derive_job_status([status for _, status in latest.values()], any_active)
         if new != job.status:
             Job.update(status=new).where(Job.id == job_id).execute()
             if job.status == "running" and new in ("successful", "failed"):
@@ -848,24 +890,32 @@ class Service:
 
     # -- publishing -------------------------------------------------------------------------------
 
-    def publish_changes(self, op_ids: list[int], remote: bool = True) -> None:
-        """Publish the committed state of these Operations, their Units and Jobs."""
+    def publish_changes(self, op_ids: list[int], remote: bool = True) -> dict[int, dict[str, Any]]:
+        """Publish the committed state of these Operations, their Units and Jobs; returns the Operations
+        as published, by id.
+
+        A Job's Units and the Job itself are rendered only when a follower here watches that Job or the
+        Job list: re-rendering a whole Job (every Unit's latest Operation) is most of the cost of a change,
+        and nothing else reads those changes. Other replicas get the Operation ids and do the same."""
         if not op_ids:
-            return
-        ops = list(Operation.select().where(Operation.id.in_(op_ids)))
-        changes: list[Change] = []
+            return {}
+        ops = records_in(Operation, "id", sorted(set(op_ids)), order="id")
+        rendered = {op.id: operation_dict(op) for op in ops}
         job_ids = sorted({o.job_id for o in ops})
-        jobs = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))}
-        units = self._units_of(job_ids)
+        jobs = {j.id: j for j in records_in(Job, "id", job_ids)}
+        units = self._units_of([j for j in job_ids if j in jobs and self.publisher.watches_job(j)])
+        changes: list[Change] = []
         for op in ops:
             tag = jobs[op.job_id].tag if op.job_id in jobs else None
-            changes.append(Change("operation", op.job_id, operation_dict(op), op_id=op.id, tag=tag))
+            changes.append(Change("operation", op.job_id, rendered[op.id], op_id=op.id, tag=tag))
             for unit in units.get(op.job_id, []):
                 if unit["name"] == op.unit_name:
                     changes.append(Change("unit", op.job_id, unit, tag=tag))
-        for job_id, job in jobs.items():
-            changes.append(Change("job", job_id, job_dict(job, units[job_id]), tag=job.tag))
+        for job_id, job_units in units.items():
+            job = jobs[job_id]
+            changes.append(Change("job", job_id, job_dict(job, job_units), tag=job.tag))
         self.publisher.publish(changes, remote=remote)
+        return rendered
 
     def _publish_job(self, job: dict[str, Any], units: list[dict[str, Any]]) -> None:
         changes = [Change("unit", job["id"], u, tag=job["tag"]) for u in units]

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import apisize, followers, ingest, lag, overhead, parallel, throughput
+from . import apisize, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput
 from .machine import describe, loadavg
 from .results import Row, table
 from .workspace import Workspace, workspace
 
-BENCHMARKS: list[ModuleType] = [overhead, throughput, parallel, lag, ingest, apisize, followers]
+BENCHMARKS: list[ModuleType] = [overhead, throughput, parallel, lag, ingest, apisize, followers, start, each, kparallel]
 NAMES = [m.NAME for m in BENCHMARKS]
 
 

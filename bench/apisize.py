@@ -77,12 +77,13 @@ def load(path: Path, sizes: Sizes) -> None:
         con.execute(
             "INSERT INTO operation (id, job_id, unit_id, unit_name, action, status, rc, created_at, started_at, "
             "finished_at, extravars, event_count, tasks_done, tasks_total, stats, error, truncated, timeout, "
-            "cancel_requested, owner, pid, pid_started, run_ident, hostname) "
+            "cancel_requested, owner, pid, pid_started, run_ident, hostname, check_mode, diff_mode, attempt, retries, "
+            "retry_delay) "
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
             "SELECT i, (i - 1) / ? + 1, ((i - 1) / ?) * ? + (i % ?) + 1, 'unit' || ((i % ?) + 1), 'backup-db.yml', "
             "'successful', 0, j.created_at, j.created_at + 1, j.created_at + 20, '{}', ?, ?, ?, "
             '\'{"ok": 16, "changed": 3, "failed": 0, "skipped": 0, "unreachable": 0}\', NULL, 0, NULL, 0, '
-            "'bench', 4242, 1.0, 'op' || i, 'bench' FROM n JOIN job j ON j.id = (n.i - 1) / ? + 1",
+            "'bench', 4242, 1.0, 'op' || i, 'bench', 0, 0, 1, 0, 10.0 FROM n JOIN job j ON j.id = (n.i - 1) / ? + 1",
             (
                 sizes.operations,
                 per_job,

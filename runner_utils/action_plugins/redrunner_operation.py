@@ -1,19 +1,39 @@
-"""Run the redrunner_operation module in slices and print a progress line between them.
+"""Run the redrunner_operation module's logic here, in the controller, in slices with a progress line
+between them.
 
-A module cannot write to the terminal while it runs; an action plugin can, because
-Display in a worker process forwards to ansible-playbook's own output. The module does
-all the API work; this only decides how long each slice waits.
+A module cannot write to the terminal while it runs; an action plugin can, because Display in a
+worker process forwards to ansible-playbook's own output. The plays that use it run with
+`connection: local`, so the module's logic (HTTP requests and ?wait= long-polls) runs in this process
+(module_utils/redrunner_controller.py) instead of a new Python per call and per slice; this only
+decides how long each slice waits.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 display = Display()
+MODULE = "redrunner_operation"
+
+
+def controller() -> ModuleType:
+    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory."""
+    name = "redrunner_controller"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "module_utils" / "redrunner_controller.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 class ActionModule(ActionBase):
@@ -21,14 +41,16 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    def _module(self, args: dict[str, Any]) -> dict[str, Any]:
+        return dict(controller().run_module_here(MODULE, args, self._task.check_mode, self._task.diff))
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
-        module = self._task.action
         interval = int(args.get("progress_interval", 10) or 0)
         if interval <= 0 or not _truthy(args.get("wait", True)):
-            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+            result.update(self._module(args))
             return result
 
         host = task_vars.get("inventory_hostname", "?")
@@ -38,9 +60,10 @@ class ActionModule(ActionBase):
         attempts: list[str] = []
         call = dict(args)
         while True:
-            left = None if deadline is None else deadline - time.monotonic()
+            began = time.monotonic()
+            left = None if deadline is None else deadline - began
             call["wait_timeout"] = interval if left is None else max(0.0, min(float(interval), left))
-            res = self._execute_module(module_name=module, module_args=call, task_vars=task_vars)
+            res = self._module(call)
             changed = changed or bool(res.get("changed"))
             last_slice = left is not None and left <= interval
             if res.get("failed") or res.get("terminal") or res.get("operation_id") is None or last_slice:
@@ -53,6 +76,9 @@ class ActionModule(ActionBase):
             display.display(f"[{host}] {res.get('summary')}")
             # Later slices follow the Operation the first one started.
             call["operation_id"] = res["operation_id"]
+            # A slice too short to long-poll (the API waits whole seconds) returns at once: pace the next
+            # one, so a short interval is one request and one line per interval, never a busy loop.
+            time.sleep(max(0.0, began + interval - time.monotonic()))
         res["changed"] = changed
         result.update(res)
         return result

@@ -203,17 +203,18 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     return dict(changed=True, created=existing is None, job=job, job_id=job["id"], units=unit_names(job))
 
 
+# The module's options; its action plugin checks a task's arguments against the same spec.
+ARGUMENT_SPEC = connection_argument_spec(
+    tag=dict(type="str", required=True),
+    mode=dict(type="str", choices=["create", "latest", "reuse", "restore_source"], default="create"),
+    units=dict(type="list", elements="str", default=[]),
+    job_id=dict(type="int"),
+    backup_action=dict(type="str", default="backup"),
+)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=connection_argument_spec(
-            tag=dict(type="str", required=True),
-            mode=dict(type="str", choices=["create", "latest", "reuse", "restore_source"], default="create"),
-            units=dict(type="list", elements="str", default=[]),
-            job_id=dict(type="int"),
-            backup_action=dict(type="str", default="backup"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module, run)
 
 

@@ -262,29 +262,30 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     return result
 
 
+# The module's options; its action plugin checks a task's arguments against the same spec.
+ARGUMENT_SPEC = connection_argument_spec(
+    job_id=dict(type="int"),
+    unit=dict(type="str"),
+    action=dict(type="str"),
+    extravars=dict(type="dict", default={}),
+    timeout=dict(type="float"),
+    queue=dict(type="bool", default=False),
+    check=dict(type="bool", default=False),
+    diff=dict(type="bool", default=False),
+    retries=dict(type="int", default=0),
+    retry_delay=dict(type="float"),
+    operation_id=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="float"),
+    long_poll=dict(type="int", default=30),
+    progress_interval=dict(type="int", default=10),
+    fail_on_status=dict(type="bool", default=True),
+    stdout_lines=dict(type="int", default=20),
+)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=connection_argument_spec(
-            job_id=dict(type="int"),
-            unit=dict(type="str"),
-            action=dict(type="str"),
-            extravars=dict(type="dict", default={}),
-            timeout=dict(type="float"),
-            queue=dict(type="bool", default=False),
-            check=dict(type="bool", default=False),
-            diff=dict(type="bool", default=False),
-            retries=dict(type="int", default=0),
-            retry_delay=dict(type="float"),
-            operation_id=dict(type="int"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="float"),
-            long_poll=dict(type="int", default=30),
-            progress_interval=dict(type="int", default=10),
-            fail_on_status=dict(type="bool", default=True),
-            stdout_lines=dict(type="int", default=20),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module, run)
 
 

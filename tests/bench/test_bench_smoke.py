@@ -17,10 +17,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = {"1", "2", "3", "4", "5", "6", "7"}
+EXPECTED = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -28,7 +28,7 @@ def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=230,
+        timeout=350,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     report = json.loads(out.read_text())
@@ -36,7 +36,7 @@ def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
     rows = report["rows"]
     assert {r["bench"] for r in rows} == EXPECTED
     # Quick sizes are too small to judge a goal, except the correctness rows that have no size to them.
-    assert all(r["met"] is None for r in rows if r["bench"] in {"1", "2", "3", "4", "6"})
+    assert all(r["met"] is None for r in rows if r["bench"] in {"1", "2", "3", "4", "6", "8", "9", "10"})
     for key in ("cpus", "cpu", "python", "ansible", "date"):
         assert report["machine"][key]
     assert "| # | measure" in proc.stdout
@@ -60,3 +60,24 @@ def test_only_selects_benchmarks_and_rejects_unknown_names(tmp_path: Path) -> No
         [sys.executable, "-m", "bench", "--only", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+@pytest.mark.timeout(240)
+def test_start_each_and_parallel_benchmarks_run_beside_their_baselines(tmp_path: Path) -> None:
+    """The start, each-pattern and K-parallel benchmarks: each ratio row has a raw baseline beside it."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "start", "each", "kparallel", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["bench"] for r in rows] == ["8", "8", "9", "10", "10"]
+    assert all(r["met"] is None for r in rows)
+    assert all(r["ours"].endswith(" ms") for r in rows if r["bench"] == "8")
+    for row in (r for r in rows if r["bench"] in {"9", "10"}):
+        assert row["ours"].endswith(" s") and row["baseline"].endswith(" s") and row["result"].endswith("x")
+    assert "backup-each.yml, N=2 components" in {r["measure"] for r in rows}

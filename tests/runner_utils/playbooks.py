@@ -60,12 +60,15 @@ def ansible_playbook(
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_module(module: str, args: dict[str, Any], *, cwd: Path, check: bool = False) -> dict[str, Any]:
-    """Run one of runner_utils' modules ad hoc on localhost; return its result."""
+def run_module(
+    module: str, args: dict[str, Any], *, cwd: Path, check: bool = False, action_plugins: bool = True
+) -> dict[str, Any]:
+    """Run one of runner_utils' modules ad hoc on localhost; return its result. With `action_plugins`
+    (as the plays run them) through its action plugin, else the module shipped as its own process."""
     env = {
         "ANSIBLE_LIBRARY": str(RUNNER_UTILS / "library"),
         "ANSIBLE_MODULE_UTILS": str(RUNNER_UTILS / "module_utils"),
-        "ANSIBLE_ACTION_PLUGINS": str(RUNNER_UTILS / "action_plugins"),
+        "ANSIBLE_ACTION_PLUGINS": str(RUNNER_UTILS / "action_plugins") if action_plugins else "",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal",
         "ANSIBLE_LOCALHOST_WARNING": "0",

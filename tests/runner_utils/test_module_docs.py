@@ -34,10 +34,15 @@ def blocks(path: Path) -> dict[str, str]:
 
 
 def argument_spec_keys(path: Path) -> set[str]:
+    """The module's own options: `ARGUMENT_SPEC = connection_argument_spec(...)` (which its action plugin
+    also checks arguments against) or `argument_spec=connection_argument_spec(...)` in main()."""
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.keyword) and node.arg == "argument_spec" and isinstance(node.value, ast.Call):
-            assert isinstance(node.value.func, ast.Name) and node.value.func.id == "connection_argument_spec"
-            return {kw.arg for kw in node.value.keywords if kw.arg}
+        keyword = isinstance(node, ast.keyword) and node.arg == "argument_spec"
+        constant = isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["ARGUMENT_SPEC"]
+        call = getattr(node, "value", None) if keyword or constant else None
+        if isinstance(call, ast.Call):
+            assert isinstance(call.func, ast.Name) and call.func.id == "connection_argument_spec"
+            return {kw.arg for kw in call.keywords if kw.arg}
     raise AssertionError(f"no argument_spec in {path}")
 
 

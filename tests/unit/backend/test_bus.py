@@ -71,3 +71,16 @@ def test_unsubscribed_subscribers_get_nothing() -> None:
     bus.unsubscribe(sub)
     bus.publish([event(7, 1)])
     assert not sub.queue and sub.closed
+
+
+def test_a_job_is_watched_while_someone_follows_it_or_the_job_list() -> None:
+    bus = Bus()
+    assert not bus.watches_job(3)
+    job3 = bus.subscribe(("job", 3), limit=10)
+    assert bus.watches_job(3) and not bus.watches_job(4)
+    bus.unsubscribe(job3)
+    assert not bus.watches_job(3)
+    everything = bus.subscribe(ALL, limit=10)
+    assert bus.watches_job(3) and bus.watches_job(4)
+    bus.unsubscribe(everything)
+    assert not bus.watches_job(4)

@@ -1,0 +1,66 @@
+"""10. K parallel: K Operations started through the API at once vs K raw ansible-playbook runs at once.
+
+One 30-task `debug` playbook; K Units of one Job started with one `POST /jobs/{id}/actions` (the server
+gets K workers), until the last is terminal, vs K raw runs started at once, until the last exits.
+Interleaved per round; medians.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import raw
+from .client import Api
+from .results import Row, check, median, ratio_row, seconds
+from .workspace import Workspace
+
+NAME = "kparallel"
+GOAL = 1.05
+TASKS = 30
+
+
+def run(ws: Workspace, quick: bool) -> list[Row]:
+    sizes = [1, 2] if quick else [1, 8, 32]
+    rounds = 1 if quick else 3
+    tasks = 3 if quick else TASKS
+    playbook = ws.debug_playbook(f"kpar-{tasks}.yml", tasks)
+    rows: list[Row] = []
+    with ws.server(args=["--workers", str(max(sizes))]) as srv:
+        api = Api(srv.api)
+        raw.run(ws.data_dir, playbook)  # warm-up
+        for count in sizes:
+            job = api.job(f"bench-kpar-{count}", [f"k{i}" for i in range(count)])
+
+            def through_api(job_id: int) -> float:
+                t0 = time.perf_counter()
+                started = api.post(f"jobs/{job_id}/actions", {"action": playbook}, 202)["items"]
+                ops = [api.wait_terminal(op["id"]) for op in started]
+                took = time.perf_counter() - t0
+                check(all(op["status"] == "successful" for op in ops), f"ended {[o['status'] for o in ops]}")
+                check(all(op["event_count"] >= 3 * tasks for op in ops), "an Operation stored too few events")
+                return took
+
+            if count == sizes[0]:
+                through_api(job["id"])  # warm-up
+            api_times: list[float] = []
+            raw_times: list[float] = []
+            for _ in range(rounds):
+                raw_times.append(raw.run_many(ws.data_dir, playbook, count))
+                api_times.append(through_api(job["id"]))
+            rows.append(
+                ratio_row(
+                    "10",
+                    f"K={count} parallel {tasks}-task Operations",
+                    median(api_times),
+                    median(raw_times),
+                    GOAL,
+                    judged=not quick,
+                    notes=[
+                        f"K={count}, {rounds} rounds, medians (load {os.getloadavg()[0]:.2f} after): API "
+                        f"{seconds(median(api_times))}, raw {seconds(median(raw_times))}"
+                    ],
+                )
+            )
+        api.close()
+    return rows

@@ -1,0 +1,41 @@
+"""Run the redrunner_job module's logic here, in the controller, instead of shipping it.
+
+The play that uses it runs with `connection: local`: the module would be a new Python process doing
+one or two HTTP requests. module_utils/redrunner_controller.py runs the module file's own `run` with
+its own argument spec, so the task's result is the same.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+
+def controller() -> ModuleType:
+    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory."""
+    name = "redrunner_controller"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "module_utils" / "redrunner_controller.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars or {})
+        result.update(
+            controller().run_module_here("redrunner_job", dict(self._task.args), self._task.check_mode, self._task.diff)
+        )
+        return result

@@ -718,7 +718,7 @@ class Service:
                 if retry is not None:
                     retries.append(retry)
         self.record_operations_finished(lost)
-        for job_id in {o.job_id for o in ops}:
+        for job_id in sorted({o.job_id for o in ops}):
             self.refresh_job_status(job_id)
         return ops, retries
 
@@ -854,8 +854,15 @@ class Service:
         return float(value) if value is not None else None
 
     def refresh_job_status(self, job_id: int) -> tuple[str, str]:
-        """Recompute the Job's stored status from its units' latest operations."""
-        found = records_sql('SELECT id, tag, status FROM "job" WHERE id = ?', [job_id])
+        """Recompute the Job's stored status from its units' latest operations, inside the caller's
+        transaction.
+
+        On PostgreSQL the Job's row is locked first: two replicas ending the last two Operations of a Job
+        at once would otherwise each read the other's Operation as still running (neither commit visible
+        yet) and both leave the Job `running` for ever, with no `job.finished` webhook. With the lock the
+        second waits for the first to commit and then reads its result."""
+        lock = " FOR UPDATE" if is_postgres(self.db) else ""
+        found = records_sql('SELECT id, tag, status FROM "job" WHERE id = ?' + lock, [job_id])
         if not found:
             raise pw.DoesNotExist(f"no job {job_id}")
         job = found[0]

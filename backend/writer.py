@@ -23,6 +23,7 @@ from .bus import Change, Publisher
 from .db import TERMINAL, Event, Operation, is_postgres, write_transaction
 from .metrics import Metrics
 from .service import Service
+from .statuses import OperationStatus
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,12 @@ class EventWriter:
             for op_id, fields in table.items():
                 if op_id in cut and "event_count" in fields:
                     table[op_id] = dict(fields, event_count=min(int(fields["event_count"]), cut[op_id]), truncated=True)
+        for op_id, fields in status_ops.items():
+            # A run that ended by itself before noticing the writer gave up still lost events: it ends
+            # `error`, never `successful` with a hole in its record (canceled and timeout stay what they are).
+            if op_id in cut and fields.get("status") in (OperationStatus.SUCCESSFUL, OperationStatus.FAILED):
+                why = self._failure or "the database refused them"
+                fields.update(status=OperationStatus.ERROR, rc=None, error=f"its events cannot be stored: {why}")
         terminal_ops: list[int] = []
         retry_ops: list[int] = []  # next attempts of retry chains, inserted with their predecessor's end
         with write_transaction(self.db):
@@ -259,7 +266,8 @@ class EventWriter:
                         retry_ops.append(retry)
             # Notifications commit with the terminal status that causes them (see outbox.py).
             self.service.record_operations_finished(terminal_ops)
-            for job_id in status_jobs:
+            # In id order: two writers (replicas) locking the same Jobs' rows never wait on each other in a cycle.
+            for job_id in sorted(status_jobs):
                 self.service.refresh_job_status(job_id)
         committed = time.monotonic()
         if events:

@@ -163,7 +163,7 @@ def test_the_module_follows_a_retry_chain_and_the_play_shows_each_attempt(srv: R
     assert run.rc == 0, run.explain()
     ops = sorted(srv.get(f"operations?job_id={job['id']}").json()["items"], key=lambda o: o["id"])
     assert [(o["attempt"], o["status"]) for o in ops] == [(1, "failed"), (2, "successful")], run.stdout
-    assert f"flaky.yml in app: failed, 4/? tasks, rc=2, attempt 1 of 3; retried as operation {ops[1]['id']}" in (
+    assert f"flaky.yml in app: failed, 4/4 tasks, rc=2, attempt 1 of 3; retried as operation {ops[1]['id']}" in (
         run.stdout
     )
     assert f"operation {ops[1]['id']} flaky.yml in app: successful" in run.stdout and "attempt 2 of 3" in run.stdout

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from textual.pilot import Pilot
 
 from console.app import RedRunnerApp
 from console.client import RedRunnerClient
@@ -15,23 +10,11 @@ from console.screens.dialogs import ConfirmScreen
 from console.screens.job import JobScreen
 from console.screens.schedules import SchedulesScreen, SchedulesTable, until
 from console.widgets.jobs_table import JobsTable
+from tests.support.pilot import SIZE
+from tests.support.pilot import until as wait
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.anyio
-SIZE = (120, 40)
-
-
-async def wait(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception:  # the screen may still be composing
-            value = None
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 def cell(app: RedRunnerApp, name: str, column: str) -> str:

@@ -860,8 +860,10 @@ class Service:
         On PostgreSQL the Job's row is locked first: two replicas ending the last two Operations of a Job
         at once would otherwise each read the other's Operation as still running (neither commit visible
         yet) and both leave the Job `running` for ever, with no `job.finished` webhook. With the lock the
-        second waits for the first to commit and then reads its result."""
-        lock = " FOR UPDATE" if is_postgres(self.db) else ""
+        second waits for the first to commit and then reads its result. NO KEY UPDATE, not UPDATE: a
+        transaction that inserted Operations already holds KEY SHARE on the Job (the foreign key), and two
+        of them asking for FOR UPDATE would deadlock; NO KEY UPDATE waits only for another refresh."""
+        lock = " FOR NO KEY UPDATE" if is_postgres(self.db) else ""
         found = records_sql('SELECT id, tag, status FROM "job" WHERE id = ?' + lock, [job_id])
         if not found:
             raise pw.DoesNotExist(f"no job {job_id}")

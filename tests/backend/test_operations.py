@@ -138,12 +138,12 @@ def test_cancel_stops_the_whole_process_tree(server: RunningServer) -> None:
     import psutil
 
     job = make_job(server, "backup", ["db"])
-    op = start(server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 300})
+    op = start(server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 301})
 
     def sleeping() -> list[psutil.Process]:
         procs = []
         for p in psutil.process_iter(["cmdline"]):
-            if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", "300"]:
+            if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", "301"]:
                 procs.append(p)
         return procs
 

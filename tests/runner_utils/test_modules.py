@@ -13,6 +13,11 @@ from tests.support.server import RunningServer
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).parent / "data"
+# A play outside runner_utils/ finds RedRunner's modules, module_utils and action plugins through these.
+PLUGIN_PATHS = {
+    f"ANSIBLE_{kind.upper()}": str(DATA.parents[2] / "runner_utils" / kind)
+    for kind in ("library", "module_utils", "action_plugins")
+}
 
 
 @pytest.fixture
@@ -116,12 +121,7 @@ def test_action_plugin_prints_progress_while_it_waits(srv: RunningServer, tmp_pa
         msg: "{{{{ out.summary }}}}"
 """)
     # the plugins are found through ANSIBLE_* paths here; beside the playbook in runner_utils/
-    env = {
-        "ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
-        "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
-        "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins"),
-    }
-    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=env)
+    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=PLUGIN_PATHS)
     assert run.rc == 0, run.explain()
     assert "[localhost] operation " in run.stdout and "slow.yml in app: running" in run.stdout
     assert "slow.yml in app: successful" in run.stdout
@@ -154,12 +154,7 @@ def test_the_module_follows_a_retry_chain_and_the_play_shows_each_attempt(srv: R
       ansible.builtin.debug:
         msg: "{{{{ out.summary }}}} after {{{{ out.attempts | length }}}} retried attempt(s)"
 """)
-    env = {
-        "ANSIBLE_LIBRARY": str(DATA.parents[2] / "runner_utils" / "library"),
-        "ANSIBLE_MODULE_UTILS": str(DATA.parents[2] / "runner_utils" / "module_utils"),
-        "ANSIBLE_ACTION_PLUGINS": str(DATA.parents[2] / "runner_utils" / "action_plugins"),
-    }
-    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=env)
+    run = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env=PLUGIN_PATHS)
     assert run.rc == 0, run.explain()
     ops = sorted(srv.get(f"operations?job_id={job['id']}").json()["items"], key=lambda o: o["id"])
     assert [(o["attempt"], o["status"]) for o in ops] == [(1, "failed"), (2, "successful")], run.stdout

@@ -22,6 +22,7 @@ import peewee as pw
 
 from . import __version__
 from .db import Delivery, Webhook, rows
+from .failure_log import RepeatedFailure
 from .timeutil import now
 from .webhooks import sign
 
@@ -79,6 +80,7 @@ class Sender:
 
     def _loop(self) -> None:
         pruned_at = 0.0
+        failures = RepeatedFailure(log, "claiming webhook deliveries")
         while not self._stopping.is_set():
             self._kick.wait(POLL)
             self._kick.clear()
@@ -88,11 +90,12 @@ class Sender:
                     self.prune(now())
                 for delivery_id in self.claim_due():
                     self.pool.submit(self._attempt, delivery_id)
+                failures.succeeded()
             except RuntimeError:
                 return  # the pool was shut down: the server is stopping
-            except Exception:
-                log.exception("claiming webhook deliveries failed; retrying")
-                time.sleep(1.0)
+            except Exception as exc:
+                failures.failed(exc)
+                self._stopping.wait(1.0)
 
     def claim_due(self) -> list[int]:
         """Claim the due deliveries this replica has a free sender for; each claim wins or loses atomically."""

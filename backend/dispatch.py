@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .config import Settings
 from .db import is_postgres
+from .failure_log import RepeatedFailure
 from .metrics import Metrics
 from .runner import OperationRun
 from .service import Claim, Service
@@ -108,6 +108,7 @@ class Dispatcher:
     def _dispatch_loop(self) -> None:
         poll = 0.5 if self.multi else 2.0
         wait = poll
+        failures = RepeatedFailure(log, "dispatch")
         while not self._stopping.is_set():
             self._kick.wait(wait)
             self._kick.clear()
@@ -116,9 +117,10 @@ class Dispatcher:
             try:
                 self._dispatch_once()
                 wait = self._until_next_retry(poll)
-            except Exception:
-                log.exception("dispatch failed; retrying")
-                time.sleep(0.5)
+                failures.succeeded()
+            except Exception as exc:
+                failures.failed(exc)
+                self._stopping.wait(0.5)
 
     def _until_next_retry(self, poll: float) -> float:
         """Sleep no longer than until the earliest pending retry may start, so its delay is kept closely."""

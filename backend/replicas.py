@@ -18,6 +18,7 @@ import peewee as pw
 from .config import Settings
 from .db import Operation, is_postgres
 from .dispatch import Dispatcher
+from .failure_log import RepeatedFailure
 from .metrics import Metrics
 from .processes import kill_run
 from .service import HOSTNAME, Service
@@ -96,14 +97,16 @@ class Replicas:
 
     def _heartbeat_loop(self) -> None:
         last_beat = time.monotonic()
+        failures = RepeatedFailure(log, "heartbeat")
         while not self._stopping.wait(self.settings.heartbeat_interval):
             try:
                 self.service.heartbeat(self.settings.replica_id)
                 last_beat = time.monotonic()
                 if self.multi:
                     self.take_over_dead_replicas()
-            except Exception:
-                log.exception("heartbeat failed")
+                failures.succeeded()
+            except Exception as exc:
+                failures.failed(exc)
                 silent = time.monotonic() - last_beat
                 if self.multi and silent > self.settings.heartbeat_timeout - self.settings.heartbeat_interval:
                     # The other replicas are about to declare us dead and hand our units to new work: stop our

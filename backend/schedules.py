@@ -22,6 +22,7 @@ from . import cron
 from .config import Settings
 from .db import Job, Schedule, Unit, rows, write_transaction
 from .errors import ApiError, invalid_parameter
+from .failure_log import RepeatedFailure
 from .redaction import redact
 from .service import Service, newest_first
 from .timeutil import iso, now
@@ -310,6 +311,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         wait = 0.0
+        failures = RepeatedFailure(log, "firing schedules")
         while not self._stopping.wait(wait):
             wait = self.POLL
             if not self.accepting():
@@ -321,5 +323,6 @@ class Scheduler:
                 if upcoming is not None:
                     # Wake at the fire time itself rather than up to a poll period after it.
                     wait = min(self.POLL, max(0.01, upcoming - now()))
-            except Exception:
-                log.exception("firing schedules failed; retrying")
+                failures.succeeded()
+            except Exception as exc:
+                failures.failed(exc)

@@ -160,14 +160,15 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     await loop.run_in_executor(None, dispatcher.shutdown)
     await loop.run_in_executor(None, state.retention.stop)
     await loop.run_in_executor(None, state.replicas.stop)
-    await loop.run_in_executor(None, state.writer.flush, 10.0)
+    # Within the pod's budget of grace + 5 s: a database that refuses writes gets 3 s, not 10.
+    await loop.run_in_executor(None, state.writer.flush, 10.0, 3.0)
     # Let the last frames reach the streams before closing them.
     await asyncio.sleep(0)
     for conn in list(state.connections):
         conn.close(1001, "server shutting down")
     server.stop()
     await asyncio.sleep(0.05)
-    state.writer.stop()
+    state.writer.stop(1.0)
     state.sender.stop()
     state.reaper.stop()
     if state.notifier is not None:

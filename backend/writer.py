@@ -78,6 +78,7 @@ class EventWriter:
         # event_count stays there, so its events stay contiguous and complete up to what it claims.
         self._cut: dict[int, int] = {}
         self._failure: str | None = None
+        self._abandon = threading.Event()
 
     def start(self) -> None:
         self._thread.start()
@@ -85,15 +86,31 @@ class EventWriter:
     def put(self, item: Item) -> None:
         self._queue.put(item)
 
-    def flush(self, timeout: float = 30.0) -> bool:
+    def flush(self, timeout: float = 30.0, while_failing: float | None = None) -> bool:
+        """Wait until everything queued so far is stored; at most `timeout` s, or `while_failing` s once
+        the database refuses writes (no use waiting the whole timeout for a database that is gone)."""
         item = FlushItem()
         self._queue.put(item)
-        return item.done.wait(timeout)
+        started = time.monotonic()
+        while not item.done.wait(0.1):
+            waited = time.monotonic() - started
+            if waited >= timeout or (while_failing is not None and self.failing() and waited >= while_failing):
+                return False
+        return True
+
+    def failing(self) -> bool:
+        return self._failing_since is not None
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Store what is queued, waiting up to `timeout` s; then stop retrying a database that refuses it.
+
+        What is abandoned is logged; Operations whose end was not stored are marked lost at the next start."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._abandon.set()
+                self._thread.join(5.0)
 
     def _loop(self) -> None:
         while True:
@@ -112,7 +129,7 @@ class EventWriter:
                     break
                 batch.append(nxt)
             self._commit_with_retry(batch)
-            if stop:
+            if stop or self._abandon.is_set():
                 return
 
     # -- health ------------------------------------------------------------------------------------
@@ -143,6 +160,9 @@ class EventWriter:
     def _commit_with_retry(self, batch: list[Item]) -> None:
         delay = 0.05
         while True:
+            if self._abandon.is_set():
+                self._log_abandoned(batch)
+                return
             if self.gave_up():
                 batch = self._drop_events(batch)
             try:
@@ -162,7 +182,7 @@ class EventWriter:
                     # and truncating it is what lets the small writes (the Operations' ends) through.
                     with contextlib.suppress(Exception):
                         self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                time.sleep(delay)
+                self._abandon.wait(delay)
                 delay = min(delay * 2, 2.0)
             except Exception as exc:
                 self._failed(exc)
@@ -178,6 +198,27 @@ class EventWriter:
                     item.done.set()
                 elif isinstance(item, StatusItem) and item.fields.get("status") in TERMINAL:
                     self._commit_bare_end(item, exc)
+
+    def _log_abandoned(self, batch: list[Item]) -> None:
+        ends = sorted({i.op_id for i in batch if isinstance(i, StatusItem) and i.fields.get("status") in TERMINAL})
+        events = sum(isinstance(i, EventItem) for i in batch)
+        log.error(
+            "shutting down with the database refusing writes (%s): %d events and the ends of operations %s not "
+            "stored; those operations are marked lost at the next start",
+            self._failure,
+            events,
+            ends or "none",
+        )
+        for item in batch:
+            if isinstance(item, FlushItem):
+                item.done.set()
+        while True:
+            try:
+                rest = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(rest, FlushItem):
+                rest.done.set()
 
     def _commit_bare_end(self, item: StatusItem, exc: BaseException) -> None:
         """A refused terminal status would leave its Operation `running` for ever: store a bare `error` end."""

@@ -68,7 +68,7 @@ def test_cancel_latency(server: RunningServer) -> None:
 
 
 def test_sigterm_lets_a_short_operation_finish(server_factory: Callable[..., RunningServer]) -> None:
-    srv = server_factory()
+    srv = server_factory(args=["--shutdown-grace", "20"])
     job = make_job(srv, "shutdown", ["db", "web"])
     op = start(srv, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 3})
     wait_until(lambda: sleeps(3) and running(srv, op["id"]), 30, what="the operation to run")

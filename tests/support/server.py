@@ -173,7 +173,9 @@ def start_server(
     data = data_dir or FIXTURE_DATA
     log_path = tmp / f"{name}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("REDRUNNER_")}
-    full_env.update({"PYTHONUNBUFFERED": "1"})
+    # A short grace: a test that ends with an Operation still running should not wait 20 s to tear down.
+    # Tests about the grace pass --shutdown-grace, which wins over the environment.
+    full_env.update({"PYTHONUNBUFFERED": "1", "REDRUNNER_SHUTDOWN_GRACE": "2"})
     if token:
         full_env["REDRUNNER_TOKEN"] = token
     full_env.update(env or {})

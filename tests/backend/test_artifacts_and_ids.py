@@ -162,8 +162,8 @@ def test_sqlite_ids_are_never_reused_after_delete_or_retention(
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_ids_are_never_reused_after_delete_or_retention(
+    pg_url: str,  # noqa: F811 - first: fixtures end in reverse, so the servers stop before the drop
     server_factory: Callable[..., RunningServer],
-    pg_url: str,  # noqa: F811
 ) -> None:
     first = server_factory(database=pg_url)
     newest_job, newest_op = check_never_reused_after_delete(first)

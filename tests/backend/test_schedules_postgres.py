@@ -20,8 +20,8 @@ ROUNDS = 3
 
 
 def test_two_replicas_race_for_every_fire_time_and_each_runs_once(
+    pg_url: str,  # noqa: F811 - first: fixtures end in reverse, so the servers stop before the drop
     server_factory: Callable[..., RunningServer],
-    pg_url: str,  # noqa: F811
 ) -> None:
     a = server_factory(database=pg_url, name="replica-a", args=["--replica-id", "replica-a"])
     b = server_factory(database=pg_url, name="replica-b", args=["--replica-id", "replica-b"])

@@ -52,6 +52,7 @@ def publish(srv: RunningServer, job_id: int, unit: str, folder: Path, **extra: o
     return done
 
 
+@pytest.mark.slow
 def test_deleting_a_job_removes_its_backups_under_the_backup_root(
     server_factory: Callable[..., RunningServer], tmp_path: Path
 ) -> None:
@@ -76,6 +77,7 @@ def test_deleting_a_job_removes_its_backups_under_the_backup_root(
     assert not shared.exists() and not (root / "db" / "b-job2").exists() and root.is_dir()
 
 
+@pytest.mark.slow
 def test_without_a_backup_root_deleting_a_job_keeps_every_backup(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "backup", ["db"])
     folder = tmp_path / "backups" / "db" / "b"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import RunningServer
 
 from .helpers import all_events, make_job, start
@@ -26,6 +28,7 @@ def test_check_mode_changes_nothing_and_diff_shows_the_change(server: RunningSer
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_check_through_actions_and_form_booleans(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "restore", ["db", "web"])
     out = tmp_path / "never.json"

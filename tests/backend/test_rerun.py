@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import RunningServer
 
 from .helpers import make_job, start
 
 
+@pytest.mark.slow
 def test_rerun_starts_only_the_failed_units_with_the_same_request(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "backup", ["db", "web", "cache"])
     marker = tmp_path / "marker"
@@ -33,6 +36,7 @@ def test_rerun_starts_only_the_failed_units_with_the_same_request(server: Runnin
     assert (nothing.status, nothing.json()) == (200, {"items": []})
 
 
+@pytest.mark.slow
 def test_rerun_filters_by_status_and_unit(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web", "cache"])
     ops = [start(server, job["id"], u, "hello") for u in ("db", "cache")]

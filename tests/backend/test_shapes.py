@@ -95,6 +95,7 @@ def test_operations_units_and_jobs_keep_their_keys_from_creation_to_the_end(
     assert len({shape(e) for e in events + rest_events}) == 1
 
 
+@pytest.mark.slow
 def test_progress_is_exact_once_terminal_and_marked_estimated_before(server: RunningServer) -> None:
     job = make_job(server, "progress", ["db"])
     first = server.wait_terminal(start(server, job["id"], "db", "hello")["id"])

@@ -85,6 +85,7 @@ async def test_focus_returns_where_it_was_after_a_dialog(project_server: Running
         assert screen.focused is screen.filter_input and screen.filter_input.value == "foc"
 
 
+@pytest.mark.slow
 async def test_palette_opens_jobs_and_operations_by_id_from_any_screen(project_server: RunningServer) -> None:
     srv = project_server
     first = make_job(srv, "first", ["db"])

@@ -13,6 +13,8 @@ from pathlib import Path
 from .errors import StartupError
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
+EVENT_TRANSPORTS = ("pipe", "runner")
+DEFAULT_EVENT_TRANSPORT = "pipe"
 
 
 def default_state_dir() -> Path:
@@ -53,7 +55,7 @@ class Settings:
     heartbeat_timeout: float = 15.0
     # How events get from ansible-playbook to the server: "runner" (ansible-runner's pty, files and base64
     # markers) or "pipe" (RedRunner's callback, one JSON line per event; backend/pipe_transport.py).
-    event_transport: str = "runner"
+    event_transport: str = DEFAULT_EVENT_TRANSPORT
     replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     @property
@@ -147,10 +149,6 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
-
-
-EVENT_TRANSPORTS = ("pipe", "runner")
-DEFAULT_EVENT_TRANSPORT = "runner"
 
 
 def _event_transport(text: str) -> str:

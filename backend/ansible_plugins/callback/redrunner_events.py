@@ -14,6 +14,8 @@ awx_display patches Display for the whole process).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 from typing import Any
@@ -107,6 +109,102 @@ class _EventLines:
         self._stdout.flush()
 
 
+def argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, defaults: dict[str, Any]) -> Any:
+    """One argument of a call, by keyword, position or default: what Signature.bind would find."""
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else defaults[name]
+
+
+def _lean_wrappers() -> None:
+    """awx_display wraps Display's methods to mark what they print (warning, deprecated, ... and the
+    verbosity of `verbose`) and to make an event of whatever `display` prints outside one. Its wrappers
+    bind every call's arguments with inspect (Signature.bind) and enter a generator context manager,
+    thousands of times per playbook (Display.debug alone, a no-op unless debugging, is called ~30 times a
+    task). These do the same, in the same order, with plain code."""
+    from ansible.utils.display import Display
+
+    ctx = awx.event_context
+    local = ctx._local
+
+    def local_ctx() -> dict[str, Any]:
+        return vars(local).setdefault("_ctx", {})
+
+    def marked(f: Any, key: str) -> Any:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            local_ctx()[key] = True
+            try:
+                return f(*args, **kwargs)
+            finally:
+                local._ctx.pop(key, None)
+
+        return wrapper
+
+    for attr in dir(Display):
+        # The very methods awx_display wrapped (its own loop), rewrapped around the originals.
+        if attr.startswith("_") or "cow" in attr or "prompt" in attr:
+            continue
+        if attr in ("display", "v", "vv", "vvv", "vvvv", "vvvvv", "vvvvvv", "verbose"):
+            continue
+        method = getattr(Display, attr)
+        if callable(method) and hasattr(method, "__wrapped__"):
+            setattr(Display, attr, marked(method.__wrapped__, attr))
+
+    verbose = Display.verbose.__wrapped__
+    v_params = list(inspect.signature(verbose).parameters)
+    v_host, v_caplevel = v_params.index("host"), v_params.index("caplevel")
+    v_defaults = {k: p.default for k, p in inspect.signature(verbose).parameters.items()}
+
+    @functools.wraps(verbose)
+    def verbose_wrapper(*args: Any, **kwargs: Any) -> Any:
+        host = argument(args, kwargs, v_host, "host", v_defaults)
+        caplevel = argument(args, kwargs, v_caplevel, "caplevel", v_defaults)
+        context: dict[str, Any] = {"verbose": True, "verbosity": caplevel + 1}
+        if host is not None:
+            context["remote_addr"] = host
+        local_ctx().update(context)
+        try:
+            return verbose(*args, **kwargs)
+        finally:
+            for key in context:
+                local._ctx.pop(key, None)
+
+    Display.verbose = verbose_wrapper
+
+    display = Display.display.__wrapped__
+    d_params = list(inspect.signature(display).parameters)
+    d_stderr, d_log_only = d_params.index("stderr"), d_params.index("log_only")
+    d_defaults = {k: p.default for k, p in inspect.signature(display).parameters.items()}
+    parent_process = awx.multiprocessing_context.parent_process
+    lock = ctx.display_lock
+    new_uuid = awx.uuid.uuid4
+
+    @functools.wraps(display)
+    def display_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if parent_process() is not None:
+            # In a fork Display proxies to the parent: no event here (as awx_display).
+            return display(*args, **kwargs)
+        log_only = argument(args, kwargs, d_log_only, "log_only", d_defaults)
+        stderr = argument(args, kwargs, d_stderr, "stderr", d_defaults)
+        mine = getattr(local, "_ctx", {})
+        event_uuid = mine["uuid"] if "uuid" in mine else ctx._global_ctx.get("uuid")
+        with lock:
+            if log_only or event_uuid:
+                return display(*args, **kwargs)
+            fileobj = sys.stderr if stderr else sys.stdout
+            try:
+                local_ctx()["uuid"] = str(new_uuid())
+                ctx.dump_begin(fileobj)
+                return display(*args, **kwargs)
+            finally:
+                ctx.dump_end(fileobj)
+                local._ctx.pop("uuid", None)
+
+    Display.display = display_wrapper
+
+
+_lean_wrappers()
 _lines = _EventLines()
 awx.event_context.dump_begin = _lines.begin
 awx.event_context.dump_end = _lines.end

@@ -22,6 +22,8 @@ from .event_stream import EventStream
 
 PLUGIN_DIR = Path(__file__).with_name("ansible_plugins") / "callback"
 STDOUT_CALLBACK = "redrunner_events"
+# Tells the plugin that ANSIBLE_FORCE_COLOR is ours, not the user's (must equal the plugin's FORCED_COLOR).
+FORCED_COLOR = "REDRUNNER_TTY_COLOR"
 READ_SIZE = 65536
 # After the run guard exits, how long to wait for the pipe's EOF (runner waits 5 s for pexpect's): only a
 # process that escaped the guard could hold the pipe open that long.
@@ -65,9 +67,11 @@ def child_env(runner_env: dict[str, str]) -> dict[str, str]:
     # runner's own callback folder stays on the path: the plugin loads awx_display from it.
     path = [str(PLUGIN_DIR), env.get("ANSIBLE_CALLBACK_PLUGINS")]
     env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(filter(None, path))
-    if tty_colors(env):
-        # Ansible colors only a terminal; on the pipe it must be told, to print what it prints today.
+    if tty_colors(env) and not _ansible_true(env.get("ANSIBLE_FORCE_COLOR")):
+        # Ansible colors only a terminal; on the pipe it must be told, to print what it prints today. The
+        # plugin takes both variables out of the environment again, so the playbook's tasks never see them.
         env["ANSIBLE_FORCE_COLOR"] = "1"
+        env[FORCED_COLOR] = "1"
     return env
 
 

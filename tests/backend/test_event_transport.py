@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from backend.event_stream import MARK, EventStream
+from backend.pipe_transport import FORCED_COLOR
 from tests.support.server import REPO, RunningServer, wait_until
 
 from .helpers import all_events, make_job, start
@@ -140,6 +141,25 @@ def test_same_events_both_transports(servers: dict[str, RunningServer], action: 
         assert any("_redrunner_trimmed" in str(e["data"]) for e in events), "the large result was not trimmed"
 
 
+@pytest.mark.parametrize("term", ["dumb", ""])
+def test_same_events_on_a_terminal_without_colors(server_factory: Callable[..., RunningServer], term: str) -> None:
+    """Colors follow what the pty would have had: none for a TERM without colors, or none at all."""
+    servers = {t: server_factory(name=t, env={"TERM": term}, args=["--event-transport", t]) for t in TRANSPORTS}
+    results = run_both(servers, "transport-mix.yml")
+    assert_same_events(results, {})
+    assert not any("\x1b[" in e["stdout"] for e in results["pipe"][1])
+
+
+def test_tasks_do_not_see_the_forced_color(server_factory: Callable[..., RunningServer]) -> None:
+    servers = {t: server_factory(name=t, env={"TERM": "xterm"}, args=["--event-transport", t]) for t in TRANSPORTS}
+    results = run_both(servers, "env-colors.yml")
+    assert_same_events(results, {})
+    op, events = results["pipe"]
+    assert op["status"] == "successful"
+    assert any("\x1b[" in e["stdout"] for e in events), "xterm has colors: ansible-playbook's output should too"
+    assert any("force=unset forced=unset" in e["stdout"] for e in events)
+
+
 def test_same_events_for_a_component_playbook(server_factory: Callable[..., RunningServer], tmp_path: Path) -> None:
     components = REPO / "components"
     servers = {t: server_factory(name=t, data_dir=components, args=["--event-transport", t]) for t in TRANSPORTS}
@@ -191,8 +211,9 @@ def event_line(name: str, stdout: str) -> bytes:
     return MARK + f'{{"event": "{name}", "event_data": {{}}, "stdout": "{stdout}"}}\n'.encode()
 
 
-def test_the_plugin_and_the_reader_agree_on_the_mark() -> None:
+def test_the_plugin_and_the_server_agree_on_their_names() -> None:
     assert f'MARK = "{MARK.decode().encode("unicode_escape").decode()}"' in PLUGIN.read_text()
+    assert f'FORCED_COLOR = "{FORCED_COLOR}"' in PLUGIN.read_text()
 
 
 def test_text_lines_and_events_keep_their_order_however_the_bytes_are_split() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 from typing import Any
 
@@ -38,6 +39,8 @@ DOCUMENTATION = """
 # Must equal backend.event_stream.MARK (a test checks). Control characters JSON always escapes, so the mark
 # can never appear inside an event's JSON; only raw writes to the process's stdout could forge it.
 MARK = "\x1e\x1fredrunner-event "
+# Must equal backend.pipe_transport.FORCED_COLOR (a test checks).
+FORCED_COLOR = "REDRUNNER_TTY_COLOR"
 
 # Loaded through Ansible's loader (from ansible-runner's callback folder, which the server puts on the
 # callback path), so it is imported once, under the name Ansible gives it, as with runner's own transport.
@@ -204,6 +207,21 @@ def _lean_wrappers() -> None:
     Display.display = display_wrapper
 
 
+def _tty_colors() -> None:
+    """The server forces colors on the pipe where a terminal would have had them (backend/pipe_transport.py).
+    Take that out of the environment the tasks inherit, and honour a `nocolor` from an ansible.cfg, which a
+    terminal would have, and which ANSIBLE_FORCE_COLOR overrides."""
+    if not os.environ.pop(FORCED_COLOR, None):
+        return
+    os.environ.pop("ANSIBLE_FORCE_COLOR", None)
+    from ansible import constants
+    from ansible.utils import color
+
+    if constants.ANSIBLE_NOCOLOR:
+        color.ANSIBLE_COLOR = False
+
+
+_tty_colors()
 _lean_wrappers()
 _lines = _EventLines()
 awx.event_context.dump_begin = _lines.begin

@@ -13,6 +13,8 @@ from pathlib import Path
 from .errors import StartupError
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
+EVENT_TRANSPORTS = ("pipe", "runner")
+DEFAULT_EVENT_TRANSPORT = "pipe"
 
 
 def default_state_dir() -> Path:
@@ -51,6 +53,9 @@ class Settings:
     schedule_catch_up: float = 3600.0
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 15.0
+    # How events get from ansible-playbook to the server: "runner" (ansible-runner's pty, files and base64
+    # markers) or "pipe" (RedRunner's callback, one JSON line per event; backend/pipe_transport.py).
+    event_transport: str = DEFAULT_EVENT_TRANSPORT
     replica_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     @property
@@ -144,6 +149,15 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
+
+
+def _event_transport(text: str) -> str:
+    # A type, not `choices`: argparse does not check a default (the environment variable) against choices.
+    if text not in EVENT_TRANSPORTS:
+        raise argparse.ArgumentTypeError(
+            f"unknown transport {text!r} (use {', '.join(EVENT_TRANSPORTS)}){_source('EVENT_TRANSPORT', text)}"
+        )
+    return text
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -264,6 +278,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "this many seconds old; older ones are skipped (REDRUNNER_SCHEDULE_CATCH_UP)",
     )
     parser.add_argument(
+        "--event-transport",
+        type=_event_transport,
+        default=_env("EVENT_TRANSPORT", DEFAULT_EVENT_TRANSPORT),
+        metavar="{pipe,runner}",
+        help="how a playbook's events reach the server: pipe (RedRunner's callback, one JSON line per event "
+        "on a pipe) or runner (ansible-runner's pty transport) (REDRUNNER_EVENT_TRANSPORT)",
+    )
+    parser.add_argument(
         "--replica-id",
         default=_env("REPLICA_ID"),
         help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
@@ -326,6 +348,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         no_auth=args.no_auth,
         allow_templated_extravars=args.allow_templated_extravars,
         schedule_catch_up=args.schedule_catch_up,
+        event_transport=args.event_transport,
     )
     if args.replica_id:
         settings.replica_id = args.replica_id

@@ -76,6 +76,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("run_guard: no command\n")
         return 2
     become_subreaper()
+    # What pexpect (runner's transport) does for its child; the pipe transport's child gets it from here.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     child = os.fork()
     if child == 0:
         try:

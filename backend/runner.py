@@ -24,8 +24,9 @@ from ansible_runner.config.runner import RunnerConfig
 from ansible_runner.runner import Runner
 
 from . import extravars as extravars_file
-from . import processes
+from . import pipe_transport, processes
 from .config import Settings
+from .event_stream import EventStream
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import scrub, scrub_value, secret_values
 from .serialize import EMPTY_STATS, event_resource, plain_text
@@ -359,37 +360,14 @@ class OperationRun:
             artifact_root.mkdir(parents=True, exist_ok=True)
             # Through a file, never the command line: `ps` shows ansible-playbook's arguments to every user.
             extravars_file.write_file(vars_path, c.extravars, self.own_extravars())
-            rc_config = RunnerConfig(
-                private_data_dir=str(self.settings.data_dir),
-                playbook=c.action,
-                ident=self.run_id,
-                artifact_dir=str(artifact_root),
-                cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
-                suppress_env_files=True,
-                quiet=True,
-                envvars={MARKER: self.run_id},
-            )
-            rc_config.prepare()
-            # Set on the prepared config: runner drops settings={'pexpect_timeout'} without env/settings.
-            rc_config.pexpect_timeout = POLL_INTERVAL
-            # The playbook gets the server's environment minus its secrets (token, database URL, passwords).
-            runner_env = playbook_env(self.settings, self.run_id)
-            for key in set(os.environ) - set(runner_env):
-                rc_config.env.pop(key, None)
-            rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
-            # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
-            rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+            rc_config = self._runner_config(vars_path)
             _spawned.pid = None
-            runner = Runner(
-                config=rc_config,
-                event_handler=self._event_handler,
-                status_handler=self._status_handler,
-                cancel_callback=self._cancel_callback,
-            )
             if self.stopping:
                 status, rc = "canceled", None
+            elif self.settings.event_transport == "pipe":
+                status, rc = self._run_pipe(rc_config)
             else:
-                status, rc = runner.run()
+                status, rc = self._run_runner(rc_config)
             final = self._final(status, rc)
         except Exception as exc:
             log.exception("operation %s could not run", c.op_id, extra={"operation_id": c.op_id, "job_id": c.job_id})
@@ -418,6 +396,60 @@ class OperationRun:
             final["artifacts"] = json.dumps(self.artifacts, default=str)
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
         return str(final["status"])
+
+    def _runner_config(self, vars_path: Path) -> RunnerConfig:
+        """The run as ansible-runner prepares it: command, environment and working dir, for either transport."""
+        c = self.claim
+        rc_config = RunnerConfig(
+            private_data_dir=str(self.settings.data_dir),
+            playbook=c.action,
+            ident=self.run_id,
+            artifact_dir=str(self.settings.artifact_dir),
+            cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
+            suppress_env_files=True,
+            quiet=True,
+            envvars={MARKER: self.run_id},
+        )
+        rc_config.prepare()
+        # Set on the prepared config: runner drops settings={'pexpect_timeout'} without env/settings.
+        rc_config.pexpect_timeout = POLL_INTERVAL
+        # The playbook gets the server's environment minus its secrets (token, database URL, passwords).
+        runner_env = playbook_env(self.settings, self.run_id)
+        for key in set(os.environ) - set(runner_env):
+            rc_config.env.pop(key, None)
+        rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
+        # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
+        rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+        return rc_config
+
+    def _run_runner(self, rc_config: RunnerConfig) -> tuple[str, int | None]:
+        """ansible-runner's transport: pexpect on a pty, awx_display's files and base64 markers."""
+        runner = Runner(
+            config=rc_config,
+            event_handler=self._event_handler,
+            status_handler=self._status_handler,
+            cancel_callback=self._cancel_callback,
+        )
+        status, rc = runner.run()
+        return str(status), rc
+
+    def _run_pipe(self, rc_config: RunnerConfig) -> tuple[str, int | None]:
+        """RedRunner's transport: one JSON line per event on a pipe (backend/pipe_transport.py)."""
+
+        def spawned(pid: int) -> None:
+            self.pid = pid
+            self.pid_started = process_start_time(pid)
+
+        return pipe_transport.run(
+            list(rc_config.command),
+            pipe_transport.child_env(rc_config.env),
+            rc_config.cwd,
+            EventStream(self.run_id, self._event_handler),
+            self._cancel_callback,
+            spawned,
+            lambda: kill_run(self.run_id, self.pid, self.pid_started),
+            POLL_INTERVAL,
+        )
 
     def _final(self, status: str, rc: int | None) -> dict[str, Any]:
         if self._stop_reason is not None and status in ("canceled", "timeout", "failed"):

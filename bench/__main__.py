@@ -11,12 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import apisize, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput
+from . import apisize, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput, transport
 from .machine import describe, loadavg
 from .results import Row, table
 from .workspace import Workspace, workspace
 
-BENCHMARKS: list[ModuleType] = [overhead, throughput, parallel, lag, ingest, apisize, followers, start, each, kparallel]
+BENCHMARKS: list[ModuleType] = [
+    overhead,
+    throughput,
+    parallel,
+    lag,
+    ingest,
+    apisize,
+    followers,
+    start,
+    each,
+    kparallel,
+    transport,
+]
 NAMES = [m.NAME for m in BENCHMARKS]
 
 

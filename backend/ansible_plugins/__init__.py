@@ -1,0 +1,1 @@
+"""Ansible plugins RedRunner puts on the plugin path of the playbooks it runs."""

@@ -1,0 +1,1 @@
+"""Callback plugins: loaded by ansible-playbook from this folder, never imported by the server."""

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from backend.statuses import TERMINAL
 
+from .results import check
+
 
 class Api:
     def __init__(self, api_url: str, timeout: float = 120.0) -> None:
@@ -78,6 +80,17 @@ class Api:
             op = self.get(f"operations/{op_id}?wait={max(1, min(60, int(left)))}")
             if op["status"] in TERMINAL:
                 return dict(op)
+
+    def run_actions(self, job_id: int, action: str, tasks: int) -> float:
+        """Start `action` on every Unit of the Job with one POST /actions; seconds until the last is terminal.
+        Every Operation must succeed with at least the 3 events per task a `debug` playbook makes."""
+        t0 = time.perf_counter()
+        started = self.post(f"jobs/{job_id}/actions", {"action": action}, 202)["items"]
+        ops = [self.wait_terminal(op["id"]) for op in started]
+        took = time.perf_counter() - t0
+        check(all(op["status"] == "successful" for op in ops), f"ended {[o['status'] for o in ops]}")
+        check(all(op["event_count"] >= 3 * tasks for op in ops), "an Operation stored too few events")
+        return took
 
     def all_events(self, op_id: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

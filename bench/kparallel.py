@@ -8,11 +8,10 @@ Interleaved per round; medians.
 from __future__ import annotations
 
 import os
-import time
 
 from . import raw
 from .client import Api
-from .results import Row, check, median, ratio_row, seconds
+from .results import Row, median, ratio_row, seconds
 from .workspace import Workspace
 
 NAME = "kparallel"
@@ -33,13 +32,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             job = api.job(f"bench-kpar-{count}", [f"k{i}" for i in range(count)])
 
             def through_api(job_id: int) -> float:
-                t0 = time.perf_counter()
-                started = api.post(f"jobs/{job_id}/actions", {"action": playbook}, 202)["items"]
-                ops = [api.wait_terminal(op["id"]) for op in started]
-                took = time.perf_counter() - t0
-                check(all(op["status"] == "successful" for op in ops), f"ended {[o['status'] for o in ops]}")
-                check(all(op["event_count"] >= 3 * tasks for op in ops), "an Operation stored too few events")
-                return took
+                return api.run_actions(job_id, playbook, tasks)
 
             if count == sizes[0]:
                 through_api(job["id"])  # warm-up

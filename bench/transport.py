@@ -42,16 +42,6 @@ def one_operation(api: Api, job_id: int, playbook: str, tasks: int) -> float:
     return took
 
 
-def k_operations(api: Api, job_id: int, playbook: str, tasks: int) -> float:
-    t0 = time.perf_counter()
-    started = api.post(f"jobs/{job_id}/actions", {"action": playbook}, 202)["items"]
-    ops = [api.wait_terminal(op["id"]) for op in started]
-    took = time.perf_counter() - t0
-    check(all(op["status"] == "successful" for op in ops), f"ended {[o['status'] for o in ops]}")
-    check(all(op["event_count"] >= 3 * tasks for op in ops), "an Operation stored too few events")
-    return took
-
-
 def measure(
     rounds: int,
     raw_run: Callable[[], float],
@@ -103,7 +93,7 @@ def run(
             raw_median, medians, loads = measure(
                 rounds,
                 partial(raw.run_many, ws.data_dir, k_playbook, k),
-                {t: partial(k_operations, apis[t], jobs[t][k]["id"], k_playbook, k_tasks) for t in TRANSPORTS},
+                {t: partial(apis[t].run_actions, jobs[t][k]["id"], k_playbook, k_tasks) for t in TRANSPORTS},
             )
             rows.extend(_rows(f"K={k} parallel {k_tasks}-task Operations", raw_median, medians, loads, rounds, quick))
         for api in apis.values():

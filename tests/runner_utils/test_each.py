@@ -206,6 +206,8 @@ def canceled_backup_leaves_nothing_to_restore(srv: RunningServer, app: App) -> N
     assert sorted(p for p in root.iterdir() if not p.name.startswith(".")) == sealed_before
 
 
+# Seven each-plays and a canceled backup: the suite's longest test (~140 s of CPU), given more than the rest.
+@pytest.mark.timeout(600)
 def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServer, app: App) -> None:
     # Night 1 and night 2 back up well: two sealed backups of each component, side by side.
     first, job1 = backup_night(srv, app)

@@ -27,14 +27,15 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
     rows: list[Row] = []
     with ws.server(args=["--workers", str(max(sizes))]) as srv:
         api = Api(srv.api)
-        raw.run(ws.data_dir, playbook)  # warm-up
+        if not quick:  # quick runs judge nothing: no warm-ups
+            raw.run(ws.data_dir, playbook)  # warm-up
         for count in sizes:
             job = api.job(f"bench-kpar-{count}", [f"k{i}" for i in range(count)])
 
             def through_api(job_id: int) -> float:
                 return api.run_actions(job_id, playbook, tasks)
 
-            if count == sizes[0]:
+            if count == sizes[0] and not quick:
                 through_api(job["id"])  # warm-up
             api_times: list[float] = []
             raw_times: list[float] = []

@@ -36,11 +36,12 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
             tails.append(duration)
             return took
 
-        # Warm-up: first runs pay for .pyc compilation and cold caches on both sides.
-        through_api()
-        raw.run(ws.data_dir, playbook)
-        queued.clear()
-        tails.clear()
+        # Warm-up: first runs pay for .pyc compilation and cold caches on both sides (quick runs judge nothing).
+        if not quick:
+            through_api()
+            raw.run(ws.data_dir, playbook)
+            queued.clear()
+            tails.clear()
         for _ in range(runs):  # interleaved, so drifting machine load hits both sides alike
             raw_times.append(raw.run(ws.data_dir, playbook))
             api_times.append(through_api())

@@ -25,7 +25,8 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
     with ws.server(args=["--workers", str(count)]) as srv:
         api = Api(srv.api)
         job = api.job("bench-parallel", units)
-        raw.run(ws.data_dir, playbook)  # warm-up
+        if not quick:  # quick runs judge nothing: no warm-up
+            raw.run(ws.data_dir, playbook)  # warm-up
         for _ in range(runs):
             raw_times.append(raw.run_many(ws.data_dir, playbook, count))
             t0 = time.perf_counter()

@@ -194,20 +194,21 @@ def test_any_replica_answers_and_each_action_runs_exactly_once(
     pg_url: str, replicas: tuple[RunningServer, RunningServer]
 ) -> None:
     a, b = replicas
-    units = ["u1", "u2", "u3", "u4", "u5"]
+    units = ["u1", "u2", "u3"]
     job = make_job(a, "backup", units)
     seen = b.get(f"jobs/{job['id']}")
     assert seen.status == 200 and seen.json() == job
     assert b.get("jobs?tag=backup").json()["items"] == [job]
     assert b.get("jobs/latest?tag=backup").json()["id"] == job["id"]
 
-    # Two actions per unit, one through each replica, all accepted at once.
+    # Two actions per unit, one through each replica, all accepted at once (three units keep both replicas
+    # starting first and queued actions; each action is a playbook run, ~2 s of CPU here).
     ops = []
-    for i in range(10):
+    for i in range(6):
         srv = (a, b)[i % 2]
-        ops.append(start(srv, job["id"], units[i % 5], "hello-db.yml", queue=True, extravars={"hello_sleep": 0.2}))
+        ops.append(start(srv, job["id"], units[i % 3], "hello-db.yml", queue=True, extravars={"hello_sleep": 0.2}))
     done = [(b, a)[i % 2].wait_terminal(op["id"], timeout=90) for i, op in enumerate(ops)]
-    assert [d["status"] for d in done] == ["successful"] * 10, done
+    assert [d["status"] for d in done] == ["successful"] * 6, done
 
     owners = dict(sql(pg_url, "SELECT id, owner FROM operation"))
     assert set(owners) == {op["id"] for op in ops}
@@ -223,7 +224,7 @@ def test_any_replica_answers_and_each_action_runs_exactly_once(
         assert [e["event"] for e in events].count("playbook_on_start") == 1
         assert events[-1]["event"] == "playbook_on_stats"
     # Queued per unit: the second action of a unit started only after the first one ended.
-    for first, second in zip(done[:5], done[5:], strict=True):
+    for first, second in zip(done[:3], done[3:], strict=True):
         assert first["unit"] == second["unit"]
         assert ts(second["started_at"]) >= ts(first["finished_at"])
     for srv in (a, b):

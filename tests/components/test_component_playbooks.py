@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,28 @@ def uploads(tmp_path: Path) -> Path:
     return src
 
 
+@pytest.fixture(scope="module")
+def made_backup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A backup_root holding one good files backup (job 7, operation 47) of a demo uploads folder, made once:
+    the tests that need a sealed backup to stand beside copy it (`good_backup`) instead of each running
+    backup-files.yml again (~4 s of CPU a run). Tests that restore it and compare the data make their own."""
+    tmp = tmp_path_factory.mktemp("made-backup")
+    src = tmp / "uploads"
+    src.mkdir(mode=0o750)
+    appdata.make_files(src)
+    made = backup_files(tmp, src)
+    assert made.rc == 0, made.explain()
+    assert len(sealed(tmp, "files")) == 1 and staging(tmp, "files") == []
+    return tmp / "backups"
+
+
+def good_backup(tmp_path: Path, made_backup: Path) -> Path:
+    """A copy of made_backup's sealed files backup in this test's backup_root; its folder."""
+    shutil.copytree(made_backup, tmp_path / "backups", symlinks=True)
+    [folder] = sealed(tmp_path, "files")
+    return folder
+
+
 def test_files_backup_is_sealed_published_and_restored_byte_for_byte(tmp_path: Path, uploads: Path) -> None:
     before = appdata.files_snapshot(uploads)
     backup = backup_files(tmp_path, uploads)
@@ -113,9 +136,10 @@ def test_files_backup_is_sealed_published_and_restored_byte_for_byte(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "uploads"], "staging dirs left behind"
 
 
-def test_two_backups_with_the_same_ids_give_two_sealed_backups(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [first] = sealed(tmp_path, "files")
+def test_two_backups_with_the_same_ids_give_two_sealed_backups(
+    tmp_path: Path, uploads: Path, made_backup: Path
+) -> None:
+    first = good_backup(tmp_path, made_backup)
     kept = folder_digest(first)
     appdata.change_files(uploads)
     assert backup_files(tmp_path, uploads).rc == 0
@@ -124,9 +148,8 @@ def test_two_backups_with_the_same_ids_give_two_sealed_backups(tmp_path: Path, u
     assert folder_digest(first) == kept, "an earlier sealed backup was rewritten"
 
 
-def test_a_failed_backup_removes_its_own_output_and_nothing_else(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [good] = sealed(tmp_path, "files")
+def test_a_failed_backup_removes_its_own_output_and_nothing_else(tmp_path: Path, made_backup: Path) -> None:
+    good = good_backup(tmp_path, made_backup)
     kept = folder_digest(good)
     failed = backup_files(tmp_path, tmp_path / "not-there")
     assert failed.rc == 2, failed.explain()
@@ -137,9 +160,8 @@ def test_a_failed_backup_removes_its_own_output_and_nothing_else(tmp_path: Path,
     assert "CUSTOM STATS" not in failed.stdout or "redrunner_backup" not in failed.stdout
 
 
-def test_a_backup_cannot_be_aimed_at_an_existing_folder(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [good] = sealed(tmp_path, "files")
+def test_a_backup_cannot_be_aimed_at_an_existing_folder(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
+    good = good_backup(tmp_path, made_backup)
     kept = folder_digest(good)
     for name in ("backup_dir", "backup_sealed_dir", "backup_folder_name"):
         aimed = backup_files(tmp_path, uploads, **{name: str(good) if name != "backup_folder_name" else good.name})
@@ -161,9 +183,8 @@ def test_staging_folders_of_killed_backups_are_swept_when_stale(tmp_path: Path, 
     assert len(sealed(tmp_path, "files")) == 1
 
 
-def test_files_restore_verifies_sha256_before_writing(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [folder] = sealed(tmp_path, "files")
+def test_files_restore_verifies_sha256_before_writing(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
+    folder = good_backup(tmp_path, made_backup)
     archive = folder / "files.tar.gz"
     blob = bytearray(archive.read_bytes())
     blob[-100] ^= 0xFF  # same size, different content: only the checksum can tell
@@ -177,9 +198,10 @@ def test_files_restore_verifies_sha256_before_writing(tmp_path: Path, uploads: P
     assert appdata.files_snapshot(uploads) == changed, "a corrupt backup must not touch the data"
 
 
-def test_restore_refuses_a_manifest_other_than_the_published_one(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [folder] = sealed(tmp_path, "files")
+def test_restore_refuses_a_manifest_other_than_the_published_one(
+    tmp_path: Path, uploads: Path, made_backup: Path
+) -> None:
+    folder = good_backup(tmp_path, made_backup)
     appdata.change_files(uploads)
     changed = appdata.files_snapshot(uploads)
     restore = run(
@@ -189,21 +211,19 @@ def test_restore_refuses_a_manifest_other_than_the_published_one(tmp_path: Path,
     assert "not restoring" in restore.stdout and appdata.files_snapshot(uploads) == changed
 
 
-def test_restore_refuses_an_unsealed_folder(tmp_path: Path, uploads: Path) -> None:
-    assert backup_files(tmp_path, uploads).rc == 0
-    [folder] = sealed(tmp_path, "files")
+def test_restore_refuses_an_unsealed_folder(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
+    folder = good_backup(tmp_path, made_backup)
     unsealed = folder.parent / f".staging-{folder.name}"
     folder.rename(unsealed)  # everything there, manifest included, but never sealed
     restore = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(unsealed))
     assert restore.rc == 2 and "never finished" in restore.stdout
 
 
-def test_restore_refuses_a_backup_made_for_another_component(tmp_path: Path, uploads: Path) -> None:
+def test_restore_refuses_a_backup_made_for_another_component(tmp_path: Path, made_backup: Path) -> None:
     db = tmp_path / "sessions.sqlite3"
     appdata.make_sqlite(db)
     before = appdata.sqlite_snapshot(db)
-    assert backup_files(tmp_path, uploads).rc == 0
-    [folder] = sealed(tmp_path, "files")
+    folder = good_backup(tmp_path, made_backup)
 
     wrong = run("restore", "sqlite", tmp_path, sqlite_database=str(db), backup_path=str(folder))
     assert wrong.rc == 2, wrong.explain()

@@ -124,71 +124,6 @@ def overlap(ops: list[dict[str, Any]]) -> bool:
     return max(o["started_at"] for o in ops) < min(o["finished_at"] for o in ops)
 
 
-def test_backup_each_then_restore_each_brings_every_component_back(srv: RunningServer, app: App) -> None:
-    before = app.snapshot()
-    backup = each("backup", srv, app)
-    assert backup.rc == 0, backup.explain()
-    assert {h: c["failed"] for h, c in backup.recap().items()} == {
-        "localhost": 0,
-        "files": 0,
-        "postgres": 0,
-        "sqlite": 0,
-    }
-
-    job = srv.get("jobs/latest?tag=backup").json()
-    assert job["status"] == "successful" and sorted(u["name"] for u in job["units"]) == ["files", "postgres", "sqlite"]
-    ops = job_operations(srv, job["id"])
-    assert {u: [o["action"] for o in v] for u, v in ops.items()} == {
-        "files": ["backup-files.yml"],
-        "postgres": ["backup-postgres.yml"],
-        "sqlite": ["backup-sqlite.yml"],
-    }
-    assert overlap([v[0] for v in ops.values()]), "the components' backups did not run in parallel"
-    assert f"operation {ops['postgres'][0]['id']} backup-postgres.yml in postgres: successful" in backup.stdout
-    for unit, (op,) in ops.items():
-        folder = sealed_folder(app, op)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        assert manifest["component"] == unit and manifest["job_id"] == job["id"]
-        assert manifest["operation_id"] == op["id"]
-
-    app.change()
-    assert app.snapshot() != before
-    restore = each("restore", srv, app)
-    assert restore.rc == 0, restore.explain()
-    assert app.snapshot() == before
-
-    # the restores ran in the backup's own Job, one per Unit, after its backup
-    ops = job_operations(srv, job["id"])
-    assert {u: [o["action"] for o in v] for u, v in ops.items()} == {
-        "files": ["backup-files.yml", "restore-files.yml"],
-        "postgres": ["backup-postgres.yml", "restore-postgres.yml"],
-        "sqlite": ["backup-sqlite.yml", "restore-sqlite.yml"],
-    }
-    assert all(v[1]["status"] == "successful" for v in ops.values())
-
-
-def test_a_failing_component_fails_alone(srv: RunningServer, app: App) -> None:
-    inventory = json.loads(app.inventory.read_text())
-    inventory["components"]["hosts"]["postgres"]["redrunner_component_extravars"]["postgres_database"] = "rr_no_such_db"
-    app.inventory.write_text(json.dumps(inventory))
-
-    run = each("backup", srv, app)
-    assert run.rc == 2, run.explain()
-    recap = run.recap()
-    assert recap["postgres"]["failed"] == 1
-    assert recap["files"]["failed"] == 0 and recap["sqlite"]["failed"] == 0
-
-    job = srv.get("jobs/latest?tag=backup").json()
-    ops = {u: v[0] for u, v in job_operations(srv, job["id"]).items()}
-    assert ops["files"]["status"] == ops["sqlite"]["status"] == "successful"
-    assert ops["postgres"]["status"] == "failed"
-    assert job["status"] == "failed"
-    failure = next(line for line in run.stdout.splitlines() if line.startswith("fatal: [postgres]"))
-    where = f"(backup-postgres.yml in unit postgres of job {job['id']})"
-    assert f"operation {ops['postgres']['id']} {where} ended failed" in failure
-    assert "Dump the database" in failure and "rr_no_such_db" in failure
-
-
 def test_restore_each_without_a_backup_fails_clearly(srv: RunningServer, app: App) -> None:
     run = each("restore", srv, app, "-e", "redrunner_source_tag=never-backed-up")
     assert run.rc == 2
@@ -232,10 +167,71 @@ def restores(srv: RunningServer, job_id: int) -> dict[str, dict[str, Any]]:
     return {u: [o for o in v if o["action"].startswith("restore-")][-1] for u, v in job_operations(srv, job_id).items()}
 
 
+def canceled_backup_leaves_nothing_to_restore(srv: RunningServer, app: App) -> None:
+    """A postgres backup in a new Job, canceled mid-way: it leaves an unsealed staging folder, nothing else."""
+    root = app.root / "backups" / "postgres"
+    sealed_before = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    assert sealed_before, "a canceled backup is checked against the sealed backups before it"
+    job = srv.post("jobs", {"tag": "backup", "units": ["postgres"]}).json()
+    # pg_dump waits for the table another session holds locked: the backup is mid-way when canceled.
+    locker = subprocess.Popen(
+        ["psql", *appdata.PG, "-X", "-q", "-d", app.database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PGAPPNAME": "rr-test-locker"},
+    )
+    assert locker.stdin is not None
+    locker.stdin.write("BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);\n")
+    locker.stdin.flush()
+    try:
+        extravars = {**app.extravars, "postgres_database": app.database}
+        op = srv.post(f"jobs/{job['id']}/units/postgres", {"action": "backup", "extravars": extravars}).json()
+        wait_until(lambda: any(p.name.startswith(".staging-") for p in root.iterdir()), 240, 0.2, what="staging")
+        wait_until(lambda: "Dump the database" in srv.get(f"operations/{op['id']}/stdout").body.decode(), 240, 0.2)
+        assert srv.post(f"operations/{op['id']}/cancel").status == 202
+        done = srv.wait_terminal(op["id"], 60)
+    finally:
+        # pg_sleep does not notice its client is gone: end the locking session on the server too.
+        locker.kill()
+        locker.wait(10)
+        appdata.psql(
+            "postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rr-test-locker'",
+        )
+    assert done["status"] == "canceled" and done["artifacts"] is None
+    # Killed before it could clean up, its staging folder stays, unsealed and never published.
+    staging = [p for p in root.iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1 and not (staging[0] / "manifest.json").exists()
+    assert sorted(p for p in root.iterdir() if not p.name.startswith(".")) == sealed_before
+
+
+# Seven each-plays and a canceled backup: the suite's longest test (~140 s of CPU), given more than the rest.
+@pytest.mark.timeout(600)
 def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServer, app: App) -> None:
     # Night 1 and night 2 back up well: two sealed backups of each component, side by side.
     first, job1 = backup_night(srv, app)
     assert first.rc == 0, first.explain()
+    assert {h: c["failed"] for h, c in first.recap().items()} == {
+        "localhost": 0,
+        "files": 0,
+        "postgres": 0,
+        "sqlite": 0,
+    }
+    assert job1["status"] == "successful"
+    assert sorted(u["name"] for u in job1["units"]) == ["files", "postgres", "sqlite"]
+    ops = job_operations(srv, job1["id"])
+    assert {u: [o["action"] for o in v] for u, v in ops.items()} == {
+        "files": ["backup-files.yml"],
+        "postgres": ["backup-postgres.yml"],
+        "sqlite": ["backup-sqlite.yml"],
+    }
+    assert overlap([v[0] for v in ops.values()]), "the components' backups did not run in parallel"
+    assert f"operation {ops['postgres'][0]['id']} backup-postgres.yml in postgres: successful" in first.stdout
+    for unit, (op,) in ops.items():
+        manifest = json.loads((sealed_folder(app, op) / "manifest.json").read_text())
+        assert manifest["component"] == unit and manifest["job_id"] == job1["id"]
+        assert manifest["operation_id"] == op["id"]
     state1 = app.snapshot()
     night(app, 2)
     second, job2 = backup_night(srv, app)
@@ -264,14 +260,38 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
     third, job3 = backup_night(srv, app)
     assert third.rc == 2 and job3["id"] > job2["id"] and job3["status"] == "failed"
     assert sorted(p.name for p in (app.root / "backups" / "postgres").iterdir() if p.name.startswith(".")) == []
+    # The failing component fails alone: the other two back up, and the failure names the Operation and the cause.
+    recap = third.recap()
+    assert recap["postgres"]["failed"] == 1
+    assert recap["files"]["failed"] == 0 and recap["sqlite"]["failed"] == 0
+    ops3 = {u: v[0] for u, v in job_operations(srv, job3["id"]).items()}
+    assert ops3["files"]["status"] == ops3["sqlite"]["status"] == "successful"
+    assert ops3["postgres"]["status"] == "failed"
+    failure = next(line for line in third.stdout.splitlines() if line.startswith("fatal: [postgres]"))
+    where = f"(backup-postgres.yml in unit postgres of job {job3['id']})"
+    assert f"operation {ops3['postgres']['id']} {where} ended failed" in failure
+    assert "Dump the database" in failure and "rr_gone" in failure
     inventory["components"]["hosts"]["postgres"]["redrunner_component_extravars"]["postgres_database"] = app.database
     app.inventory.write_text(json.dumps(inventory))
 
-    # The morning after: restore-each takes night 2, the newest Job with every backup good, byte for byte.
-    night(app, 4)
+    # Night 4's postgres backup is canceled mid-way: a Job newer still, with nothing a restore would take.
+    canceled_backup_leaves_nothing_to_restore(srv, app)
+
+    # The morning after: restore-each takes night 2, the newest Job with every backup good, byte for byte,
+    # past night 3's failed Job and night 4's canceled one.
+    night(app, 5)
+    app.change()
+    assert app.snapshot() != state2
     restore = each("restore", srv, app)
     assert restore.rc == 0, restore.explain()
+    assert f"RedRunner job {job2['id']} (tag backup)" in restore.stdout
     assert app.snapshot() == state2
+    # the restores ran in the backup's own Job, one per Unit, after its backups (files: the good one, the typo)
+    assert {u: [o["action"] for o in v] for u, v in job_operations(srv, job2["id"]).items()} == {
+        "files": ["backup-files.yml", "backup-files.yml", "restore-files.yml"],
+        "postgres": ["backup-postgres.yml", "restore-postgres.yml"],
+        "sqlite": ["backup-sqlite.yml", "restore-sqlite.yml"],
+    }
     done = restores(srv, job2["id"])
     assert {u: o["status"] for u, o in done.items()} == dict.fromkeys(sealed2, "successful")
     assert {u: o["extravars"]["backup_path"] for u, o in done.items()} == {u: str(f) for u, f in sealed2.items()}
@@ -312,51 +332,4 @@ def test_two_servers_with_their_own_databases_share_a_backup_root(
     # Server one still restores its own backup, untouched by server two's.
     restore = each("restore", one, app)
     assert restore.rc == 0, restore.explain()
-    assert app.snapshot() == state
-
-
-def test_a_canceled_backup_leaves_nothing_a_restore_would_take(srv: RunningServer, app: App) -> None:
-    first, good = backup_night(srv, app)
-    assert first.rc == 0, first.explain()
-    state = app.snapshot()
-    sealed_before = sorted((app.root / "backups" / "postgres").iterdir())
-    job = srv.post("jobs", {"tag": "backup", "units": ["postgres"]}).json()
-    # pg_dump waits for the table another session holds locked: the backup is mid-way when canceled.
-    locker = subprocess.Popen(
-        ["psql", *appdata.PG, "-X", "-q", "-d", app.database],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PGAPPNAME": "rr-test-locker"},
-    )
-    assert locker.stdin is not None
-    locker.stdin.write("BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);\n")
-    locker.stdin.flush()
-    try:
-        extravars = {**app.extravars, "postgres_database": app.database}
-        op = srv.post(f"jobs/{job['id']}/units/postgres", {"action": "backup", "extravars": extravars}).json()
-        root = app.root / "backups" / "postgres"
-        wait_until(lambda: any(p.name.startswith(".staging-") for p in root.iterdir()), 240, 0.2, what="staging")
-        wait_until(lambda: "Dump the database" in srv.get(f"operations/{op['id']}/stdout").body.decode(), 240, 0.2)
-        assert srv.post(f"operations/{op['id']}/cancel").status == 202
-        done = srv.wait_terminal(op["id"], 60)
-    finally:
-        # pg_sleep does not notice its client is gone: end the locking session on the server too.
-        locker.kill()
-        locker.wait(10)
-        appdata.psql(
-            "postgres",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rr-test-locker'",
-        )
-    assert done["status"] == "canceled" and done["artifacts"] is None
-    # Killed before it could clean up, its staging folder stays, unsealed and never published.
-    staging = [p for p in root.iterdir() if p.name.startswith(".staging-")]
-    assert len(staging) == 1 and not (staging[0] / "manifest.json").exists()
-    assert sorted(p for p in root.iterdir() if not p.name.startswith(".")) == sealed_before
-
-    # The canceled Job is newer, but has no successful backup: restore-each takes the good night.
-    app.change()
-    restore = each("restore", srv, app)
-    assert restore.rc == 0, restore.explain()
-    assert f"RedRunner job {good['id']} (tag backup)" in restore.stdout
     assert app.snapshot() == state

@@ -382,6 +382,25 @@ def records_sql(sql: str, params: list[Any]) -> list[Any]:
     return _records(database_proxy.execute_sql(sql, params))
 
 
+def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, params: list[Any]) -> int:
+    """`UPDATE table SET field = ?, ... WHERE where` as a string (`where` marks its parameters `?`), each
+    value through its field's db_value as peewee would; returns the rows changed. For the writes every
+    Operation makes (claim, counters, its end), where peewee's SQL building cost more than the statement."""
+    meta = table._meta
+    sets: list[str] = []
+    values: list[Any] = []
+    for name, value in fields.items():
+        field = meta.fields[name]
+        sets.append(f'"{field.column_name}" = ?')
+        value = field.db_value(value)
+        # A status enum member as its plain text: drivers adapt exact types.
+        values.append(str(value) if isinstance(value, str) else value)
+    sql = f'UPDATE "{meta.table_name}" SET {", ".join(sets)} WHERE {where}'
+    if database_proxy.param != "?":
+        sql = sql.replace("?", database_proxy.param)
+    return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
+
+
 def _records(cursor: Any) -> list[Any]:
     names = [d[0] for d in cursor.description]
     return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]

@@ -20,10 +20,12 @@ from typing import Any
 import peewee as pw
 
 from .bus import Change, Publisher
-from .db import TERMINAL, Event, Operation, is_postgres, write_transaction
+from .db import TERMINAL, Event, Operation, is_postgres, update_sql, write_transaction
 from .metrics import Metrics
 from .service import Service
 from .statuses import OperationStatus
+
+_TERMINAL_MARKS = ", ".join("?" * len(TERMINAL))
 
 log = logging.getLogger(__name__)
 
@@ -289,17 +291,13 @@ class EventWriter:
                 update = {k: v for k, v in fields.items()}
                 if "stats" in update:
                     update["stats"] = json.dumps(update["stats"])
-                Operation.update(update).where(Operation.id == op_id).execute()
+                update_sql(Operation, update, "id = ?", [op_id])
             for op_id, fields in status_ops.items():
                 fields = dict(fields)
                 if "stats" in fields:
                     fields["stats"] = json.dumps(fields["stats"])
                 # Terminal states never change again.
-                n = (
-                    Operation.update(fields)
-                    .where((Operation.id == op_id) & Operation.status.not_in(TERMINAL))
-                    .execute()
-                )
+                n = update_sql(Operation, fields, f"id = ? AND status NOT IN ({_TERMINAL_MARKS})", [op_id, *TERMINAL])
                 if n and fields.get("status") in TERMINAL:
                     terminal_ops.append(op_id)
                     retry = self.service.schedule_retry(op_id)

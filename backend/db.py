@@ -401,6 +401,30 @@ def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, param
     return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
 
 
+def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
+    """`INSERT INTO table (...) VALUES (...)` as a string, with the model's defaults for the fields not
+    given and each value through its field's db_value, as peewee's insert; returns the new row's id. For
+    the row every Operation starts with."""
+    meta = table._meta
+    values = dict(fields)
+    for name, field in meta.fields.items():
+        if name not in values and field.default is not None:
+            values[name] = field.default() if callable(field.default) else field.default
+    columns: list[str] = []
+    params: list[Any] = []
+    for name, value in values.items():
+        field = meta.fields[name]
+        columns.append(f'"{field.column_name}"')
+        value = field.db_value(value)
+        params.append(str(value) if isinstance(value, str) else value)
+    marks = ", ".join([database_proxy.param] * len(columns))
+    sql = f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({marks})'
+    if is_postgres(database_proxy.obj):
+        returning = f'{sql} RETURNING "{meta.fields["id"].column_name}"'
+        return int(database_proxy.execute_sql(returning, params).fetchone()[0])
+    return int(database_proxy.execute_sql(sql, params).lastrowid)
+
+
 def _records(cursor: Any) -> list[Any]:
     names = [d[0] for d in cursor.description]
     return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]

@@ -33,6 +33,7 @@ from .db import (
     Replica,
     Unit,
     database_now,
+    insert_sql,
     is_postgres,
     lock_name,
     lock_row,
@@ -548,26 +549,29 @@ class Service:
             "ORDER BY id DESC LIMIT 1",
             [action, unit.name, OperationStatus.SUCCESSFUL.value],
         )
-        op_id = Operation.insert(
-            job=job_id,
-            unit=unit.id,
-            unit_name=unit.name,
-            action=action,
-            status="pending",
-            created_at=now(),
-            extravars=json.dumps(request.extravars),
-            timeout=timeout,
-            tasks_total=previous[0].tasks_done if previous else None,
-            check_mode=request.check,
-            diff_mode=request.diff,
-            attempt=attempt,
-            retries=request.retries,
-            retry_delay=request.retry_delay,
-            retry_of=retry_of,
-            rerun_of=rerun_of,
-            not_before=not_before,
-        ).execute()
-        return int(op_id)
+        op_id = insert_sql(
+            Operation,
+            dict(
+                job=job_id,
+                unit=unit.id,
+                unit_name=unit.name,
+                action=action,
+                status="pending",
+                created_at=now(),
+                extravars=json.dumps(request.extravars),
+                timeout=timeout,
+                tasks_total=previous[0].tasks_done if previous else None,
+                check_mode=request.check,
+                diff_mode=request.diff,
+                attempt=attempt,
+                retries=request.retries,
+                retry_delay=request.retry_delay,
+                retry_of=retry_of,
+                rerun_of=rerun_of,
+                not_before=not_before,
+            ),
+        )
+        return op_id
 
     def _insert_operations(
         self, job_id: int, planned: list[tuple[Unit, str]], request: RunRequest, field: str | None
@@ -675,12 +679,7 @@ class Service:
     def cancel_requested(self, op_ids: list[int]) -> list[int]:
         if not op_ids:
             return []
-        return [
-            o.id
-            for o in Operation.select(Operation.id).where(
-                Operation.id.in_(op_ids) & (Operation.cancel_requested == True)  # noqa: E712
-            )
-        ]
+        return [o.id for o in records_in(Operation, "id", op_ids, columns="id, cancel_requested") if o.cancel_requested]
 
     def not_running(self, op_ids: list[int]) -> list[int]:
         """Of these Operations, those the database no longer has running (e.g. marked lost by a survivor)."""
@@ -729,7 +728,7 @@ class Service:
 
     def set_run_ident(self, op_id: int, run_ident: str) -> None:
         """Record the run's marker, by which a later server finds and kills what a crash left behind."""
-        Operation.update(run_ident=run_ident).where(Operation.id == op_id).execute()
+        update_sql(Operation, {"run_ident": run_ident}, "id = ?", [op_id])
 
     def cancel_pending(self, error: str) -> int:
         """End every pending Operation `canceled` with `error` (shutdown on SQLite: nobody else will run it)."""

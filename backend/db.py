@@ -382,6 +382,49 @@ def records_sql(sql: str, params: list[Any]) -> list[Any]:
     return _records(database_proxy.execute_sql(sql, params))
 
 
+def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, params: list[Any]) -> int:
+    """`UPDATE table SET field = ?, ... WHERE where` as a string (`where` marks its parameters `?`), each
+    value through its field's db_value as peewee would; returns the rows changed. For the writes every
+    Operation makes (claim, counters, its end), where peewee's SQL building cost more than the statement."""
+    meta = table._meta
+    sets: list[str] = []
+    values: list[Any] = []
+    for name, value in fields.items():
+        field = meta.fields[name]
+        sets.append(f'"{field.column_name}" = ?')
+        value = field.db_value(value)
+        # A status enum member as its plain text: drivers adapt exact types.
+        values.append(str(value) if isinstance(value, str) else value)
+    sql = f'UPDATE "{meta.table_name}" SET {", ".join(sets)} WHERE {where}'
+    if database_proxy.param != "?":
+        sql = sql.replace("?", database_proxy.param)
+    return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
+
+
+def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
+    """`INSERT INTO table (...) VALUES (...)` as a string, with the model's defaults for the fields not
+    given and each value through its field's db_value, as peewee's insert; returns the new row's id. For
+    the row every Operation starts with."""
+    meta = table._meta
+    values = dict(fields)
+    for name, field in meta.fields.items():
+        if name not in values and field.default is not None:
+            values[name] = field.default() if callable(field.default) else field.default
+    columns: list[str] = []
+    params: list[Any] = []
+    for name, value in values.items():
+        field = meta.fields[name]
+        columns.append(f'"{field.column_name}"')
+        value = field.db_value(value)
+        params.append(str(value) if isinstance(value, str) else value)
+    marks = ", ".join([database_proxy.param] * len(columns))
+    sql = f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({marks})'
+    if is_postgres(database_proxy.obj):
+        returning = f'{sql} RETURNING "{meta.fields["id"].column_name}"'
+        return int(database_proxy.execute_sql(returning, params).fetchone()[0])
+    return int(database_proxy.execute_sql(sql, params).lastrowid)
+
+
 def _records(cursor: Any) -> list[Any]:
     names = [d[0] for d in cursor.description]
     return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import peewee as pw
 
 from . import __version__
-from .db import Delivery, Webhook, rows
+from .db import Delivery, Webhook, records_sql
 from .failure_log import RepeatedFailure
 from .timeutil import now
 from .webhooks import sign
@@ -104,18 +104,14 @@ class Sender:
         if free <= 0:
             return []
         at = now()
-        candidates = rows(
-            Delivery.select(Delivery.id)
-            .where(
-                (Delivery.status == "pending")
-                & (Delivery.next_attempt_at <= at)
-                & (Delivery.lease_until.is_null() | (Delivery.lease_until < at))
-            )
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(free)
+        # Asked twice a second on every replica: a plain statement, not built by peewee.
+        candidates = records_sql(
+            'SELECT id FROM "delivery" WHERE status = ? AND next_attempt_at <= ? '
+            "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?",
+            ["pending", at, at, free],
         )
         claimed = []
-        for (delivery_id,) in candidates:
+        for delivery_id in (c.id for c in candidates):
             n = (
                 Delivery.update(lease_owner=self.owner, lease_until=at + LEASE)
                 .where(

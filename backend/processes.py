@@ -31,10 +31,14 @@ PR_SET_CHILD_SUBREAPER = 36
 # registered before the reaper can see it.
 SPAWN_LOCK = threading.Lock()
 _spawned: set[int] = set()
+# Whether this kernel lets a process become a child subreaper: the run guard relies on the same call.
+_subreaper = False
+_HAVE_PROC = os.path.isdir("/proc/self")
 
 
 def become_subreaper() -> bool:
     """Make orphans of this process's descendants our children instead of pid 1's (Linux only)."""
+    global _subreaper
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         ok = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
@@ -42,7 +46,14 @@ def become_subreaper() -> bool:
         ok = False
     if not ok:
         log.warning("cannot become a child subreaper: processes a killed run guard leaves go to pid 1")
-    return bool(ok)
+    _subreaper = bool(ok)
+    return _subreaper
+
+
+def guards_contain_runs() -> bool:
+    """Whether a run guard that exited on its own has left nothing of its run behind: it can only be sure
+    when it is a subreaper (then every detached process of the run was its child, and it killed them)."""
+    return _subreaper
 
 
 def own_child(pid: int) -> None:
@@ -52,26 +63,73 @@ def own_child(pid: int) -> None:
 
 def reap_adopted() -> int:
     """Reap dead orphans the server adopted as subreaper; returns how many. Spawned children are left to
-    their owners; the set forgets them once they are gone (reaped by pexpect)."""
-    me = os.getpid()
-    reaped = 0
+    their owners; the set forgets them once they are gone (reaped by pexpect or Popen.wait)."""
     with SPAWN_LOCK:
+        if not _HAVE_PROC:
+            return _reap_listed()
+        _forget_gone()
+        reaped, done = _reap_waitable()
+        if done:
+            return reaped
+        return reaped + _reap_listed()
+
+
+def _forget_gone() -> None:
+    """Drop spawned children that are no longer ours (reaped by their owner; the pid may be reused)."""
+    me = os.getpid()
+    gone = {pid for pid in _spawned if _parent_of(pid) != me}
+    _spawned.difference_update(gone)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields after the last ')' are fixed.
+    return int(stat[stat.rfind(b")") + 2 :].split()[1])
+
+
+def _reap_waitable() -> tuple[int, bool]:
+    """The common case in one system call per zombie: waitid(WNOWAIT) names a dead child without reaping
+    it. Returns (reaped, done); not done when the first dead child is a spawned one, whose exit status is
+    its owner's, since waitid cannot look past it (the caller then lists the children from /proc)."""
+    reaped = 0
+    while True:
         try:
-            children = psutil.Process(me).children()
-        except psutil.Error:
-            return 0
-        alive = {c.pid for c in children}
-        _spawned.intersection_update(alive)
-        for child in children:
-            if child.pid in _spawned:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped, True
+        if info is None or info.si_pid == 0:
+            return reaped, True
+        if info.si_pid in _spawned:
+            return reaped, False
+        try:
+            if os.waitpid(info.si_pid, os.WNOHANG)[0]:
+                reaped += 1
+        except ChildProcessError:
+            pass
+
+
+def _reap_listed() -> int:
+    """Reap every dead child that is not a spawned one, listing the children (psutil reads all of /proc)."""
+    reaped = 0
+    try:
+        children = psutil.Process(os.getpid()).children()
+    except psutil.Error:
+        return 0
+    _spawned.intersection_update(c.pid for c in children)
+    for child in children:
+        if child.pid in _spawned:
+            continue
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
                 continue
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    continue
-                if os.waitpid(child.pid, os.WNOHANG)[0]:
-                    reaped += 1
-            except (psutil.Error, ChildProcessError):
-                continue
+            if os.waitpid(child.pid, os.WNOHANG)[0]:
+                reaped += 1
+        except (psutil.Error, ChildProcessError):
+            continue
     return reaped
 
 
@@ -118,11 +176,19 @@ def run_processes(run_id: str, search_all: bool = True) -> list[psutil.Process]:
     return [p for p in candidates if _has_marker(p, run_id)]
 
 
-def kill_run(run_id: str, pid: int | None = None, pid_started: float | None = None, search_all: bool = True) -> int:
+def kill_run(
+    run_id: str,
+    pid: int | None = None,
+    pid_started: float | None = None,
+    search_all: bool = True,
+    marker_search: bool = True,
+) -> int:
     """SIGKILL every process of the run: the tree below its guard `pid`, and whatever carries its marker
     anywhere on the host (a descendant search alone misses what a crash left under init); returns how
-    many were killed."""
-    procs = {p.pid: p for p in run_processes(run_id, search_all)}
+    many were killed. Without `marker_search`, only the guard's tree: for a run whose guard exited on its
+    own (see `guards_contain_runs`), where reading every process's environment finds nothing and costs
+    more than the rest of the Operation's server-side work."""
+    procs = {p.pid: p for p in run_processes(run_id, search_all)} if marker_search else {}
     if pid:
         try:
             root = psutil.Process(pid)

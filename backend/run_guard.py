@@ -93,18 +93,21 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     status = 0
-    while True:
-        # Orphans of the run are our children now: reap them as they die, until ansible-playbook ends.
-        try:
-            pid, wstatus = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        if pid == child:
-            status = os.waitstatus_to_exitcode(wstatus)
-            break
-    kill_leftovers()
+    try:
+        while True:
+            # Orphans of the run are our children now: reap them as they die, until ansible-playbook ends.
+            try:
+                pid, wstatus = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if pid == child:
+                status = os.waitstatus_to_exitcode(wstatus)
+                break
+    finally:
+        # Always, even on an error of our own: the server trusts a guard that exited to have left nothing.
+        kill_leftovers()
     return status if status >= 0 else 128 - status
 
 

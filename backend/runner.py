@@ -356,6 +356,7 @@ class OperationRun:
         artifact_root = self.settings.artifact_dir
         vars_path = self.settings.state_dir / "extravars" / f"{self.run_id}.yml"
         final: dict[str, Any]
+        guard_cleaned = False
         try:
             artifact_root.mkdir(parents=True, exist_ok=True)
             # Through a file, never the command line: `ps` shows ansible-playbook's arguments to every user.
@@ -366,6 +367,15 @@ class OperationRun:
                 status, rc = "canceled", None
             elif self.settings.event_transport == "pipe":
                 status, rc = self._run_pipe(rc_config)
+                # The guard exited of its own accord (a signal would make rc negative), after killing
+                # whatever the run left below it: a search of the whole host would find nothing.
+                guard_cleaned = (
+                    status in ("successful", "failed")
+                    and rc is not None
+                    and rc >= 0
+                    and not self.stopping
+                    and processes.guards_contain_runs()
+                )
             else:
                 status, rc = self._run_runner(rc_config)
             final = self._final(status, rc)
@@ -376,7 +386,7 @@ class OperationRun:
             # Whatever happened, nothing of this run may outlive it.
             try:
                 # The start time guards against the guard's pid having been reused since pexpect reaped it.
-                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0)
+                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0, marker_search=not guard_cleaned)
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)

@@ -33,6 +33,7 @@ from .db import (
     Replica,
     Unit,
     database_now,
+    insert_sql,
     is_postgres,
     lock_name,
     lock_row,
@@ -41,6 +42,7 @@ from .db import (
     records_sql,
     rows,
     rows_in,
+    update_sql,
     write_transaction,
 )
 from .errors import ApiError, invalid_parameter, shutting_down
@@ -198,10 +200,11 @@ class Service:
         return {"items": self._units_of([job_id])[job_id], "next": None}
 
     def operation(self, op_id: int) -> dict[str, Any]:
-        op = Operation.get_or_none(Operation.id == op_id)
-        if op is None:
+        # Read on every long-poll wake-up and after every start: as a string, not built by peewee.
+        found = records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])
+        if not found:
             raise ApiError(404, "operation_not_found", f"no operation {op_id}")
-        return operation_dict(op)
+        return operation_dict(found[0])
 
     def operations(
         self,
@@ -546,26 +549,29 @@ class Service:
             "ORDER BY id DESC LIMIT 1",
             [action, unit.name, OperationStatus.SUCCESSFUL.value],
         )
-        op_id = Operation.insert(
-            job=job_id,
-            unit=unit.id,
-            unit_name=unit.name,
-            action=action,
-            status="pending",
-            created_at=now(),
-            extravars=json.dumps(request.extravars),
-            timeout=timeout,
-            tasks_total=previous[0].tasks_done if previous else None,
-            check_mode=request.check,
-            diff_mode=request.diff,
-            attempt=attempt,
-            retries=request.retries,
-            retry_delay=request.retry_delay,
-            retry_of=retry_of,
-            rerun_of=rerun_of,
-            not_before=not_before,
-        ).execute()
-        return int(op_id)
+        op_id = insert_sql(
+            Operation,
+            dict(
+                job=job_id,
+                unit=unit.id,
+                unit_name=unit.name,
+                action=action,
+                status="pending",
+                created_at=now(),
+                extravars=json.dumps(request.extravars),
+                timeout=timeout,
+                tasks_total=previous[0].tasks_done if previous else None,
+                check_mode=request.check,
+                diff_mode=request.diff,
+                attempt=attempt,
+                retries=request.retries,
+                retry_delay=request.retry_delay,
+                retry_of=retry_of,
+                rerun_of=rerun_of,
+                not_before=not_before,
+            ),
+        )
+        return op_id
 
     def _insert_operations(
         self, job_id: int, planned: list[tuple[Unit, str]], request: RunRequest, field: str | None
@@ -616,16 +622,15 @@ class Service:
             return []
         claimed: list[int] = []
         with write_transaction(self.db):
-            running_units = Operation.select(Operation.unit).where(Operation.status == OperationStatus.RUNNING)
-            query = (
-                Operation.select(Operation.id, Operation.unit, Operation.not_before)
-                .where((Operation.status == "pending") & Operation.unit.not_in(running_units))
-                .order_by(Operation.id)
-                .limit(slots * 4 + 16)
+            # Run on every wake-up of the dispatcher: as a string, not built by peewee.
+            pending = records_sql(
+                'SELECT id, unit_id, not_before FROM "operation" WHERE status = ? AND unit_id NOT IN '
+                '(SELECT unit_id FROM "operation" WHERE status = ?) ORDER BY id LIMIT ?',
+                [OperationStatus.PENDING.value, OperationStatus.RUNNING.value, slots * 4 + 16],
             )
             seen: set[int] = set()
             started = now()
-            for op_id, unit_id, not_before in rows(query):
+            for op_id, unit_id, not_before in ((p.id, p.unit_id, p.not_before) for p in pending):
                 if unit_id in seen:
                     continue
                 seen.add(unit_id)
@@ -633,12 +638,16 @@ class Service:
                     continue  # a retry waiting out its delay; what is queued behind it waits too
                 try:
                     with self.db.atomic():
-                        n = (
-                            Operation.update(
-                                status=OperationStatus.RUNNING, owner=owner, started_at=now(), hostname=HOSTNAME
-                            )
-                            .where((Operation.id == op_id) & (Operation.status == OperationStatus.PENDING))
-                            .execute()
+                        n = update_sql(
+                            Operation,
+                            {
+                                "status": OperationStatus.RUNNING,
+                                "owner": owner,
+                                "started_at": now(),
+                                "hostname": HOSTNAME,
+                            },
+                            "id = ? AND status = ?",
+                            [op_id, OperationStatus.PENDING.value],
                         )
                 except pw.IntegrityError:
                     continue  # another replica started this unit's operation first
@@ -649,8 +658,8 @@ class Service:
         if not claimed:
             return []
         self.publish_changes(claimed)
-        ops = list(Operation.select().where(Operation.id.in_(claimed)).order_by(Operation.id))
-        tags = {jid: tag for jid, tag in rows(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops})))}
+        ops = records_in(Operation, "id", sorted(claimed), order="id")
+        tags = {j.id: j.tag for j in records_in(Job, "id", sorted({o.job_id for o in ops}), columns="id, tag")}
         return [
             Claim(
                 op.id,
@@ -670,12 +679,7 @@ class Service:
     def cancel_requested(self, op_ids: list[int]) -> list[int]:
         if not op_ids:
             return []
-        return [
-            o.id
-            for o in Operation.select(Operation.id).where(
-                Operation.id.in_(op_ids) & (Operation.cancel_requested == True)  # noqa: E712
-            )
-        ]
+        return [o.id for o in records_in(Operation, "id", op_ids, columns="id, cancel_requested") if o.cancel_requested]
 
     def not_running(self, op_ids: list[int]) -> list[int]:
         """Of these Operations, those the database no longer has running (e.g. marked lost by a survivor)."""
@@ -724,7 +728,7 @@ class Service:
 
     def set_run_ident(self, op_id: int, run_ident: str) -> None:
         """Record the run's marker, by which a later server finds and kills what a crash left behind."""
-        Operation.update(run_ident=run_ident).where(Operation.id == op_id).execute()
+        update_sql(Operation, {"run_ident": run_ident}, "id = ?", [op_id])
 
     def cancel_pending(self, error: str) -> int:
         """End every pending Operation `canceled` with `error` (shutdown on SQLite: nobody else will run it)."""
@@ -814,7 +818,8 @@ class Service:
         When the ending is retryable and retries are left, inserts the next attempt (same request,
         attempt + 1, retry_of = op_id), pending until `retry_delay` has passed, and returns its id; the
         caller publishes it after the commit. The caller refreshes the Job's status after this."""
-        op = Operation.get_or_none(Operation.id == op_id)
+        found = records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])
+        op = found[0] if found else None
         if op is None or not wants_retry(op.status, op.attempt, op.retries, bool(op.cancel_requested), op.error):
             return None
         unit = Unit.get_or_none(Unit.id == op.unit_id)
@@ -846,11 +851,11 @@ class Service:
     def next_start_after(self) -> float | None:
         """When the earliest pending retry's delay ends (epoch seconds), for the dispatcher's sleep. Only
         delays still running count: a retry already due that waits for a worker must not make it spin."""
-        value = (
-            Operation.select(pw.fn.MIN(Operation.not_before))
-            .where((Operation.status == "pending") & (Operation.not_before > now()))
-            .scalar()
+        found = records_sql(
+            'SELECT MIN(not_before) AS at FROM "operation" WHERE status = ? AND not_before > ?',
+            [OperationStatus.PENDING.value, now()],
         )
+        value = found[0].at if found else None
         return float(value) if value is not None else None
 
     def refresh_job_status(self, job_id: int) -> tuple[str, str]:
@@ -892,8 +897,8 @@ class Service:
         """Queue `operation.finished` for these Operations that just became terminal (inside the transaction)."""
         if not op_ids:
             return
-        ops = list(Operation.select().where(Operation.id.in_(op_ids)).order_by(Operation.id))
-        tags = dict(rows(Job.select(Job.id, Job.tag).where(Job.id.in_({o.job_id for o in ops}))))
+        ops = records_in(Operation, "id", sorted(set(op_ids)), order="id")
+        tags = {j.id: j.tag for j in records_in(Job, "id", sorted({o.job_id for o in ops}), columns="id, tag")}
         for op in ops:
             outbox.record(outbox.OPERATION_FINISHED, tags.get(op.job_id), functools.partial(operation_dict, op))
 

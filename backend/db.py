@@ -382,20 +382,26 @@ def records_sql(sql: str, params: list[Any]) -> list[Any]:
     return _records(database_proxy.execute_sql(sql, params))
 
 
+def _columns_and_values(table: type[BaseModel], fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The quoted column names of these model fields, and their values through each field's db_value."""
+    columns: list[str] = []
+    values: list[Any] = []
+    for name, value in fields.items():
+        field = table._meta.fields[name]
+        columns.append(f'"{field.column_name}"')
+        value = field.db_value(value)
+        # A status enum member as its plain text: drivers adapt exact types.
+        values.append(str(value) if isinstance(value, str) else value)
+    return columns, values
+
+
 def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, params: list[Any]) -> int:
     """`UPDATE table SET field = ?, ... WHERE where` as a string (`where` marks its parameters `?`), each
     value through its field's db_value as peewee would; returns the rows changed. For the writes every
     Operation makes (claim, counters, its end), where peewee's SQL building cost more than the statement."""
-    meta = table._meta
-    sets: list[str] = []
-    values: list[Any] = []
-    for name, value in fields.items():
-        field = meta.fields[name]
-        sets.append(f'"{field.column_name}" = ?')
-        value = field.db_value(value)
-        # A status enum member as its plain text: drivers adapt exact types.
-        values.append(str(value) if isinstance(value, str) else value)
-    sql = f'UPDATE "{meta.table_name}" SET {", ".join(sets)} WHERE {where}'
+    columns, values = _columns_and_values(table, fields)
+    sets = ", ".join(f"{column} = ?" for column in columns)
+    sql = f'UPDATE "{table._meta.table_name}" SET {sets} WHERE {where}'
     if database_proxy.param != "?":
         sql = sql.replace("?", database_proxy.param)
     return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
@@ -410,13 +416,7 @@ def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
     for name, field in meta.fields.items():
         if name not in values and field.default is not None:
             values[name] = field.default() if callable(field.default) else field.default
-    columns: list[str] = []
-    params: list[Any] = []
-    for name, value in values.items():
-        field = meta.fields[name]
-        columns.append(f'"{field.column_name}"')
-        value = field.db_value(value)
-        params.append(str(value) if isinstance(value, str) else value)
+    columns, params = _columns_and_values(table, values)
     marks = ", ".join([database_proxy.param] * len(columns))
     sql = f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({marks})'
     if is_postgres(database_proxy.obj):

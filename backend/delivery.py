@@ -37,6 +37,8 @@ BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 SENDERS = 4
 POLL = 0.5
+# The longest an idle sender waits between looks: "the first attempt leaves within a few seconds" (api.md).
+IDLE_POLL = 2.0
 # Finished deliveries (delivered or failed) are kept this long for GET /webhooks/{id}/deliveries, then
 # deleted, so the outbox does not grow without bound; pending ones are never pruned.
 KEEP_FINISHED = 30 * 86400.0
@@ -81,15 +83,20 @@ class Sender:
     def _loop(self) -> None:
         pruned_at = 0.0
         failures = RepeatedFailure(log, "claiming webhook deliveries")
+        wait = POLL
         while not self._stopping.is_set():
-            self._kick.wait(POLL)
+            kicked = self._kick.wait(wait)
             self._kick.clear()
             try:
                 if time.monotonic() - pruned_at > PRUNE_EVERY:
                     pruned_at = time.monotonic()
                     self.prune(now())
-                for delivery_id in self.claim_due():
+                claimed = self.claim_due()
+                for delivery_id in claimed:
                     self.pool.submit(self._attempt, delivery_id)
+                # Idle, the poll slows down to IDLE_POLL (most servers have no webhooks at all); any work or
+                # kick brings it back to POLL.
+                wait = POLL if claimed or kicked else min(wait * 2, IDLE_POLL)
                 failures.succeeded()
             except RuntimeError:
                 return  # the pool was shut down: the server is stopping

@@ -198,17 +198,23 @@ class ScheduleService:
         self._publish(job_id, op_ids)
         return self.service.job(job_id)
 
-    def run_due(self, at: float) -> list[int]:
-        """Fire every schedule whose fire time has come and that no other replica fired; the new Job ids."""
-        # Asked every second on every replica: plain statements, not built by peewee.
-        sql = 'SELECT id FROM "schedule" WHERE enabled = ? AND next_run_at <= ?'
-        due = [s.id for s in records_sql(sql, [True, at])]
+    def run_due(self, at: float) -> tuple[list[int], float | None]:
+        """Fire every schedule whose fire time has come and that no other replica fired. Returns the new
+        Job ids and the earliest fire time still ahead (None without enabled schedules)."""
+        # Asked every second on every replica: one plain statement, not built by peewee, gives both.
+        times = records_sql(
+            'SELECT id, next_run_at FROM "schedule" WHERE enabled = ? AND next_run_at IS NOT NULL', [True]
+        )
+        due = [s.id for s in times if s.next_run_at <= at]
         fired = []
         for schedule_id in due:
             job_id = self.fire_due(schedule_id, at)
             if job_id is not None:
                 fired.append(job_id)
-        return fired
+        if due:
+            # Firing moved those schedules' next fire times.
+            return fired, self.next_due_at()
+        return fired, min((float(s.next_run_at) for s in times), default=None)
 
     def next_due_at(self) -> float | None:
         found = records_sql('SELECT MIN(next_run_at) AS at FROM "schedule" WHERE enabled = ?', [True])
@@ -316,9 +322,9 @@ class Scheduler:
             if not self.accepting():
                 continue
             try:
-                if self.schedules.run_due(now()):
+                fired, upcoming = self.schedules.run_due(now())
+                if fired:
                     self.fired()
-                upcoming = self.schedules.next_due_at()
                 if upcoming is not None:
                     # Wake at the fire time itself rather than up to a poll period after it.
                     wait = min(self.POLL, max(0.01, upcoming - now()))

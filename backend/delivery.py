@@ -111,7 +111,7 @@ class Sender:
         if free <= 0:
             return []
         at = now()
-        # Asked twice a second on every replica: a plain statement, not built by peewee.
+        # Asked up to twice a second on every replica: a plain statement, not built by peewee.
         candidates = records_sql(
             'SELECT id FROM "delivery" WHERE status = ? AND next_attempt_at <= ? '
             "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?",

@@ -118,7 +118,7 @@ class Sender:
             ["pending", at, at, free],
         )
         claimed = []
-        for delivery_id in (c.id for c in candidates):
+        for delivery_id in [c.id for c in candidates]:
             n = (
                 Delivery.update(lease_owner=self.owner, lease_until=at + LEASE)
                 .where(

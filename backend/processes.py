@@ -164,23 +164,15 @@ def _has_marker(proc: psutil.Process, run_id: str) -> bool:
         return False
 
 
-def run_processes(run_id: str, search_all: bool = True) -> list[psutil.Process]:
-    """Processes carrying the run's marker: our descendants, or (search_all) any process on the host."""
-    if search_all:
-        candidates = list(psutil.process_iter())
-    else:
-        try:
-            candidates = psutil.Process().children(recursive=True)
-        except psutil.Error:
-            candidates = []
-    return [p for p in candidates if _has_marker(p, run_id)]
+def run_processes(run_id: str) -> list[psutil.Process]:
+    """Processes carrying the run's marker, anywhere on the host."""
+    return [p for p in psutil.process_iter() if _has_marker(p, run_id)]
 
 
 def kill_run(
     run_id: str,
     pid: int | None = None,
     pid_started: float | None = None,
-    search_all: bool = True,
     marker_search: bool = True,
 ) -> int:
     """SIGKILL every process of the run: the tree below its guard `pid`, and whatever carries its marker
@@ -188,7 +180,7 @@ def kill_run(
     many were killed. Without `marker_search`, only the guard's tree: for a run whose guard exited on its
     own (see `guards_contain_runs`), where reading every process's environment finds nothing and costs
     more than the rest of the Operation's server-side work."""
-    procs = {p.pid: p for p in run_processes(run_id, search_all)} if marker_search else {}
+    procs = {p.pid: p for p in run_processes(run_id)} if marker_search else {}
     if pid:
         try:
             root = psutil.Process(pid)

@@ -201,7 +201,7 @@ class Service:
 
     def operation(self, op_id: int) -> dict[str, Any]:
         # Read on every long-poll wake-up and after every start: as a string, not built by peewee.
-        found = records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])
+        found = records_in(Operation, "id", [op_id])
         if not found:
             raise ApiError(404, "operation_not_found", f"no operation {op_id}")
         return operation_dict(found[0])
@@ -549,7 +549,7 @@ class Service:
             "ORDER BY id DESC LIMIT 1",
             [action, unit.name, OperationStatus.SUCCESSFUL.value],
         )
-        op_id = insert_sql(
+        return insert_sql(
             Operation,
             dict(
                 job=job_id,
@@ -571,7 +571,6 @@ class Service:
                 not_before=not_before,
             ),
         )
-        return op_id
 
     def _insert_operations(
         self, job_id: int, planned: list[tuple[Unit, str]], request: RunRequest, field: str | None
@@ -630,11 +629,11 @@ class Service:
             )
             seen: set[int] = set()
             started = now()
-            for op_id, unit_id, not_before in ((p.id, p.unit_id, p.not_before) for p in pending):
-                if unit_id in seen:
+            for op in pending:
+                if op.unit_id in seen:
                     continue
-                seen.add(unit_id)
-                if not_before is not None and not_before > started:
+                seen.add(op.unit_id)
+                if op.not_before is not None and op.not_before > started:
                     continue  # a retry waiting out its delay; what is queued behind it waits too
                 try:
                     with self.db.atomic():
@@ -647,12 +646,12 @@ class Service:
                                 "hostname": HOSTNAME,
                             },
                             "id = ? AND status = ?",
-                            [op_id, OperationStatus.PENDING.value],
+                            [op.id, OperationStatus.PENDING.value],
                         )
                 except pw.IntegrityError:
                     continue  # another replica started this unit's operation first
                 if n:
-                    claimed.append(op_id)
+                    claimed.append(op.id)
                     if len(claimed) >= slots:
                         break
         if not claimed:
@@ -818,7 +817,7 @@ class Service:
         When the ending is retryable and retries are left, inserts the next attempt (same request,
         attempt + 1, retry_of = op_id), pending until `retry_delay` has passed, and returns its id; the
         caller publishes it after the commit. The caller refreshes the Job's status after this."""
-        found = records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])
+        found = records_in(Operation, "id", [op_id])
         op = found[0] if found else None
         if op is None or not wants_retry(op.status, op.attempt, op.retries, bool(op.cancel_requested), op.error):
             return None

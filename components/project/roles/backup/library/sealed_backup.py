@@ -1,0 +1,258 @@
+#!/usr/bin/python
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: sealed_backup
+short_description: The file-system steps of a sealed backup folder, each in one module call
+description:
+  - Used by the C(backup) role's C(prepare.yml), C(seal.yml) and C(open.yml). Each step was several
+    builtin tasks (C(file), C(find), C(stat), C(copy), C(slurp), C(command)); every module call costs
+    a Python start on the host (about 0.4 s of CPU), so one call per step makes a backup about 3 s
+    cheaper and keeps each step's checks next to the change they guard.
+  - O(step=prepare) creates O(folder), the staging folder (its parent, the component's folder, too,
+    mode 0700), and fails if O(folder) exists. First it removes the C(.staging-*) folders beside it
+    older than O(stale_minutes): those of killed backups.
+  - O(step=seal) measures O(files) in O(folder) (each must be a regular file), writes the manifest
+    (O(manifest) plus each file's name, size and sha256) last, and renames O(folder) to O(sealed),
+    failing if anything has that name.
+  - O(step=open) verifies the sealed backup O(folder) before a restore touches anything - its
+    manifest exists, has the sha256 O(sha256) when given, was made for O(component), and every file
+    it lists has its size and sha256 - and returns the manifest.
+options:
+  step:
+    description: Which step; see the description.
+    type: str
+    required: true
+    choices: [prepare, seal, open]
+  folder:
+    description: The staging folder (O(step=prepare), O(step=seal)) or the sealed folder (O(step=open)).
+    type: path
+    required: true
+  sealed:
+    description: With O(step=seal), the folder's sealed name (a path beside it).
+    type: path
+  stale_minutes:
+    description: With O(step=prepare), how old a C(.staging-*) folder is before it is swept.
+    type: int
+    default: 1440
+  files:
+    description: With O(step=seal), the backup's files (names in O(folder)), in manifest order.
+    type: list
+    elements: str
+    default: []
+  manifest:
+    description: With O(step=seal), the manifest's fields; the module adds C(files).
+    type: dict
+    default: {}
+  manifest_name:
+    description: The manifest's file name.
+    type: str
+    default: manifest.json
+  component:
+    description: With O(step=open), the component the backup must have been made for.
+    type: str
+  sha256:
+    description: With O(step=open), the manifest's sha256 as the backup published it; empty to skip the check.
+    type: str
+    default: ""
+author: RedRunner
+"""
+
+EXAMPLES = r"""
+- name: Create the staging folder (fails if it exists)
+  sealed_backup:
+    step: prepare
+    folder: /var/backups/redrunner/files/.staging-20261128T020000Z-backup-job7-op47-k3v9q0x2ab
+
+- name: Verify the backup before restoring it
+  sealed_backup:
+    step: open
+    folder: /var/backups/redrunner/files/20261128T020000Z-backup-job7-op47-k3v9q0x2ab
+    component: files
+  register: opened
+"""
+
+RETURN = r"""
+swept:
+  description: O(step=prepare), the stale staging folders removed.
+  returned: success
+  type: list
+  elements: str
+backup:
+  description: >-
+    O(step=seal), what the backup publishes - C(path), the sealed folder; C(size), the bytes of its
+    files, manifest included; C(sha256), the manifest's.
+  returned: success
+  type: dict
+sha256:
+  description: O(step=open), the manifest's sha256.
+  returned: success
+  type: str
+manifest:
+  description: O(step=seal) and O(step=open), the manifest as a dict.
+  returned: success
+  type: dict
+"""
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import stat  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+STAGING_PREFIX = ".staging-"
+
+
+def measure(path: str) -> tuple[int, str]:
+    """Size and sha256 of a file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prepare(module: AnsibleModule, folder: str) -> dict[str, Any]:
+    root = os.path.dirname(folder)
+    if module.check_mode:
+        return {"changed": True, "swept": []}
+    os.makedirs(root, exist_ok=True)
+    if stat.S_IMODE(os.stat(root).st_mode) != 0o700:
+        os.chmod(root, 0o700)
+    oldest = time.time() - 60 * module.params["stale_minutes"]
+    swept = []
+    for entry in os.scandir(root):
+        if (
+            entry.name.startswith(STAGING_PREFIX)
+            and entry.is_dir(follow_symlinks=False)
+            and entry.stat(follow_symlinks=False).st_mtime <= oldest
+        ):
+            shutil.rmtree(entry.path)
+            swept.append(entry.path)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        module.fail_json(msg=f"{folder} exists: a backup never writes into a folder it did not create", swept=swept)
+    os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    return {"changed": True, "swept": swept}
+
+
+def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
+    sealed = module.params["sealed"]
+    if not sealed:
+        module.fail_json(msg="step=seal needs sealed, the folder's sealed name")
+    if module.check_mode:
+        return {"changed": True}
+    files = []
+    for name in module.params["files"]:
+        path = os.path.join(folder, name)
+        try:
+            is_file = stat.S_ISREG(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            is_file = False
+        if not is_file:
+            module.fail_json(msg=f"backup file {name} was not written in {folder}")
+        size, sha256 = measure(path)
+        files.append({"name": name, "size": size, "sha256": sha256})
+    manifest = {**module.params["manifest"], "files": files}
+    # The layout of Ansible's to_nice_json, which wrote the manifest before this module did.
+    text = json.dumps(manifest, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+    manifest_path = os.path.join(folder, module.params["manifest_name"])
+    fd = os.open(manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    manifest_size, manifest_sha256 = measure(manifest_path)
+    # The data reaches the disk before the folder takes its sealed name: a sealed folder is never half written.
+    fsync_dir(folder)
+    if os.path.lexists(sealed):
+        module.fail_json(msg=f"{sealed} exists already: a sealed backup is never replaced")
+    os.rename(folder, sealed)
+    fsync_dir(os.path.dirname(sealed))
+    # Nested: AnsibleModule.exit_json would overwrite a top-level path's size with the folder's own stat.
+    backup = {"path": sealed, "size": sum(f["size"] for f in files) + manifest_size, "sha256": manifest_sha256}
+    return {"changed": True, "backup": backup, "manifest": manifest}
+
+
+def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
+    component = module.params["component"]
+    if not component:
+        module.fail_json(msg="step=open needs component, the component the backup is for")
+    manifest_name = module.params["manifest_name"]
+    manifest_path = os.path.join(folder, manifest_name)
+    if not os.path.isfile(manifest_path):
+        module.fail_json(msg=f"no sealed backup of component {component} in {folder} (no {manifest_name})")
+    _, digest = measure(manifest_path)
+    expected = module.params["sha256"]
+    if expected and digest != expected:
+        module.fail_json(
+            msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: not restoring"
+        )
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        module.fail_json(msg=f"the manifest in {folder} does not read as a manifest ({exc}): not restoring")
+    if manifest.get("component", "") != component:
+        module.fail_json(
+            msg=f"refusing to restore: the backup in {folder} was made for component "
+            f"'{manifest.get('component', '?')}', not '{component}'"
+        )
+    for entry in manifest.get("files", []):
+        path = os.path.join(folder, entry["name"])
+        found_size: Any = "no file"
+        found_sha256 = "-"
+        if os.path.isfile(path):
+            found_size, found_sha256 = measure(path)
+        if found_size != entry["size"] or found_sha256 != entry["sha256"]:
+            module.fail_json(
+                msg=f"backup file {path} does not match the manifest (expected {entry['size']} bytes, sha256 "
+                f"{entry['sha256']}; found {found_size} bytes, sha256 {found_sha256}): not restoring"
+            )
+    return {"changed": False, "sha256": digest, "manifest": manifest}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "step": {"type": "str", "required": True, "choices": ["prepare", "seal", "open"]},
+            "folder": {"type": "path", "required": True},
+            "sealed": {"type": "path"},
+            "stale_minutes": {"type": "int", "default": 1440},
+            "files": {"type": "list", "elements": "str", "default": []},
+            "manifest": {"type": "dict", "default": {}},
+            "manifest_name": {"type": "str", "default": "manifest.json"},
+            "component": {"type": "str"},
+            "sha256": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True,
+    )
+    steps = {"prepare": prepare, "seal": seal, "open": open_backup}
+    folder = module.params["folder"]
+    try:
+        result = steps[module.params["step"]](module, folder)
+    except OSError as exc:
+        module.fail_json(msg=f"{module.params['step']} of {folder}: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -283,3 +283,16 @@ def test_postgres_backup_and_restore(tmp_path: Path) -> None:
 
         failed = run("backup", "postgres", tmp_path, postgres_database="rr_no_such_db")
         assert failed.rc == 2 and sealed(tmp_path, "postgres") == [folder] and staging(tmp_path, "postgres") == []
+
+
+def test_restore_refuses_a_manifest_given_as_extravars(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
+    folder = good_backup(tmp_path, made_backup)
+    appdata.change_files(uploads)
+    changed = appdata.files_snapshot(uploads)
+    forged = {"component": "files", "files": [{"name": "../../elsewhere.tar.gz", "size": 1, "sha256": "0" * 64}]}
+    restore = run(
+        "restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder), backup_manifest=forged
+    )
+    assert restore.rc == 2, restore.explain()
+    assert "backup_manifest is read from the backup folder" in restore.stdout
+    assert appdata.files_snapshot(uploads) == changed

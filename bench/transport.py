@@ -62,7 +62,7 @@ def measure(
 def run(
     ws: Workspace, quick: bool, sizes: list[int] | None = None, ks: list[int] | None = None, rounds: int = 0
 ) -> list[Row]:
-    sizes = sizes or ([1, 3] if quick else [1, 300, 1000])
+    sizes = sizes or ([2] if quick else [1, 300, 1000])
     ks = ks or ([2] if quick else [8])
     rounds = rounds or (1 if quick else 3)
     k_tasks = 3 if quick else K_TASKS

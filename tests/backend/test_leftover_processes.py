@@ -52,9 +52,11 @@ def test_detached_processes_are_stopped_on_cancel(server: RunningServer) -> None
 
 def test_detached_processes_are_stopped_on_timeout(server: RunningServer) -> None:
     job = make_job(server, "daemons", ["db"])
-    op = start(server, job["id"], "db", "daemonize.yml", extravars={"sleep_base": 540, "hold": 600}, timeout=8)
+    # The time limit has to outlast the start of all three under a full suite's load (8 s did not, with four
+    # workers on two cores); the test then waits for it, sleeping.
+    op = start(server, job["id"], "db", "daemonize.yml", extravars={"sleep_base": 540, "hold": 600}, timeout=30)
     wait_until(lambda: all_three_started(540), 60, what="the three detached processes")
-    assert server.wait_terminal(op["id"], 60)["status"] == "timeout"
+    assert server.wait_terminal(op["id"], 90)["status"] == "timeout"
     assert_none_left(540)
 
 

@@ -20,7 +20,7 @@ TASKS = 30
 
 
 def run(ws: Workspace, quick: bool) -> list[Row]:
-    sizes = [1, 2] if quick else [1, 8, 32]
+    sizes = [2] if quick else [1, 8, 32]
     rounds = 1 if quick else 3
     tasks = 3 if quick else TASKS
     playbook = ws.debug_playbook(f"kpar-{tasks}.yml", tasks)

@@ -17,7 +17,7 @@ UNITS = 8
 def run(ws: Workspace, quick: bool) -> list[Row]:
     secs = 0.5 if quick else 3.0
     runs = 1 if quick else 3
-    count = 3 if quick else UNITS
+    count = 2 if quick else UNITS
     playbook = ws.sleep_playbook(f"sleep-{secs:g}.yml", secs)
     units = [f"u{i}" for i in range(count)]
     api_times: list[float] = []

@@ -25,8 +25,8 @@ UNITS = 200
 
 def run(ws: Workspace, quick: bool) -> list[Row]:
     # Quick runs judge nothing: a few Operations of each kind run the same code paths for a fraction of the CPU.
-    samples = 5 if quick else 150
-    cpu_ops = 2 if quick else 30
+    samples = 3 if quick else 150
+    cpu_ops = 1 if quick else 30
     busy_tasks = 20 if quick else 400
     busy_ops = 2 if quick else BUSY
     one = ws.debug_playbook("start-one.yml", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.server import RunningServer
 
 from .helpers import make_job, start
@@ -11,6 +13,7 @@ def operation_count(srv: RunningServer, job_id: int) -> int:
     return len(srv.get(f"operations?job_id={job_id}&limit=500").json()["items"])
 
 
+@pytest.mark.slow
 def test_actions_start_the_shorthand_on_every_unit_in_unit_order(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web", "cache"])
     resp = server.post(f"jobs/{job['id']}/actions", {"action": "hello", "extravars": {"hello_sleep": 0.1}})
@@ -56,6 +59,7 @@ def test_a_missing_unit_creates_nothing(server: RunningServer) -> None:
     assert operation_count(server, job["id"]) == 0
 
 
+@pytest.mark.slow
 def test_a_busy_unit_creates_nothing_unless_queued(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web", "cache"])
     busy = start(server, job["id"], "web", "sleep.yml", extravars={"sleep_seconds": 30})

@@ -20,6 +20,7 @@ from .test_retention import age
 PUBLISHED = {"redrunner_backup": {"path": "/somewhere/sealed", "size": 42}, "note": "hello"}
 
 
+@pytest.mark.slow
 def test_artifacts_hold_the_merged_set_stats_data_everywhere(server: RunningServer) -> None:
     job = make_job(server, "stats", ["db"])
     op = start(server, job["id"], "db", "publish.yml")
@@ -36,6 +37,7 @@ def test_artifacts_hold_the_merged_set_stats_data_everywhere(server: RunningServ
     assert server.get(f"jobs/{job['id']}").json()["units"][0]["latest_operation"]["artifacts"] == PUBLISHED
 
 
+@pytest.mark.slow
 def test_artifacts_of_a_failed_run_and_of_a_run_that_published_nothing(server: RunningServer) -> None:
     job = make_job(server, "stats", ["db"])
     failed = server.wait_terminal(start(server, job["id"], "db", "publish.yml", extravars={"fail_after": True})["id"])

@@ -11,6 +11,7 @@ from tests.support.server import RunningServer
 from .helpers import all_events, make_job, start
 
 
+@pytest.mark.slow
 def test_check_mode_changes_nothing_and_diff_shows_the_change(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "restore", ["db"])
     out = tmp_path / "out.json"

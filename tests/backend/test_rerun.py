@@ -55,6 +55,7 @@ def test_rerun_filters_by_status_and_unit(server: RunningServer) -> None:
     assert [o["unit"] for o in both] == ["db", "web", "cache"]
 
 
+@pytest.mark.slow
 def test_rerun_is_all_or_nothing_and_checks_its_input(server: RunningServer) -> None:
     job = make_job(server, "backup", ["db", "web"])
     failed = start(server, job["id"], "web", "fail")

@@ -21,6 +21,7 @@ def chain(srv: RunningServer, job_id: int, unit: str) -> list[dict[str, Any]]:
     return list(reversed(items))
 
 
+@pytest.mark.slow
 def test_a_flaky_run_is_retried_and_the_chain_is_visible(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "backup", ["db"])
     first = start(
@@ -44,6 +45,7 @@ def test_a_flaky_run_is_retried_and_the_chain_is_visible(server: RunningServer, 
     assert server.get(f"jobs/{job['id']}").json()["status"] == "successful"
 
 
+@pytest.mark.slow
 def test_retries_stop_when_they_run_out(server: RunningServer) -> None:
     job = make_job(server, "backup", ["web"])
     start(server, job["id"], "web", "fail", retries=2, retry_delay=0)
@@ -176,6 +178,7 @@ def test_a_run_stopped_by_a_shutdown_is_retried_after_the_restart(
     assert again.wait_terminal(ops[1]["id"], 60)["status"] == "successful"
 
 
+@pytest.mark.slow
 def test_a_job_follower_sees_the_retry_created_and_started(server: RunningServer, tmp_path: Path) -> None:
     job = make_job(server, "backup", ["db"])
     with ws(server, f"jobs/{job['id']}/stream") as conn:

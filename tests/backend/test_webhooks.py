@@ -77,6 +77,7 @@ def test_job_and_operation_finished_arrive_signed_to_the_standard(server: Runnin
     assert SECRET not in server.log() and SECRET[6:] not in server.log()
 
 
+@pytest.mark.slow
 def test_tags_and_events_filter_what_a_webhook_gets(server: RunningServer, receiver: Receiver) -> None:
     hook = register(server, receiver.url, tags=["restore"])
     run_one(server, tag="backup")

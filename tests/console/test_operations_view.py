@@ -26,6 +26,7 @@ async def job_screen(app: Any, pilot: Any, rows: int) -> JobScreen:
     )
 
 
+@pytest.mark.slow
 async def test_a_finished_log_opens_at_its_end(project_server: RunningServer) -> None:
     srv = project_server
     job_id = make_job(srv, "long", ["db"])
@@ -44,6 +45,7 @@ async def test_a_finished_log_opens_at_its_end(project_server: RunningServer) ->
         )
 
 
+@pytest.mark.slow
 async def test_every_unit_action_asks_first_and_takes_extravars(project_server: RunningServer) -> None:
     srv = project_server
     job_id = make_job(srv, "each-vars", ["db", "web"])
@@ -70,6 +72,7 @@ async def test_every_unit_action_asks_first_and_takes_extravars(project_server: 
         await pilot.press("escape")
 
 
+@pytest.mark.slow
 async def test_a_restore_names_its_source_job(project_server: RunningServer) -> None:
     srv = project_server
     backup = make_job(srv, "backup", ["db"])
@@ -89,6 +92,7 @@ async def test_a_restore_names_its_source_job(project_server: RunningServer) -> 
         assert operations(srv, target) == []
 
 
+@pytest.mark.slow
 async def test_a_units_history_newest_first_each_openable(project_server: RunningServer) -> None:
     srv = project_server
     job_id = make_job(srv, "history", ["db"])
@@ -106,6 +110,7 @@ async def test_a_units_history_newest_first_each_openable(project_server: Runnin
         await until(pilot, lambda: isinstance(app.screen, OperationScreen) and app.screen.op_id == first)
 
 
+@pytest.mark.slow
 async def test_each_is_all_or_nothing_and_r_reruns_failed_units(project_server: RunningServer) -> None:
     srv = project_server
     job_id = make_job(srv, "jobactions", ["db", "web"])
@@ -148,6 +153,7 @@ async def test_the_action_dialog_sends_check_mode_and_retries(project_server: Ru
         assert ops[0]["check"] is True and ops[0]["retries"] == 2
 
 
+@pytest.mark.slow
 async def test_s_saves_the_output_with_its_colours(
     project_server: RunningServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,7 @@ async def home(app: Any, pilot: Pilot[Any], rows: int) -> HomeScreen:
     )
 
 
+@pytest.mark.slow
 async def test_filter_matches_parts_of_tags_and_unit_names(project_server: RunningServer) -> None:
     srv = project_server
     nightly = make_job(srv, "nightly", ["db"])

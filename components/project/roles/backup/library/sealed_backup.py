@@ -108,11 +108,13 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 STAGING_PREFIX = ".staging-"
 
 
-def measure(path: str) -> tuple[int, str]:
-    """Size and sha256 of a file."""
+def measure(path: str, sync: bool = False) -> tuple[int, str]:
+    """Size and sha256 of a file; with `sync`, its data is on disk first (it was written by another process)."""
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
+        if sync:
+            os.fsync(f.fileno())
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
             size += len(block)
@@ -152,12 +154,19 @@ def prepare(module: AnsibleModule, folder: str) -> dict[str, Any]:
     return {"changed": True, "swept": swept}
 
 
+def taken(module: AnsibleModule, sealed: str) -> None:
+    """Fail if anything has the sealed name: rename(2) would silently replace an empty folder."""
+    if os.path.lexists(sealed):
+        module.fail_json(msg=f"{sealed} exists already: a sealed backup is never replaced")
+
+
 def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
     sealed = module.params["sealed"]
     if not sealed:
         module.fail_json(msg="step=seal needs sealed, the folder's sealed name")
     if module.check_mode:
         return {"changed": True}
+    taken(module, sealed)  # before anything is written: a refused seal leaves the staging folder as it was
     files = []
     for name in module.params["files"]:
         path = os.path.join(folder, name)
@@ -167,7 +176,7 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
             is_file = False
         if not is_file:
             module.fail_json(msg=f"backup file {name} was not written in {folder}")
-        size, sha256 = measure(path)
+        size, sha256 = measure(path, sync=True)
         files.append({"name": name, "size": size, "sha256": sha256})
     manifest = {**module.params["manifest"], "files": files}
     # The layout of Ansible's to_nice_json, which wrote the manifest before this module did.
@@ -179,10 +188,9 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
         f.flush()
         os.fsync(f.fileno())
     manifest_size, manifest_sha256 = measure(manifest_path)
-    # The data reaches the disk before the folder takes its sealed name: a sealed folder is never half written.
+    # Files, manifest and folder reach the disk before the folder takes its sealed name: never half written.
     fsync_dir(folder)
-    if os.path.lexists(sealed):
-        module.fail_json(msg=f"{sealed} exists already: a sealed backup is never replaced")
+    taken(module, sealed)  # again: the manifest took a moment
     os.rename(folder, sealed)
     fsync_dir(os.path.dirname(sealed))
     # Nested: AnsibleModule.exit_json would overwrite a top-level path's size with the folder's own stat.

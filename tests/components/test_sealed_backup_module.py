@@ -5,15 +5,12 @@ write into one or seal over one even if asked."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.runner_utils.playbooks import BIN, COMPONENTS, ansible_env
+from tests.runner_utils.playbooks import COMPONENTS, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -21,21 +18,8 @@ LIBRARY = COMPONENTS / "project" / "roles" / "backup" / "library"
 
 
 def sealed_backup(args: dict[str, Any], cwd: Path) -> dict[str, Any]:
-    """One call of the module on localhost; its result, with `failed` set from the head line."""
-    env = {
-        "ANSIBLE_LIBRARY": str(LIBRARY),
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-    }
-    cmd = [str(BIN / "ansible"), "localhost", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
-    cmd += ["-m", "sealed_backup", "-a", json.dumps(args)]
-    proc = subprocess.run(cmd, cwd=cwd, env=ansible_env(env), capture_output=True, text=True, timeout=120)
-    m = re.search(r"^localhost \| (\w+)!? => ", proc.stdout, re.M)
-    assert m, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    result, _ = json.JSONDecoder().raw_decode(proc.stdout[m.end() :])
-    result["failed"] = m.group(1) == "FAILED"
-    return dict(result)
+    """One call of the module on localhost; its result."""
+    return run_module("sealed_backup", args, cwd=cwd, action_plugins=False, library=LIBRARY)
 
 
 def test_prepare_never_writes_into_a_folder_that_exists(tmp_path: Path) -> None:

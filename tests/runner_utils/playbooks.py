@@ -61,12 +61,19 @@ def ansible_playbook(
 
 
 def run_module(
-    module: str, args: dict[str, Any], *, cwd: Path, check: bool = False, action_plugins: bool = True
+    module: str,
+    args: dict[str, Any],
+    *,
+    cwd: Path,
+    check: bool = False,
+    action_plugins: bool = True,
+    library: Path = RUNNER_UTILS / "library",
 ) -> dict[str, Any]:
-    """Run one of runner_utils' modules ad hoc on localhost; return its result. With `action_plugins`
-    (as the plays run them) through its action plugin, else the module shipped as its own process."""
+    """Run one of runner_utils' modules (or one in `library`) ad hoc on localhost; return its result. With
+    `action_plugins` (as the plays run them) through its action plugin, else the module shipped as its own
+    process."""
     env = {
-        "ANSIBLE_LIBRARY": str(RUNNER_UTILS / "library"),
+        "ANSIBLE_LIBRARY": str(library),
         "ANSIBLE_MODULE_UTILS": str(RUNNER_UTILS / "module_utils"),
         "ANSIBLE_ACTION_PLUGINS": str(RUNNER_UTILS / "action_plugins") if action_plugins else "",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",

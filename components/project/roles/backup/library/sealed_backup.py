@@ -181,20 +181,21 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
     manifest = {**module.params["manifest"], "files": files}
     # The layout of Ansible's to_nice_json, which wrote the manifest before this module did.
     text = json.dumps(manifest, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+    data = text.encode("utf-8")
     manifest_path = os.path.join(folder, module.params["manifest_name"])
     fd = os.open(manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    manifest_size, manifest_sha256 = measure(manifest_path)
     # Files, manifest and folder reach the disk before the folder takes its sealed name: never half written.
     fsync_dir(folder)
     taken(module, sealed)  # again: the manifest took a moment
     os.rename(folder, sealed)
     fsync_dir(os.path.dirname(sealed))
     # Nested: AnsibleModule.exit_json would overwrite a top-level path's size with the folder's own stat.
-    backup = {"path": sealed, "size": sum(f["size"] for f in files) + manifest_size, "sha256": manifest_sha256}
+    size = sum(f["size"] for f in files) + len(data)
+    backup = {"path": sealed, "size": size, "sha256": hashlib.sha256(data).hexdigest()}
     return {"changed": True, "backup": backup, "manifest": manifest}
 
 
@@ -206,15 +207,16 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     manifest_path = os.path.join(folder, manifest_name)
     if not os.path.isfile(manifest_path):
         module.fail_json(msg=f"no sealed backup of component {component} in {folder} (no {manifest_name})")
-    _, digest = measure(manifest_path)
+    with open(manifest_path, "rb") as f:
+        data = f.read()  # read once: the bytes checked are the bytes parsed
+    digest = hashlib.sha256(data).hexdigest()
     expected = module.params["sha256"]
     if expected and digest != expected:
         module.fail_json(
             msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: not restoring"
         )
     try:
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
+        manifest = json.loads(data)
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:

@@ -334,6 +334,9 @@ class EventWriter:
             for job_id in sorted(status_jobs):
                 self.service.refresh_job_status(job_id)
         committed = time.monotonic()
+        # Counted before anything is published, so a follower woken by the end finds it counted.
+        for op_id in terminal_ops:
+            self.metrics.operations.labels(status=status_ops[op_id].get("status", "")).inc()
         if events:
             self.metrics.events_stored.inc(len(events))
             for ev in events:
@@ -355,10 +358,6 @@ class EventWriter:
         changed.extend(retry_ops)
         if changed:
             self.service.publish_changes(changed)
-        if terminal_ops:
-            for op_id in terminal_ops:
-                status = status_ops[op_id].get("status", "")
-                self.metrics.operations.labels(status=status).inc()
         for item in batch:
             if isinstance(item, FlushItem):
                 item.done.set()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, wait_until
 
 from .helpers import make_job, start
 
@@ -19,10 +19,7 @@ def test_health_ready_and_metrics(server: RunningServer) -> None:
     assert ready.status == 200 and ready.json()["status"] == "ok"
     job = make_job(server, "backup", ["db"])
     server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
-    metrics = server.request("GET", "/metrics")
-    assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
-    text = metrics.body.decode()
-    for name in (
+    expected = (
         'redrunner_operations_finished_total{status="successful"} 1.0',
         'redrunner_operations_by_status{status="successful"} 1.0',
         "redrunner_operations_running 0.0",
@@ -30,8 +27,22 @@ def test_health_ready_and_metrics(server: RunningServer) -> None:
         "redrunner_event_write_latency_seconds_bucket",
         "redrunner_http_request_duration_seconds_bucket",
         "redrunner_websocket_clients",
-    ):
-        assert name in text, name
+    )
+    missing = list(expected)
+
+    def complete() -> bool:
+        metrics = server.request("GET", "/metrics")
+        assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+        text = metrics.body.decode()
+        missing[:] = [name for name in expected if name not in text]
+        return not missing
+
+    # The threads that end a run bump its counters a moment after its status commits (a scraper sees
+    # them the same way): wait for them with a deadline, and name what never came.
+    try:
+        wait_until(complete, timeout=10)
+    except AssertionError:
+        raise AssertionError(f"never in /metrics: {missing}") from None
 
 
 def test_logs_are_json_lines_with_ids(server: RunningServer) -> None:

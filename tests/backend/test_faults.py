@@ -101,9 +101,9 @@ FSIZE_LAUNCHER = (
 def test_a_full_disk_ends_the_operation_error_and_readyz_says_so(
     server_factory: Callable[..., RunningServer],
 ) -> None:
-    srv = server_factory(launcher=[sys.executable, "-c", FSIZE_LAUNCHER], env={"RR_TEST_FSIZE": str(1_500_000)})
+    srv = server_factory(launcher=[sys.executable, "-c", FSIZE_LAUNCHER], env={"RR_TEST_FSIZE": str(1_000_000)})
     job = make_job(srv, "full", ["db"])
-    op = start(srv, job["id"], "db", "loop.yml", extravars={"items": 4000})
+    op = start(srv, job["id"], "db", "loop.yml", extravars={"items": 3000})
 
     def unwritable() -> dict[str, Any] | None:
         # The body of the 503 itself: a checkpoint can free room for a moment, and a second GET may say 200.

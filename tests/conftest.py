@@ -34,13 +34,12 @@ def server(server_factory: Callable[..., RunningServer]) -> RunningServer:
 # The longest tests, longest first (wall seconds per test under the full run's load, measured 2026-11-28 on the
 # 2-core machine with four workers; the whole suite was ~1,100 s of CPU). The suite is CPU-bound, so the run
 # ends when the last worker does: a long test started late leaves one worker busy while the others idle. Run
-# with `--dist load --maxschedchunk 1` (pyproject addopts), xdist hands tests out in collection order to
-# whichever worker is free, each worker holding one test in hand and one queued; putting these first, each
-# followed by a short test (so that no worker's queued test is a second long one), makes that a longest-first
-# schedule. Several of them mostly wait (a minute boundary, a reconnect deadline, a time limit): four workers
-# on two cores keep the CPU busy while they do.
-# The price: a module's consecutive tests go to different workers, so a module-scoped fixture (a server)
-# is set up once on each worker that runs one of them, up to four times, instead of about once.
+# with `--dist loadgroup --no-loadscope-reorder` (pyproject addopts), xdist hands out work units (a test, or a
+# module that shares a fixture, see pytest_collection_modifyitems) in collection order: two to each worker at
+# the start, then one more to a worker each time it finishes a test and has two or fewer left. Putting these
+# first makes that close to a longest-first schedule: each worker starts on a long test with one queued, and
+# the first to finish takes the next. Several of them mostly wait (a minute boundary, a reconnect deadline, a
+# time limit): four workers on two cores keep the CPU busy while they do.
 # Keep the list to tests of ~15 s or more; a test missing from it (renamed, removed) is just run in its place.
 LONGEST_FIRST = [
     "tests/bench/test_bench_smoke.py::test_quick_run_measures_every_benchmark",  # 159 s, 62 s of CPU
@@ -70,16 +69,33 @@ LONGEST_FIRST = [
 ]
 
 
+def shares_a_module_fixture(item: pytest.Item) -> bool:
+    """The test uses a fixture set up once per module (a server, a backup, a wheel) or per session."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        d.scope in ("module", "session") and d.func.__module__.startswith("tests.")  # ours, not pytest's own
+        for defs in info.name2fixturedefs.values()
+        for d in defs
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Move LONGEST_FIRST to the front, in its order, each followed by one of the other tests."""
+    """Move LONGEST_FIRST to the front, in its order; keep the tests of a module with a shared fixture on
+    one worker.
+
+    Handed out one at a time, a module's tests land on every worker in turn, and each worker tears a module
+    fixture down as soon as its next test is from another module: a module's server or backup was made
+    again on every worker, and again after each other module's test in between. An `xdist_group`
+    per such module (pyproject runs `--dist loadgroup`) hands the module to one worker as one unit, at the
+    place of its first test; every other test is still a unit of its own."""
+    for item in items:
+        if shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     rank = {nodeid: i for i, nodeid in enumerate(LONGEST_FIRST)}
     longest = sorted((item for item in items if item.nodeid in rank), key=lambda item: rank[item.nodeid])
     if not longest:
         return
-    rest = [item for item in items if item.nodeid not in rank]
-    ordered: list[pytest.Item] = []
-    for item in longest:
-        ordered.append(item)
-        if rest:
-            ordered.append(rest.pop(0))
-    items[:] = ordered + rest
+    items[:] = longest + [item for item in items if item.nodeid not in rank]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.server import RunningServer, wait_until
+from tests.support.server import Response, RunningServer, wait_until
 
 from .helpers import make_job, start
 
@@ -29,12 +29,11 @@ def test_health_ready_and_metrics(server: RunningServer) -> None:
         "redrunner_websocket_clients",
     )
     missing = list(expected)
+    scrapes: list[Response] = []
 
     def complete() -> bool:
-        metrics = server.request("GET", "/metrics")
-        assert metrics.status == 200 and metrics.headers["Content-Type"].startswith("text/plain")
-        text = metrics.body.decode()
-        missing[:] = [name for name in expected if name not in text]
+        scrapes.append(server.request("GET", "/metrics"))
+        missing[:] = [name for name in expected if name not in scrapes[-1].body.decode()]
         return not missing
 
     # The threads that end a run bump its counters a moment after its status commits (a scraper sees
@@ -42,7 +41,9 @@ def test_health_ready_and_metrics(server: RunningServer) -> None:
     try:
         wait_until(complete, timeout=10)
     except AssertionError:
-        raise AssertionError(f"never in /metrics: {missing}") from None
+        last = scrapes[-1] if scrapes else None
+        raise AssertionError(f"never in /metrics: {missing} (last scrape: {last and last.status})") from None
+    assert all(m.status == 200 and m.headers["Content-Type"].startswith("text/plain") for m in scrapes)
 
 
 def test_logs_are_json_lines_with_ids(server: RunningServer) -> None:

@@ -8,7 +8,7 @@ between any two runs (uuids, pids, times and durations, run ids, per-run paths).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 
 from backend.event_stream import MARK, EventStream
 from backend.pipe_transport import FORCED_COLOR
-from tests.support.server import REPO, RunningServer, wait_until
+from tests.support.server import REPO, RunningServer, start_server, wait_until
 
 from .helpers import all_events, make_job, start
 
@@ -109,9 +109,19 @@ def run_both(
     return {t: (done[t], all_events(servers[t], done[t]["id"])) for t in servers}
 
 
-@pytest.fixture
-def servers(server_factory: Callable[..., RunningServer]) -> dict[str, RunningServer]:
-    return {t: server_factory(name=t, args=["--event-transport", t]) for t in TRANSPORTS}
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningServer]]:
+    """One server per transport for the module's tests on the fixture data dir. Every test makes the same
+    calls on both, so their Job and Operation ids stay the same on both."""
+    tmp = tmp_path_factory.mktemp("transports")
+    started: dict[str, RunningServer] = {}
+    try:
+        for t in TRANSPORTS:
+            started[t] = start_server(tmp, name=t, args=["--event-transport", t])
+        yield started
+    finally:
+        for srv in started.values():
+            srv.stop()
 
 
 @pytest.mark.parametrize(

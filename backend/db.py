@@ -240,11 +240,17 @@ class EmbeddedDatabase(pw.SqliteDatabase):
         super().__init__(path, **kwargs)
         self.path = Path(path).expanduser().resolve() if path and path != ":memory:" else None
         self.identity: tuple[int, int] | None = None
+        self._anchor: int | None = None
 
     def _connect(self) -> Any:
         conn = super()._connect()  # type: ignore[misc]
         if self.path is not None and self.identity is None:
-            st = os.stat(self.path)
+            # Held open for the life of the process: a deleted file's inode is then never freed, so no new
+            # file at the path can get its number (file systems reuse a freed one at once) and pass for it.
+            # Never closed: closing any descriptor of a file drops every POSIX lock this process holds on
+            # it, SQLite's included.
+            self._anchor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            st = os.fstat(self._anchor)
             self.identity = (st.st_dev, st.st_ino)
         return conn
 

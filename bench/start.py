@@ -10,6 +10,7 @@ ansible children) over M Operations started one after another and followed to th
 
 from __future__ import annotations
 
+import os
 import time
 
 from .client import Api
@@ -43,6 +44,10 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
                 op = api.wait_terminal(api.start(quiet["id"], "c", one)["id"])
                 check(op["status"] == "successful", f"1-task operation ended {op['status']}: {op.get('error')}")
         cpu_per_op = sampler.cpu_seconds / cpu_ops
+        # The kernel reports a process's CPU in clock ticks (10 ms at 100 Hz): fewer Operations than it
+        # takes to fill a few ticks read as 0 or as one whole tick each.
+        resolution = 1 / os.sysconf("SC_CLK_TCK") / cpu_ops
+        cpu_shown = millis(cpu_per_op) if cpu_per_op >= resolution else f"< {millis(resolution)}"
 
         busy_job = api.job("bench-start-busy", [f"b{i}" for i in range(busy_ops)])
         job = api.job("bench-start", units)
@@ -69,7 +74,7 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         f"{len(latencies)} POSTs with {busy_ops} busy Operations ({busy_tasks}-task playbooks) on the same server, "
         f"a {len(units)}-Unit Job: p50 {millis(p50)}, p99 {millis(p99)}, max {millis(max(latencies))}",
         f"server CPU (own, not its ansible children) over {cpu_ops} 1-task Operations one after another: "
-        f"{millis(cpu_per_op)} each",
+        f"{cpu_shown} each, to within {millis(resolution)}",
     ]
     return [
         Row(
@@ -85,9 +90,9 @@ def run(ws: Workspace, quick: bool) -> list[Row]:
         Row(
             "8",
             "server CPU per Operation",
-            millis(cpu_per_op),
+            cpu_shown,
             "-",
-            millis(cpu_per_op),
+            cpu_shown,
             "< 15 ms",
             None if quick else cpu_per_op < GOAL_CPU,
         ),

@@ -13,11 +13,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/redrunner
 WORKDIR /src
 # README.md is read by setuptools (pyproject's `readme`), so the build needs it.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY backend/ backend/
 COPY console/ console/
 # A non-editable install: the runtime stage gets the venv alone, without /src.
-RUN /opt/redrunner/bin/pip install --no-cache-dir .
+# constraints.txt: the exact versions the suite passed with.
+RUN /opt/redrunner/bin/pip install --no-cache-dir -c constraints.txt .
 
 
 FROM ${PYTHON_IMAGE} AS runtime

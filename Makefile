@@ -1,7 +1,11 @@
 # Developer entry points. `.ci/run` runs the same lint commands on a fresh machine, then the README's test command.
 PYTHON ?= .venv/bin/python
 
-.PHONY: lint test test-fast bench
+.PHONY: venv lint test test-fast bench
+
+# The venv the other targets use, at the exact versions of constraints.txt (as the README and .ci/run install).
+venv:
+	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
 
 # Lint and type checks live here, not in pytest: a test run answers "does it work", this answers "is it tidy".
 lint:

@@ -20,12 +20,15 @@ from tornado import httpserver, netutil, web
 from tornado.ioloop import IOLoop
 
 from . import __version__
+from .access import Access, load_access, warn_if_readable
+from .audit import AuditLog
 from .bus import Bus, Publisher
 from .config import Settings, is_loopback
 from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
 from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
+from .handlers import audit as audit_routes
 from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
@@ -43,7 +46,7 @@ from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, audit_routes]
 
 
 @dataclass
@@ -62,6 +65,8 @@ class AppState:
     scheduler: Scheduler
     webhooks: WebhookService
     sender: Sender
+    access: Access
+    audit: AuditLog
     # Change notices between replicas: on PostgreSQL only.
     notifier: Notifier | None = None
     reaper: OrphanReaper = field(default_factory=OrphanReaper)
@@ -101,7 +106,7 @@ def open_storage(settings: Settings) -> pw.Database:
     return db
 
 
-def build_state(settings: Settings, loop: IOLoop) -> AppState:
+def build_state(settings: Settings, loop: IOLoop, access: Access | None = None) -> AppState:
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         settings.artifact_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +142,8 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
         webhooks=WebhookService(db),
         sender=Sender(db, settings.replica_id),
+        access=access if access is not None else load_access(settings.token, settings.tokens_file),
+        audit=AuditLog(db),
         notifier=notifier,
         db_lock=lock,
     )
@@ -159,6 +166,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
         dispatcher.cancel_all(SHUTDOWN_ERROR)
     await loop.run_in_executor(None, dispatcher.shutdown)
     await loop.run_in_executor(None, state.retention.stop)
+    state.access.stop()
     await loop.run_in_executor(None, state.replicas.stop)
     # Within the pod's budget of grace + 5 s: a database that refuses writes gets 3 s, not 10.
     await loop.run_in_executor(None, state.writer.flush, 10.0, 3.0)
@@ -169,6 +177,7 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     server.stop()
     await asyncio.sleep(0.05)
     state.writer.stop(1.0)
+    await loop.run_in_executor(None, state.audit.stop)
     state.sender.stop()
     state.reaper.stop()
     if state.notifier is not None:
@@ -177,7 +186,10 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
 
 
 def warn_unsafe_settings(settings: Settings) -> None:
-    if not settings.token and not is_loopback(settings.host):
+    for flag, path in (("--token-file", settings.token_file), ("--tokens-file", settings.tokens_file)):
+        if path is not None:
+            warn_if_readable(path, flag)
+    if not settings.token and not settings.tokens_file and not is_loopback(settings.host):
         log.warning("listening on %s with --no-auth: anyone who can reach the port can run playbooks", settings.host)
     if settings.allow_templated_extravars:
         log.warning("--allow-templated-extravars: Jinja in extravars is accepted (still passed unsafe, not templated)")
@@ -212,14 +224,18 @@ def listen_sockets(settings: Settings) -> list[socket.socket]:
 def serve(settings: Settings) -> int:
     make_undumpable()
     warn_unsafe_settings(settings)
+    # A bad tokens file refuses the start before the port or the database is touched.
+    access = load_access(settings.token, settings.tokens_file)
     loop = IOLoop.current()
     ssl_ctx = tls_context(settings)
     sockets = listen_sockets(settings)
-    state = build_state(settings, loop)
+    state = build_state(settings, loop, access)
     # Processes a run detaches stay under this server (below their run guard), never under init.
     become_subreaper()
     state.reaper.start()
     state.writer.start()
+    state.audit.start()
+    state.access.start()
     state.replicas.recover()
     if state.notifier is not None:
         state.notifier.start()

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .access import MIN_TOKEN_LENGTH
 from .errors import StartupError
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
@@ -31,6 +32,10 @@ class Settings:
     database: str = ""
     workers: int = 8
     token: str | None = None
+    # Where the token came from (checked for loose modes at start) and the named tokens (backend/access.py).
+    token_file: Path | None = None
+    tokens_file: Path | None = None
+    audit_retain_days: float = 365.0
     shutdown_grace: float = 20.0
     operation_timeout: float = 0.0
     retain_days: float = 0.0
@@ -130,6 +135,11 @@ def read_token(text: str, source: str) -> str:
         raise StartupError(f"{source} must hold the token on one line")
     if not all(" " <= ch <= "~" for ch in token):
         raise StartupError(f"{source} must be printable ASCII")
+    if len(token.strip()) < MIN_TOKEN_LENGTH:
+        raise StartupError(
+            f"{source} holds a token of {len(token.strip())} characters: use at least {MIN_TOKEN_LENGTH} "
+            "(redrunner token new NAME --role admin makes one)"
+        )
     return token.strip()
 
 
@@ -204,6 +214,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-file",
         default=_env("TOKEN_FILE"),
         help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works",
+    )
+    parser.add_argument(
+        "--tokens-file",
+        default=_env("TOKENS_FILE"),
+        help="YAML list of named tokens {name, role, sha256} with roles viewer, operator, admin, re-read when "
+        "it changes (REDRUNNER_TOKENS_FILE)",
+    )
+    parser.add_argument(
+        "--audit-retain-days",
+        type=_positive_float,
+        default=_env("AUDIT_RETAIN_DAYS", "365"),
+        help="prune audit records older than this many days, 0 keeps all (REDRUNNER_AUDIT_RETAIN_DAYS)",
     )
     parser.add_argument(
         "--shutdown-grace",
@@ -319,11 +341,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     # Children started with os.environ (and anything reading it later) must not find the secrets there.
     for name in ("REDRUNNER_TOKEN", "REDRUNNER_DATABASE_URL"):
         os.environ.pop(name, None)
-    if not token and not is_loopback(args.host) and not args.no_auth:
+    tokens_file = Path(args.tokens_file).expanduser() if args.tokens_file else None
+    if not token and tokens_file is None and not is_loopback(args.host) and not args.no_auth:
         raise StartupError(
             f"refusing to listen on --host {args.host or '(every address)'} without a token: anyone who can "
-            "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN), listen on 127.0.0.1, "
-            "or pass --no-auth if something else guards the port"
+            "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN) or --tokens-file, listen on "
+            "127.0.0.1, or pass --no-auth if something else guards the port"
         )
     database = args.database or f"sqlite:///{state_dir / 'redrunner.db'}"
     settings = Settings(
@@ -334,6 +357,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         database=database,
         workers=args.workers,
         token=token,
+        token_file=Path(args.token_file) if args.token_file else None,
+        tokens_file=tokens_file,
+        audit_retain_days=args.audit_retain_days,
         shutdown_grace=args.shutdown_grace,
         operation_timeout=args.operation_timeout,
         retain_days=args.retain_days,

@@ -48,6 +48,8 @@ class Job(BaseModel):
     status = pw.CharField(max_length=16, default="new", index=True)
     # The name of the Schedule whose firing created this Job, or None.
     schedule = pw.CharField(max_length=63, null=True)
+    # Who created it: a token's name, `anonymous`, or `schedule:<name>` (api.md "Access and audit").
+    created_by = pw.CharField(max_length=80, null=True)
 
     class Meta:
         indexes = ((("tag", "id"), False),)
@@ -104,6 +106,7 @@ class Operation(BaseModel):
     not_before = pw.DoubleField(null=True)
     # JSON text of what the playbook published with set_stats (aggregated, not per host), or NULL.
     artifacts = pw.TextField(null=True)
+    requested_by = pw.CharField(max_length=80, null=True)
 
     class Meta:
         indexes = (
@@ -161,6 +164,7 @@ class Schedule(BaseModel):
     last_job_id = pw.IntegerField(null=True)
     last_error = pw.TextField(null=True)
     created_at = pw.DoubleField()
+    created_by = pw.CharField(max_length=80, null=True)
 
 
 class Webhook(BaseModel):
@@ -171,6 +175,7 @@ class Webhook(BaseModel):
     # The raw key bytes of the whsec_ secret, base64; never returned by the API nor logged.
     secret = pw.TextField(null=True)
     created_at = pw.DoubleField()
+    created_by = pw.CharField(max_length=80, null=True)
 
 
 class Delivery(BaseModel):
@@ -194,6 +199,23 @@ class Delivery(BaseModel):
 
     class Meta:
         indexes = ((("status", "next_attempt_at"), False), (("webhook", "id"), False))
+
+
+class AuditRecord(BaseModel):
+    """One request that tried to change something (backend/audit.py); never a token or a body."""
+
+    id = pw.BigAutoField()
+    at = pw.DoubleField(index=True)
+    actor = pw.CharField(max_length=80, index=True)
+    role = pw.CharField(max_length=16, null=True)
+    method = pw.CharField(max_length=16)
+    path = pw.CharField(max_length=512)
+    status = pw.IntegerField()
+    remote = pw.CharField(max_length=64, null=True)
+    target = pw.CharField(max_length=128, null=True)
+
+    class Meta:
+        table_name = "audit"
 
 
 class SchemaVersion(BaseModel):
@@ -587,7 +609,23 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     return True
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks, _v_operation_artifacts, _v_ids_never_reused]
+def _v_access_audit(db: pw.Database) -> None:
+    """Who created Jobs, Schedules and Webhooks and requested Operations, and the audit trail (issue 25)."""
+    add_missing_columns(db, Job, "created_by")
+    add_missing_columns(db, Operation, "requested_by")
+    add_missing_columns(db, Schedule, "created_by")
+    add_missing_columns(db, Webhook, "created_by")
+    db.create_tables([AuditRecord], safe=True)
+
+
+MIGRATIONS = [
+    _v1_initial,
+    _v_job_actions,
+    _v_schedules_webhooks,
+    _v_operation_artifacts,
+    _v_ids_never_reused,
+    _v_access_audit,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

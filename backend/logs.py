@@ -9,7 +9,7 @@ from typing import Any
 
 from .timeutil import iso
 
-CONTEXT_FIELDS = ("job_id", "operation_id", "method", "path", "status", "duration_ms", "remote_ip")
+CONTEXT_FIELDS = ("job_id", "operation_id", "method", "path", "status", "duration_ms", "remote_ip", "audit")
 
 
 class JSONFormatter(logging.Formatter):

@@ -1,4 +1,5 @@
-"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches."""
+"""Retention: finished Jobs older than `--retain-days` are deleted, their events in batches; audit records
+older than `--audit-retain-days` too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import threading
 import time
 
+from .audit import prune_audit
 from .config import Settings
 from .errors import ApiError
 from .service import Service
@@ -38,7 +40,7 @@ def prune_finished_jobs(service: Service, older_than: float, stopping: threading
 
 
 class Retention:
-    """Prunes every PRUNE_EVERY seconds while `retain_days` is set."""
+    """Prunes every PRUNE_EVERY seconds while `retain_days` or `audit_retain_days` is set."""
 
     def __init__(self, settings: Settings, service: Service) -> None:
         self.settings = settings
@@ -47,7 +49,7 @@ class Retention:
         self._thread = threading.Thread(target=self._loop, name="redrunner-retention", daemon=True)
 
     def start(self) -> None:
-        if self.settings.retain_days > 0:
+        if self.settings.retain_days > 0 or self.settings.audit_retain_days > 0:
             self._thread.start()
 
     def stop(self) -> None:
@@ -56,7 +58,14 @@ class Retention:
             self._thread.join(5)
 
     def prune_once(self) -> int:
+        if self.settings.retain_days <= 0:
+            return 0
         return prune_finished_jobs(self.service, now() - self.settings.retain_days * 86400, self._stopping)
+
+    def prune_audit_once(self) -> int:
+        if self.settings.audit_retain_days <= 0:
+            return 0
+        return prune_audit(now() - self.settings.audit_retain_days * 86400, self._stopping)
 
     def _loop(self) -> None:
         # The first prune comes one heartbeat interval after start, as it always has.
@@ -67,5 +76,9 @@ class Retention:
                 removed = self.prune_once()
                 if removed:
                     log.info("retention deleted %d jobs older than %g days", removed, self.settings.retain_days)
+                pruned = self.prune_audit_once()
+                if pruned:
+                    days = self.settings.audit_retain_days
+                    log.info("retention deleted %d audit records older than %g days", pruned, days)
             except Exception:
                 log.exception("retention failed; trying again in %.0f s", PRUNE_EVERY)

@@ -19,6 +19,7 @@ from typing import Any
 import peewee as pw
 
 from . import cron
+from .access import acting_as, actor
 from .config import Settings
 from .db import Job, Schedule, Unit, records_sql, rows, write_transaction
 from .errors import ApiError, invalid_parameter
@@ -56,6 +57,7 @@ def schedule_dict(s: Schedule, last_job_status: str | None = None) -> dict[str, 
         "last_job_status": last_job_status,
         "last_error": s.last_error,
         "created_at": iso(s.created_at),
+        "created_by": s.created_by,
     }
 
 
@@ -145,7 +147,7 @@ class ScheduleService:
             if Schedule.select().where(Schedule.name == name).exists():
                 raise ApiError(409, "schedule_exists", f"a schedule named {name} exists", "name")
             try:
-                Schedule.create(name=name, created_at=at, **fields)
+                Schedule.create(name=name, created_at=at, created_by=actor(), **fields)
             except pw.IntegrityError as exc:
                 raise ApiError(409, "schedule_exists", f"a schedule named {name} exists", "name") from exc
         return self.get(name)
@@ -245,7 +247,7 @@ class ScheduleService:
             if decision.fire_at is None:
                 return None
             try:
-                with self.db.atomic():
+                with self.db.atomic(), acting_as(f"schedule:{s.name}"):
                     job_id, op_ids = self._create_firing(s)
                 error = None
             except ApiError as exc:
@@ -264,7 +266,7 @@ class ScheduleService:
         """A new Job with the schedule's tag and Units, and the action started on every Unit (in the caller's
         transaction). Returns the Job id and the new Operation ids."""
         at = now()
-        job = Job.create(tag=s.tag, created_at=at, status="new", schedule=s.name)
+        job = Job.create(tag=s.tag, created_at=at, status="new", schedule=s.name, created_by=actor())
         for unit in json.loads(s.units):
             Unit.create(job=job.id, name=unit, created_at=at)
         ops = self.start_actions(job.id, s)

@@ -58,6 +58,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         # When a pending retry may start (its delay), else null.
         "start_after": iso(op.not_before) if op.status == "pending" else None,
         "artifacts": json.loads(op.artifacts) if op.artifacts else None,
+        "requested_by": op.requested_by,
     }
 
 
@@ -118,6 +119,7 @@ def job_dict(job: Job, units: list[dict[str, Any]]) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "status": job.status,
         "schedule": job.schedule,
+        "created_by": job.created_by,
         "units": units,
     }
 

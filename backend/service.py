@@ -20,6 +20,7 @@ from typing import Any
 import peewee as pw
 
 from . import outbox
+from .access import actor
 from .backups import published_paths, remove_backup_folders
 from .bus import Change, Publisher
 from .config import Settings
@@ -301,7 +302,7 @@ class Service:
                 if job is not None:  # add_unit on the same Job takes this lock too
                     lock_row(self.db, Job.select().where(Job.id == job.id)).first()
             if job is None:
-                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW)
+                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW, created_by=actor())
                 created = True
             existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
             added = [n for n in names if n not in existing]
@@ -538,8 +539,10 @@ class Service:
         retry_of: int | None = None,
         rerun_of: int | None = None,
         not_before: float | None = None,
+        requested_by: str | None = None,
     ) -> int:
-        """Insert one pending Operation, inside the caller's write transaction."""
+        """Insert one pending Operation, inside the caller's write transaction; requested by the caller
+        (access.actor) unless `requested_by` says otherwise (a retry keeps its attempt's requester)."""
         timeout = request.timeout
         if timeout is None and self.settings.operation_timeout > 0:
             timeout = self.settings.operation_timeout
@@ -569,6 +572,7 @@ class Service:
                 retry_of=retry_of,
                 rerun_of=rerun_of,
                 not_before=not_before,
+                requested_by=requested_by or actor(),
             ),
         )
 
@@ -834,6 +838,7 @@ class Service:
             retry_of=op.id,
             rerun_of=op.rerun_of,
             not_before=now() + request.retry_delay,
+            requested_by=op.requested_by,
         )
         log.info(
             "operation %s ended %s: attempt %d of %d is operation %s, in %g s",

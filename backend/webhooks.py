@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import peewee as pw
 
+from .access import actor
 from .db import Delivery, Webhook, write_transaction
 from .errors import ApiError
 from .outbox import EVENTS, JOB_FINISHED
@@ -101,6 +102,7 @@ def webhook_dict(hook: Webhook) -> dict[str, Any]:
         "tags": json.loads(hook.tags) if hook.tags else None,
         "has_secret": bool(hook.secret),
         "created_at": iso(hook.created_at),
+        "created_by": hook.created_by,
     }
 
 
@@ -136,6 +138,7 @@ class WebhookService:
             tags=json.dumps(tags) if (tags := check_tags(body.get("tags"))) is not None else None,
             secret=check_secret(body.get("secret")),
             created_at=now(),
+            created_by=actor(),
         )
         return webhook_dict(hook)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+import contextvars
 import json
 import logging
 import time
@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from tornado import httputil, web
 from tornado.ioloop import IOLoop
 
+from ..access import UNKNOWN, Caller, Role, forbidden_role, required_role, set_actor
+from ..audit import Entry, audited, entry, target_of
 from ..config import is_loopback, normalize_origin
 from ..errors import ApiError
 from ..validation import int_param, strict_json
@@ -46,17 +48,16 @@ DEFAULT_CODES = {
 }
 
 
-def public(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a handler method as open without the token (probes)."""
-    method.__redrunner_public__ = True  # type: ignore[attr-defined]
-    return method
-
-
 class HandlerMixin:
     """What every handler shares, HTTP or WebSocket: state, auth, the envelope."""
 
     request: httputil.HTTPServerRequest
     settings: dict[str, Any]
+    path_kwargs: dict[str, str]
+    # The route's name in the role table (access.ROUTE_ROLES) and in metrics.
+    route_name: str = ""
+    # Who sent this request, once known (the audit record's actor and role).
+    caller: Caller | None = None
 
     @property
     def state(self) -> AppState:
@@ -80,20 +81,26 @@ class HandlerMixin:
             )
 
     def check_auth(self) -> None:
-        token = self.state.settings.token
-        if not token:
+        """Who is calling, and may they do this? The role comes from the one table (access.ROUTE_ROLES)."""
+        method = (self.request.method or "GET").upper()
+        implemented = method.lower() in {m.lower() for m in self.allowed_methods()}
+        # A method the route lacks still needs a token, then gets its 405.
+        needed = required_role(self.route_name, method) if implemented else Role.VIEWER
+        if needed is None:
             return
-        method = getattr(self, self.request.method.lower(), None) if self.request.method else None
-        if method is not None and getattr(method, "__redrunner_public__", False):
-            return
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        caller = self.state.access.identify(self.request.headers.get("Authorization", ""))
+        if caller is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is required")
+        self.caller = caller
+        set_actor(caller.name)
+        if not caller.may(needed):
+            raise forbidden_role(needed, caller)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking (database) work in the database thread pool, never on the IOLoop."""
-        return await IOLoop.current().run_in_executor(self.state.db_pool, fn, *args)
+        """Run blocking (database) work in the database thread pool, never on the IOLoop, in a copy of the
+        request's context: the service sees who it acts for (access.actor)."""
+        context = contextvars.copy_context()
+        return await IOLoop.current().run_in_executor(self.state.db_pool, context.run, fn, *args)
 
     # -- the error envelope, for HTTP and for WebSocket routes refused before the upgrade -------------
 
@@ -183,6 +190,8 @@ class APIHandler(HandlerMixin, web.RequestHandler):
     _received: int = 0
     _too_large: bool = False
     _dropping: bool = False
+    # What a creating request made (`job:12`), for the audit record; else taken from the path.
+    audit_target: str | None = None
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -240,10 +249,24 @@ class APIHandler(HandlerMixin, web.RequestHandler):
             self.request.body = b"".join(self._chunks)
 
     def on_finish(self) -> None:
-        route = getattr(self, "route_name", type(self).__name__)
+        route = self.route_name or type(self).__name__
         self.state.metrics.http_latency.labels(
             method=method_label(self.request.method), route=route, status=str(self.get_status())
         ).observe(time.perf_counter() - (self._started or time.perf_counter()))
+        if audited(self.request.method):
+            self.state.audit.submit(self.audit_entry())
+
+    def audit_entry(self) -> Entry:
+        caller = self.caller
+        return entry(
+            caller.name if caller is not None else UNKNOWN,
+            str(caller.role) if caller is not None else None,
+            method_label(self.request.method),
+            self.request.path,
+            self.get_status(),
+            self.request.remote_ip,
+            self.audit_target or target_of(self.route_name, self.path_kwargs or {}),
+        )
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -312,4 +335,6 @@ class NotFoundHandler(APIHandler):
 
     async def prepare(self) -> None:
         self._started = time.perf_counter()
+        # Named in the audit record when the token is good; the answer is a 404 either way.
+        self.caller = self.state.access.identify(self.request.headers.get("Authorization", ""))
         raise ApiError(404, "not_found", f"no route {self.request.path}")

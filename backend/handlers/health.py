@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from ..metrics import CONTENT_TYPE
-from .base import APIHandler, public
+from .base import APIHandler
 
 
 class HealthHandler(APIHandler):
     route_name = "/healthz"
 
-    @public
     async def get(self) -> None:
         self.write_json({"status": "ok"})
 
@@ -17,7 +16,6 @@ class HealthHandler(APIHandler):
 class ReadyHandler(APIHandler):
     route_name = "/readyz"
 
-    @public
     async def get(self) -> None:
         try:
             await self.call(self.state.service.ping)
@@ -45,7 +43,6 @@ class ReadyHandler(APIHandler):
 class MetricsHandler(APIHandler):
     route_name = "/metrics"
 
-    @public
     async def get(self) -> None:
         metrics = self.state.metrics
         try:

@@ -26,6 +26,7 @@ class JobsHandler(APIHandler):
             self.state.service.create_job, body.get("tag"), body.get("units"), body.get("reuse")
         )
         self.set_header("Location", f"/api/v1/jobs/{job['id']}")
+        self.audit_target = f"job:{job['id']}"
         self.write_json(job, 201 if created else 200)
 
 

@@ -17,6 +17,7 @@ class SchedulesHandler(APIHandler):
     async def post(self) -> None:
         schedule = await self.call(self.state.schedules.create, self.body_params())
         self.set_header("Location", f"/api/v1/schedules/{schedule['name']}")
+        self.audit_target = f"schedule:{schedule['name']}"
         self.write_json(schedule, 201)
 
 
@@ -41,6 +42,7 @@ class ScheduleRunHandler(APIHandler):
 
     async def post(self, name: str) -> None:
         job = await self.call(self.state.scheduler.run_now, name)
+        self.audit_target = f"job:{job['id']}"
         self.set_header("Location", f"/api/v1/jobs/{job['id']}")
         self.write_json(job, 201)
 

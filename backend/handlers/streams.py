@@ -98,6 +98,7 @@ class StreamHandler(HandlerMixin, websocket.WebSocketHandler):
 
 class OperationStreamHandler(StreamHandler):
     kind = "operation"
+    route_name = "/operations/{id}/stream"
 
     async def get(self, op_id: str) -> None:
         self.op_id = int_param(op_id, "operation_id", 0, 1, 2**63 - 1)
@@ -119,6 +120,7 @@ class OperationStreamHandler(StreamHandler):
 
 class JobStreamHandler(StreamHandler):
     kind = "job"
+    route_name = "/jobs/{id}/stream"
 
     async def get(self, job_id: str) -> None:
         self.job_id = int_param(job_id, "job_id", 0, 1, 2**63 - 1)
@@ -133,6 +135,7 @@ class JobStreamHandler(StreamHandler):
 
 class TagStreamHandler(StreamHandler):
     kind = "tag"
+    route_name = "/stream"
 
     async def get(self) -> None:
         tag = self.get_query_argument("tag", None)

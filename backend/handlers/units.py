@@ -33,6 +33,7 @@ class UnitHandler(APIHandler):
         body = self.body_params()
         op = await self.call(self.state.dispatcher.start_operation, jid, name, body)
         self.set_header("Location", f"/api/v1/operations/{op['id']}")
+        self.audit_target = f"operation:{op['id']}"
         self.write_json(op, 202)
 
 

@@ -17,6 +17,7 @@ class WebhooksHandler(APIHandler):
     async def post(self) -> None:
         hook = await self.call(self.state.webhooks.create, self.body_params())
         self.set_header("Location", f"/api/v1/webhooks/{hook['id']}")
+        self.audit_target = f"webhook:{hook['id']}"
         self.write_json(hook, 201)
 
 

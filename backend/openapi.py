@@ -5,81 +5,34 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from . import __version__, openapi_schedules
+from . import __version__, openapi_access, openapi_schedules
+from .openapi_common import (
+    ACTOR,
+    BODY_ERRORS,
+    COMMON_ERRORS,
+    CURSOR,
+    INT_ID,
+    LIMIT,
+    TS,
+    TS_NULL,
+)
+from .openapi_common import body as _body
+from .openapi_common import error as _error
+from .openapi_common import json_response as _json
+from .openapi_common import json_text as _json_text
+from .openapi_common import page as _page
+from .openapi_common import param as _param
+from .openapi_common import ref as _ref
 from .statuses import JobStatus, OperationStatus
 from .validation import RESERVED_VARS
 
-TS = {"type": "string", "format": "date-time", "example": "2026-11-25T12:00:00.123456Z"}
-TS_NULL = {"type": ["string", "null"], "format": "date-time"}
-# The server takes ids of at most 18 digits.
-INT_ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 TAG = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
 UNIT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
 OP_STATUS = [str(s) for s in OperationStatus]
 JOB_STATUS = [str(s) for s in JobStatus]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
-
-def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref(item)}, "next": {"type": ["string", "null"]}},
-    }
-
-
-def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": required or where == "path",
-        "schema": schema,
-        "description": description,
-    }
-
-
 JOB_ID = _param("job_id", "path", INT_ID, "Job id")
 OP_ID = _param("op_id", "path", INT_ID, "Operation id")
 UNIT = _param("name", "path", UNIT_NAME, "Unit name")
-LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size")
-CURSOR = _param("cursor", "query", {"type": "string", "minLength": 1}, "the `next` of the previous page")
-COMMON_ERRORS = {
-    "400": _error("bad input"),
-    "401": _error("missing or wrong bearer token"),
-    "403": _error("forbidden_origin (a foreign Origin) or forbidden_host (a foreign Host on a loopback listen)"),
-}
-
-
-BODY_ERRORS = {"413": _error("payload_too_large"), "415": _error("unsupported_media_type")}
-
-
-def _json_text(description: str) -> dict[str, Any]:
-    return {"type": "string", "contentMediaType": "application/json", "description": description}
-
-
-def _body(required: list[str], props: dict[str, Any], form: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The same fields as JSON or as a form, where every value is text and lists and objects are JSON text.
-    A JSON null stands for a field not given."""
-    return {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "required": required, "properties": props}},
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "required": required, "properties": {**props, **(form or {})}}
-            },
-        },
-    }
 
 
 # The fields of a run request, shared by one Unit's POST and /actions.
@@ -217,6 +170,11 @@ SCHEMAS: dict[str, Any] = {
             "retry_delay": {"type": "number", "minimum": 0},
             "retry_of": {"type": ["integer", "null"], "description": "the attempt this one retries"},
             "rerun_of": {"type": ["integer", "null"], "description": "the Operation /rerun started again"},
+            "requested_by": {
+                **ACTOR,
+                "description": "who asked: a token's name, anonymous, or schedule:<name>; a retry keeps its "
+                "first attempt's requester; null for Operations from before requesters were recorded",
+            },
             "start_after": {**TS_NULL, "description": "a pending retry starts no earlier than this"},
             "artifacts": {
                 "type": ["object", "null"],
@@ -252,6 +210,7 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TS,
             "status": {"type": "string", "enum": JOB_STATUS},
             "schedule": {"type": ["string", "null"], "description": "the schedule that created it"},
+            "created_by": ACTOR,
             "units": {"type": "array", "items": _ref("Unit")},
         },
     },
@@ -293,6 +252,7 @@ SCHEMAS: dict[str, Any] = {
     "OperationsPage": _page("Operation"),
     "PlaybooksPage": _page("Playbook"),
     **openapi_schedules.SCHEMAS,
+    **openapi_access.SCHEMAS,
 }
 
 WS = (
@@ -307,6 +267,7 @@ WS = (
 def _paths() -> dict[str, Any]:
     return {
         **openapi_schedules.PATHS,
+        **openapi_access.PATHS,
         "/api/v1/jobs": {
             "get": {
                 "summary": "List Jobs, newest first",
@@ -662,6 +623,10 @@ def _paths() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
+    from .app import routes  # the app imports the handlers, which serve this document
+
+    paths = _paths()
+    openapi_access.annotate_roles(paths, routes())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -672,5 +637,5 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {}],
         "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": _paths(),
+        "paths": paths,
     }

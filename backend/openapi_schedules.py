@@ -4,61 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_common import ACTOR, BODY_ERRORS, COMMON_ERRORS, CURSOR, INT_ID, LIMIT, TS_NULL, body
+from .openapi_common import error as _error
+from .openapi_common import json_response as _json
+from .openapi_common import ref as _ref
+
 SCHEDULE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
-TS_NULL = {"type": ["string", "null"], "format": "date-time"}
-ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
 
 
 def _body(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
-    """JSON, or a form whose list and object values are JSON text."""
-    form = {k: {"type": "string"} for k in props}
-    return {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "required": required, "properties": props}},
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "required": required, "properties": form}
-            },
-        },
-    }
+    """JSON, or a form whose every value is text (list and object values as JSON text)."""
+    return body(required, props, {k: {"type": "string"} for k in props})
 
 
-ERRORS = {
-    "400": _error("bad input"),
-    "401": _error("missing or wrong bearer token"),
-    "413": _error("payload_too_large"),
-    "415": _error("unsupported_media_type"),
-}
-LIST_PARAMS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-        "description": "page size",
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string", "minLength": 1},
-        "description": "the `next` of the previous page",
-    },
-]
+# Every operation's errors; the ones with a body add BODY_ERRORS.
+ERRORS = COMMON_ERRORS
+LIST_PARAMS = [LIMIT, CURSOR]
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": SCHEDULE_NAME, "description": "schedule"}
-HOOK_PARAM = {"name": "webhook_id", "in": "path", "required": True, "schema": ID, "description": "Webhook id"}
+HOOK_PARAM = {"name": "webhook_id", "in": "path", "required": True, "schema": INT_ID, "description": "Webhook id"}
 
 SCHEDULE_FIELDS: dict[str, Any] = {
     "cron": {"type": "string", "description": "five fields: minute hour day-of-month month day-of-week"},
@@ -87,6 +50,7 @@ SCHEMAS: dict[str, Any] = {
             "last_job_status": {"type": ["string", "null"], "description": "null until it ran, or once deleted"},
             "last_error": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
+            "created_by": ACTOR,
         },
     },
     "Webhook": {
@@ -99,6 +63,7 @@ SCHEMAS: dict[str, Any] = {
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
             "has_secret": {"type": "boolean"},
             "created_at": {"type": "string", "format": "date-time"},
+            "created_by": ACTOR,
         },
     },
     "Delivery": {
@@ -153,6 +118,7 @@ PATHS: dict[str, Any] = {
                 "404": _error("playbook_not_found"),
                 "409": _error("schedule_exists"),
                 **ERRORS,
+                **BODY_ERRORS,
             },
         },
     },
@@ -171,7 +137,12 @@ PATHS: dict[str, Any] = {
             "summary": "Change a schedule (any field but name)",
             "operationId": "updateSchedule",
             "requestBody": _body([], SCHEDULE_FIELDS),
-            "responses": {"200": _json(_ref("Schedule"), "changed"), "404": _error("schedule_not_found"), **ERRORS},
+            "responses": {
+                "200": _json(_ref("Schedule"), "changed"),
+                "404": _error("schedule_not_found"),
+                **ERRORS,
+                **BODY_ERRORS,
+            },
         },
         "delete": {
             "summary": "Delete a schedule (its Jobs stay)",
@@ -211,7 +182,7 @@ PATHS: dict[str, Any] = {
                     "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"},
                 },
             ),
-            "responses": {"201": _json(_ref("Webhook"), "created"), **ERRORS},
+            "responses": {"201": _json(_ref("Webhook"), "created"), **ERRORS, **BODY_ERRORS},
         },
     },
     "/api/v1/webhooks/{webhook_id}": {

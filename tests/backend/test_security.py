@@ -493,8 +493,10 @@ def test_no_auth_starts_with_a_warning_and_skips_the_host_check(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("content", "ok"),
     [
-        (b"abc-123_XYZ\n", True),
-        (b"  padded token \n", True),
+        (b"abc-123_XYZ-0123456789\n", True),
+        (b"  padded token of 16+ \n", True),
+        # Shorter than 16 characters: guessable, refused (api.md "Token hygiene").
+        (b"abc-123_XYZ\n", False),
         (b"two\nlines\n", False),
         (b"caf\xc3\xa9\n", False),
         (b"bell\x07\n", False),

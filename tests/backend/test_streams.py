@@ -105,7 +105,7 @@ def test_stream_errors_before_upgrade(server: RunningServer) -> None:
 
 
 def test_streams_need_the_token(server_factory) -> None:  # type: ignore[no-untyped-def]
-    srv = server_factory(token="tok-123")
+    srv = server_factory(token="tok-123-long-enough")
     job = make_job(srv, "backup", ["db"])
     with pytest.raises(InvalidStatus) as info, ws(srv, f"jobs/{job['id']}/stream", token="wrong"):
         pass

@@ -14,7 +14,7 @@ import pytest
 from tests.support.server import REPO, RunningServer, start_server
 
 DATA = Path(__file__).parent / "data"
-TOKEN = "cli-test-token"
+TOKEN = "cli-test-token-long"
 
 
 @dataclass

@@ -75,8 +75,8 @@ def test_an_unreachable_server_says_what_to_try(capsys: pytest.CaptureFixture[st
 
 
 def test_a_wrong_token_or_path_is_named(server_factory: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    srv = server_factory(data_dir=DATA, token="s3cret")
+    srv = server_factory(data_dir=DATA, token="s3cret-long-enough")
     assert main(["--url", srv.url, "--token", "wrong"]) == 2
     assert "refused the token" in capsys.readouterr().err
-    assert main(["--url", f"{srv.url}/redrunner", "--token", "s3cret"]) == 2
+    assert main(["--url", f"{srv.url}/redrunner", "--token", "s3cret-long-enough"]) == 2
     assert "not as a RedRunner server" in capsys.readouterr().err

@@ -77,7 +77,7 @@ async def test_unreachable_server_is_unavailable() -> None:
 async def test_token_is_sent_and_required(server_factory: Any) -> None:
     from tests.console.conftest import DATA
 
-    srv = server_factory(data_dir=DATA, token="s3cret")
+    srv = server_factory(data_dir=DATA, token="s3cret-long-enough")
     anonymous = RedRunnerClient(srv.url)
     with pytest.raises(ApiError) as refused:
         await anonymous.list_jobs()
@@ -88,7 +88,7 @@ async def test_token_is_sent_and_required(server_factory: Any) -> None:
     assert states[-1].phase == "failed"
     await anonymous.aclose()
 
-    client = RedRunnerClient(srv.url, "s3cret")
+    client = RedRunnerClient(srv.url, "s3cret-long-enough")
     assert await client.list_jobs() == []
     await client.aclose()
 

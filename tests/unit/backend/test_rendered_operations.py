@@ -47,6 +47,7 @@ def row(**changes: Any) -> tuple[Any, ...]:
         "rerun_of": None,
         "not_before": None,
         "artifacts": None,
+        "requested_by": "nightly",
     }
     values.update(changes)
     return tuple(values[n] for n in NAMES)

@@ -23,6 +23,7 @@ CLIENT_HELP = {
     "rerun": "start failed Operations of a Job again",
     "schedules": "list Schedules",
     "schedule": "add, remove or fire a Schedule",
+    "audit": "the audit trail: who changed what",
 }
 
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redrunner", description="Run Ansible playbooks through an HTTP API.")
     parser.add_argument("--version", action="version", version=f"redrunner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .access import ROLE_NAMES
     from .config import add_serve_arguments
 
     serve = sub.add_parser("serve", help="run the API server", description="Run the RedRunner API server.")
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="open the operator console (Textual)", add_help=False)
     for name, text in CLIENT_HELP.items():
         sub.add_parser(name, help=text, add_help=False)
+    token = sub.add_parser("token", help="make a token for --tokens-file", description="Make a named token.")
+    verbs = token.add_subparsers(dest="verb", metavar="VERB", required=True)
+    new = verbs.add_parser("new", help="print a fresh random token and the tokens-file entry holding its digest")
+    new.add_argument("name", help="the token's name: who holds it (e.g. dashboard, nightly, on-call)")
+    new.add_argument("--role", required=True, choices=ROLE_NAMES)
     return parser
 
 
@@ -52,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return client_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return new_token(args.name, args.role)
     if args.command != "serve":
         parser.print_help()
         return 2
@@ -68,6 +77,22 @@ def main(argv: list[str] | None = None) -> int:
         # One line naming the setting and the cause, like argparse's own errors (and its exit status 2).
         print(f"redrunner: {exc}", file=sys.stderr)
         return 2
+
+
+def new_token(name: str, role: str) -> int:
+    """`redrunner token new NAME --role ROLE`: the token on stdout's first line, the YAML entry after it."""
+    import secrets
+
+    from .access import TOKEN_NAME, digest
+
+    if not TOKEN_NAME.match(name):
+        print(f"redrunner: token name {name!r} must match {TOKEN_NAME.pattern}", file=sys.stderr)
+        return 2
+    token = secrets.token_urlsafe(32)
+    print(token)
+    print(f"# add to the tokens file (only the digest; give the token above to {name} alone):", file=sys.stderr)
+    print(f'- name: {name}\n  role: {role}\n  sha256: "{digest(token)}"')
+    return 0
 
 
 if __name__ == "__main__":

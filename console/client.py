@@ -329,6 +329,17 @@ class RedRunnerClient:
         """Fire the Schedule now: the new Job, its action started on every Unit."""
         return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
 
+    # -- Access -----------------------------------------------------------------------------
+
+    async def whoami(self) -> dict[str, str]:
+        """The token's name and role ({"name", "role"}): what the caller may do."""
+        body = await self._json("GET", "whoami")
+        return {"name": str(body.get("name", "")), "role": str(body.get("role", ""))}
+
+    async def list_audit(self, actor: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The audit trail, newest first (admin only)."""
+        return list(items_of(await self._json("GET", "audit", params=self._params(actor=actor, limit=limit))))
+
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
         params = self._params(unit=unit)
         return await self._typed(

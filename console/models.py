@@ -203,6 +203,8 @@ class Operation(WireModel):
     retry_of: int | None = None
     rerun_of: int | None = None
     artifacts: dict[str, Any] | None = None
+    # Who asked for it: a token's name, anonymous, or schedule:<name> (None from older servers).
+    requested_by: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -235,6 +237,7 @@ class Operation(WireModel):
             retry_of=_opt_int(d, "retry_of"),
             rerun_of=_opt_int(d, "rerun_of"),
             artifacts=_opt_dict(d, "artifacts"),
+            requested_by=_opt_str(d, "requested_by"),
             raw=d,
         )
 
@@ -287,6 +290,7 @@ class Job(WireModel):
     status: str = "new"
     units: list[Unit] = field(default_factory=list)
     schedule: str | None = None
+    created_by: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -304,6 +308,7 @@ class Job(WireModel):
             status=_str(d, "status", "new"),
             units=[Unit.from_wire(u) for u in units],
             schedule=_opt_str(d, "schedule"),
+            created_by=_opt_str(d, "created_by"),
             raw=d,
         )
 
@@ -390,6 +395,7 @@ class Schedule(WireModel):
     last_job_id: int | None = None
     last_job_status: str | None = None
     last_error: str | None = None
+    created_by: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -412,6 +418,7 @@ class Schedule(WireModel):
             last_job_id=_opt_int(d, "last_job_id"),
             last_job_status=_opt_str(d, "last_job_status"),
             last_error=_opt_str(d, "last_error"),
+            created_by=_opt_str(d, "created_by"),
             raw=d,
         )
 

@@ -159,6 +159,10 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
     rerun.add_argument("--units", type=name_list, metavar="a,b,c")
     follow_options(rerun)
 
+    audit = add("audit", "the audit trail: who changed what, newest first (admin token)")
+    audit.add_argument("--actor", metavar="NAME", help="only this token's records (or unknown, anonymous)")
+    audit.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
+
     add("schedules", "list Schedules")
     schedule = sub.add_parser("schedule", help="add, remove or fire a Schedule", description="Manage Schedules.")
     verbs = schedule.add_subparsers(dest="verb", metavar="VERB", required=True)

@@ -41,9 +41,20 @@ def _tasks(op: Operation) -> str:
 
 def operations_table(ops: Iterable[Operation]) -> None:
     table(
-        ("ID", "JOB", "UNIT", "ACTION", "STATUS", "RC", "TASKS", "STARTED", "FINISHED"),
+        ("ID", "JOB", "UNIT", "ACTION", "STATUS", "RC", "TASKS", "STARTED", "FINISHED", "REQUESTED BY"),
         (
-            (op.id, op.job_id, op.unit, op.action, op.status, op.rc, _tasks(op), op.started_at, op.finished_at)
+            (
+                op.id,
+                op.job_id,
+                op.unit,
+                op.action,
+                op.status,
+                op.rc,
+                _tasks(op),
+                op.started_at,
+                op.finished_at,
+                op.requested_by,
+            )
             for op in ops
         ),
     )
@@ -51,13 +62,14 @@ def operations_table(ops: Iterable[Operation]) -> None:
 
 def jobs_table(jobs: Iterable[Job]) -> None:
     table(
-        ("ID", "TAG", "STATUS", "UNITS", "CREATED"),
-        ((job.id, job.tag, job.status, len(job.units), job.created_at) for job in jobs),
+        ("ID", "TAG", "STATUS", "UNITS", "CREATED", "CREATED BY"),
+        ((job.id, job.tag, job.status, len(job.units), job.created_at, job.created_by) for job in jobs),
     )
 
 
 def job_detail(job: Job) -> None:
-    sys.stdout.write(f"Job {job.id}  tag {job.tag}  status {job.status}  created {job.created_at}\n\n")
+    by = f" by {job.created_by}" if job.created_by else ""
+    sys.stdout.write(f"Job {job.id}  tag {job.tag}  status {job.status}  created {job.created_at}{by}\n\n")
     rows: list[Row] = []
     for unit in job.units:
         op = unit.latest_operation
@@ -70,7 +82,7 @@ def job_detail(job: Job) -> None:
 
 def schedules_table(schedules: Iterable[Schedule]) -> None:
     table(
-        ("NAME", "CRON", "TIMEZONE", "TAG", "ACTION", "UNITS", "ENABLED", "NEXT RUN", "LAST JOB"),
+        ("NAME", "CRON", "TIMEZONE", "TAG", "ACTION", "UNITS", "ENABLED", "NEXT RUN", "LAST JOB", "CREATED BY"),
         (
             (
                 s.name,
@@ -82,7 +94,18 @@ def schedules_table(schedules: Iterable[Schedule]) -> None:
                 "yes" if s.enabled else "no",
                 s.next_run_at,
                 s.last_job_id,
+                s.created_by,
             )
             for s in schedules
+        ),
+    )
+
+
+def audit_table(records: Iterable[dict[str, Any]]) -> None:
+    table(
+        ("AT", "ACTOR", "ROLE", "METHOD", "PATH", "STATUS", "TARGET", "REMOTE"),
+        (
+            (r["at"], r["actor"], r["role"], r["method"], r["path"], r["status"], r["target"], r["remote"])
+            for r in records
         ),
     )

@@ -183,7 +183,14 @@ async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
     return OK
 
 
+async def audit(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    found = await client.list_audit(actor=args.actor, limit=args.limit)
+    show(args, found, output.audit_table)
+    return OK
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
+    "audit": audit,
     "jobs": jobs,
     "job": job,
     "each": each,

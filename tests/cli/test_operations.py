@@ -37,7 +37,7 @@ def test_jobs_and_job_as_tables(cli: Cli) -> None:
     job_id = new_job(cli.server, "cli-table", ["a", "b"])
     listed = cli("jobs", "--tag", "cli-table")
     header, row = listed.stdout.splitlines()
-    assert header.split() == ["ID", "TAG", "STATUS", "UNITS", "CREATED"]
+    assert header.split() == ["ID", "TAG", "STATUS", "UNITS", "CREATED", "CREATED", "BY"]
     assert row.split()[:4] == [str(job_id), "cli-table", "new", "2"]
 
     shown = cli("job", str(job_id)).stdout.splitlines()

@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from console.client import ApiError, Job, Operation, Unavailable
 from console.commands import ConsoleCommands
+from console.permissions import read_only_notice
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ActionChoice, ConfirmScreen
 from console.screens.home import HomeScreen
@@ -50,13 +51,29 @@ class RedRunnerApp(App[int]):
         self.now = now
         # The last extravars given per (Unit, action), offered again in the action dialog.
         self._extravars: dict[tuple[str, str], str] = {}
+        # The token's role once the server said it (GET /whoami); None offers every action.
+        self.role: str | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen(self.tag)
 
     def on_mount(self) -> None:
+        self._learn_role()
         if self.start_job_id is not None:
             self.open_job(self.start_job_id)
+
+    @work(group="whoami", exit_on_error=False)
+    async def _learn_role(self) -> None:
+        try:
+            me = await self.source.whoami()
+        except (ApiError, Unavailable):
+            return  # an older server, or none yet: every action stays offered, the server still decides
+        self.role = me["role"]
+        for screen in self.screen_stack:
+            screen.refresh_bindings()
+        notice = read_only_notice(me["name"], me["role"])
+        if notice is not None:
+            self.notify(notice, title="Access", timeout=8)
 
     def on_key(self, event: events.Key) -> None:
         """A key that reached the app unhandled. Keys typed right after `/` were sent to the widget

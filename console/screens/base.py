@@ -12,6 +12,7 @@ from textual.widgets import Input
 
 from console.client import ApiError, ConnectionState, Unavailable
 from console.messages import ConnectionChanged
+from console.permissions import allows
 from console.widgets.connection import ConnectionBar
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ class ConsoleScreen(Screen[None]):
             self.notify(f"{what}: server unreachable", severity="error", timeout=6)
         else:
             self.notify(f"{what}: {exc}", severity="error", timeout=6)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Actions beyond the caller's role are neither shown nor taken (console.permissions)."""
+        return allows(self.console_app.role, action)
 
     def text_sink(self) -> Input | None:
         """The text box that owns the keyboard while it is open (a filter, a find bar), if any."""

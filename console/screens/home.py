@@ -133,7 +133,7 @@ class HomeScreen(ConsoleScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.jobs_table.filter_text) or self.filter_input.display
-        return True
+        return super().check_action(action, parameters)
 
     def action_reload(self) -> None:
         self._follow()

@@ -196,6 +196,8 @@ class JobScreen(ConsoleScreen):
         parts: list[str | tuple[str, str] | Text] = [(unit.name, "bold"), f" · {op.action} · ", status_text(op.status)]
         if task:
             parts.append(f" at task '{task}'" if op.terminal and op.status != "successful" else f" · task '{task}'")
+        if op.requested_by:
+            parts.append(f" · by {op.requested_by}")
         if op.error:
             parts.append((f": {op.error}", "red"))
         return Text.assemble(*parts)

@@ -123,6 +123,8 @@ class OperationScreen(ConsoleScreen):
         ]
         if op.rc is not None:
             parts.append(f"  rc {op.rc}")
+        if op.requested_by:
+            parts.append(f"  by {op.requested_by}")
         if op.error:
             parts.append(("  " + op.error, "red"))
         self.query_one("#operation-summary", Static).update(Text.assemble(*parts))

@@ -377,6 +377,9 @@ class FixedSource:
         units = [unit] if unit else ["cache", "db"]
         return [Playbook(f"{action}-{u}.yml", action, u) for u in units for action in ("backup", "restore")]
 
+    async def whoami(self) -> dict[str, str]:
+        return {"name": "anonymous", "role": "admin"}
+
     async def previous_duration(self, action: str, before_id: int | None = None) -> float | None:
         return {"backup-db.yml": 300.0}.get(action)
 

@@ -49,7 +49,7 @@ LONGEST_FIRST = [
     "tests/cli/test_follow.py::test_logs_follow_exits_3_when_the_server_stays_away",
     "tests/backend/test_schemathesis.py::test_schemathesis_finds_nothing",
     "tests/backend/test_faults.py::test_a_full_disk_ends_the_operation_error_and_readyz_says_so",
-    "tests/deploy/test_image_contract.py::test_the_guides_backup_and_restore_run_in_the_pod_with_its_token_file",
+    "tests/deploy/test_image_contract.py::test_the_guides_backup_and_restore_run_in_the_pod_with_a_token_on_stdin",
     "tests/runner_utils/test_action_plugins.py::test_the_action_plugins_give_the_modules_results",
     "tests/backend/test_schedules.py::test_an_every_minute_schedule_fires_once_per_minute_by_itself",
     "tests/backend/test_artifacts_and_ids.py::test_postgres_ids_are_never_reused_after_delete_or_retention",

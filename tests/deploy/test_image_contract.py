@@ -8,6 +8,7 @@ tests fail; nothing but the path prefixes and the port differ from the pod.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -28,6 +29,8 @@ from tests.support.manifests import SQLITE, one, server_container, settings
 from tests.support.server import free_port, wait_until
 
 TOKEN = "deploy-contract-token"
+# The guide's in-pod commands use the nightly operator's token, handed over on stdin (no token in the pod).
+NIGHTLY = "deploy-contract-nightly"
 
 
 @dataclass
@@ -71,7 +74,12 @@ def pod_server(
     env = pod_environment(dockerfile, rendered[SQLITE], tmp_path)
     for directory in ("state", "secrets", "tmp"):
         (tmp_path / directory).mkdir()
-    Path(env["REDRUNNER_TOKEN_FILE"]).write_text(TOKEN + "\n")
+    tokens = Path(env["REDRUNNER_TOKENS_FILE"])
+    tokens.write_text(
+        f'- {{name: on-call, role: admin, sha256: "{hashlib.sha256(TOKEN.encode()).hexdigest()}"}}\n'
+        f'- {{name: nightly, role: operator, sha256: "{hashlib.sha256(NIGHTLY.encode()).hexdigest()}"}}\n'
+    )
+    tokens.chmod(0o440)  # the Secret volume's defaultMode
     entrypoint = dockerfile.final.last("ENTRYPOINT").exec_form()
     command = entrypoint[entrypoint.index("redrunner") + 1 :] + dockerfile.final.last("CMD").exec_form()
     # The image listens on 0.0.0.0; tests stay on loopback.
@@ -130,7 +138,7 @@ def test_server_takes_its_whole_configuration_from_the_pod_environment(
     assert get(pod_server.url + "/readyz")[0] == 200
     status, metrics = get(pod_server.url + "/metrics")
     assert status == 200 and b"# TYPE" in metrics
-    # REDRUNNER_TOKEN_FILE: the token from the Secret's file guards the API.
+    # REDRUNNER_TOKENS_FILE: the tokens whose digests the Secret holds guard the API.
     assert get(pod_server.url + "/api/v1/jobs")[0] == 401
     assert get(pod_server.url + "/api/v1/jobs", TOKEN)[0] == 200
     # REDRUNNER_DATABASE_URL from the overlay's ConfigMap: the SQLite file is on the state claim.
@@ -210,11 +218,13 @@ def test_a_bundled_component_runs_with_only_the_volumes_writable(
 
 
 def in_pod(server: PodLikeServer, *args: str) -> subprocess.CompletedProcess[str]:
-    """`kubectl exec deploy/redrunner -- redrunner ARGS`: the pod's environment, no flags added."""
+    """`kubectl exec -i deploy/redrunner -- redrunner ARGS --token-file /dev/stdin < nightly`: the pod's
+    environment, the token on stdin (deploy/README.md step 4)."""
     return subprocess.run(
-        [sys.executable, "-m", "backend", *args],
+        [sys.executable, "-m", "backend", *args, "--token-file", "/dev/stdin"],
         cwd=server.env["HOME"],
         env=server.env,
+        input=NIGHTLY + "\n",
         capture_output=True,
         text=True,
         timeout=180,
@@ -223,12 +233,13 @@ def in_pod(server: PodLikeServer, *args: str) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.slow
-def test_the_guides_backup_and_restore_run_in_the_pod_with_its_token_file(
+def test_the_guides_backup_and_restore_run_in_the_pod_with_a_token_on_stdin(
     pod_server: PodLikeServer, dockerfile: Dockerfile, tmp_path: Path
 ) -> None:
-    """deploy/README.md steps 4 and 6: `redrunner each` finds the server and the token by itself."""
+    """deploy/README.md steps 4 and 6: `redrunner each` finds the server by itself, the token comes on stdin."""
     wait_started(pod_server, dockerfile)
     assert "REDRUNNER_URL" not in pod_server.env and "REDRUNNER_TOKEN" not in pod_server.env
+    assert "REDRUNNER_TOKEN_FILE" not in pod_server.env
     files = tmp_path / "app" / "files"
     files.mkdir(parents=True)
     (files / "upload.txt").write_text("kept\n")

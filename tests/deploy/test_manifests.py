@@ -85,11 +85,15 @@ def test_no_secret_values_are_committed(rendered: Rendered, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_token_is_read_from_the_secret_volume(rendered: Rendered, name: str, dockerfile: Dockerfile) -> None:
-    token_file = str(env_value(rendered[name], dockerfile, "REDRUNNER_TOKEN_FILE"))
-    mount, volume = mount_for(rendered[name], token_file)
+def test_tokens_are_read_from_the_secret_volume(rendered: Rendered, name: str, dockerfile: Dockerfile) -> None:
+    # Digests only (api.md "Access and audit"): no plain token in the pod for a playbook to read.
+    assert env_value(rendered[name], dockerfile, "REDRUNNER_TOKEN_FILE") is None
+    tokens_file = str(env_value(rendered[name], dockerfile, "REDRUNNER_TOKENS_FILE"))
+    mount, volume = mount_for(rendered[name], tokens_file)
     assert mount["readOnly"] is True
-    assert volume["secret"]["items"] == [{"key": "token", "path": PurePosixPath(token_file).name}]
+    # A directory mount, not a subPath one: Kubernetes swaps a changed Secret in place, the server re-reads it.
+    assert "subPath" not in mount
+    assert volume["secret"]["items"] == [{"key": "tokens.yaml", "path": PurePosixPath(tokens_file).name}]
     assert volume["secret"].get("optional") is not True, "a pod without its token would serve without auth"
     # Readable by the pod's fsGroup, by nobody else.
     assert volume["secret"]["defaultMode"] == 0o440

@@ -6,6 +6,8 @@ Dockerfile's text, its build context, and (test_image_contract.py) the server it
 
 from __future__ import annotations
 
+import re
+
 import json
 import shutil
 import subprocess
@@ -62,8 +64,10 @@ def test_two_stages_on_one_slim_python_311_base(dockerfile: Dockerfile) -> None:
 
 
 def test_runtime_has_the_tools_playbooks_call(dockerfile: Dockerfile) -> None:
-    packages = " ".join(i.args for i in dockerfile.final.all("RUN") if "apt-get install" in i.args).split()
+    packages = re.split(r"[\s;]+", " ".join(i.args for i in dockerfile.final.all("RUN") if "apt-get install" in i.args))
     assert {"tini", "postgresql-client"} <= set(packages)
+    # --build-arg PGDG_CLIENT=17 takes a newer client from the PostgreSQL project's repository instead.
+    assert any(i.args.startswith("PGDG_CLIENT=") for i in dockerfile.final.all("ARG"))
 
 
 def test_command_is_redrunner_serve_under_tini(dockerfile: Dockerfile) -> None:

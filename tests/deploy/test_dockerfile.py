@@ -6,9 +6,8 @@ Dockerfile's text, its build context, and (test_image_contract.py) the server it
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import shutil
 import subprocess
 import sys

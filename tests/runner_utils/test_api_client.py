@@ -120,7 +120,7 @@ def test_token_file_is_read_when_no_token_is_given(
     srv = server_factory(data_dir=DATA, token="s3cret-from-a-file")
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-from-a-file\n")
-    params = {"url": srv.url, "token": None, "token_file": str(token_file)}
+    params: dict[str, Any] = {"url": srv.url, "token": None, "token_file": str(token_file)}
     params.update(request_timeout=5, validate_certs=True)
     assert api.client_of(params).latest_job("x") is None
     with pytest.raises(api.RedRunnerError, match="cannot read the token file"):

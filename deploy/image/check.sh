@@ -39,8 +39,8 @@ mkdir -p "$WORK"/{state,backups,secrets,app/files/docs}
 echo "an upload" >"$WORK/app/files/upload.txt"
 echo "a document" >"$WORK/app/files/docs/readme.txt"
 python3 -c 'import secrets; print(secrets.token_hex(32))' >"$WORK/secrets/token"
-chown -R "$UID_IN_IMAGE:$UID_IN_IMAGE" "$WORK"/{state,backups,app}
-chmod 0440 "$WORK/secrets/token"
+chown -R "$UID_IN_IMAGE:$UID_IN_IMAGE" "$WORK"/{state,backups,app,secrets}
+chmod 0400 "$WORK/secrets/token"
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
 step "running it as Kubernetes would (read-only root, UID $UID_IN_IMAGE, no capabilities, token from a file)"

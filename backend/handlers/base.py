@@ -18,7 +18,7 @@ from ..errors import ApiError
 from ..validation import int_param, strict_json
 
 if TYPE_CHECKING:
-    from ..app import AppState
+    from ..state import AppState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

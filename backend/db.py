@@ -18,6 +18,7 @@ from playhouse.shortcuts import ReconnectMixin
 
 from . import statuses
 from .errors import ApiError, StartupError
+from .names import ACTION_MAX, TAG_MAX, UNIT_NAME_MAX
 
 database_proxy = pw.DatabaseProxy()
 
@@ -34,12 +35,12 @@ class BaseModel(pw.Model):
 
 class Job(BaseModel):
     id = pw.AutoField()
-    tag = pw.CharField(max_length=128, index=True)
+    tag = pw.CharField(max_length=TAG_MAX, index=True)
     created_at = pw.DoubleField()
     # Kept current on every Operation change (transitions.py), so listing and filtering by status is one query.
     status = pw.CharField(max_length=16, default="new", index=True)
     # The name of the Schedule whose firing created this Job, or None.
-    schedule = pw.CharField(max_length=63, null=True)
+    schedule = pw.CharField(max_length=UNIT_NAME_MAX, null=True)
 
     class Meta:
         indexes = ((("tag", "id"), False),)
@@ -49,7 +50,7 @@ class Unit(BaseModel):
     job_id: int
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="units", on_delete="CASCADE")
-    name = pw.CharField(max_length=63)
+    name = pw.CharField(max_length=UNIT_NAME_MAX)
     created_at = pw.DoubleField()
 
     class Meta:
@@ -62,8 +63,8 @@ class Operation(BaseModel):
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="operations", on_delete="CASCADE")
     unit = pw.ForeignKeyField(Unit, backref="operations", on_delete="CASCADE")
-    unit_name = pw.CharField(max_length=63)
-    action = pw.CharField(max_length=255)
+    unit_name = pw.CharField(max_length=UNIT_NAME_MAX)
+    action = pw.CharField(max_length=ACTION_MAX)
     status = pw.CharField(max_length=16, default="pending")
     rc = pw.IntegerField(null=True)
     created_at = pw.DoubleField()
@@ -135,12 +136,12 @@ class Schedule(BaseModel):
     """A cron that creates a Job with `tag` and `units` and starts `action` on every Unit at each fire time."""
 
     id = pw.AutoField()
-    name = pw.CharField(max_length=63, unique=True)
+    name = pw.CharField(max_length=UNIT_NAME_MAX, unique=True)
     cron = pw.CharField(max_length=200)
     timezone = pw.CharField(max_length=64, default="UTC")
-    tag = pw.CharField(max_length=128)
+    tag = pw.CharField(max_length=TAG_MAX)
     units = pw.TextField(default="[]")  # JSON list of unit names
-    action = pw.CharField(max_length=255)
+    action = pw.CharField(max_length=ACTION_MAX)
     extravars = pw.TextField(default="{}")
     timeout = pw.DoubleField(null=True)
     check_mode = pw.BooleanField(default=False)  # `check` is an SQL keyword; the API calls it `check`

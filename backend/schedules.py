@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from .config import Settings
 from .db import Job, Schedule, Unit
 from .errors import ApiError, invalid_parameter
 from .failure_log import RepeatedFailure
+from .names import MAX_RETRIES, SCHEDULE_NAME, SCHEDULE_NAME_PATTERN
 from .paging import newest_first
 from .queries import Queries
 from .redaction import redact
@@ -34,8 +34,6 @@ from .validation import check_bool, check_extravars, check_tag, check_timeout, c
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-MAX_RETRIES = 10
 # The fields a new schedule must give, and the error code of each one missing.
 REQUIRED = {"cron": "invalid_cron", "tag": "invalid_tag", "units": "invalid_units", "action": "invalid_action"}
 FIELDS = ("cron", "timezone", "tag", "units", "action", "extravars", "timeout", "check", "retries", "enabled")
@@ -67,7 +65,7 @@ def schedule_dict(s: Schedule, last_job_status: str | None = None) -> dict[str, 
 
 def check_name(value: Any) -> str:
     if not isinstance(value, str) or not SCHEDULE_NAME.fullmatch(value):
-        raise ApiError(400, "invalid_name", "name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", "name")
+        raise ApiError(400, "invalid_name", f"name must match {SCHEDULE_NAME_PATTERN}", "name")
     return value
 
 

@@ -15,7 +15,7 @@ class JobsHandler(APIHandler):
             self.state.queries.jobs,
             self.query("tag"),
             self.query("status"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)

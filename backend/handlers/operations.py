@@ -20,7 +20,7 @@ class OperationsHandler(APIHandler):
             self.query("unit"),
             self.query("status"),
             self.query("action"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)

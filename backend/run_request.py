@@ -82,7 +82,7 @@ def require_action(body: dict[str, Any]) -> Any:
 
 
 def parse_run_request(body: dict[str, Any], allow_templated: bool = False) -> RunRequest:
-    """Check a request body's run fields; the action is resolved per Unit by the service."""
+    """Check a request body's run fields; the action is resolved per Unit by commands.py."""
     return RunRequest(
         action=require_action(body),
         extravars=check_extravars(body.get("extravars"), allow_templated),

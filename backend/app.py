@@ -71,15 +71,14 @@ def make_app(state: AppState) -> web.Application:
     )
 
 
-def open_storage(settings: Settings) -> pw.Database:
-    """Connect and migrate the database, or say which setting is wrong and why."""
+def open_storage(settings: Settings) -> None:
+    """Connect (binding db.database_proxy, through which everything reaches it) and migrate the database,
+    or say which setting is wrong and why."""
     try:
-        db = open_database(settings.database)
-        migrate(db)
+        migrate(open_database(settings.database))
     except (pw.OperationalError, pw.InterfaceError, pw.DatabaseError) as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
-    return db
 
 
 def build_state(settings: Settings, loop: IOLoop) -> AppState:
@@ -92,7 +91,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
     if lock is not None:
         lock.acquire()
-    db = open_storage(settings)
+    open_storage(settings)
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
@@ -101,7 +100,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     transitions = Transitions(settings, queries)
     commands = Commands(settings, queries, transitions, announce)
     run_queue = RunQueue(transitions, announce)
-    notifier = Notifier.for_database(settings, db, queries, announce)
+    notifier = Notifier.for_database(settings, queries, announce)
     if notifier is not None:
         publisher.send_to_replicas(notifier.send)
     writer = EventWriter(transitions, announce, metrics)
@@ -109,7 +108,6 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     schedules = ScheduleService(settings, queries, commands, announce)
     return AppState(
         settings=settings,
-        db=db,
         bus=bus,
         queries=queries,
         commands=commands,

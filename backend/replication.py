@@ -19,11 +19,10 @@ import select
 import threading
 from typing import TYPE_CHECKING, Any
 
-import peewee as pw
-
 from .bus import Change
 from .config import Settings
 from .errors import ApiError
+from .sql import is_postgres
 from .timeutil import now
 
 if TYPE_CHECKING:
@@ -65,9 +64,8 @@ def change_notices(changes: list[Change]) -> list[dict[str, Any]]:
 
 
 class Notifier:
-    def __init__(self, settings: Settings, db: pw.PostgresqlDatabase, queries: Queries, announce: Announcer) -> None:
+    def __init__(self, settings: Settings, queries: Queries, announce: Announcer) -> None:
         self.settings = settings
-        self.db = db
         self.queries = queries
         self.announce = announce
         self.publisher = announce.publisher
@@ -78,13 +76,10 @@ class Notifier:
         self._thread = threading.Thread(target=self._listen_loop, name="redrunner-listen", daemon=True)
 
     @classmethod
-    def for_database(
-        cls, settings: Settings, db: pw.Database, queries: Queries, announce: Announcer
-    ) -> Notifier | None:
-        if not isinstance(db, pw.PostgresqlDatabase):
+    def for_database(cls, settings: Settings, queries: Queries, announce: Announcer) -> Notifier | None:
+        if not is_postgres():
             return None
-        assert isinstance(db, pw.PostgresqlDatabase)
-        return cls(settings, db, queries, announce)
+        return cls(settings, queries, announce)
 
     def _connect(self) -> Any:
         import psycopg2

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import peewee as pw
-
     from .bus import Bus
     from .commands import Commands
     from .config import Settings
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
 @dataclass
 class AppState:
     settings: Settings
-    db: pw.Database
     bus: Bus
     queries: Queries
     commands: Commands

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import __version__, openapi_schedules
+from .names import EVENT_PAGE_LIMIT_DEFAULT, EVENT_PAGE_LIMIT_MAX
 from .openapi_parts import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -269,7 +270,12 @@ def _paths() -> dict[str, Any]:
                     param(
                         "limit",
                         "query",
-                        {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": EVENT_PAGE_LIMIT_MAX,
+                            "default": EVENT_PAGE_LIMIT_DEFAULT,
+                        },
                         "page size",
                     ),
                 ],

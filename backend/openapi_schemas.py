@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from . import openapi_schedules
-from .names import ACTION_MAX, ACTION_SHORT_PATTERN, EXTRAVAR_NAME_PATTERN, MAX_RETRIES, MAX_RETRY_DELAY, MAX_UNITS
+from .names import (
+    ACTION_MAX,
+    ACTION_SHORT_PATTERN,
+    EXTRAVAR_NAME_PATTERN,
+    MAX_RETRIES,
+    MAX_RETRY_DELAY,
+    MAX_TIMEOUT,
+    MAX_UNITS,
+)
 from .openapi_parts import JOB_STATUS, OP_STATUS, TS, TS_NULL, UNIT_NAME, json_text, page, ref
 from .validation import RESERVED_VARS
 
@@ -37,7 +45,7 @@ RUN_PROPS: dict[str, Any] = {
     "timeout": {
         "type": ["number", "null"],
         "exclusiveMinimum": 0,
-        "maximum": 7 * 86400,
+        "maximum": MAX_TIMEOUT,
         "description": "seconds",
     },
     "queue": {"type": "boolean"},

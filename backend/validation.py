@@ -17,6 +17,7 @@ from .names import (
     ACTION_SHORT,
     EXTRAVAR_NAME_PATTERN,
     ID_DIGITS,
+    MAX_TIMEOUT,
     MAX_UNITS,
     TAG,
     TAG_PATTERN,
@@ -199,7 +200,7 @@ def check_timeout(value: Any) -> float | None:
         seconds = float(value)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "invalid_timeout", "timeout must be a number of seconds > 0", "timeout") from exc
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > 7 * 86400:
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT:
         raise ApiError(400, "invalid_timeout", "timeout must be a number of seconds > 0 (at most a week)", "timeout")
     return seconds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..names import EVENT_PAGE_LIMIT_DEFAULT, EVENT_PAGE_LIMIT_MAX
 from ..streams import wait_for_operation
 from ..validation import check_bool
 from .base import APIHandler
@@ -47,7 +48,7 @@ class EventsHandler(APIHandler):
             self.state.queries.events,
             self.path_id(op_id, "operation_id"),
             self.query_int("after", 0, 0, 2**31 - 1),
-            self.query_int("limit", 500, 1, 5000),
+            self.query_int("limit", EVENT_PAGE_LIMIT_DEFAULT, 1, EVENT_PAGE_LIMIT_MAX),
         )
         self.write_json(page)
 

@@ -156,8 +156,21 @@ def _migrate(db: pw.Database) -> int:
         current = int(row or 0)
         if current > SCHEMA_VERSION:
             raise StartupError(f"the database schema is version {current}, newer than this server ({SCHEMA_VERSION})")
+        if current == 0:
+            _create_current(db)
+            return SCHEMA_VERSION
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version - 1](db)
             SchemaVersion.create(version=version, applied_at=time.time())
             log.info("database schema upgraded to version %d", version)
     return SCHEMA_VERSION
+
+
+def _create_current(db: pw.Database) -> None:
+    """A new database is made at the current schema in one step: one version row, one log line. Every
+    migration still runs (inside the caller's transaction): each is written to be correct on a new database,
+    and running them keeps one definition of the schema instead of a second, hand-kept one to drift."""
+    for step in MIGRATIONS:
+        step(db)
+    SchemaVersion.create(version=SCHEMA_VERSION, applied_at=time.time())
+    log.info("database created at schema version %d", SCHEMA_VERSION)

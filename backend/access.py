@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 
 from .errors import ApiError, StartupError
+from .names import TOKEN_NAME
 
 log = logging.getLogger(__name__)
 
-TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 MIN_TOKEN_LENGTH = 16
 # How often the tokens file is looked at: the contract says at least every 5 s.

@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import peewee as pw
-
-from .db import AuditRecord, insert_sql, write_transaction
+from .db import AuditRecord
 from .errors import invalid_parameter
-from .service import newest_first
+from .paging import newest_first
+from .sql import insert_sql, write_transaction
 from .timeutil import iso, now
 
 log = logging.getLogger("redrunner.audit")
@@ -74,8 +73,7 @@ def record_dict(row: Any) -> dict[str, Any]:
 
 
 class AuditLog:
-    def __init__(self, db: pw.Database) -> None:
-        self.db = db
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="redrunner-audit", daemon=True)
         self._stopped = threading.Event()
@@ -114,7 +112,7 @@ class AuditLog:
     def _write(self, entries: list[Entry]) -> None:
         ids: list[int | None]
         try:
-            with write_transaction(self.db):
+            with write_transaction():
                 ids = [insert_sql(AuditRecord, asdict(e)) for e in entries]
         except Exception:
             # The request has long been answered: the log line below still records it.

@@ -10,7 +10,8 @@ from typing import Any
 from tornado import web
 
 from .access import ROLE_NAMES, required_role
-from .openapi_common import COMMON_ERRORS, CURSOR, TS, json_response, page, param, ref
+from .names import ACTOR_MAX
+from .openapi_parts import COMMON_ERRORS, CURSOR, LIMIT, TS, json_content, page, param, ref
 
 ROLE = {"type": "string", "enum": list(ROLE_NAMES)}
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -52,7 +53,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The caller's token name and role, for clients to offer only what it may do",
             "operationId": "whoami",
-            "responses": {"200": json_response(ref("WhoAmI"), "the caller"), **COMMON_ERRORS},
+            "responses": {"200": json_content(ref("WhoAmI"), "the caller"), **COMMON_ERRORS},
         },
     },
     "/api/v1/audit": {
@@ -62,12 +63,12 @@ PATHS: dict[str, Any] = {
             "body is ever stored. Records older than --audit-retain-days are pruned.",
             "operationId": "listAudit",
             "parameters": [
-                param("actor", "query", {"type": "string", "maxLength": 80}, "only this actor's records"),
+                param("actor", "query", {"type": "string", "maxLength": ACTOR_MAX}, "only this actor's records"),
                 param("after", "query", {"type": "string", "format": "date-time"}, "only records after this time"),
-                param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"),
+                LIMIT,
                 CURSOR,
             ],
-            "responses": {"200": json_response(ref("AuditPage"), "a page of records"), **COMMON_ERRORS},
+            "responses": {"200": json_content(ref("AuditPage"), "a page of records"), **COMMON_ERRORS},
         },
     },
 }

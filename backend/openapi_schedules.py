@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi_common import ACTOR, BODY_ERRORS, COMMON_ERRORS, CURSOR, INT_ID, LIMIT, TS_NULL, body
-from .openapi_common import error as _error
-from .openapi_common import json_response as _json
-from .openapi_common import ref as _ref
-
-SCHEDULE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
+from .names import MAX_RETRIES
+from .openapi_parts import (
+    ACTOR,
+    BODY_ERRORS,
+    COMMON_ERRORS,
+    CURSOR,
+    INT_ID,
+    LIMIT,
+    SCHEDULE_NAME,
+    TAG,
+    TS_NULL,
+    UNIT_NAME,
+    body,
+    error,
+    json_content,
+    ref,
+)
 
 
 def _body(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
@@ -17,7 +28,7 @@ def _body(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
     return body(required, props, {k: {"type": "string"} for k in props})
 
 
-# Every operation's errors; the ones with a body add BODY_ERRORS.
+# Every operation's errors (403 forbidden_role included); the ones with a body add BODY_ERRORS.
 ERRORS = COMMON_ERRORS
 LIST_PARAMS = [LIMIT, CURSOR]
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": SCHEDULE_NAME, "description": "schedule"}
@@ -26,13 +37,13 @@ HOOK_PARAM = {"name": "webhook_id", "in": "path", "required": True, "schema": IN
 SCHEDULE_FIELDS: dict[str, Any] = {
     "cron": {"type": "string", "description": "five fields: minute hour day-of-month month day-of-week"},
     "timezone": {"type": "string", "description": "IANA name, default UTC"},
-    "tag": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"},
-    "units": {"type": "array", "items": SCHEDULE_NAME, "minItems": 1},
+    "tag": TAG,
+    "units": {"type": "array", "items": UNIT_NAME, "minItems": 1},
     "action": {"type": "string", "description": "as for POST /jobs/{id}/actions"},
     "extravars": {"type": ["object", "null"]},
     "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0},
     "check": {"type": "boolean"},
-    "retries": {"type": "integer", "minimum": 0, "maximum": 10},
+    "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
     "enabled": {"type": "boolean"},
 }
 
@@ -85,17 +96,17 @@ SCHEMAS: dict[str, Any] = {
     "SchedulesPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Schedule")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Schedule")}, "next": {"type": ["string", "null"]}},
     },
     "WebhooksPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Webhook")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Webhook")}, "next": {"type": ["string", "null"]}},
     },
     "DeliveriesPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Delivery")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Delivery")}, "next": {"type": ["string", "null"]}},
     },
 }
 
@@ -105,7 +116,7 @@ PATHS: dict[str, Any] = {
             "summary": "List schedules, newest first",
             "operationId": "listSchedules",
             "parameters": LIST_PARAMS,
-            "responses": {"200": _json(_ref("SchedulesPage"), "a page"), **ERRORS},
+            "responses": {"200": json_content(ref("SchedulesPage"), "a page"), **ERRORS},
         },
         "post": {
             "summary": "Create a schedule",
@@ -114,9 +125,9 @@ PATHS: dict[str, Any] = {
                 ["name", "cron", "tag", "units", "action"], {"name": SCHEDULE_NAME, **SCHEDULE_FIELDS}
             ),
             "responses": {
-                "201": _json(_ref("Schedule"), "created"),
-                "404": _error("playbook_not_found"),
-                "409": _error("schedule_exists"),
+                "201": json_content(ref("Schedule"), "created"),
+                "404": error("playbook_not_found"),
+                "409": error("schedule_exists"),
                 **ERRORS,
                 **BODY_ERRORS,
             },
@@ -128,8 +139,8 @@ PATHS: dict[str, Any] = {
             "summary": "One schedule",
             "operationId": "getSchedule",
             "responses": {
-                "200": _json(_ref("Schedule"), "the schedule"),
-                "404": _error("schedule_not_found"),
+                "200": json_content(ref("Schedule"), "the schedule"),
+                "404": error("schedule_not_found"),
                 **ERRORS,
             },
         },
@@ -138,8 +149,8 @@ PATHS: dict[str, Any] = {
             "operationId": "updateSchedule",
             "requestBody": _body([], SCHEDULE_FIELDS),
             "responses": {
-                "200": _json(_ref("Schedule"), "changed"),
-                "404": _error("schedule_not_found"),
+                "200": json_content(ref("Schedule"), "changed"),
+                "404": error("schedule_not_found"),
                 **ERRORS,
                 **BODY_ERRORS,
             },
@@ -147,7 +158,7 @@ PATHS: dict[str, Any] = {
         "delete": {
             "summary": "Delete a schedule (its Jobs stay)",
             "operationId": "deleteSchedule",
-            "responses": {"204": {"description": "deleted"}, "404": _error("schedule_not_found"), **ERRORS},
+            "responses": {"204": {"description": "deleted"}, "404": error("schedule_not_found"), **ERRORS},
         },
     },
     "/api/v1/schedules/{name}/run": {
@@ -156,9 +167,9 @@ PATHS: dict[str, Any] = {
             "summary": "Fire the schedule now: a new Job with the action started on every Unit",
             "operationId": "runSchedule",
             "responses": {
-                "201": _json(_ref("Job"), "the new Job"),
-                "404": _error("schedule_not_found or playbook_not_found"),
-                "503": _error("shutting_down"),
+                "201": json_content(ref("Job"), "the new Job"),
+                "404": error("schedule_not_found or playbook_not_found"),
+                "503": error("shutting_down"),
                 **ERRORS,
             },
         },
@@ -168,7 +179,7 @@ PATHS: dict[str, Any] = {
             "summary": "List webhooks, newest first",
             "operationId": "listWebhooks",
             "parameters": LIST_PARAMS,
-            "responses": {"200": _json(_ref("WebhooksPage"), "a page"), **ERRORS},
+            "responses": {"200": json_content(ref("WebhooksPage"), "a page"), **ERRORS},
         },
         "post": {
             "summary": "Register a webhook (the secret is never returned)",
@@ -182,7 +193,7 @@ PATHS: dict[str, Any] = {
                     "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"},
                 },
             ),
-            "responses": {"201": _json(_ref("Webhook"), "created"), **ERRORS, **BODY_ERRORS},
+            "responses": {"201": json_content(ref("Webhook"), "created"), **ERRORS, **BODY_ERRORS},
         },
     },
     "/api/v1/webhooks/{webhook_id}": {
@@ -190,12 +201,16 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "One webhook",
             "operationId": "getWebhook",
-            "responses": {"200": _json(_ref("Webhook"), "the webhook"), "404": _error("webhook_not_found"), **ERRORS},
+            "responses": {
+                "200": json_content(ref("Webhook"), "the webhook"),
+                "404": error("webhook_not_found"),
+                **ERRORS,
+            },
         },
         "delete": {
             "summary": "Delete a webhook and its deliveries",
             "operationId": "deleteWebhook",
-            "responses": {"204": {"description": "deleted"}, "404": _error("webhook_not_found"), **ERRORS},
+            "responses": {"204": {"description": "deleted"}, "404": error("webhook_not_found"), **ERRORS},
         },
     },
     "/api/v1/webhooks/{webhook_id}/deliveries": {
@@ -205,8 +220,8 @@ PATHS: dict[str, Any] = {
             "operationId": "listDeliveries",
             "parameters": LIST_PARAMS,
             "responses": {
-                "200": _json(_ref("DeliveriesPage"), "a page"),
-                "404": _error("webhook_not_found"),
+                "200": json_content(ref("DeliveriesPage"), "a page"),
+                "404": error("webhook_not_found"),
                 **ERRORS,
             },
         },

@@ -29,8 +29,9 @@ import psutil
 
 from backend.access import Access, Caller, Role, required_role
 from backend.audit import AuditLog, Entry, entry, target_of
-from backend.db import migrate, open_database
+from backend.db import open_database
 from backend.logs import JSONFormatter
+from backend.migrations import migrate
 from tests.support.server import start_server
 
 VIEWER = "bench-viewer-token-0001"
@@ -61,7 +62,7 @@ def micro(tmp: Path, count: int) -> dict[str, float]:
         ),
         "audit record built + queued": 0.0,
     }
-    log = AuditLog(None)  # type: ignore[arg-type]  # not started: the records only queue up
+    log = AuditLog()  # not started: the records only queue up
     path = {"job_id": "12"}
     out["audit record built + queued"] = timeit.timeit(
         lambda: log.submit(
@@ -105,7 +106,7 @@ def audit_thread(tmp: Path, records: int) -> dict[str, float]:
     migrate(db)
     out = {}
     for label, paced in (("burst", False), ("one every 2 ms", True)):
-        log = MeasuredAuditLog(db)
+        log = MeasuredAuditLog()
         log.start()
         for i in range(records):
             log.submit(entry("viewer", "viewer", "POST", f"/api/v1/jobs/{i}", 403, "127.0.0.1", f"job:{i}"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from .db import AuditRecord
 from .errors import invalid_parameter
+from .names import ACTOR_MAX
 from .paging import newest_first
 from .sql import insert_sql, write_transaction
 from .timeutil import iso, now
@@ -127,6 +128,8 @@ class AuditLog:
     def listing(self, actor: str | None, after: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
         query = AuditRecord.select()
         if actor is not None:
+            if len(actor) > ACTOR_MAX:
+                raise invalid_parameter("actor", f"actor is at most {ACTOR_MAX} characters")
             query = query.where(AuditRecord.actor == actor)
         if after is not None:
             query = query.where(AuditRecord.at > parse_time(after, "after"))

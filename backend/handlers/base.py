@@ -266,7 +266,8 @@ class APIHandler(HandlerMixin, web.RequestHandler):
             self.request.path,
             self.get_status(),
             self.request.remote_ip,
-            self.audit_target or target_of(self.route_name, self.path_kwargs or {}),
+            # A method Tornado refuses (405) ends before the path is parsed: no path_kwargs then.
+            self.audit_target or target_of(self.route_name, getattr(self, "path_kwargs", None) or {}),
         )
 
     # -- input ------------------------------------------------------------------------------------

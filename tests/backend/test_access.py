@@ -172,6 +172,10 @@ def test_every_change_is_audited_with_its_actor_and_never_a_token(srv: RunningSe
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start - 1))
     assert len(audit(srv, after=since, limit="500")) >= 4
     assert call(srv, "GET", "audit?after=yesterday", ADMIN) == 400
+    # A method no route has: refused before the path is parsed, recorded all the same.
+    assert call(srv, "PUT", "jobs", OPERATOR) == 405
+    wait_until(lambda: audit(srv, limit="1")[0]["method"] == "PUT", what="the PUT in the trail")
+    assert "Traceback" not in srv.log()
     # The log line, and no token anywhere.
     lines = [json.loads(x) for x in srv.log().splitlines() if '"redrunner.audit"' in x]
     assert any(line["audit"]["actor"] == "unknown" and line["audit"]["status"] == 401 for line in lines)

@@ -19,7 +19,7 @@ import peewee as pw
 
 from .db import Delivery, Webhook, write_transaction
 from .errors import ApiError
-from .outbox import EVENTS, JOB_FINISHED
+from .outbox import EVENTS, JOB_FINISHED, record_test
 from .service import newest_first
 from .timeutil import iso, now
 from .validation import check_tag, strict_json
@@ -151,6 +151,12 @@ class WebhookService:
             self._hook_or_404(hook_id)
             Delivery.delete().where(Delivery.webhook == hook_id).execute()
             Webhook.delete().where(Webhook.id == hook_id).execute()
+
+    def test(self, hook_id: int) -> dict[str, Any]:
+        """A `webhook.test` delivery queued to this webhook through the outbox: the sender's path, not a shortcut."""
+        with write_transaction(self.db):
+            self._hook_or_404(hook_id)
+            return delivery_dict(record_test(hook_id))
 
     def deliveries(self, hook_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
         self._hook_or_404(hook_id)

@@ -245,7 +245,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Queue a test delivery to this webhook",
             "description": (
-                "A `webhook.test` delivery (`{\"type\": \"webhook.test\", \"timestamp\", \"data\": {\"webhook_id\"}}`), "
+                'A `webhook.test` delivery (`{"type": "webhook.test", "timestamp", "data": {"webhook_id"}}`), '
                 "whatever events the webhook subscribes to: sent, signed and retried through the outbox like any "
                 "other, and listed in its deliveries."
             ),

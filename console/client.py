@@ -50,6 +50,8 @@ from console.models import (
     WireError,
     items_of,
 )
+from console.models import Delivery as Delivery
+from console.models import Webhook as Webhook
 from console.timefmt import parse_ts
 
 __all__ = [
@@ -322,12 +324,39 @@ class RedRunnerClient:
     async def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
         return await self._typed(Schedule.from_wire, "PATCH", f"schedules/{name}", json={"enabled": enabled})
 
+    async def update_schedule(self, name: str, changes: Mapping[str, Any]) -> Schedule:
+        """PATCH: only the fields given change (any but `name`)."""
+        return await self._typed(Schedule.from_wire, "PATCH", f"schedules/{name}", json=dict(changes))
+
     async def delete_schedule(self, name: str) -> None:
         await self._request("DELETE", f"schedules/{name}")
 
     async def run_schedule(self, name: str) -> Job:
         """Fire the Schedule now: the new Job, its action started on every Unit."""
         return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
+
+    # -- Webhooks ---------------------------------------------------------------------------
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return await self._typed(lambda body: [Webhook.from_wire(x) for x in items_of(body)], "GET", "webhooks")
+
+    async def create_webhook(self, webhook: Mapping[str, Any]) -> Webhook:
+        return await self._typed(Webhook.from_wire, "POST", "webhooks", json=dict(webhook))
+
+    async def delete_webhook(self, hook_id: int) -> None:
+        await self._request("DELETE", f"webhooks/{hook_id}")
+
+    async def test_webhook(self, hook_id: int) -> Delivery:
+        """Queue a `webhook.test` delivery; it is sent like any other (see `deliveries`)."""
+        return await self._typed(Delivery.from_wire, "POST", f"webhooks/{hook_id}/test", json={})
+
+    async def deliveries(self, hook_id: int, limit: int = 50) -> list[Delivery]:
+        return await self._typed(
+            lambda body: [Delivery.from_wire(x) for x in items_of(body)],
+            "GET",
+            f"webhooks/{hook_id}/deliveries",
+            params={"limit": limit},
+        )
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
         params = self._params(unit=unit)

@@ -1,4 +1,5 @@
-"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|schedules|schedule`: the command-line front end.
+"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|schedules|schedule|operations|operation|webhooks|webhook`:
+the command-line front end.
 
 It shares `console.client` with the Textual console (one client, two front ends) and imports no
 Textual, so it starts fast and runs where no terminal UI could (CronJobs, CI, `kubectl exec`).
@@ -14,6 +15,13 @@ import sys
 USAGE_ERROR, UNREACHABLE = 2, 3
 
 COMMANDS = frozenset({"jobs", "job", "each", "start", "logs", "wait", "cancel", "rerun", "schedules", "schedule"})
+
+
+def in_cli_words(error: str, message: str) -> str:
+    """The API's message, with the request field it names spelled as this command line's flag."""
+    if error == "unit_busy":
+        return message.replace("pass queue=true", "pass --queue")
+    return message
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +48,7 @@ def main(argv: list[str]) -> int:
         return asyncio.run(run())
     except ApiError as exc:
         where = f" ({exc.field})" if exc.field else ""
-        sys.stderr.write(f"redrunner: {exc.message}{where} [{exc.status} {exc.error}]\n")
+        sys.stderr.write(f"redrunner: {in_cli_words(exc.error, exc.message)}{where} [{exc.status} {exc.error}]\n")
         return USAGE_ERROR
     except Unavailable as exc:
         sys.stderr.write(f"redrunner: cannot reach the server: {exc}\n")

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from console.client import ApiError, EndFrame, EventFrame, Operation, OperationFrame, Unavailable
 from console.loglines import Kind, event_lines
@@ -20,6 +20,7 @@ from console.present import progress_label, status_text
 from console.screens.base import ConsoleScreen
 from console.timefmt import duration, elapsed
 from console.widgets.connection import ConnectionBar
+from console.widgets.footer import FitFooter
 from console.widgets.log_view import LogView
 
 # The stream worker shares the UI's event loop: it hands the loop back after this much work, and
@@ -53,7 +54,7 @@ class OperationScreen(ConsoleScreen):
         yield ConnectionBar(self.source.url)
         yield Static("", id="operation-summary")
         yield LogView(self.store, id="log")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.title = f"Operation {self.op_id}"

@@ -26,7 +26,7 @@ def share(available: int, wanted: Mapping[str, int], floor: int = FLOOR) -> dict
     order = sorted(wanted, key=lambda key: wanted[key])
     for n, key in enumerate(order):
         fair = left // (len(order) - n) if left > 0 else 0
-        widths[key] = max(floor, min(wanted[key], fair))
+        widths[key] = max(min(floor, wanted[key]), min(wanted[key], fair))
         left -= widths[key]
     return widths
 

@@ -121,9 +121,16 @@ async def test_every_footer_key_shows_at_80_columns(project_server: RunningServe
         screen = await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen)
         footer = screen.query_one(FitFooter)
         await pilot.pause(0.3)
-        keys = [child for child in footer.query("FooterKey")]
+        keys = list(footer.query("FooterKey"))
         assert keys and footer.compact
         assert max(key.region.right for key in keys) <= footer.region.right, "a key is cut at the right edge"
+
+        await pilot.press("escape")  # the Job list shows `s` (Schedules) in its footer too, uncut
+        home_screen = await home(app, pilot, 1)
+        await pilot.pause(0.3)
+        keys = list(home_screen.query_one(FitFooter).query("FooterKey"))
+        assert "s" in [key.key for key in keys]  # type: ignore[attr-defined]
+        assert max(key.region.right for key in keys) <= home_screen.query_one(FitFooter).region.right
 
 
 async def test_find_scrolls_to_a_match_off_screen(project_server: RunningServer) -> None:

@@ -39,8 +39,8 @@ class Clock:
 
 async def test_filter_finds_statuses_and_schedule_names_and_ages_keep_counting(project_server: RunningServer) -> None:
     srv = project_server
-    failed = make_job(srv, "nightly", ["db"])
-    srv.wait_terminal(start(srv, failed, "db", "rescued-db.yml"))
+    failed = make_job(srv, "nightly", ["vault"])
+    srv.wait_terminal(start(srv, failed, "vault", "rescued-vault.yml"))
     fresh = make_job(srv, "weekly", ["web"])
     body = {"name": "pg-dump", "cron": "0 2 * * *", "tag": "backup", "units": ["db"], "action": "backup-db.yml"}
     assert srv.post("schedules", body).status == 201
@@ -92,23 +92,23 @@ async def test_long_names_show_whole_at_200_columns_and_the_failed_task_and_reru
     project_server: RunningServer,
 ) -> None:
     srv = project_server
-    job_id = make_job(srv, "restore-drill", ["db"])
-    srv.wait_terminal(start(srv, job_id, "db", "rescued-db.yml"))
+    job_id = make_job(srv, "restore-drill", ["vault"])
+    srv.wait_terminal(start(srv, job_id, "vault", "rescued-vault.yml"))
     app = app_for(srv, job_id=job_id)
     async with app.run_test(size=(200, 50)) as pilot:
         screen = await until(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen)
         table = screen.query_one(UnitsTable)
         # The task a rescue caught, not the rescue's own "Fail with the reason".
-        await until(pilot, lambda: str(table.get_cell("db", "task")) == "Copy the files", what="the failing task")
+        await until(pilot, lambda: str(table.get_cell("vault", "task")) == "Copy the files", what="the failing task")
         await pilot.pause(0.2)
         row = "".join(strip.text for strip in table.render_lines(table.region.reset_offset)[1:2])
-        assert "rescued-db.yml" in row and "Copy the files" in row  # not cut at a fixed width
+        assert "rescued-vault.yml" in row and "Copy the files" in row  # not cut at a fixed width
         detail = str(screen.query_one("#unit-detail").render())
         assert "at task 'Copy the files'" in detail and "backup failed: Copy the files: disk full" in detail
 
         await pilot.press("r")
         dialog = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
-        assert "rescued-db.yml on db (failed)" in dialog.question
+        assert "rescued-vault.yml on vault (failed)" in dialog.question
         label = dialog.query_one(".dialog-title")
         assert label.size.height >= 1 and label.size.width <= dialog.query_one(".dialog").size.width
         await pilot.press("n")
@@ -135,7 +135,7 @@ async def test_every_footer_key_shows_at_80_columns(project_server: RunningServe
 
 async def test_find_scrolls_to_a_match_off_screen(project_server: RunningServer) -> None:
     srv = project_server
-    job_id = make_job(srv, "chatty", ["db"])
+    job_id = make_job(srv, "chatty", ["db", "vault"])
     response = srv.post(f"jobs/{job_id}/units/db", {"action": "chatty-db.yml", "extravars": {"count": 150}})
     op_id = int(response.json()["id"])
     srv.wait_terminal(op_id)
@@ -152,7 +152,7 @@ async def test_find_scrolls_to_a_match_off_screen(project_server: RunningServer)
         await until(pilot, lambda: lines.scroll_y <= match < lines.scroll_y + lines.size.height, 5, "match in view")
 
     # A match past the right edge of a long line scrolls sideways to it.
-    wide = start(srv, job_id, "db", "wide-db.yml")
+    wide = start(srv, job_id, "vault", "wide-vault.yml")
     srv.wait_terminal(wide)
     app = app_for(srv)
     async with app.run_test(size=SIZE) as pilot:

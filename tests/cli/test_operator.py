@@ -34,6 +34,7 @@ def rescued(cli: Cli) -> tuple[int, int]:
     return job_id, op_id
 
 
+@pytest.mark.slow
 def test_job_operations_and_operation_show_the_failed_task_and_why(cli: Cli, rescued: tuple[int, int]) -> None:
     job_id, op_id = rescued
     reason = "backup failed: Copy the files: disk full"
@@ -100,6 +101,7 @@ def test_jobs_with_no_match_say_so_and_name_the_tags_that_contain_it(cli: Cli) -
     assert (as_json.returncode, as_json.json(), as_json.stderr) == (0, [], "")
 
 
+@pytest.mark.slow
 def test_schedule_enable_disable_and_edit(cli: Cli) -> None:
     added = cli(
         "schedule", "add", "cli-edit", "--cron", "0 3 * * *", "--tag", "cli-edit", "--units", "a",
@@ -137,6 +139,7 @@ def receiver() -> Iterator[Receiver]:
     rec.stop()
 
 
+@pytest.mark.slow
 def test_webhooks_add_list_test_and_remove(cli: Cli, receiver: Receiver, tmp_path: Path) -> None:
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     secret_file = tmp_path / "secret"

@@ -37,6 +37,7 @@ class Clock:
         return self.at
 
 
+@pytest.mark.slow
 async def test_filter_finds_statuses_and_schedule_names_and_ages_keep_counting(project_server: RunningServer) -> None:
     srv = project_server
     failed = make_job(srv, "nightly", ["vault"])
@@ -133,10 +134,11 @@ async def test_every_footer_key_shows_at_80_columns(project_server: RunningServe
         assert max(key.region.right for key in keys) <= home_screen.query_one(FitFooter).region.right
 
 
+@pytest.mark.slow
 async def test_find_scrolls_to_a_match_off_screen(project_server: RunningServer) -> None:
     srv = project_server
     job_id = make_job(srv, "chatty", ["db", "vault"])
-    response = srv.post(f"jobs/{job_id}/units/db", {"action": "chatty-db.yml", "extravars": {"count": 150}})
+    response = srv.post(f"jobs/{job_id}/units/db", {"action": "chatty-db.yml", "extravars": {"count": 60}})
     op_id = int(response.json()["id"])
     srv.wait_terminal(op_id)
     app = app_for(srv)
@@ -145,7 +147,7 @@ async def test_find_scrolls_to_a_match_off_screen(project_server: RunningServer)
         lines = await until(
             pilot, lambda: isinstance(app.screen, OperationScreen) and app.screen.query_one(LogLines), what="the log"
         )
-        await until(pilot, lambda: len(lines.store) > 300 and lines.scroll_y > 0, what="the log at its end")
+        await until(pilot, lambda: len(lines.store) > 150 and lines.scroll_y > 0, what="the log at its end")
         await pilot.press("slash", *"item 3", "enter")  # near the top, far above the view
         match = await until(pilot, lambda: lines.match_line, 10, "a match")
         assert '"item 3"' in lines.store.line(match)

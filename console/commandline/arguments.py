@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from backend.names import MAX_RETRIES
 from backend.statuses import JobStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787"
-MAX_RETRIES = 10  # api.md "More on Operations": retries 0-10
 
 
 def positive_seconds(text: str) -> float:

@@ -15,10 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from backend.names import MAX_RETRIES, TAG, UNIT_NAME
 from console.widgets.fields import FormInput
-
-UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -122,9 +120,6 @@ class ActionChoice:
     extravars_text: str
     check: bool = False
     retries: int = 0
-
-
-MAX_RETRIES = 10
 
 
 def parse_extravars(text: str) -> dict[str, Any]:

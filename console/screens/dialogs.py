@@ -61,6 +61,11 @@ class CreateJobScreen(ModalScreen[tuple[str, list[str]] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create", variant="primary", id="create")
 
+    def text_sink(self) -> Input | None:
+        """Keys typed right after `n`, before the dialog took focus, are the tag's first letters."""
+        focused = self.focused
+        return focused if isinstance(focused, Input) else self.query_one("#tag", Input)
+
     @on(Input.Submitted, "#tag")
     def _next(self) -> None:
         self.query_one("#units", Input).focus()

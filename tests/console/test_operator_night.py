@@ -182,3 +182,11 @@ async def test_new_job_typed_fast_keeps_tag_and_units_apart(project_server: Runn
         await until(pilot, lambda: len(tag.value) + len(units.value) == len("backupfiles"), 5, "every key")
         assert (tag.value, units.value) == ("backup", "files")
         assert dialog.focused is units
+
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CreateJobScreen), what="the dialog closed")
+        type_at_once(app, ["n", *"nightly", "tab", *"db"])  # queued before the dialog even exists
+        dialog = await until(pilot, lambda: isinstance(app.screen, CreateJobScreen) and app.screen)
+        tag, units = dialog.query_one("#tag", Input), dialog.query_one("#units", Input)
+        await until(pilot, lambda: len(tag.value) + len(units.value) == len("nightlydb"), 5, "every key")
+        assert (tag.value, units.value) == ("nightly", "db")

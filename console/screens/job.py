@@ -25,7 +25,7 @@ from console.client import (
     Unit,
     UnitFrame,
 )
-from console.failure import Failure, find_failure, worth_asking
+from console.failure import LOOKBACK, Failure, failure_of, worth_asking
 from console.messages import JobStreamChange, OperationChanged, PreviousDuration, TasksFound
 from console.present import job_status, newer, status_text, units_summary
 from console.rerun import rerun_question
@@ -45,8 +45,8 @@ EVERY_UNIT = "*"
 
 # Event frames only mark an Operation as changed; its counts are re-read at most this often.
 REFRESH_PERIOD = 0.5
-# Stored events read back to find the task a run was at (a task emits a few events per host).
-TASK_LOOKBACK = 50
+# Stored events read back to find the task a run was at, or the one that failed (console.failure).
+TASK_LOOKBACK = LOOKBACK
 
 
 class JobScreen(ConsoleScreen):
@@ -172,22 +172,20 @@ class JobScreen(ConsoleScreen):
         failures: dict[int, Failure] = {}
         for op in ops:
             try:
-                if worth_asking(op):
-                    failure = await find_failure(self.source, op)
-                    if failure is not None:
-                        failures[op.id] = failure
-                        if failure.task:
-                            found[op.id] = failure.task
-                    continue
                 page = await self.source.events(
                     op.id, after=max(0, op.event_count - TASK_LOOKBACK), limit=TASK_LOOKBACK
                 )
             except (ApiError, Unavailable):
                 self._tasks_asked.discard(op.id)
                 continue
+            failure = failure_of(page.items, op.stats.rescued) if worth_asking(op) else None
             tasks = [event.task for event in page.items if event.task]
-            if tasks:
-                found[op.id] = tasks[-1]
+            if failure is not None:
+                failures[op.id] = failure
+            if failure is not None and failure.task:
+                found[op.id] = failure.task
+            elif tasks:
+                found[op.id] = tasks[-1]  # where it stopped: a timeout's or a cancel's last task
         if found or failures:
             self.post_message(TasksFound(found, failures))
 

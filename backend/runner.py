@@ -415,7 +415,12 @@ class OperationRun:
             playbook=c.action,
             ident=self.run_id,
             artifact_dir=str(self.settings.artifact_dir),
+            # The data dir's `env/extravars` (ansible-runner's defaults) comes after `cmdline` and before
+            # `extravars`; the last `-e` wins, so our file is passed as `extravars`: the caller's values and
+            # our `redrunner_*` ones override the defaults. It stays in `cmdline` too, which is then never
+            # empty: an empty one would make runner read the data dir's `env/cmdline`.
             cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
+            extravars=str(vars_path),
             suppress_env_files=True,
             quiet=True,
             envvars={MARKER: self.run_id},

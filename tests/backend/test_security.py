@@ -51,7 +51,8 @@ RECORD_PLAYBOOK = """\
         dest: "{{ out_file }}"
         mode: "0600"
         content: "{{ {'payload': payload | default(None), 'db_password': db_password | default(None),
-                     'env': env_out.stdout_lines} | to_json }}"
+                     'env': env_out.stdout_lines, 'unit': redrunner_unit | default(None),
+                     'only_default': only_default | default(None)} | to_json }}"
 """
 
 
@@ -196,6 +197,20 @@ def test_plain_values_arrive_unchanged(strict: Setup) -> None:
     done, seen = run_record(strict, {"payload": payload})
     assert done["status"] == "successful", done
     assert seen["payload"] == payload
+
+
+@pytest.mark.slow
+def test_the_caller_and_redrunner_win_over_the_data_dirs_extravars_defaults(strict: Setup) -> None:
+    """ansible-runner's `env/extravars` in the data dir is a default: never over the caller or `redrunner_*`."""
+    defaults = strict.srv.data_dir / "env" / "extravars"
+    defaults.parent.mkdir(exist_ok=True)
+    defaults.write_text("payload: 8\nredrunner_unit: forged\nonly_default: kept\n")
+    try:
+        done, seen = run_record(strict, {"payload": 200})
+    finally:
+        defaults.unlink()
+    assert done["status"] == "successful", done
+    assert (seen["payload"], seen["unit"], seen["only_default"]) == (200, "db", "kept")
 
 
 # -- 4. secrets out of sight ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .retention import Retention
 from .retries import SHUTDOWN_ERROR
 from .schedules import Scheduler, ScheduleService
 from .service import Service
+from .webhook_targets import TargetPolicy
 from .webhooks import WebhookService
 from .writer import EventWriter
 
@@ -122,6 +123,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     writer = EventWriter(db, service, publisher, metrics)
     dispatcher = Dispatcher(settings, service, writer, metrics)
     schedules = ScheduleService(settings, db, service)
+    targets = TargetPolicy(settings.host, settings.port, settings.webhook_allowed_networks)
     return AppState(
         settings=settings,
         db=db,
@@ -135,8 +137,8 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(db),
-        sender=Sender(db, settings.replica_id),
+        webhooks=WebhookService(db, targets),
+        sender=Sender(db, settings.replica_id, targets),
         notifier=notifier,
         db_lock=lock,
     )

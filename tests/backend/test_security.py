@@ -705,7 +705,9 @@ def test_flags_take_their_environment_variables(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("REDRUNNER_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")
     monkeypatch.setenv("REDRUNNER_NO_AUTH", "true")
     monkeypatch.setenv("REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS", "1")
+    monkeypatch.setenv("REDRUNNER_WEBHOOK_ALLOWED_NETWORKS", "169.254.169.254/32")
     args = build_parser().parse_args(["serve"])
+    assert [str(n) for n in args.webhook_allowed_networks] == ["169.254.169.254/32"]
     assert args.allowed_origins == ("https://a.example:443", "http://localhost:3000")
     assert args.no_auth is True
     assert args.allow_templated_extravars is True

@@ -110,9 +110,14 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
     embedded = sqlite_path(settings.database)
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
-    if lock is not None:
-        lock.acquire()
-    db = open_storage(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        db = open_storage(settings)
+    except OSError as exc:
+        # A file or folder the server may not create, open or lock (permissions, a read-only or odd path).
+        cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()

@@ -11,6 +11,7 @@ proxy, the target's address could not be checked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -74,12 +75,18 @@ class _Attempt:
         self._timer.cancel()
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes milliseconds: once per process, shared (wrapping sockets is thread-safe).
+    return ssl.create_default_context()
+
+
 def _connection(
     scheme: str, host: str, port: int, attempt: _Attempt, addresses: list[Address]
 ) -> http.client.HTTPConnection:
     conn: http.client.HTTPConnection
     if scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=attempt.timeout, context=ssl.create_default_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=attempt.timeout, context=_tls_context())
     else:
         conn = http.client.HTTPConnection(host, port, timeout=attempt.timeout)
     # The Host header and TLS name stay the URL's; only the socket goes to the vetted address.

@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.db import Delivery, Webhook, migrate, open_database
-from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay, post
+from backend.delivery import BACKOFF, KEEP_FINISHED, PER_WEBHOOK, SENDERS, Sender, next_delay, post
 from backend.webhooks import check_secret, sign
 
 
@@ -53,6 +53,17 @@ def test_two_senders_never_claim_the_same_attempt(db: pw.Database) -> None:
     assert two.claim_due() == []  # leased by "a"
     Delivery.update(lease_until=1.0).where(Delivery.id == ids[0]).execute()  # the lease ran out
     assert two.claim_due() == ids
+
+
+def test_a_slow_webhooks_backlog_never_hides_another_webhooks_delivery(db: pw.Database) -> None:
+    slow, other = (Webhook.create(url=f"http://127.0.0.1:{p}/", created_at=0) for p in (9, 10))
+    for _ in range(SENDERS * PER_WEBHOOK * 2):
+        Delivery.create(webhook=slow.id, event="job.finished", body="{}", created_at=0, next_attempt_at=0)
+    waiting = Delivery.create(webhook=other.id, event="job.finished", body="{}", created_at=1, next_attempt_at=1)
+    sender = Sender(db, "a")
+    first = sender.claim_due()
+    assert len(first) == PER_WEBHOOK  # the slow one's attempts in flight: no more of them
+    assert sender.claim_due() == [waiting.id]
 
 
 def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never(db: pw.Database) -> None:

@@ -20,11 +20,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import peewee as pw
-
 from . import __version__
-from .db import Delivery, Webhook, records_sql
+from .db import Delivery, Webhook
 from .failure_log import RepeatedFailure
+from .sql import records_sql
 from .timeutil import now
 from .webhook_http import REQUEST_TIMEOUT, post
 from .webhook_targets import TargetPolicy, TargetRefused
@@ -37,7 +36,6 @@ LEASE = REQUEST_TIMEOUT * 3
 # Delay before attempt n+1 after attempt n failed: the first retry within 10 s, the last one more than
 # 24 h after the first attempt (the sum is 31.7 h), then the delivery is `failed`.
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
-MAX_ATTEMPTS = len(BACKOFF) + 1
 # Threads are started as needed: an idle server has none.
 SENDERS = 32
 PER_WEBHOOK = 2
@@ -56,8 +54,7 @@ def next_delay(attempts: int) -> float | None:
 
 
 class Sender:
-    def __init__(self, db: pw.Database, owner: str, policy: TargetPolicy | None = None) -> None:
-        self.db = db
+    def __init__(self, owner: str, policy: TargetPolicy | None = None) -> None:
         self.owner = owner
         self.policy = policy or TargetPolicy()
         self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="redrunner-webhook")

@@ -29,8 +29,8 @@ from .config import Settings
 from .event_stream import EventStream
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import redact_collect, scrub, scrub_value, secret_values
+from .run_queue import Claim
 from .serialize import EMPTY_STATS, event_resource, plain_text
-from .service import Claim
 from .timeutil import now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
 
@@ -428,10 +428,9 @@ class OperationRun:
             playbook=c.action,
             ident=self.run_id,
             artifact_dir=str(self.settings.artifact_dir),
-            # The data dir's `env/extravars` (ansible-runner's defaults) comes after `cmdline` and before
-            # `extravars`; the last `-e` wins, so our file is passed as `extravars`: the caller's values and
-            # our `redrunner_*` ones override the defaults. It stays in `cmdline` too, which is then never
-            # empty: an empty one would make runner read the data dir's `env/cmdline`.
+            # Runner puts the data dir's `env/extravars` defaults after `cmdline`, before `extravars`; the last
+            # `-e` wins, so our file is also `extravars` (the caller and `redrunner_*` override the defaults).
+            # In `cmdline` it keeps that never empty: an empty one makes runner read the data dir's env/cmdline.
             cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
             extravars=str(vars_path),
             suppress_env_files=True,

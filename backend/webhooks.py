@@ -14,12 +14,11 @@ import json
 import re
 from typing import Any
 
-import peewee as pw
-
-from .db import Delivery, Webhook, write_transaction
+from .db import Delivery, Webhook
 from .errors import ApiError
 from .outbox import EVENTS, JOB_FINISHED
-from .service import newest_first
+from .paging import newest_first
+from .sql import write_transaction
 from .timeutil import iso, now
 from .validation import check_tag, strict_json
 from .webhook_targets import TargetPolicy, TargetRefused, split_url
@@ -123,8 +122,7 @@ def delivery_dict(d: Delivery) -> dict[str, Any]:
 
 
 class WebhookService:
-    def __init__(self, db: pw.Database, policy: TargetPolicy | None = None) -> None:
-        self.db = db
+    def __init__(self, policy: TargetPolicy | None = None) -> None:
         self.policy = policy or TargetPolicy()
 
     def _hook_or_404(self, hook_id: int) -> Webhook:
@@ -151,7 +149,7 @@ class WebhookService:
         return webhook_dict(self._hook_or_404(hook_id))
 
     def delete(self, hook_id: int) -> None:
-        with write_transaction(self.db):
+        with write_transaction():
             self._hook_or_404(hook_id)
             Delivery.delete().where(Delivery.webhook == hook_id).execute()
             Webhook.delete().where(Webhook.id == hook_id).execute()

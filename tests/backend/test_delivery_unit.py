@@ -95,3 +95,20 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt() -> None:
         receiver.stop()
     status, error = post(receiver.url, b"{}", {})  # nobody listens any more
     assert status is None and error
+
+
+def test_a_trickling_answer_is_cut_at_the_attempts_deadline() -> None:
+    import time
+
+    from tests.support.server import free_port
+
+    from .webhook_receiver import Trickler
+
+    trickler = Trickler(free_port()).start()
+    try:
+        started = time.monotonic()
+        status, error = post(trickler.url, b"{}", {}, timeout=2.5)  # a byte a second: every read succeeds
+        assert 2.5 <= time.monotonic() - started < 4
+        assert status is None and error == "timed out: no complete answer within 2.5 s"
+    finally:
+        trickler.stop()

@@ -114,6 +114,14 @@ async def test_long_names_show_whole_at_200_columns_and_the_failed_task_and_reru
         assert label.size.height >= 1 and label.size.width <= dialog.query_one(".dialog").size.width
         await pilot.press("n")
 
+        await until(pilot, lambda: app.screen is screen, what="back on the Job screen")
+        await pilot.press("enter")  # the log's summary names the failing task too
+        summary = await until(
+            pilot, lambda: isinstance(app.screen, OperationScreen) and app.screen.query_one("#operation-summary")
+        )
+        await until(pilot, lambda: "failed at 'Copy the files'" in str(summary.render()), 10, "the failing task")
+        assert "backup failed: Copy the files: disk full" in str(summary.render())
+
 
 async def test_every_footer_key_shows_at_80_columns(project_server: RunningServer) -> None:
     job_id = make_job(project_server, "narrow", ["db"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-from . import outbox
+from . import outbox, terminal_text
 from .backups import published_paths, remove_backup_folders
 from .bus import Change, Publisher
 from .config import Settings
@@ -62,7 +62,6 @@ from .serialize import (
     event_dict,
     job_dict,
     operation_dict,
-    plain_text,
     unit_dict,
 )
 from .statuses import JobStatus, OperationStatus
@@ -246,7 +245,8 @@ class Service:
         return [event_dict(ev, op_id) for ev in records(query.order_by(Event.seq).limit(limit))]
 
     def stdout_chunks(self, op_id: int, ansi: bool = False, chunk_events: int = 2000) -> Iterator[str]:
-        """The output in pieces; ANSI colour codes removed unless `ansi` (plain text for scripts and grep)."""
+        """The output in pieces, safe for a terminal: plain text, or with its colours (SGR) only if `ansi`;
+        no other escape sequence or control character ever (backend/terminal_text.py)."""
         self.operation(op_id)
         after = 0
         while True:
@@ -260,7 +260,7 @@ class Service:
                 return
             after = page[-1][0]
             text = "".join(f"{text}\n" for _, text in page if text)
-            yield text if ansi else plain_text(text)
+            yield terminal_text.for_terminal(text, ansi)
 
     def playbooks(self, unit: str | None) -> dict[str, Any]:
         if unit is not None:

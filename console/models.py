@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from backend import terminal_text
 from backend.statuses import ACTIVE, TERMINAL, UNIT_IDLE, OperationStatus
 
 __all__ = [
@@ -83,6 +84,12 @@ def _str(d: Wire, key: str, default: str = "") -> str:
 
 def _opt_str(d: Wire, key: str) -> str | None:
     return None if d.get(key) is None else _str(d, key)
+
+
+def _opt_text(d: Wire, key: str) -> str | None:
+    """An optional string shown as it is on a terminal: escape sequences and control characters removed."""
+    value = _opt_str(d, key)
+    return None if value is None else terminal_text.plain(value)
 
 
 def _bool(d: Wire, key: str) -> bool:
@@ -331,9 +338,10 @@ class Event(WireModel):
             operation_id=_int(d, "operation_id"),
             event=_str(d, "event"),
             created=_opt_str(d, "created"),
-            host=_opt_str(d, "host"),
-            task=_opt_str(d, "task"),
-            play=_opt_str(d, "play"),
+            # Shown on a terminal as they are: a task name built from extravars may hold escapes.
+            host=_opt_text(d, "host"),
+            task=_opt_text(d, "task"),
+            play=_opt_text(d, "play"),
             stdout=_str(d, "stdout"),
             data=_dict(d, "data"),
             raw=d,

@@ -7,7 +7,9 @@ setsid() and survive it, and tasks may daemonize on purpose. Three nets catch th
 - every run's processes carry a marker in their environment (REDRUNNER_RUN_ID), searched for over
   every process on the host, which also finds them after a server crash reparented them to init;
 - the server itself is a child subreaper too: a process orphaned when its guard was killed comes to
-  the server rather than to init, and the server reaps it (`reap_adopted`) once it is dead.
+  the server rather than to init. The run then kills what the server adopted since its guard started
+  (`adopted_since`), with whatever is below it: a live guard keeps its run's orphans, so only a run
+  whose guard was killed leaves processes to the server. The server reaps them (`reap_adopted`).
 """
 
 from __future__ import annotations
@@ -164,6 +166,34 @@ def _has_marker(proc: psutil.Process, run_id: str) -> bool:
         return False
 
 
+def adopted_since(started: float) -> list[psutil.Process]:
+    """The live processes this server adopted (its children it did not spawn) created at or after
+    `started` (a run guard's start), and everything below them. Orphans come to the server only from a
+    run whose guard was killed — `env -i` and `setsid` keep no marker, but they cannot leave this tree.
+    Another such run's orphans may be among them: its guard is gone too, and its run is ending."""
+    if not _subreaper:
+        return []
+    with SPAWN_LOCK:
+        spawned = set(_spawned)
+    found: list[psutil.Process] = []
+    try:
+        children = psutil.Process(os.getpid()).children()
+    except psutil.Error:
+        return []
+    for child in children:
+        if child.pid in spawned:
+            continue
+        try:
+            # create_time has the kernel's clock-tick resolution, as the guard's own start time does.
+            if child.create_time() < started or child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            found.append(child)
+            found.extend(child.children(recursive=True))
+        except psutil.Error:
+            continue
+    return found
+
+
 def run_processes(run_id: str) -> list[psutil.Process]:
     """Processes carrying the run's marker, anywhere on the host."""
     return [p for p in psutil.process_iter() if _has_marker(p, run_id)]
@@ -174,13 +204,18 @@ def kill_run(
     pid: int | None = None,
     pid_started: float | None = None,
     marker_search: bool = True,
+    adopted: bool = False,
 ) -> int:
     """SIGKILL every process of the run: the tree below its guard `pid`, and whatever carries its marker
     anywhere on the host (a descendant search alone misses what a crash left under init); returns how
     many were killed. Without `marker_search`, only the guard's tree: for a run whose guard exited on its
     own (see `guards_contain_runs`), where reading every process's environment finds nothing and costs
-    more than the rest of the Operation's server-side work."""
+    more than the rest of the Operation's server-side work. With `adopted` (this server's own run, and
+    `pid_started` its guard's start), also what the server adopted since (`adopted_since`)."""
     procs = {p.pid: p for p in run_processes(run_id)} if marker_search else {}
+    if adopted and marker_search and pid_started is not None:
+        for proc in adopted_since(pid_started):
+            procs.setdefault(proc.pid, proc)
     if pid:
         try:
             root = psutil.Process(pid)

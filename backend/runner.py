@@ -222,7 +222,7 @@ class OperationRun:
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True
-                kill_run(self.run_id, self.pid, self.pid_started)
+                kill_run(self.run_id, self.pid, self.pid_started, adopted=True)
             return True
         return False
 
@@ -386,7 +386,14 @@ class OperationRun:
             # Whatever happened, nothing of this run may outlive it.
             try:
                 # The start time guards against the guard's pid having been reused since pexpect reaped it.
-                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0, marker_search=not guard_cleaned)
+                # A killed guard's orphans came to the server: they are this run's if they began after it.
+                kill_run(
+                    self.run_id,
+                    self._guard_pid(),
+                    self.pid_started or -1.0,
+                    marker_search=not guard_cleaned,
+                    adopted=self.pid_started is not None,
+                )
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
@@ -428,8 +435,11 @@ class OperationRun:
         for key in set(os.environ) - set(runner_env):
             rc_config.env.pop(key, None)
         rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
-        # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
-        rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+        # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches, and ends
+        # the run when the server dies. Its parent-death signal comes when the thread that spawns it exits:
+        # this worker thread, one of the dispatcher's pool, which lives until the server's runs are over.
+        guard = [sys.executable, "-I", "-S", str(RUN_GUARD), "--parent", str(os.getpid()), "--"]
+        rc_config.command = [*guard, *rc_config.command]
         return rc_config
 
     def _run_runner(self, rc_config: RunnerConfig) -> tuple[str, int | None]:
@@ -457,7 +467,7 @@ class OperationRun:
             EventStream(self.run_id, self._event_handler),
             self._cancel_callback,
             spawned,
-            lambda: kill_run(self.run_id, self.pid, self.pid_started),
+            lambda: kill_run(self.run_id, self.pid, self.pid_started, adopted=True),
             POLL_INTERVAL,
         )
 

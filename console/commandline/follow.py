@@ -16,7 +16,7 @@ from backend import terminal_text
 from console.client import ConnectionState, EndFrame, EventFrame, Operation, RedRunnerClient, Unavailable
 
 # Reconnect attempts in a row before a follower gives up with "cannot reach" (exit 3). With the
-# client's backoff (0.25 s doubling to 10 s) eight attempts span about 35 s: longer than a
+# client's backoff (0.25 s doubling to 5 s) eight attempts span about 23 s: longer than a
 # port-forward or a server restart takes, short enough for a script to notice a dead server.
 MAX_RECONNECTS = 8
 

@@ -231,7 +231,7 @@ class Operation(WireModel):
             event_count=_int(d, "event_count"),
             progress=Progress.from_wire(d.get("progress")),
             stats=Stats.from_wire(d.get("stats")),
-            error=_opt_str(d, "error"),
+            error=_opt_text(d, "error"),
             duration=_opt_float(d, "duration"),
             truncated=_bool(d, "truncated"),
             timeout=_opt_float(d, "timeout"),
@@ -419,7 +419,7 @@ class Schedule(WireModel):
             last_run_at=_opt_str(d, "last_run_at"),
             last_job_id=_opt_int(d, "last_job_id"),
             last_job_status=_opt_str(d, "last_job_status"),
-            last_error=_opt_str(d, "last_error"),
+            last_error=_opt_text(d, "last_error"),
             raw=d,
         )
 

@@ -173,13 +173,14 @@ def adopted_since(started: float) -> list[psutil.Process]:
     Another such run's orphans may be among them: its guard is gone too, and its run is ending."""
     if not _subreaper:
         return []
-    with SPAWN_LOCK:
-        spawned = set(_spawned)
-    found: list[psutil.Process] = []
     try:
         children = psutil.Process(os.getpid()).children()
     except psutil.Error:
         return []
+    # Read after the listing: a guard forked before it was registered before SPAWN_LOCK was let go.
+    with SPAWN_LOCK:
+        spawned = set(_spawned)
+    found: list[psutil.Process] = []
     for child in children:
         if child.pid in spawned:
             continue

@@ -32,6 +32,9 @@ class ParentGone(Exception):
     """The server that started the run is gone: end the run now."""
 
 
+_parent_gone_seen = False
+
+
 def _prctl(option: int, value: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -45,6 +48,14 @@ def become_subreaper() -> bool:
 
 
 def _parent_gone(signum: int, frame: object) -> None:
+    # Once only. The kernel sends the signal again each time the guard is handed to another thread of
+    # the dying server (a child goes to a live thread of its parent's process first): a second
+    # ParentGone raised while the first one kills the run would end the guard before the run.
+    global _parent_gone_seen
+    if _parent_gone_seen:
+        return
+    _parent_gone_seen = True
+    signal.signal(PARENT_GONE, signal.SIG_IGN)
     raise ParentGone
 
 

@@ -62,11 +62,17 @@ def guard_with_parent(parent: int, *command: str) -> subprocess.CompletedProcess
     return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
-# Spawns the guard as the server does (the guard's parent is this process) and waits for ever.
+# Spawns the guard as the server does: from one of many threads (the guard's parent-death signal then
+# comes once per thread it is handed to as the process dies), and waits for ever.
 PARENT = """
-import os, subprocess, sys, time
-guard = subprocess.Popen([sys.executable, "-I", "-S", sys.argv[1], "--parent", str(os.getpid()), "--",
-                          "/bin/sh", "-c", sys.argv[2]])
-print(guard.pid, flush=True)
+import os, subprocess, sys, threading, time
+def spawn():
+    guard = subprocess.Popen([sys.executable, "-I", "-S", sys.argv[1], "--parent", str(os.getpid()), "--",
+                              "/bin/sh", "-c", sys.argv[2]])
+    print(guard.pid, flush=True)
+    time.sleep(600)
+for _ in range(16):
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+threading.Thread(target=spawn, daemon=True).start()
 time.sleep(600)
 """

@@ -18,14 +18,17 @@ import contextlib
 import ctypes
 import logging
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
 log = logging.getLogger(__name__)
 
 MARKER = "REDRUNNER_RUN_ID"
+RUN_GUARD = Path(__file__).with_name("run_guard.py")
 PR_SET_CHILD_SUBREAPER = 36
 
 # The server's own children are pexpect's (one run guard per Operation), reaped by pexpect when the run
@@ -50,6 +53,13 @@ def become_subreaper() -> bool:
         log.warning("cannot become a child subreaper: processes a killed run guard leaves go to pid 1")
     _subreaper = bool(ok)
     return _subreaper
+
+
+def guarded(command: list[str]) -> list[str]:
+    """`command` below a run guard that dies with this server (and ends its run then). Its parent-death
+    signal comes when the thread that spawns it exits: call from the run's worker thread, one of the
+    dispatcher's pool, which lives until the server's runs are over."""
+    return [sys.executable, "-I", "-S", str(RUN_GUARD), "--parent", str(os.getpid()), "--", *command]
 
 
 def guards_contain_runs() -> bool:
@@ -214,7 +224,7 @@ def kill_run(
     more than the rest of the Operation's server-side work. With `adopted` (this server's own run, and
     `pid_started` its guard's start), also what the server adopted since (`adopted_since`)."""
     procs = {p.pid: p for p in run_processes(run_id)} if marker_search else {}
-    if adopted and marker_search and pid_started is not None:
+    if adopted and marker_search and pid_started is not None and pid_started > 0:
         for proc in adopted_since(pid_started):
             procs.setdefault(proc.pid, proc)
     if pid:

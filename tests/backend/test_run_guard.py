@@ -8,7 +8,7 @@ import sys
 
 import psutil
 
-from backend.runner import RUN_GUARD
+from backend.processes import RUN_GUARD
 from tests.support.server import wait_until
 
 from .processes import sleeps

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from backend import terminal_text
 from console.models import Event, EventsPage, Operation
 
 FAILED_EVENTS = frozenset({"runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"})
@@ -37,7 +38,8 @@ def _message(event: Event) -> str | None:
     res: Any = event.data.get("res")
     msg = res.get("msg") if isinstance(res, dict) else None
     if isinstance(msg, str) and msg.strip():
-        return " ".join(msg.split())  # one line for a table cell
+        # Untrusted text bound for a terminal (it may quote extravars): no escapes, one line for a cell.
+        return " ".join(terminal_text.plain(msg).split())
     return None
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from backend import terminal_text
 from backend.statuses import ACTIVE, TERMINAL, UNIT_IDLE, OperationStatus
 
 __all__ = [
@@ -85,6 +86,12 @@ def _str(d: Wire, key: str, default: str = "") -> str:
 
 def _opt_str(d: Wire, key: str) -> str | None:
     return None if d.get(key) is None else _str(d, key)
+
+
+def _opt_text(d: Wire, key: str) -> str | None:
+    """An optional string shown as it is on a terminal: escape sequences and control characters removed."""
+    value = _opt_str(d, key)
+    return None if value is None else terminal_text.plain(value)
 
 
 def _bool(d: Wire, key: str) -> bool:
@@ -226,7 +233,7 @@ class Operation(WireModel):
             event_count=_int(d, "event_count"),
             progress=Progress.from_wire(d.get("progress")),
             stats=Stats.from_wire(d.get("stats")),
-            error=_opt_str(d, "error"),
+            error=_opt_text(d, "error"),
             duration=_opt_float(d, "duration"),
             truncated=_bool(d, "truncated"),
             timeout=_opt_float(d, "timeout"),
@@ -333,9 +340,10 @@ class Event(WireModel):
             operation_id=_int(d, "operation_id"),
             event=_str(d, "event"),
             created=_opt_str(d, "created"),
-            host=_opt_str(d, "host"),
-            task=_opt_str(d, "task"),
-            play=_opt_str(d, "play"),
+            # Shown on a terminal as they are: a task name built from extravars may hold escapes.
+            host=_opt_text(d, "host"),
+            task=_opt_text(d, "task"),
+            play=_opt_text(d, "play"),
             stdout=_str(d, "stdout"),
             data=_dict(d, "data"),
             raw=d,
@@ -413,7 +421,7 @@ class Schedule(WireModel):
             last_run_at=_opt_str(d, "last_run_at"),
             last_job_id=_opt_int(d, "last_job_id"),
             last_job_status=_opt_str(d, "last_job_status"),
-            last_error=_opt_str(d, "last_error"),
+            last_error=_opt_text(d, "last_error"),
             raw=d,
         )
 
@@ -477,7 +485,7 @@ class Delivery(WireModel):
             status=_str(d, "status", "pending"),
             attempts=_int(d, "attempts"),
             response_status=_opt_int(d, "response_status"),
-            last_error=_opt_str(d, "last_error"),
+            last_error=_opt_text(d, "last_error"),
             created_at=_opt_str(d, "created_at"),
             next_attempt_at=_opt_str(d, "next_attempt_at"),
             delivered_at=_opt_str(d, "delivered_at"),

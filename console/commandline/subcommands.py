@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from backend import terminal_text
 from backend.statuses import JobStatus, OperationStatus
 from console.client import Event, Operation, RedRunnerClient
 from console.commandline import operator_commands, output
@@ -141,7 +142,8 @@ async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
             return OK
         return all_successful([await client.get_operation(args.operation_id)])
     if not args.follow:
-        sys.stdout.write(await client.stdout(args.operation_id, ansi=args.ansi))
+        # The server sends it safe already; a terminal is not trusted to whatever answers at the URL.
+        sys.stdout.write(terminal_text.for_terminal(await client.stdout(args.operation_id, ansi=args.ansi), args.ansi))
         return OK
     op = await client.get_operation(args.operation_id)
     ended = await follow_operation(client, op, stream_lines(sys.stdout), ansi=args.ansi)

@@ -34,6 +34,9 @@ def test_the_failing_task_is_the_one_a_rescue_caught_and_the_message_the_last() 
     assert failure_of(plain) == failure_of(plain[1:])
     assert failure_of(plain) is not None and failure_of(plain).task == "Up"  # type: ignore[union-attr]
     assert failure_of([event(1, "runner_on_ok", "fine")]) is None
+    # A message is shown as text on one line: no escape sequence reaches the terminal.
+    hostile = failure_of([event(1, "runner_on_failed", "T", "bad\x1b]0;pwned\x07 thing\nsecond")])
+    assert hostile is not None and hostile.message == "bad thing second"
 
 
 def job(status: str, units: dict[str, str], schedule: str | None = None) -> Job:

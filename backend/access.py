@@ -96,6 +96,8 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("/webhooks/{id}", "GET"): Role.VIEWER,
     ("/webhooks/{id}", "DELETE"): Role.ADMIN,
     ("/webhooks/{id}/deliveries", "GET"): Role.VIEWER,
+    # Sends a signed delivery to the webhook's URL: as much the admin's as registering it.
+    ("/webhooks/{id}/test", "POST"): Role.ADMIN,
     ("/audit", "GET"): Role.ADMIN,
 }
 

@@ -46,6 +46,7 @@ from .run_queue import RunQueue
 from .schedules import Scheduler, ScheduleService
 from .state import AppState
 from .transitions import Transitions
+from .webhook_targets import TargetPolicy
 from .webhooks import WebhookService
 from .writer import EventWriter
 
@@ -92,9 +93,14 @@ def build_state(settings: Settings, loop: IOLoop, access: Access | None = None) 
         raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
     embedded = sqlite_path(settings.database)
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
-    if lock is not None:
-        lock.acquire()
-    open_storage(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        open_storage(settings)
+    except OSError as exc:
+        # A file or folder the server may not create, open or lock (permissions, a read-only or odd path).
+        cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
@@ -109,6 +115,7 @@ def build_state(settings: Settings, loop: IOLoop, access: Access | None = None) 
     writer = EventWriter(transitions, announce, metrics)
     dispatcher = Dispatcher(settings, commands, run_queue, writer, metrics)
     schedules = ScheduleService(settings, queries, commands, announce)
+    targets = TargetPolicy(settings.host, settings.port, settings.webhook_allowed_networks)
     return AppState(
         settings=settings,
         bus=bus,
@@ -122,8 +129,8 @@ def build_state(settings: Settings, loop: IOLoop, access: Access | None = None) 
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(),
-        sender=Sender(settings.replica_id),
+        webhooks=WebhookService(targets),
+        sender=Sender(settings.replica_id, targets),
         reaper=OrphanReaper(),
         access=access if access is not None else load_access(settings.token, settings.tokens_file),
         audit=AuditLog(),

@@ -22,7 +22,11 @@ CLIENT_HELP = {
     "cancel": "stop an Operation",
     "rerun": "start failed Operations of a Job again",
     "schedules": "list Schedules",
-    "schedule": "add, remove or fire a Schedule",
+    "schedule": "add, remove, fire, enable, disable or edit a Schedule",
+    "operations": "list Operations with the task that failed and why",
+    "operation": "show one Operation, its failing task and error",
+    "webhooks": "list webhooks",
+    "webhook": "add, remove or test a webhook",
     "audit": "the audit trail: who changed what",
 }
 

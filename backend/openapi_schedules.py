@@ -187,7 +187,13 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(
                 ["url"],
                 {
-                    "url": {"type": "string", "format": "uri", "description": "http or https"},
+                    "url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "http or https, no credentials; not this server's own address and port, "
+                        "nor a link-local or unspecified address unless --webhook-allowed-networks allows it "
+                        "(invalid_url)",
+                    },
                     "events": {"type": "array", "items": {"enum": ["job.finished", "operation.finished"]}},
                     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
                     "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"},
@@ -221,6 +227,23 @@ PATHS: dict[str, Any] = {
             "parameters": LIST_PARAMS,
             "responses": {
                 "200": json_content(ref("DeliveriesPage"), "a page"),
+                "404": error("webhook_not_found"),
+                **ERRORS,
+            },
+        },
+    },
+    "/api/v1/webhooks/{webhook_id}/test": {
+        "parameters": [HOOK_PARAM],
+        "post": {
+            "summary": "Queue a test delivery to this webhook",
+            "description": (
+                'A `webhook.test` delivery (`{"type": "webhook.test", "timestamp", "data": {"webhook_id"}}`), '
+                "whatever events the webhook subscribes to: sent, signed and retried through the outbox like any "
+                "other, and listed in its deliveries."
+            ),
+            "operationId": "testWebhook",
+            "responses": {
+                "202": json_content(ref("Delivery"), "the queued delivery"),
                 "404": error("webhook_not_found"),
                 **ERRORS,
             },

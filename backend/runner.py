@@ -28,7 +28,7 @@ from . import pipe_transport, processes
 from .config import Settings
 from .event_stream import EventStream
 from .processes import MARKER, kill_run, process_start_time
-from .redaction import scrub, scrub_value, secret_values
+from .redaction import redact_collect, scrub, scrub_value, secret_values
 from .run_queue import Claim
 from .serialize import EMPTY_STATS, event_resource, plain_text
 from .timeutil import now, parse_created
@@ -61,7 +61,6 @@ ENV_DENY = re.compile(
 # pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
 # is a few KB of base64, so a bigger chunk means fewer reads, expect iterations and filter writes per event.
 PTY_READ_SIZE = 65536
-RUN_GUARD = Path(__file__).with_name("run_guard.py")
 # The pid of the run guard pexpect spawned last in this worker thread: the root of the run's processes.
 _spawned = threading.local()
 
@@ -187,9 +186,9 @@ class OperationRun:
         self._killed = False
         # Secret extravars values: event output shows "$redacted$" instead. Output text may show them
         # JSON-escaped too (ansible prints results as JSON), so those forms are replaced there as well.
-        self.secrets = secret_values(claim.extravars)
-        escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
-        self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.text_secrets: list[str] = []
+        self._learn(set(secret_values(claim.extravars)))
         self._pid_stored = False
 
     # -- control, from any thread -----------------------------------------------------------------
@@ -203,6 +202,14 @@ class OperationRun:
     @property
     def stopping(self) -> bool:
         return self._stop_event.is_set()
+
+    def _learn(self, found: set[str]) -> None:
+        """Scrub `found` (secrets' values) from everything this run stores from now on."""
+        if found.issubset(self.secrets):
+            return
+        self.secrets = sorted({*self.secrets, *found}, key=len, reverse=True)
+        escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
+        self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
 
     # -- runner callbacks, in the worker thread ---------------------------------------------------
 
@@ -222,7 +229,7 @@ class OperationRun:
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True
-                kill_run(self.run_id, self.pid, self.pid_started)
+                kill_run(self.run_id, self.pid, self.pid_started, adopted=True)
             return True
         return False
 
@@ -247,6 +254,11 @@ class OperationRun:
             stdout = ""
         self.stdout_bytes += len(stdout)
         self.seq += 1
+        # Secret-looking keys of the event's own data (a task's result, published artifacts) are hidden,
+        # and their values scrubbed from this event and every later one, like secret extravars.
+        found: set[str] = set()
+        data = redact_collect(data, found)
+        self._learn(found)
         data, data_text = event_data_json(data, self.settings.max_event_data_bytes)
         if self.secrets:
             stdout = scrub(stdout, self.text_secrets)
@@ -385,8 +397,9 @@ class OperationRun:
         finally:
             # Whatever happened, nothing of this run may outlive it.
             try:
-                # The start time guards against the guard's pid having been reused since pexpect reaped it.
-                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0, marker_search=not guard_cleaned)
+                # The start time guards against a reused guard pid, and dates what a killed guard left the server.
+                guard, started = self._guard_pid(), self.pid_started or -1.0
+                kill_run(self.run_id, guard, started, marker_search=not guard_cleaned, adopted=True)
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
@@ -401,7 +414,7 @@ class OperationRun:
             }
         )
         if final.get("error"):
-            final["error"] = storable(str(final["error"]))
+            final["error"] = storable(scrub(str(final["error"]), self.text_secrets))
         if self.artifacts is not None:
             final["artifacts"] = json.dumps(self.artifacts, default=str)
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
@@ -415,7 +428,11 @@ class OperationRun:
             playbook=c.action,
             ident=self.run_id,
             artifact_dir=str(self.settings.artifact_dir),
+            # Runner puts the data dir's `env/extravars` defaults after `cmdline`, before `extravars`; the last
+            # `-e` wins, so our file is also `extravars` (the caller and `redrunner_*` override the defaults).
+            # In `cmdline` it keeps that never empty: an empty one makes runner read the data dir's env/cmdline.
             cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
+            extravars=str(vars_path),
             suppress_env_files=True,
             quiet=True,
             envvars={MARKER: self.run_id},
@@ -428,8 +445,8 @@ class OperationRun:
         for key in set(os.environ) - set(runner_env):
             rc_config.env.pop(key, None)
         rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
-        # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
-        rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+        # ansible-playbook runs below a subreaper that ends everything the run detaches, and the run with the server.
+        rc_config.command = processes.guarded(rc_config.command)
         return rc_config
 
     def _run_runner(self, rc_config: RunnerConfig) -> tuple[str, int | None]:
@@ -457,7 +474,7 @@ class OperationRun:
             EventStream(self.run_id, self._event_handler),
             self._cancel_callback,
             spawned,
-            lambda: kill_run(self.run_id, self.pid, self.pid_started),
+            lambda: kill_run(self.run_id, self.pid, self.pid_started, adopted=True),
             POLL_INTERVAL,
         )
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from console.failure import Failure
-from console.models import Delivery, Job, Operation, Schedule, Webhook, WireModel
+from console.models import Job, Operation, Schedule, WireModel
+from console.webhook_models import Delivery, Webhook
 
 Row = Sequence[object]
 Failures = dict[int, Failure]

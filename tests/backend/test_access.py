@@ -154,7 +154,10 @@ def test_every_change_is_audited_with_its_actor_and_never_a_token(srv: RunningSe
     made = srv.post("jobs", {"tag": "audited"}, token=OPERATOR).json()
     assert made["created_by"] == "nightly"
     assert call(srv, "DELETE", f"jobs/{made['id']}", ADMIN) == 204
-    records = wait_until(lambda: (r := audit(srv, limit="4")) and r[0]["method"] == "DELETE" and r, what="records")
+    deleted = ("DELETE", f"job:{made['id']}")
+    records = wait_until(
+        lambda: (r := audit(srv, limit="4")) and (r[0]["method"], r[0]["target"]) == deleted and r, what="records"
+    )
     assert [(r["actor"], r["role"], r["method"], r["status"], r["target"]) for r in reversed(records)] == [
         ("unknown", None, "POST", 401, None),
         ("dashboard", "viewer", "POST", 403, None),

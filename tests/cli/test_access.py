@@ -13,7 +13,12 @@ def test_audit_lists_who_changed_what_as_json_and_as_a_table(cli: Cli) -> None:
     made = cli.server.post("jobs", {"tag": "cli-audit"}).json()
     assert cli.server.delete(f"jobs/{made['id']}").status == 204
     records = wait_until(
-        lambda: (r := cli("audit", "--actor", "admin", "-o", "json").json()) and r[0]["method"] == "DELETE" and r,
+        lambda: (
+            (r := cli("audit", "--actor", "admin", "-o", "json").json())
+            and r[0]["target"] == f"job:{made['id']}"
+            and r[0]["method"] == "DELETE"
+            and r
+        ),
         what="the DELETE in the trail",
     )
     assert (records[0]["actor"], records[0]["role"], records[0]["target"]) == ("admin", "admin", f"job:{made['id']}")

@@ -199,12 +199,50 @@ class Delivery(BaseModel):
         indexes = ((("status", "next_attempt_at"), False), (("webhook", "id"), False))
 
 
+class BackupRecord(BaseModel):
+    """One backup: an Operation that ended successful publishing artifacts.redrunner_backup, written with
+    its end (backend/backup_records.py). Kept here, not searched for in Operations' artifacts: retention
+    and GET /backups read a group's newest backups through an index instead of every Operation."""
+
+    operation = pw.ForeignKeyField(Operation, primary_key=True, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=True)
+    tag = pw.CharField(max_length=128)
+    unit = pw.CharField(max_length=63)
+    # "<tag>/<unit>": the group that keep rules count in ('/' is in neither name), one indexed key.
+    grp = pw.CharField(max_length=192)
+    created_at = pw.DoubleField()  # the Operation's end
+    path = pw.TextField(null=True)
+    size = pw.BigIntegerField(null=True)
+    sha256 = pw.CharField(max_length=128, null=True)
+    verified_at = pw.DoubleField(null=True)
+
+    class Meta:
+        indexes = (
+            (("grp", "operation", "created_at"), False),
+            (("grp", "verified_at"), False),
+            (("tag", "operation"), False),
+            (("unit", "operation"), False),
+            (("path",), False),
+        )
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DoubleField()
 
 
-MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, Schedule, Webhook, Delivery, SchemaVersion]
+MODELS: list[type[BaseModel]] = [
+    Job,
+    Unit,
+    Operation,
+    Event,
+    Replica,
+    Schedule,
+    Webhook,
+    Delivery,
+    BackupRecord,
+    SchemaVersion,
+]
 
 
 class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
@@ -595,6 +633,14 @@ def _v_job_source(db: pw.Database) -> None:
     add_missing_columns(db, Job, "source_job")
 
 
+def _v_backup_records(db: pw.Database) -> None:
+    """The backups table, filled from the Operations already stored (api.md "Backups kept and proven")."""
+    from .backup_records import backfill
+
+    db.create_tables([BackupRecord], safe=True)
+    backfill()
+
+
 MIGRATIONS = [
     _v1_initial,
     _v_job_actions,
@@ -602,6 +648,7 @@ MIGRATIONS = [
     _v_operation_artifacts,
     _v_ids_never_reused,
     _v_job_source,
+    _v_backup_records,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

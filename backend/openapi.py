@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from . import __version__, openapi_schedules
+from . import __version__, openapi_backups, openapi_schedules
 from .statuses import JobStatus, OperationStatus
 from .validation import RESERVED_VARS
 
@@ -297,6 +297,7 @@ SCHEMAS: dict[str, Any] = {
     "OperationsPage": _page("Operation"),
     "PlaybooksPage": _page("Playbook"),
     **openapi_schedules.SCHEMAS,
+    **openapi_backups.SCHEMAS,
 }
 
 WS = (
@@ -311,6 +312,7 @@ WS = (
 def _paths() -> dict[str, Any]:
     return {
         **openapi_schedules.PATHS,
+        **openapi_backups.PATHS,
         "/api/v1/jobs": {
             "get": {
                 "summary": "List Jobs, newest first",

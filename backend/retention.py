@@ -1,4 +1,5 @@
-"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches."""
+"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches,
+except a Job holding a backup that the keep rules keep (`--keep-last` and the calendar rules, keep.py)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def prune_finished_jobs(service: Service, older_than: float, stopping: threading
         while service.delete_event_batch(job_id, batch):
             time.sleep(0)  # let API threads in between batches
         try:
-            service.delete_job(job_id)
+            service.delete_job(job_id, keep_backups=True)
             removed += 1
         except ApiError as exc:
-            # An Operation started in it since it was chosen (job_busy), or someone deleted it first.
+            # An Operation started in it since it was chosen (job_busy), someone deleted it first, or a
+            # backup it holds became one to keep (job_keeps_backup: a newer one was deleted meanwhile).
             log.info("retention skipped job %s: %s", job_id, exc.message)
             return removed
     return removed

@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-from . import outbox
+from . import backup_records, outbox
 from .backups import published_paths, remove_backup_folders
 from .bus import Change, Publisher
 from .config import Settings
@@ -330,11 +330,15 @@ class Service:
             self._publish_job(self.job(job_id), units=[unit])
         return unit, created
 
-    def delete_job(self, job_id: int) -> None:
+    def delete_job(self, job_id: int, keep_backups: bool = False) -> None:
+        """Delete the Job with everything in it; with `keep_backups` (retention), not while it holds a
+        kept backup, checked in the deleting transaction (a newer backup may have gone since it was chosen)."""
         with write_transaction(self.db):
             job = lock_row(self.db, Job.select().where(Job.id == job_id)).first()
             if job is None:
                 raise ApiError(404, "job_not_found", f"no job {job_id}")
+            if keep_backups and backup_records.holds_kept(job_id, self.settings.keep):
+                raise ApiError(409, "job_keeps_backup", f"job {job_id} holds a backup that retention keeps")
             if Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists():
                 raise ApiError(409, "job_busy", f"job {job_id} has an operation pending or running")
             op_ids = [o.id for o in Operation.select(Operation.id).where(Operation.job == job_id)]
@@ -347,6 +351,13 @@ class Service:
         self.publisher.publish([Change("job_deleted", job_id, {"id": job_id, "tag": job.tag}, tag=job.tag)])
         # After the commit: a folder is never removed for a Job that is still there.
         remove_backup_folders(backups, self.settings.backup_root)
+
+    def backups(self, tag: str | None, unit: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        """GET /backups: newest first, each with whether retention keeps it and when it was verified."""
+        tag = check_tag(tag) if tag is not None else None
+        unit = check_unit_name(unit, "unit") if unit is not None else None
+        items, last = backup_records.page(tag, unit, limit, decode_cursor(cursor), self.settings.keep)
+        return {"items": items, "next": encode_cursor(last) if last is not None else None}
 
     def _backups_of_job_alone(self, job_id: int) -> list[str]:
         """The backup folders the Job's Operations published that no other Job's Operation names."""
@@ -800,9 +811,12 @@ class Service:
     # -- retention --------------------------------------------------------------------------------
 
     def oldest_prunable_job(self, older_than: float) -> int | None:
-        """The oldest Job created before `older_than` with nothing pending or running."""
+        """The oldest Job created before `older_than` with nothing pending or running and no kept backup."""
         active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
         query = Job.select(Job.id).where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
+        kept = sorted(backup_records.kept_jobs(self.settings.keep))
+        if kept:
+            query = query.where(Job.id.not_in(kept))
         found = rows(query.order_by(Job.id).limit(1))
         return int(found[0][0]) if found else None
 
@@ -904,6 +918,7 @@ class Service:
         tags = {j.id: j.tag for j in records_in(Job, "id", sorted({o.job_id for o in ops}), columns="id, tag")}
         for op in ops:
             outbox.record(outbox.OPERATION_FINISHED, tags.get(op.job_id), functools.partial(operation_dict, op))
+        backup_records.record(ops, tags)
 
     # -- publishing -------------------------------------------------------------------------------
 

@@ -11,17 +11,16 @@ first through an index only as far as the rules need.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .db import BackupRecord, Job, Operation, records_in, records_sql
-from .keep import KeepPolicy, kept_in_group
+from .db import BackupRecord, Job, Operation, database_proxy, records_in, records_sql
+from .keep import PERIODS, KeepPolicy, day_key, month_key, week_key
 from .statuses import OperationStatus
 from .timeutil import iso
 
 VERIFY_SUFFIX = "-verify"
-_MAX_ID = 2**63 - 1
 
 
 def group_key(tag: str, unit: str) -> str:
@@ -85,6 +84,9 @@ def record(ops: Iterable[Any], tags: dict[int, str]) -> None:
                 unit=op.unit_name,
                 grp=group_key(tag, op.unit_name),
                 created_at=ended,
+                day=day_key(ended),
+                week=week_key(ended),
+                month=month_key(ended),
                 path=_text_or_none(backup.get("path"), 4096),
                 size=_int_or_none(backup.get("size")),
                 sha256=_text_or_none(backup.get("sha256"), 128),
@@ -119,29 +121,44 @@ def backfill(batch: int = 1000) -> None:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _newest_first(grp: str, first_chunk: int) -> Iterator[tuple[int, float]]:
-    """(operation id, created_at) of a group's backups, newest first, fetched in growing pages."""
-    before, chunk = _MAX_ID, max(first_chunk, 2)
-    while True:
-        found = records_sql(
-            "SELECT operation_id, created_at FROM backup_record WHERE grp = ? AND operation_id < ? "
-            "ORDER BY operation_id DESC LIMIT ?",
-            [grp, before, chunk],
-        )
-        for row in found:
-            yield int(row.operation_id), float(row.created_at)
-        if len(found) < chunk:
-            return
-        before, chunk = int(found[-1].operation_id), min(chunk * 4, 5000)
+# keep.PERIODS' rules by the column holding their period.
+_PERIOD_COLUMNS = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def _kept_sql(policy: KeepPolicy) -> tuple[str, list[int]]:
+    """One statement giving a group's kept operation ids, the group's key bound before each LIMIT: the
+    newest `last`, and the newest of each of the last N days, weeks and months that have one. It is
+    keep.kept_in_group's rule (they agree while ids grow with time, as they do), asked of the index:
+    each part reads the group's entries from the newest and stops at its LIMIT."""
+    newest = "SELECT operation_id AS id FROM backup_record WHERE grp = ? ORDER BY operation_id DESC LIMIT ?"
+    parts, limits = [f"SELECT * FROM ({newest}) p0"], [policy.last]
+    for i, (name, _) in enumerate(PERIODS, start=1):
+        if getattr(policy, name) > 0:
+            column = _PERIOD_COLUMNS[name]
+            parts.append(
+                f"SELECT * FROM (SELECT MAX(operation_id) AS id FROM backup_record WHERE grp = ? "
+                f"GROUP BY {column} ORDER BY {column} DESC LIMIT ?) p{i}"
+            )
+            limits.append(getattr(policy, name))
+    return " UNION ALL ".join(parts), limits
 
 
 def kept_in(groups: Iterable[str], policy: KeepPolicy) -> set[int]:
-    """The operation ids of the kept backups of these groups."""
-    first = policy.last + 1 if not (policy.daily or policy.weekly or policy.monthly) else 64
+    """The operation ids of the kept backups of these groups: one statement per group."""
+    sql, limits = _kept_sql(policy)
     kept: set[int] = set()
     for grp in set(groups):
-        kept.update(kept_in_group(_newest_first(grp, first), policy))
+        params: list[Any] = []
+        for limit in limits:
+            params += [grp, limit]
+        kept.update(int(row[0]) for row in _rows(sql, params))
     return kept
+
+
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    if database_proxy.param != "?":
+        sql = sql.replace("?", database_proxy.param)
+    return list(database_proxy.execute_sql(sql, params).fetchall())
 
 
 def all_groups() -> list[str]:

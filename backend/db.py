@@ -211,6 +211,10 @@ class BackupRecord(BaseModel):
     # "<tag>/<unit>": the group that keep rules count in ('/' is in neither name), one indexed key.
     grp = pw.CharField(max_length=192)
     created_at = pw.DoubleField()  # the Operation's end
+    # created_at's UTC day, ISO week and month (keep.day_key, week_key, month_key), for the calendar rules.
+    day = pw.IntegerField()
+    week = pw.IntegerField()
+    month = pw.IntegerField()
     path = pw.TextField(null=True)
     size = pw.BigIntegerField(null=True)
     sha256 = pw.CharField(max_length=128, null=True)
@@ -219,6 +223,9 @@ class BackupRecord(BaseModel):
     class Meta:
         indexes = (
             (("grp", "operation", "created_at"), False),
+            (("grp", "day", "operation"), False),
+            (("grp", "week", "operation"), False),
+            (("grp", "month", "operation"), False),
             (("grp", "verified_at"), False),
             (("tag", "operation"), False),
             (("unit", "operation"), False),

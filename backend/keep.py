@@ -29,18 +29,32 @@ class KeepPolicy:
             raise ValueError("keep-daily, keep-weekly and keep-monthly must be >= 0")
 
 
-def _day(at: float) -> Hashable:
-    return datetime.fromtimestamp(at, UTC).date()
+# The calendar periods as whole numbers, so the database can store, index and group by them too
+# (backup_records.py asks it for the newest backup of each of a group's last N periods).
 
 
-def _iso_week(at: float) -> Hashable:
+def day_key(at: float) -> int:
+    """The UTC day: its proleptic Gregorian ordinal."""
+    return datetime.fromtimestamp(at, UTC).date().toordinal()
+
+
+def week_key(at: float) -> int:
+    """The ISO week as YYYYWW (ISO year: 2024-12-30 is in 2025's week 1)."""
     year, week, _ = datetime.fromtimestamp(at, UTC).isocalendar()
-    return (year, week)
+    return year * 100 + week
 
 
-def _month(at: float) -> Hashable:
+def month_key(at: float) -> int:
+    """The UTC month as YYYYMM."""
     d = datetime.fromtimestamp(at, UTC)
-    return (d.year, d.month)
+    return d.year * 100 + d.month
+
+
+PERIODS: tuple[tuple[str, Callable[[float], int]], ...] = (
+    ("daily", day_key),
+    ("weekly", week_key),
+    ("monthly", month_key),
+)
 
 
 def kept_in_group(newest_first: Iterable[tuple[int, float]], policy: KeepPolicy) -> list[int]:
@@ -48,10 +62,8 @@ def kept_in_group(newest_first: Iterable[tuple[int, float]], policy: KeepPolicy)
 
     Reads the pairs only as far as a rule still wants one, so a lazy source (pages of a query) is
     read no further than needed: with the default policy, one row."""
-    rules: list[tuple[Callable[[float], Hashable], list[Hashable | None], int]] = [
-        (period, [None], count)
-        for period, count in ((_day, policy.daily), (_iso_week, policy.weekly), (_month, policy.monthly))
-        if count > 0
+    rules: list[tuple[Callable[[float], int], list[int | None], int]] = [
+        (period, [None], getattr(policy, name)) for name, period in PERIODS if getattr(policy, name) > 0
     ]
     wanted = [count for _, _, count in rules]
     kept: list[int] = []

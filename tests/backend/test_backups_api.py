@@ -3,7 +3,6 @@ stand-in backup, restore and verify playbooks (one server for the module; each t
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,77 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import FIXTURE_DATA, RunningServer, start_server
+from tests.support.backup_project import backup_data_dir
+from tests.support.server import RunningServer, start_server
 
 from .helpers import make_job, start
-
-BACKUP = """---
-- name: Back up (a stand-in that publishes where its backup is, or fails on request)
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Fail when asked to
-      ansible.builtin.fail:
-        msg: backup failed on request
-      when: fail | default(false) | bool
-    - name: Publish the backup
-      ansible.builtin.set_stats:
-        data:
-          redrunner_backup:
-            path: "/backups/{{ redrunner_unit }}/op{{ redrunner_operation_id }}"
-            size: 10
-            sha256: "sha-{{ redrunner_operation_id }}"
-"""
-PLAIN_BACKUP = """---
-- name: Back up as the seed's plain pattern does, publishing nothing
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Say so
-      ansible.builtin.debug:
-        msg: backed up
-"""
-RESTORE = """---
-- name: Restore (a stand-in that publishes what it was given)
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Publish what would be restored
-      ansible.builtin.set_stats:
-        data:
-          restored:
-            source_job: "{{ redrunner_source_job }}"
-            backup_path: "{{ backup_path | default('') }}"
-            backup_sha256: "{{ backup_sha256 | default('') }}"
-            note: "{{ note | default('') }}"
-"""
-VERIFY = """---
-- name: Verify (a stand-in drill)
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Publish the verification
-      ansible.builtin.set_stats:
-        data:
-          redrunner_verify:
-            backup_path: "{{ backup_path }}"
-            verified_at: "{{ verified_at }}"
-"""
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("backups-api")
-    data = tmp / "data"
-    shutil.copytree(FIXTURE_DATA, data)
-    project = data / "project"
-    for unit in ("db", "web"):
-        (project / f"backup-{unit}.yml").write_text(BACKUP)
-        (project / f"restore-{unit}.yml").write_text(RESTORE)
-    (project / "backup-plain.yml").write_text(PLAIN_BACKUP)
-    (project / "restore-plain.yml").write_text(RESTORE)
-    (project / "verify.yml").write_text(VERIFY)
-    server = start_server(tmp, data_dir=data, name="backups-api")
+    server = start_server(tmp, data_dir=backup_data_dir(tmp), name="backups-api")
     try:
         yield server
     finally:

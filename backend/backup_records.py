@@ -67,42 +67,59 @@ def _epoch(value: Any, default: float) -> float:
     return default
 
 
-def record(ops: Iterable[Any], tags: dict[int, str]) -> None:
+def record(ops: Iterable[Any], tags: dict[int, str], fresh: bool = False) -> None:
     """Store what these just-ended Operations (records with the Operation's columns) published; call it
-    inside the transaction that made them terminal."""
+    inside the transaction that made them terminal. `fresh` (the backfill, into an empty table) inserts
+    the rows in batches without looking for them first."""
+    rows: list[dict[str, Any]] = []
+    verifies: list[tuple[str, str, float]] = []
     for op in ops:
         if op.status != OperationStatus.SUCCESSFUL or not op.artifacts or op.job_id not in tags:
             continue
         backup, verify = _published(op.artifacts)
         tag = tags[op.job_id]
         ended = float(op.finished_at or 0.0)
-        if backup is not None and not BackupRecord.select().where(BackupRecord.operation == op.id).exists():
-            BackupRecord.insert(
-                operation=op.id,
-                job=op.job_id,
-                tag=tag,
-                unit=op.unit_name,
-                grp=group_key(tag, op.unit_name),
-                created_at=ended,
-                day=day_key(ended),
-                week=week_key(ended),
-                month=month_key(ended),
-                path=_text_or_none(backup.get("path"), 4096),
-                size=_int_or_none(backup.get("size")),
-                sha256=_text_or_none(backup.get("sha256"), 128),
-            ).execute()
+        if backup is not None:
+            rows.append(_row(op, tag, ended, backup))
         path = _text_or_none((verify or {}).get("backup_path"), 4096)
         if path is not None and tag.endswith(VERIFY_SUFFIX):
-            verified = _epoch((verify or {}).get("verified_at"), ended)
-            BackupRecord.update(verified_at=verified).where(
-                (BackupRecord.tag == tag[: -len(VERIFY_SUFFIX)])
-                & (BackupRecord.path == path)
-                & (BackupRecord.verified_at.is_null() | (BackupRecord.verified_at < verified))
-            ).execute()
+            verifies.append((tag[: -len(VERIFY_SUFFIX)], path, _epoch((verify or {}).get("verified_at"), ended)))
+    if fresh:
+        for i in range(0, len(rows), 200):
+            BackupRecord.insert_many(rows[i : i + 200]).execute()
+    else:
+        for row in rows:
+            if not BackupRecord.select().where(BackupRecord.operation == row["operation"]).exists():
+                BackupRecord.insert(**row).execute()
+    # After the backups: a drill in the same batch may verify one of them.
+    for tag, path, verified in verifies:
+        BackupRecord.update(verified_at=verified).where(
+            (BackupRecord.tag == tag)
+            & (BackupRecord.path == path)
+            & (BackupRecord.verified_at.is_null() | (BackupRecord.verified_at < verified))
+        ).execute()
 
 
-def backfill(batch: int = 1000) -> None:
-    """Record the backups and verifications among the Operations already stored (the migration)."""
+def _row(op: Any, tag: str, ended: float, backup: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "operation": op.id,
+        "job": op.job_id,
+        "tag": tag,
+        "unit": op.unit_name,
+        "grp": group_key(tag, op.unit_name),
+        "created_at": ended,
+        "day": day_key(ended),
+        "week": week_key(ended),
+        "month": month_key(ended),
+        "path": _text_or_none(backup.get("path"), 4096),
+        "size": _int_or_none(backup.get("size")),
+        "sha256": _text_or_none(backup.get("sha256"), 128),
+    }
+
+
+def backfill(batch: int = 900) -> None:
+    """Record the backups and verifications among the Operations already stored (the migration, into
+    the table it has just created)."""
     after = 0
     while True:
         ops = records_sql(
@@ -114,7 +131,7 @@ def backfill(batch: int = 1000) -> None:
             return
         job_ids = sorted({o.job_id for o in ops})
         tags = {j.id: j.tag for j in records_in(Job, "id", job_ids, columns="id, tag")}
-        record(ops, tags)
+        record(ops, tags, fresh=True)
         after = ops[-1].id
 
 
@@ -126,31 +143,35 @@ _PERIOD_COLUMNS = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
 def _kept_sql(policy: KeepPolicy) -> tuple[str, list[int]]:
-    """One statement giving a group's kept operation ids, the group's key bound before each LIMIT: the
+    """One statement giving a group's kept operation ids, the group's key bound before each count: the
     newest `last`, and the newest of each of the last N days, weeks and months that have one. It is
-    keep.kept_in_group's rule (they agree while ids grow with time, as they do), asked of the index:
-    each part reads the group's entries from the newest and stops at its LIMIT."""
+    keep.kept_in_group's rule (they agree while ids grow with time, as they do), asked of the index: a
+    period rule hops from one period that has a backup to the one before (a loose index scan, one probe
+    per period), so its cost is N probes however many backups each period holds."""
     newest = "SELECT operation_id AS id FROM backup_record WHERE grp = ? ORDER BY operation_id DESC LIMIT ?"
-    parts, limits = [f"SELECT * FROM ({newest}) p0"], [policy.last]
+    parts, counts = [f"SELECT id FROM ({newest}) p0"], [policy.last]
     for i, (name, _) in enumerate(PERIODS, start=1):
         if getattr(policy, name) > 0:
-            column = _PERIOD_COLUMNS[name]
+            c = _PERIOD_COLUMNS[name]
             parts.append(
-                f"SELECT * FROM (SELECT MAX(operation_id) AS id FROM backup_record WHERE grp = ? "
-                f"GROUP BY {column} ORDER BY {column} DESC LIMIT ?) p{i}"
+                f"SELECT (SELECT MAX(operation_id) FROM backup_record b WHERE b.grp = h{i}.g AND b.{c} = h{i}.k) "
+                f"FROM (WITH RECURSIVE h(g, k, n) AS ("
+                f"SELECT grp, MAX({c}), 1 FROM backup_record WHERE grp = ? GROUP BY grp "
+                f"UNION ALL SELECT g, (SELECT MAX({c}) FROM backup_record b WHERE b.grp = h.g AND b.{c} < h.k), n + 1 "
+                f"FROM h WHERE h.k IS NOT NULL AND n < ?) SELECT g, k FROM h WHERE k IS NOT NULL) h{i}"
             )
-            limits.append(getattr(policy, name))
-    return " UNION ALL ".join(parts), limits
+            counts.append(getattr(policy, name))
+    return " UNION ALL ".join(parts), counts
 
 
 def kept_in(groups: Iterable[str], policy: KeepPolicy) -> set[int]:
     """The operation ids of the kept backups of these groups: one statement per group."""
-    sql, limits = _kept_sql(policy)
+    sql, counts = _kept_sql(policy)
     kept: set[int] = set()
     for grp in set(groups):
         params: list[Any] = []
-        for limit in limits:
-            params += [grp, limit]
+        for count in counts:
+            params += [grp, count]
         kept.update(int(row[0]) for row in _rows(sql, params))
     return kept
 

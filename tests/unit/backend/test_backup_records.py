@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,12 +18,34 @@ from backend.keep import KeepPolicy, kept_in_group
 DAY = 86400.0
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[None]:
-    database = db.open_database(f"sqlite:///{tmp_path / 'rr.db'}")
-    db.migrate(database)
-    yield
-    database.close()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """The table on both databases: the keep statement is hand-written SQL (a recursive loose index scan)."""
+    if request.param == "sqlite":
+        database = db.open_database(f"sqlite:///{tmp_path / 'rr.db'}")
+        db.migrate(database)
+        yield
+        database.close()
+        return
+    import psycopg2
+
+    name = f"rr_keep_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg2.connect(dbname="postgres", host="127.0.0.1", port=5432, user="postgres", connect_timeout=5)
+    except psycopg2.OperationalError:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        database = db.open_database(f"postgresql://postgres@127.0.0.1:5432/{name}")
+        db.migrate(database)
+        yield
+        database.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def finished(job: Job, unit: Unit, at: float, artifacts: dict | None, status: str = "successful") -> SimpleNamespace:
@@ -62,25 +85,29 @@ def test_record_stores_backups_and_drills(database: None) -> None:
     assert BackupRecord.get().verified_at == 1767323045.0  # the backup tag's drill, not other's
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_keep_query_agrees_with_keep_py(database: None, seed: int) -> None:
+def test_the_keep_query_agrees_with_keep_py(database: None) -> None:
+    for seed in range(3):
+        agree_on_random_backups(seed)
+
+
+def agree_on_random_backups(seed: int) -> None:
     rng = random.Random(seed)
-    job = Job.create(tag="backup", created_at=1.0, status="successful")
+    tag = f"backup{seed}"
+    job = Job.create(tag=tag, created_at=1.0, status="successful")
     units = [Unit.create(job=job, name=name, created_at=1.0) for name in ("files", "sqlite")]
     at = 1_767_225_600.0  # 2026-01-01
-    made: dict[str, list[tuple[int, float]]] = {"backup/files": [], "backup/sqlite": []}
+    made: dict[str, list[tuple[int, float]]] = {f"{tag}/files": [], f"{tag}/sqlite": []}
     ops = []
-    for _ in range(300):
+    for _ in range(200):
         at += rng.choice([600.0, 3 * 3600.0, DAY, 3 * DAY, 9 * DAY])
         unit = rng.choice(units)
         op = finished(job, unit, at, {"redrunner_backup": {"path": f"/b/{at}"}})
         ops.append(op)
-        made[f"backup/{unit.name}"].append((op.id, at))
-    backup_records.record(ops, {job.id: "backup"})
+        made[f"{tag}/{unit.name}"].append((op.id, at))
+    backup_records.record(ops, {job.id: tag})
     for policy in (KeepPolicy(), KeepPolicy(last=3, daily=7), KeepPolicy(weekly=4, monthly=6), KeepPolicy(2, 5, 3, 12)):
         expected = set()
         for backups in made.values():
             expected.update(kept_in_group(sorted(backups, reverse=True), policy))
         assert backup_records.kept_in(made, policy) == expected, policy
-        kept_jobs = backup_records.kept_jobs(policy)
-        assert kept_jobs == {job.id} and backup_records.holds_kept(job.id, policy)
+        assert job.id in backup_records.kept_jobs(policy) and backup_records.holds_kept(job.id, policy)

@@ -142,36 +142,33 @@ def backfill(batch: int = 900) -> None:
 _PERIOD_COLUMNS = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
-def _kept_sql(policy: KeepPolicy) -> tuple[str, list[int]]:
-    """One statement giving a group's kept operation ids, the group's key bound before each count: the
-    newest `last`, and the newest of each of the last N days, weeks and months that have one. It is
-    keep.kept_in_group's rule (they agree while ids grow with time, as they do), asked of the index: a
-    period rule hops from one period that has a backup to the one before (a loose index scan, one probe
-    per period), so its cost is N probes however many backups each period holds."""
+def _kept_sql(policy: KeepPolicy, grp: str) -> tuple[str, list[Any]]:
+    """One statement giving a group's kept operation ids: the newest `last`, and the newest of each of
+    the last N days, weeks and months that have one. It is keep.kept_in_group's rule (they agree while
+    ids grow with time, as they do), asked of the index: a period rule hops from one period that has a
+    backup to the one before (a loose index scan, one probe per period), so its cost is N probes however
+    many backups a period holds."""
     newest = "SELECT operation_id AS id FROM backup_record WHERE grp = ? ORDER BY operation_id DESC LIMIT ?"
-    parts, counts = [f"SELECT id FROM ({newest}) p0"], [policy.last]
+    parts, params = [f"SELECT id FROM ({newest}) p0"], [grp, policy.last]
     for i, (name, _) in enumerate(PERIODS, start=1):
         if getattr(policy, name) > 0:
             c = _PERIOD_COLUMNS[name]
             parts.append(
                 f"SELECT (SELECT MAX(operation_id) FROM backup_record b WHERE b.grp = h{i}.g AND b.{c} = h{i}.k) "
                 f"FROM (WITH RECURSIVE h(g, k, n) AS ("
-                f"SELECT grp, MAX({c}), 1 FROM backup_record WHERE grp = ? GROUP BY grp "
+                f"SELECT CAST(? AS VARCHAR(192)), (SELECT MAX({c}) FROM backup_record WHERE grp = ?), 1 "
                 f"UNION ALL SELECT g, (SELECT MAX({c}) FROM backup_record b WHERE b.grp = h.g AND b.{c} < h.k), n + 1 "
                 f"FROM h WHERE h.k IS NOT NULL AND n < ?) SELECT g, k FROM h WHERE k IS NOT NULL) h{i}"
             )
-            counts.append(getattr(policy, name))
-    return " UNION ALL ".join(parts), counts
+            params += [grp, grp, getattr(policy, name)]
+    return " UNION ALL ".join(parts), params
 
 
 def kept_in(groups: Iterable[str], policy: KeepPolicy) -> set[int]:
     """The operation ids of the kept backups of these groups: one statement per group."""
-    sql, counts = _kept_sql(policy)
     kept: set[int] = set()
     for grp in set(groups):
-        params: list[Any] = []
-        for count in counts:
-            params += [grp, count]
+        sql, params = _kept_sql(policy, grp)
         kept.update(int(row[0]) for row in _rows(sql, params))
     return kept
 

@@ -1,7 +1,7 @@
 """The backups table: what GET /backups lists, /metrics reports and retention keeps.
 
 A row is written in the transaction that ends a successful Operation publishing
-`artifacts.redrunner_backup` (service.record_operations_finished), and goes with its Operation (a
+`artifacts.redrunner_backup` (transitions.record_operations_finished), and goes with its Operation (a
 foreign key, ON DELETE CASCADE). A successful Operation in a Job tagged `<tag>-verify` that publishes
 `redrunner_verify: {backup_path, verified_at}` sets `verified_at` of the `<tag>` backups at that path.
 Which rows are kept is computed per group (`<tag>/<unit>`) by keep.py, reading a group's rows newest
@@ -15,10 +15,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .db import BackupRecord, Job, Operation, database_proxy, records_in, records_sql
+from .db import BackupRecord, Job, Operation, database_proxy
 from .keep import PERIODS, KeepPolicy, day_key, month_key, week_key
+from .paging import decode_cursor, encode_cursor
+from .sql import records_in, records_sql
 from .statuses import OperationStatus
 from .timeutil import iso
+from .validation import check_tag, check_unit_name
 
 VERIFY_SUFFIX = "-verify"
 
@@ -245,6 +248,14 @@ def page(
     kept = kept_in({r.grp for r in rows}, policy)
     items = [backup_dict(r, r.operation_id in kept) for r in rows]
     return items, (int(rows[-1].operation_id) if len(found) > limit else None)
+
+
+def listing(policy: KeepPolicy, tag: str | None, unit: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """GET /backups: newest first, each with whether retention keeps it and when it was verified."""
+    tag = check_tag(tag) if tag is not None else None
+    unit = check_unit_name(unit, "unit") if unit is not None else None
+    items, last = page(tag, unit, limit, decode_cursor(cursor), policy)
+    return {"items": items, "next": encode_cursor(last) if last is not None else None}
 
 
 def latest_by_group() -> list[tuple[str, str, float, float | None]]:

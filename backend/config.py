@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import StartupError
 from .keep import KeepPolicy
+from .webhook_targets import parse_networks
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 EVENT_TRANSPORTS = ("pipe", "runner")
@@ -48,6 +49,8 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_events_per_operation: int = 200_000
     allowed_origins: tuple[str, ...] = ()
+    # Networks webhooks may reach although webhook_targets.py refuses them (link-local, this server).
+    webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     no_auth: bool = False
     allow_templated_extravars: bool = False
     max_stdout_bytes: int = 64 * 1024 * 1024
@@ -163,6 +166,13 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}{_source('WEBHOOK_ALLOWED_NETWORKS', text)}") from exc
 
 
 def _event_transport(text: str) -> str:
@@ -287,6 +297,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(REDRUNNER_ALLOWED_ORIGINS)",
     )
     parser.add_argument(
+        "--webhook-allowed-networks",
+        type=_networks,
+        default=_env("WEBHOOK_ALLOWED_NETWORKS", ""),
+        help="comma-separated CIDRs webhooks may reach although refused by default: link-local, unspecified, "
+        "this server's own address (REDRUNNER_WEBHOOK_ALLOWED_NETWORKS)",
+    )
+    parser.add_argument(
         "--no-auth",
         action="store_true",
         default=_flag("NO_AUTH"),
@@ -375,6 +392,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_body_size=args.max_body_size,
         max_events_per_operation=args.max_events,
         allowed_origins=tuple(args.allowed_origins),
+        webhook_allowed_networks=tuple(args.webhook_allowed_networks),
         no_auth=args.no_auth,
         allow_templated_extravars=args.allow_templated_extravars,
         schedule_catch_up=args.schedule_catch_up,

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi_schedules import ERRORS, ID, LIST_PARAMS, TS_NULL, _error, _json, _ref
+from .openapi_parts import (
+    BODY_ERRORS,
+    COMMON_ERRORS,
+    CURSOR,
+    INT_ID,
+    LIMIT,
+    TAG,
+    TS,
+    TS_NULL,
+    UNIT_NAME,
+    error,
+    json_content,
+    ref,
+)
 
-TAG = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
-UNIT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
-TS = {"type": "string", "format": "date-time"}
+ERRORS = {**COMMON_ERRORS, **BODY_ERRORS}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -53,12 +64,12 @@ SCHEMAS: dict[str, Any] = {
     "BackupsPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Backup")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Backup")}, "next": {"type": ["string", "null"]}},
     },
     "RestoreStarted": {
         "type": "object",
         "required": ["job", "items"],
-        "properties": {"job": _ref("Job"), "items": {"type": "array", "items": _ref("Operation")}},
+        "properties": {"job": ref("Job"), "items": {"type": "array", "items": ref("Operation")}},
     },
 }
 
@@ -70,14 +81,15 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _query("tag", TAG, "only backups made in Jobs with this tag"),
                 _query("unit", UNIT_NAME, "only backups of this Unit"),
-                *LIST_PARAMS,
+                LIMIT,
+                CURSOR,
             ],
-            "responses": {"200": _json(_ref("BackupsPage"), "a page of backups"), **ERRORS},
+            "responses": {"200": json_content(ref("BackupsPage"), "a page of backups"), **ERRORS},
         }
     },
     "/api/v1/jobs/{job_id}/restore": {
         "parameters": [
-            {"name": "job_id", "in": "path", "required": True, "schema": ID, "description": "the backup Job"}
+            {"name": "job_id", "in": "path", "required": True, "schema": INT_ID, "description": "the backup Job"}
         ],
         "post": {
             "summary": "Restore a backup Job's backups in a new Job tagged restore (source_job set)",
@@ -110,10 +122,10 @@ PATHS: dict[str, Any] = {
                 },
             },
             "responses": {
-                "202": _json(_ref("RestoreStarted"), "the restore Job and its Operations"),
-                "404": _error("job_not_found or playbook_not_found"),
-                "409": _error("no_backup (field: the first Unit without one) or unit_busy"),
-                "503": _error("shutting_down"),
+                "202": json_content(ref("RestoreStarted"), "the restore Job and its Operations"),
+                "404": error("job_not_found or playbook_not_found"),
+                "409": error("no_backup (field: the first Unit without one) or unit_busy"),
+                "503": error("shutting_down"),
                 **ERRORS,
             },
         },

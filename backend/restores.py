@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import backup_records
-from .db import Job, Unit, write_transaction
+from .commands import Commands
+from .db import Job, Unit
 from .errors import ApiError, shutting_down
 from .run_request import RunRequest
-from .service import Service
+from .sql import write_transaction
 from .statuses import JobStatus
 from .timeutil import now
 from .validation import check_extravars, check_unit_list, resolve_action
@@ -37,13 +38,13 @@ def restore_extravars(given: dict[str, Any], source_job: int, backup: dict[str, 
     return extravars
 
 
-def start_restore(service: Service, job_id: int, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
+def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
     """Create the restore Job and start its Operations; returns {"job", "items"} (items as published)."""
     source = Job.get_or_none(Job.id == job_id)
     if source is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}")
     listed = check_unit_list(body["units"]) if body.get("units") is not None else None
-    given = check_extravars(body.get("extravars"), service.settings.allow_templated_extravars)
+    given = check_extravars(body.get("extravars"), commands.settings.allow_templated_extravars)
     backups = backup_records.job_backups(job_id)
     if listed is not None:
         missing = [name for name in listed if name not in backups]
@@ -63,7 +64,7 @@ def start_restore(service: Service, job_id: int, body: dict[str, Any], accepting
     planned = []
     for name in names:
         try:
-            action = resolve_action(service.settings.project_dir, f"{RESTORE_ACTION}-{name}.yml", name)
+            action = resolve_action(commands.settings.project_dir, f"{RESTORE_ACTION}-{name}.yml", name)
         except ApiError as exc:
             raise exc.about(name) from None
         request = RunRequest(action=action, extravars=restore_extravars(given, job_id, backups[name]), timeout=None)
@@ -71,13 +72,13 @@ def start_restore(service: Service, job_id: int, body: dict[str, Any], accepting
     if not accepting:
         raise shutting_down()
     ids: list[int] = []
-    with write_transaction(service.db):
+    with write_transaction():
         job = Job.create(tag=RESTORE_TAG, created_at=now(), status=JobStatus.NEW, source_job=job_id)
         for name, action, request in planned:
             unit = Unit.create(job=job.id, name=name, created_at=now())
-            ids.append(service._insert_one(job.id, unit, action, request))
-        service.refresh_job_status(job.id)
-    created = service.job(job.id)
-    service._publish_job(created, units=created["units"])
-    published = service.publish_changes(ids)
-    return {"job": service.job(job.id), "items": [published[i] for i in ids]}
+            ids.append(commands.transitions.insert_operation(job.id, unit, action, request))
+        commands.transitions.refresh_job_status(job.id)
+    created = commands.queries.job(job.id)
+    commands.announce.job(created, units=created["units"])
+    published = commands.announce.operations(ids)
+    return {"job": commands.queries.job(job.id), "items": [published[i] for i in ids]}

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend import backup_records
-from backend.db import SCHEMA_VERSION, migrate, open_database
+from backend.db import open_database
 from backend.keep import KeepPolicy
-from backend.service import encode_cursor
+from backend.migrations import SCHEMA_VERSION, migrate
+from backend.paging import encode_cursor
 
 from .client import Api
 from .results import check, millis, percentile
@@ -80,7 +81,7 @@ def load(path: Path, sizes: Sizes) -> float:
         )
         # The backups table as the server fills it on an upgrade: from the Operations already stored.
         con.execute("DROP TABLE backup_record")
-        con.execute("DELETE FROM schema_version WHERE version = ?", (SCHEMA_VERSION,))
+        con.execute("UPDATE schema_version SET version = ? WHERE version = ?", (SCHEMA_VERSION - 1, SCHEMA_VERSION))
     con.close()
     db = open_database(f"sqlite:///{path}")
     t0 = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backup_records
 from ..restores import start_restore
 from .base import APIHandler
 from .jobs import ID
@@ -14,10 +15,11 @@ class BackupsHandler(APIHandler):
 
     async def get(self) -> None:
         page = await self.call(
-            self.state.service.backups,
+            backup_records.listing,
+            self.state.settings.keep,
             self.query("tag"),
             self.query("unit"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)
@@ -35,7 +37,7 @@ class RestoreHandler(APIHandler):
 
     def _start(self, job_id: int, body: dict[str, Any]) -> dict[str, Any]:
         dispatcher = self.state.dispatcher
-        result = start_restore(self.state.service, job_id, body, dispatcher.accepting)
+        result = start_restore(self.state.commands, job_id, body, dispatcher.accepting)
         dispatcher.kick()
         return result
 

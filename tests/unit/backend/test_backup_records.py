@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend import backup_records, db
+from backend import backup_records, db, migrations
 from backend.db import BackupRecord, Job, Operation, Unit
 from backend.keep import KeepPolicy, kept_in_group
 
@@ -23,7 +23,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
     """The table on both databases: the keep statement is hand-written SQL (a recursive loose index scan)."""
     if request.param == "sqlite":
         database = db.open_database(f"sqlite:///{tmp_path / 'rr.db'}")
-        db.migrate(database)
+        migrations.migrate(database)
         yield
         database.close()
         return
@@ -39,7 +39,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
         database = db.open_database(f"postgresql://postgres@127.0.0.1:5432/{name}")
-        db.migrate(database)
+        migrations.migrate(database)
         yield
         database.close()
     finally:

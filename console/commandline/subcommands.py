@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from backend import terminal_text
 from backend.statuses import JobStatus, OperationStatus
-from console.backups import is_restore
+from console.backups import is_restore, source_job
 from console.client import Event, Operation, RedRunnerClient
 from console.commandline import operator_commands, output
 from console.commandline.arguments import merged_extravars
@@ -180,7 +180,7 @@ async def rerun(client: RedRunnerClient, args: argparse.Namespace) -> int:
         target = await client.get_job(args.job_id)
         if is_restore(target):
             return refuse(
-                f"Job {target.id} is a restore (tag {target.tag}, from Job {target.source_job}): rerunning it "
+                f"Job {target.id} is a restore (tag {target.tag}, from Job {source_job(target)}): rerunning it "
                 "writes the backup over whatever was written since; pass --yes to rerun it"
             )
     ops = await client.rerun(args.job_id, statuses=args.status, units=args.units)

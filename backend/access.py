@@ -77,6 +77,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("/jobs/{id}/actions", "POST"): Role.OPERATOR,
     ("/jobs/{id}/rerun", "POST"): Role.OPERATOR,
     ("/jobs/{id}/restore", "POST"): Role.OPERATOR,
+    ("/backups", "GET"): Role.VIEWER,
     ("/operations", "GET"): Role.VIEWER,
     ("/operations/{id}", "GET"): Role.VIEWER,
     ("/operations/{id}/events", "GET"): Role.VIEWER,

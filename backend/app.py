@@ -30,7 +30,7 @@ from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
 from .handlers import audit as audit_routes
-from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
+from .handlers import backups, health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
@@ -52,7 +52,7 @@ from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, audit_routes]
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, backups, audit_routes]
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:

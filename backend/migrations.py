@@ -13,7 +13,20 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .db import AuditRecord, BaseModel, Delivery, Event, Job, Operation, Replica, Schedule, SchemaVersion, Unit, Webhook
+from .db import (
+    AuditRecord,
+    BackupRecord,
+    BaseModel,
+    Delivery,
+    Event,
+    Job,
+    Operation,
+    Replica,
+    Schedule,
+    SchemaVersion,
+    Unit,
+    Webhook,
+)
 from .errors import StartupError
 
 log = logging.getLogger(__name__)
@@ -128,6 +141,19 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     return True
 
 
+def _v_job_source(db: pw.Database) -> None:
+    """Job.source_job: the backup Job a restore Job restores from (api.md "Backups kept and proven")."""
+    add_missing_columns(db, Job, "source_job")
+
+
+def _v_backup_records(db: pw.Database) -> None:
+    """The backups table, filled from the Operations already stored (api.md "Backups kept and proven")."""
+    from .backup_records import backfill
+
+    db.create_tables([BackupRecord], safe=True)
+    backfill()
+
+
 def _v_access_audit(db: pw.Database) -> None:
     """Who created Jobs, Schedules and Webhooks and requested Operations, and the audit trail (issue 25)."""
     add_missing_columns(db, Job, "created_by")
@@ -143,6 +169,8 @@ MIGRATIONS = [
     _v_schedules_webhooks,
     _v_operation_artifacts,
     _v_ids_never_reused,
+    _v_job_source,
+    _v_backup_records,
     _v_access_audit,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import openapi_access, openapi_schedules
+from . import openapi_access, openapi_backups, openapi_schedules
 from .names import (
     ACTION_MAX,
     ACTION_SHORT_PATTERN,
@@ -192,6 +192,10 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TS,
             "status": {"type": "string", "enum": JOB_STATUS},
             "schedule": {"type": ["string", "null"], "description": "the schedule that created it"},
+            "source_job": {
+                "type": ["integer", "null"],
+                "description": "the Job this one was made from (a restore's backup Job), else null",
+            },
             "created_by": ACTOR,
             "units": {"type": "array", "items": ref("Unit")},
         },
@@ -234,5 +238,6 @@ SCHEMAS: dict[str, Any] = {
     "OperationsPage": page("Operation"),
     "PlaybooksPage": page("Playbook"),
     **openapi_schedules.SCHEMAS,
+    **openapi_backups.SCHEMAS,
     **openapi_access.SCHEMAS,
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import backup_records
+from .access import actor
 from .commands import Commands
 from .db import Job, Unit
 from .errors import ApiError, shutting_down
@@ -73,7 +74,7 @@ def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepti
         raise shutting_down()
     ids: list[int] = []
     with write_transaction():
-        job = Job.create(tag=RESTORE_TAG, created_at=now(), status=JobStatus.NEW, source_job=job_id)
+        job = Job.create(tag=RESTORE_TAG, created_at=now(), status=JobStatus.NEW, source_job=job_id, created_by=actor())
         for name, action, request in planned:
             unit = Unit.create(job=job.id, name=name, created_at=now())
             ids.append(commands.transitions.insert_operation(job.id, unit, action, request))

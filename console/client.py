@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode
 
+from console.access_client import AccessCalls
 from console.answers import MAX_FRAME_BYTES, ApiError, Backoff, Unavailable, not_redrunner, raise_for
 from console.backups import Backup, RestoreStarted
 from console.frames import (
@@ -108,7 +109,7 @@ class ConnectionState:
 StateCallback = Callable[[ConnectionState], None]
 
 
-class RedRunnerClient:
+class RedRunnerClient(AccessCalls):
     """Typed access to the `/api/v1` routes of one server."""
 
     def __init__(
@@ -305,17 +306,6 @@ class RedRunnerClient:
     async def run_schedule(self, name: str) -> Job:
         """Fire the Schedule now: the new Job, its action started on every Unit."""
         return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
-
-    # -- Access -----------------------------------------------------------------------------
-
-    async def whoami(self) -> dict[str, str]:
-        """The token's name and role ({"name", "role"}): what the caller may do."""
-        body = await self._json("GET", "whoami")
-        return {"name": str(body.get("name", "")), "role": str(body.get("role", ""))}
-
-    async def list_audit(self, actor: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """The audit trail, newest first (admin only)."""
-        return list(items_of(await self._json("GET", "audit", params=self._params(actor=actor, limit=limit))))
 
     # -- Webhooks ---------------------------------------------------------------------------
 

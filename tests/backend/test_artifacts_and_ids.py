@@ -11,7 +11,8 @@ import peewee as pw
 import pytest
 
 from backend import db as store
-from tests.support.server import RunningServer, wait_until
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient, wait_until
 
 from .helpers import make_job, start, ws
 from .test_postgres import pg_url, sql  # noqa: F401  (pg_url: the fixture)
@@ -46,8 +47,8 @@ def test_artifacts_of_a_failed_run_and_of_a_run_that_published_nothing(server: R
     assert quiet["status"] == "successful" and quiet["artifacts"] is None
 
 
-def test_openapi_describes_artifacts(server: RunningServer) -> None:
-    schema = server.get("openapi.json").json()["components"]["schemas"]["Operation"]
+def test_openapi_describes_artifacts(app_server: InProcessServer) -> None:
+    schema = app_server.get("openapi.json").json()["components"]["schemas"]["Operation"]
     assert "artifacts" in schema["required"] and schema["properties"]["artifacts"]["type"] == ["object", "null"]
 
 
@@ -132,13 +133,13 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
         database.close()
 
 
-def new_job_and_operation(srv: RunningServer) -> tuple[int, int]:
+def new_job_and_operation(srv: ServerClient) -> tuple[int, int]:
     job = make_job(srv, "ids", ["db"])
     op = srv.wait_terminal(start(srv, job["id"], "db", "hello")["id"])
     return job["id"], op["id"]
 
 
-def check_never_reused_after_delete(srv: RunningServer) -> tuple[int, int]:
+def check_never_reused_after_delete(srv: ServerClient) -> tuple[int, int]:
     first_job, first_op = new_job_and_operation(srv)
     job, op = new_job_and_operation(srv)
     assert srv.delete(f"jobs/{job}").status == 204  # the newest Job and Operation go

@@ -1,7 +1,8 @@
 """Bad input of every kind gets a JSON 4xx in the error envelope, creates nothing, and harms nothing.
 
-One server serves the whole matrix (starting one per case would cost more than the cases); each case
-checks the server's Jobs, Units and Operations before and after, and that /healthz still answers.
+One server, the application in the test process, serves the whole matrix (starting one per case would
+cost more than the cases); each case checks the server's Jobs, Units and Operations before and after, and
+that /healthz still answers. TLS is a `redrunner serve` process: it is set up by serve() alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.support.server import FIXTURE_DATA, REPO, RunningServer, free_port, start_server, wait_until
+from tests.support.inprocess import InProcessServer, start_inprocess
+from tests.support.server import FIXTURE_DATA, REPO, ServerClient, free_port, wait_until
 
 ENVELOPE_KEYS = {"status", "error", "message", "field"}
 RESERVED = ("redrunner_job_id", "redrunner_job_tag", "redrunner_unit", "redrunner_operation_id", "redrunner_action")
@@ -33,14 +35,14 @@ FORM = "application/x-www-form-urlencoded"
 class Ctx:
     """What the cases refer to: a Job with Unit `db` and a finished Operation on it."""
 
-    srv: RunningServer
+    srv: InProcessServer
     job: int
     op: int
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
-    srv = start_server(tmp_path_factory.mktemp("bad-input"), name="bad-input")
+    srv = start_inprocess(tmp_path_factory.mktemp("bad-input"), name="bad-input")
     try:
         job = srv.post("jobs", {"tag": "bad-input", "units": ["db"]}).json()
         op = srv.post(f"jobs/{job['id']}/units/db", {"action": "hello"}).json()
@@ -50,7 +52,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         srv.stop()
 
 
-def world(srv: RunningServer) -> dict[str, Any]:
+def world(srv: ServerClient) -> dict[str, Any]:
     """Everything a bad request could have created: Jobs with their Units, and Operations."""
     jobs = srv.get("jobs?limit=500").json()["items"]
     ops = srv.get("operations?limit=500").json()["items"]

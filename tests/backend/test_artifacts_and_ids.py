@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 import pytest
@@ -27,7 +28,7 @@ def test_artifacts_hold_the_merged_set_stats_data_everywhere(server: RunningServ
     op = start(server, job["id"], "db", "publish.yml")
     assert op["artifacts"] is None  # known only once the run has ended
     with ws(server, f"operations/{op['id']}/stream") as conn:
-        frames = []
+        frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "end":
             frames.append(json.loads(conn.recv(timeout=60)))
     assert frames[-1]["data"]["artifacts"] == PUBLISHED

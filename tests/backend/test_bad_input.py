@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.support.inprocess import InProcessServer, start_inprocess
 from tests.support.server import FIXTURE_DATA, REPO, ServerClient, free_port, wait_until
@@ -497,7 +498,7 @@ WS_CASES = [
 def test_websocket_foreign_origin(ctx: Ctx, origin: str) -> None:
     before = world(ctx.srv)
     url = f"{ctx.srv.ws_api}/operations/{ctx.op}/stream"
-    with pytest.raises(InvalidStatus) as info, connect(url, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+    with pytest.raises(InvalidStatus) as info, connect(url, origin=Origin(origin), open_timeout=10):
         pass
     resp = info.value.response
     check_envelope(resp.status_code, dict(resp.headers.raw_items()), bytes(resp.body or b""), "forbidden_origin", None)

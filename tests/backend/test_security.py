@@ -25,6 +25,7 @@ import psutil
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from backend.hardening import make_undumpable
 from tests.backend.helpers import frames_until_close, make_job, start, ws
@@ -252,6 +253,7 @@ def test_secret_extravars_are_redacted_everywhere_but_reach_the_playbook(strict:
 def test_extravars_never_reach_a_command_line(strict: Setup) -> None:
     """While the playbook runs, no process on the machine shows the secret in its arguments (`ps`)."""
     srv = strict.srv
+    assert isinstance(srv, RunningServer)  # the playbook is looked for among its process's children
     job = make_job(srv, "sec-ps", ["db"])
     op = start(srv, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 60, "db_password": SECRET})
 
@@ -414,7 +416,7 @@ def test_websocket_foreign_origin_is_refused(guarded: Setup) -> None:
     url = f"{guarded.srv.ws_api}/stream"
     with (
         pytest.raises(InvalidStatus) as info,
-        connect(url, additional_headers=extra, origin="http://evil.example", open_timeout=10),  # type: ignore[arg-type]
+        connect(url, additional_headers=extra, origin=Origin("http://evil.example"), open_timeout=10),
     ):
         pass
     resp = info.value.response
@@ -740,6 +742,10 @@ def test_extravars_file_tags_every_caller_string_unsafe() -> None:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
+    def unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[str, Any]:
+        assert isinstance(node, yaml.ScalarNode)
+        return ("UNSAFE", loader.construct_scalar(node))
+
+    Loader.add_constructor("!unsafe", unsafe)
     loaded = yaml.load(text, Loader=Loader)
     assert loaded[("UNSAFE", "c")] == ("UNSAFE", "\x85\x7f😀")

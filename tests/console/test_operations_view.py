@@ -20,10 +20,12 @@ pytestmark = pytest.mark.anyio
 
 
 async def job_screen(app: Any, pilot: Any, rows: int) -> JobScreen:
-    return await until(  # type: ignore[no-any-return]
+    screen = await until(
         pilot,
         lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count == rows and app.screen,
     )
+    assert isinstance(screen, JobScreen)
+    return screen
 
 
 @pytest.mark.slow

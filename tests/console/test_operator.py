@@ -32,11 +32,13 @@ def type_at_once(app: App[Any], keys: list[str]) -> None:
 
 
 async def home(app: Any, pilot: Pilot[Any], rows: int) -> HomeScreen:
-    return await until(  # type: ignore[no-any-return]
+    screen = await until(
         pilot,
         lambda: isinstance(app.screen, HomeScreen) and app.screen.jobs_table.row_count == rows and app.screen,
         what=f"{rows} jobs listed",
     )
+    assert isinstance(screen, HomeScreen)
+    return screen
 
 
 @pytest.mark.slow

@@ -95,7 +95,11 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, OperationScreen), what="log screen")
         lines = app.screen.query_one(LogLines)
-        await until(pilot, lambda: app.screen.connection.phase == "closed", what="log stream end")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, OperationScreen) and app.screen.connection.phase == "closed",
+            what="log stream end",
+        )
         text = [lines.store.line(i) for i in range(len(lines.store))]
         assert any(line.startswith("TASK [Dump the database]") for line in text)
         assert any(line.startswith("PLAY RECAP") for line in text)

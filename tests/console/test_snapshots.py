@@ -139,7 +139,7 @@ class TestActionDialog:
             await pilot.press("a")
             await settle(pilot, lambda: isinstance(app.screen, ActionScreen))
             await pilot.press("tab", *'{"files_path": ', "enter")
-            await settle(pilot, lambda: bool(app.screen.error_text))
+            await settle(pilot, lambda: isinstance(app.screen, ActionScreen) and bool(app.screen.error_text))
             app.screen.query_one("#extravars", Input).cursor_blink = False
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -60,6 +60,9 @@ class ServerClient:
 
     port: int
     token: str | None
+    data_dir: Path
+    state_dir: Path
+    database: str
 
     @property
     def url(self) -> str:

@@ -34,7 +34,7 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars or {})
+        result: dict[str, Any] = super().run(tmp, task_vars or {})
         result.update(
             controller().run_module_here("redrunner_job", dict(self._task.args), self._task.check_mode, self._task.diff)
         )

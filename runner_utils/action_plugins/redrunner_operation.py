@@ -46,7 +46,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
+        result: dict[str, Any] = super().run(tmp, task_vars)
         args = dict(self._task.args)
         interval = int(args.get("progress_interval", 10) or 0)
         if interval <= 0 or not _truthy(args.get("wait", True)):

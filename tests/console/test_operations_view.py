@@ -13,7 +13,8 @@ from console.screens.job import JobScreen
 from console.screens.operation import OperationScreen
 from console.widgets.log_view import LogLines
 from console.widgets.units_table import UnitsTable
-from tests.console.test_pilot import SIZE, app_for, make_job, operations, start, until
+from tests.console.test_pilot import app_for, make_job, operations, start
+from tests.support.pilot import SIZE, until
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.anyio

@@ -220,7 +220,7 @@ def start_server(
         if proc.poll() is not None:
             return "exited"  # truthy: stop waiting, and fail below
         with urllib.request.urlopen(f"{srv.url}/healthz", timeout=2) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
 
     try:
         outcome = wait_until(healthy, timeout=ready_timeout, interval=0.05, what="the server's /healthz")

@@ -17,7 +17,8 @@ from ansible.plugins.action import ActionBase
 
 
 def controller() -> ModuleType:
-    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory."""
+    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory: the
+    one loader, which the redrunner_operation action plugin uses too."""
     name = "redrunner_controller"
     if name not in sys.modules:
         path = Path(__file__).resolve().parents[1] / "module_utils" / "redrunner_controller.py"

@@ -10,14 +10,13 @@ decides how long each slice waits.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import action_loader
 from ansible.utils.display import Display
 
 display = Display()
@@ -25,15 +24,11 @@ MODULE = "redrunner_operation"
 
 
 def controller() -> ModuleType:
-    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory."""
-    name = "redrunner_controller"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "module_utils" / "redrunner_controller.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None, path
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+    """module_utils/redrunner_controller.py, through the one loader: the redrunner_job action plugin's,
+    found by Ansible's own plugin loader (action plugins cannot import module_utils beside them)."""
+    job_plugin = action_loader.get("redrunner_job", class_only=True)
+    loaded: ModuleType = sys.modules[job_plugin.__module__].controller()
+    return loaded
 
 
 class ActionModule(ActionBase):

@@ -13,13 +13,11 @@ import sys
 
 USAGE_ERROR, UNREACHABLE = 2, 3
 
-COMMANDS = frozenset({"jobs", "job", "each", "start", "logs", "wait", "cancel", "rerun", "schedules", "schedule"})
-
 
 def main(argv: list[str]) -> int:
     from console.client import ApiError, RedRunnerClient, Unavailable
+    from console.commandline import subcommands
     from console.commandline.arguments import parse
-    from console.commandline.subcommands import SUBCOMMANDS
     from console.token import TokenFileError, resolve_token
 
     args = parse(argv)
@@ -32,7 +30,8 @@ def main(argv: list[str]) -> int:
     async def run() -> int:
         client = RedRunnerClient(args.url, token)
         try:
-            return await SUBCOMMANDS[args.command](client, args)
+            run: subcommands.Subcommand = getattr(subcommands, args.command)
+            return await run(client, args)
         finally:
             await client.aclose()
 

@@ -12,7 +12,6 @@ import ssl
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
@@ -20,9 +19,11 @@ from tornado import httpserver, netutil, web
 from tornado.ioloop import IOLoop
 
 from . import __version__
+from .announce import Announcer
 from .bus import Bus, Publisher
+from .commands import Commands
 from .config import Settings, is_loopback
-from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
+from .db import EmbeddedDatabaseLock, open_database, redact, sqlite_path
 from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
@@ -31,45 +32,23 @@ from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
 from .metrics import Metrics
+from .migrations import migrate
 from .processes import OrphanReaper, become_subreaper
+from .queries import Queries
 from .replicas import Replicas
 from .replication import Notifier
 from .retention import Retention
 from .retries import SHUTDOWN_ERROR
+from .run_queue import RunQueue
 from .schedules import Scheduler, ScheduleService
-from .service import Service
+from .state import AppState
+from .transitions import Transitions
 from .webhooks import WebhookService
 from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
 HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    db: pw.Database
-    bus: Bus
-    service: Service
-    writer: EventWriter
-    dispatcher: Dispatcher
-    replicas: Replicas
-    retention: Retention
-    metrics: Metrics
-    db_pool: ThreadPoolExecutor
-    schedules: ScheduleService
-    scheduler: Scheduler
-    webhooks: WebhookService
-    sender: Sender
-    # Change notices between replicas: on PostgreSQL only.
-    notifier: Notifier | None = None
-    # Set by serve(), which makes the process a subreaper; None where the process is not a server's own
-    # (the in-process test tier): reaping there would take the host process's other children.
-    reaper: OrphanReaper | None = None
-    # Held for the server's life: one server per embedded database file.
-    db_lock: EmbeddedDatabaseLock | None = None
-    connections: set[Any] = field(default_factory=set)
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:
@@ -92,15 +71,14 @@ def make_app(state: AppState) -> web.Application:
     )
 
 
-def open_storage(settings: Settings) -> pw.Database:
-    """Connect and migrate the database, or say which setting is wrong and why."""
+def open_storage(settings: Settings) -> None:
+    """Connect (binding db.database_proxy, through which everything reaches it) and migrate the database,
+    or say which setting is wrong and why."""
     try:
-        db = open_database(settings.database)
-        migrate(db)
+        migrate(open_database(settings.database))
     except (pw.OperationalError, pw.InterfaceError, pw.DatabaseError) as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
-    return db
 
 
 def build_state(settings: Settings, loop: IOLoop) -> AppState:
@@ -113,32 +91,36 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
     if lock is not None:
         lock.acquire()
-    db = open_storage(settings)
+    open_storage(settings)
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
-    service = Service(settings, db, publisher)
-    notifier = Notifier.for_database(settings, db, service, publisher)
+    queries = Queries(settings)
+    announce = Announcer(queries, publisher)
+    transitions = Transitions(settings, queries)
+    commands = Commands(settings, queries, transitions, announce)
+    run_queue = RunQueue(transitions, announce)
+    notifier = Notifier.for_database(settings, queries, announce)
     if notifier is not None:
         publisher.send_to_replicas(notifier.send)
-    writer = EventWriter(db, service, publisher, metrics)
-    dispatcher = Dispatcher(settings, service, writer, metrics)
-    schedules = ScheduleService(settings, db, service)
+    writer = EventWriter(transitions, announce, metrics)
+    dispatcher = Dispatcher(settings, commands, run_queue, writer, metrics)
+    schedules = ScheduleService(settings, queries, commands, announce)
     return AppState(
         settings=settings,
-        db=db,
         bus=bus,
-        service=service,
+        queries=queries,
+        commands=commands,
         writer=writer,
         dispatcher=dispatcher,
-        replicas=Replicas(settings, service, dispatcher, metrics),
-        retention=Retention(settings, service),
+        replicas=Replicas(settings, run_queue, dispatcher, metrics),
+        retention=Retention(settings, commands),
         metrics=metrics,
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(db),
-        sender=Sender(db, settings.replica_id),
+        webhooks=WebhookService(),
+        sender=Sender(settings.replica_id),
         notifier=notifier,
         db_lock=lock,
     )

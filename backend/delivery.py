@@ -18,11 +18,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-import peewee as pw
-
 from . import __version__
-from .db import Delivery, Webhook, records_sql
+from .db import Delivery, Webhook
 from .failure_log import RepeatedFailure
+from .sql import records_sql
 from .timeutil import now
 from .webhooks import sign
 
@@ -34,7 +33,6 @@ LEASE = REQUEST_TIMEOUT * 3
 # Delay before attempt n+1 after attempt n failed: the first retry within 10 s, the last one more than
 # 24 h after the first attempt (the sum is 31.7 h), then the delivery is `failed`.
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
-MAX_ATTEMPTS = len(BACKOFF) + 1
 SENDERS = 4
 POLL = 0.5
 # The longest an idle sender waits between looks: "the first attempt leaves within a few seconds" (api.md).
@@ -51,8 +49,7 @@ def next_delay(attempts: int) -> float | None:
 
 
 class Sender:
-    def __init__(self, db: pw.Database, owner: str) -> None:
-        self.db = db
+    def __init__(self, owner: str) -> None:
         self.owner = owner
         self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="redrunner-webhook")
         self._inflight: set[int] = set()

@@ -29,8 +29,8 @@ from .config import Settings
 from .event_stream import EventStream
 from .processes import MARKER, kill_run, process_start_time
 from .redaction import scrub, scrub_value, secret_values
+from .run_queue import Claim
 from .serialize import EMPTY_STATS, event_resource, plain_text
-from .service import Claim
 from .timeutil import now, parse_created
 from .writer import EventItem, EventWriter, StatusItem
 

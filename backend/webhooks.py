@@ -15,12 +15,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import peewee as pw
-
-from .db import Delivery, Webhook, write_transaction
+from .db import Delivery, Webhook
 from .errors import ApiError
 from .outbox import EVENTS, JOB_FINISHED
-from .service import newest_first
+from .paging import newest_first
+from .sql import write_transaction
 from .timeutil import iso, now
 from .validation import check_tag, strict_json
 
@@ -120,9 +119,6 @@ def delivery_dict(d: Delivery) -> dict[str, Any]:
 
 
 class WebhookService:
-    def __init__(self, db: pw.Database) -> None:
-        self.db = db
-
     def _hook_or_404(self, hook_id: int) -> Webhook:
         hook = Webhook.get_or_none(Webhook.id == hook_id)
         if hook is None:
@@ -147,7 +143,7 @@ class WebhookService:
         return webhook_dict(self._hook_or_404(hook_id))
 
     def delete(self, hook_id: int) -> None:
-        with write_transaction(self.db):
+        with write_transaction():
             self._hook_or_404(hook_id)
             Delivery.delete().where(Delivery.webhook == hook_id).execute()
             Webhook.delete().where(Webhook.id == hook_id).execute()

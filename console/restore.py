@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from backend.names import PAGE_LIMIT_MAX
 from console.models import Job
 from console.source import Source
 
@@ -40,7 +41,7 @@ async def restore_source(source: Source, units: list[str], extravars: Mapping[st
     for job in await source.list_jobs(tag=tag, limit=SEARCH_JOBS):
         backed_up = {
             op.unit
-            for op in await source.list_operations(job_id=job.id, status="successful", limit=500)
+            for op in await source.list_operations(job_id=job.id, status="successful", limit=PAGE_LIMIT_MAX)
             if op.action.startswith("backup")
         }
         if set(units) <= backed_up:

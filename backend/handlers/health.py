@@ -20,7 +20,7 @@ class ReadyHandler(APIHandler):
     @public
     async def get(self) -> None:
         try:
-            await self.call(self.state.service.ping)
+            await self.call(self.state.queries.ping)
         except Exception as exc:
             self.write_json(
                 {
@@ -49,7 +49,7 @@ class MetricsHandler(APIHandler):
     async def get(self) -> None:
         metrics = self.state.metrics
         try:
-            counts = await self.call(self.state.service.operation_counts)
+            counts = await self.call(self.state.queries.operation_counts)
             metrics.operations_by_status.clear()
             for status, n in counts.items():
                 metrics.operations_by_status.labels(status=status).set(n)

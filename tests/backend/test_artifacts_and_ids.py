@@ -12,6 +12,7 @@ import peewee as pw
 import pytest
 
 from backend import db as store
+from backend import migrations
 from backend.sql import execute_sql
 from tests.support.inprocess import InProcessServer
 from tests.support.server import RunningServer, ServerClient, wait_until
@@ -107,8 +108,8 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
     old_database(path)
     database = store.open_database(f"sqlite:///{path}")
     try:
-        assert store.migrate(database) == store.SCHEMA_VERSION
-        tables = dict(execute_sql(database, "SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        assert migrations.migrate(database) == migrations.SCHEMA_VERSION
+        tables = dict(execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
         for table in ("job", "unit", "operation"):
             assert "AUTOINCREMENT" in tables[table]
         assert [j.id for j in store.Job.select().order_by(store.Job.id)] == [1, 2]
@@ -118,19 +119,19 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
         ]
         assert store.Event.select().count() == 1
         assert store.Operation.get_by_id(1).artifacts is None
-        indexes = {n for (n,) in execute_sql(database, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        indexes = {n for (n,) in execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"job_tag", "unit_job_id_name", "operation_one_running_per_unit"} <= indexes
         # the partial unique index still holds: a second running Operation on unit 2 is refused
         with pytest.raises(pw.IntegrityError), database.atomic():
             store.Operation.insert(
                 job=2, unit=2, unit_name="db", action="x.yml", status="running", created_at=3
             ).execute()
-        assert execute_sql(database, "PRAGMA foreign_keys").fetchone() == (1,)
+        assert execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
         # The newest Job deleted, the next one gets a new id all the same.
         store.Job.delete().where(store.Job.id == 2).execute()
         assert store.Unit.select().where(store.Unit.job == 2).count() == 0  # cascades still work
         assert store.Job.create(tag="backup", created_at=4).id == 3
-        assert store.migrate(database) == store.SCHEMA_VERSION  # and again: nothing to do
+        assert migrations.migrate(database) == migrations.SCHEMA_VERSION  # and again: nothing to do
     finally:
         database.close()
 

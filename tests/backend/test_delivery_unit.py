@@ -12,8 +12,9 @@ import peewee as pw
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from backend.db import Delivery, Webhook, migrate, open_database
+from backend.db import Delivery, Webhook, open_database
 from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay, post
+from backend.migrations import migrate
 from backend.webhooks import check_secret, sign
 
 
@@ -49,7 +50,7 @@ def _delivery(hook: Webhook, status: str, created_at: float) -> Delivery:
 def test_two_senders_never_claim_the_same_attempt(db: pw.Database) -> None:
     hook = Webhook.create(url="http://127.0.0.1:9/", created_at=0)
     ids = [Delivery.create(webhook=hook.id, event="job.finished", body="{}", created_at=0, next_attempt_at=0).id]
-    one, two = Sender(db, "a"), Sender(db, "b")
+    one, two = Sender("a"), Sender("b")
     assert one.claim_due() == ids
     assert two.claim_due() == []  # leased by "a"
     Delivery.update(lease_until=1.0).where(Delivery.id == ids[0]).execute()  # the lease ran out
@@ -63,7 +64,7 @@ def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never
     old_failed = _delivery(hook, "failed", now - KEEP_FINISHED - 1)
     old_pending = _delivery(hook, "pending", now - KEEP_FINISHED - 1)
     recent = _delivery(hook, "delivered", now - 60)
-    assert Sender(db, "a").prune(now) == 2
+    assert Sender("a").prune(now) == 2
     left = {d.id for d in Delivery.select()}
     assert left == {old_pending.id, recent.id}
     assert old_done.id not in left and old_failed.id not in left

@@ -33,10 +33,13 @@ from typing import Any
 from tornado import httpserver, netutil
 from tornado.ioloop import IOLoop
 
-from backend.app import AppState, build_state, http_server, shutdown, start_services
+from backend.app import build_state, http_server, shutdown, start_services
 from backend.config import Settings, add_serve_arguments, settings_from_args
-from backend.db import migrate, open_database
+from backend.db import open_database
 from backend.logs import JSONFormatter
+from backend.migrations import migrate
+from backend.sql import database
+from backend.state import AppState
 from tests.support.server import FIXTURE_DATA, ServerClient
 
 # Set while an in-process server runs: a second one would rebind the models under the first.
@@ -129,7 +132,7 @@ class InProcessServer(ServerClient):
             state.db_pool.shutdown(wait=True)
             if state.db_lock is not None:
                 state.db_lock.release()
-            state.db.close()
+            database().close()
             logging.getLogger("redrunner").removeHandler(self._lines)
             _running.remove(self)
         self._wait_for_threads(timeout)

@@ -42,6 +42,9 @@ from backend.sql import database
 from backend.state import AppState
 from tests.support.server import FIXTURE_DATA, ServerClient
 
+# The server's loggers: "redrunner" (and its access log) and the backend modules' own (`__name__`).
+SERVER_LOGGERS = ("redrunner", "backend")
+
 # Set while an in-process server runs: a second one would rebind the models under the first.
 _running: list[InProcessServer] = []
 
@@ -76,6 +79,7 @@ class InProcessServer(ServerClient):
         self._thread = threading.Thread(target=self._run, name=f"inprocess-{self.port}", daemon=True)
         self._lines = _Lines()
         self._before: set[threading.Thread] = set()
+        self._levels: dict[str, int] = {}
 
     @property
     def state(self) -> AppState:
@@ -86,13 +90,13 @@ class InProcessServer(ServerClient):
     def start(self, timeout: float = 30.0) -> None:
         if _running:
             raise RuntimeError("one in-process server at a time: the models are bound to one database per process")
-        logging.getLogger("redrunner").addHandler(self._lines)
+        self._attach_log()
         self._before = set(threading.enumerate())
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError(f"the in-process server did not start within {timeout} s")
         if self._error is not None:
-            logging.getLogger("redrunner").removeHandler(self._lines)
+            self._detach_log()
             raise RuntimeError("the in-process server did not start") from self._error
         _running.append(self)
 
@@ -114,6 +118,20 @@ class InProcessServer(ServerClient):
         loop.start()
         loop.close()
 
+    def _attach_log(self) -> None:
+        """The server's records at its --log-level (INFO by default), as `setup_logging` would let through."""
+        for name in SERVER_LOGGERS:
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.setLevel(self.settings.log_level)
+            logger.addHandler(self._lines)
+
+    def _detach_log(self) -> None:
+        for name in SERVER_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.removeHandler(self._lines)
+            logger.setLevel(self._levels.get(name, logging.NOTSET))
+
     def log(self) -> str:
         return "\n".join(self._lines.lines)
 
@@ -133,7 +151,7 @@ class InProcessServer(ServerClient):
             if state.db_lock is not None:
                 state.db_lock.release()
             database().close()
-            logging.getLogger("redrunner").removeHandler(self._lines)
+            self._detach_log()
             _running.remove(self)
         self._wait_for_threads(timeout)
 

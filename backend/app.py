@@ -43,6 +43,7 @@ from .run_queue import RunQueue
 from .schedules import Scheduler, ScheduleService
 from .state import AppState
 from .transitions import Transitions
+from .webhook_targets import TargetPolicy
 from .webhooks import WebhookService
 from .writer import EventWriter
 
@@ -89,9 +90,14 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
     embedded = sqlite_path(settings.database)
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
-    if lock is not None:
-        lock.acquire()
-    open_storage(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        open_storage(settings)
+    except OSError as exc:
+        # A file or folder the server may not create, open or lock (permissions, a read-only or odd path).
+        cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
@@ -106,6 +112,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     writer = EventWriter(transitions, announce, metrics)
     dispatcher = Dispatcher(settings, commands, run_queue, writer, metrics)
     schedules = ScheduleService(settings, queries, commands, announce)
+    targets = TargetPolicy(settings.host, settings.port, settings.webhook_allowed_networks)
     return AppState(
         settings=settings,
         bus=bus,
@@ -119,8 +126,8 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(),
-        sender=Sender(settings.replica_id),
+        webhooks=WebhookService(targets),
+        sender=Sender(settings.replica_id, targets),
         notifier=notifier,
         db_lock=lock,
     )

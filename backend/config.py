@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StartupError
+from .webhook_targets import parse_networks
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 EVENT_TRANSPORTS = ("pipe", "runner")
@@ -46,6 +47,8 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_events_per_operation: int = 200_000
     allowed_origins: tuple[str, ...] = ()
+    # Networks webhooks may reach although webhook_targets.py refuses them (link-local, this server).
+    webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     no_auth: bool = False
     allow_templated_extravars: bool = False
     max_stdout_bytes: int = 64 * 1024 * 1024
@@ -151,6 +154,13 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}{_source('WEBHOOK_ALLOWED_NETWORKS', text)}") from exc
 
 
 def _event_transport(text: str) -> str:
@@ -285,6 +295,14 @@ FLAGS: tuple[Flag, ...] = (
         "ALLOWED_ORIGINS",
         "comma-separated browser origins allowed besides the server's own, e.g. https://ops.example.com",
         _origins,
+        "",
+    ),
+    Flag(
+        "--webhook-allowed-networks",
+        "WEBHOOK_ALLOWED_NETWORKS",
+        "comma-separated CIDRs webhooks may reach although refused by default: link-local, unspecified, "
+        "this server's own address",
+        _networks,
         "",
     ),
     Flag(

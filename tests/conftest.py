@@ -87,6 +87,7 @@ LONGEST_FIRST = [
     "tests/backend/test_artifacts_and_ids.py::test_sqlite_ids_are_never_reused_after_delete_or_retention",
     "tests/backend/test_load.py::test_concurrent_actions_across_units",
     "tests/backend/test_faults.py::test_an_operation_stream_replaying_a_deleted_job_is_told_not_ended",
+    "tests/backend/test_webhooks.py::test_trickling_receivers_are_cut_at_the_deadline_and_delay_no_other_webhook",
     "tests/backend/test_schedules_postgres.py::test_two_replicas_race_for_every_fire_time_and_each_runs_once",
     "tests/runner_utils/test_each.py::test_check_mode_dry_runs_every_component_and_changes_nothing",
     "tests/bench/test_soak_smoke.py::test_soak_smoke",

@@ -18,11 +18,13 @@ from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from types import UnionType
 from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
 
+from backend import terminal_text
 from backend.statuses import ACTIVE, TERMINAL, UNIT_IDLE, OperationStatus
 
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "Delivery",
     "Event",
     "EventsPage",
     "Job",
@@ -32,6 +34,7 @@ __all__ = [
     "Schedule",
     "Stats",
     "Unit",
+    "Webhook",
     "WireError",
 ]
 
@@ -86,6 +89,12 @@ def _opt_str(d: Wire, key: str) -> str | None:
     return None if d.get(key) is None else _str(d, key)
 
 
+def _opt_text(d: Wire, key: str) -> str | None:
+    """An optional string shown as it is on a terminal: escape sequences and control characters removed."""
+    value = _opt_str(d, key)
+    return None if value is None else terminal_text.plain(value)
+
+
 def _bool(d: Wire, key: str) -> bool:
     value = d.get(key, False)
     if value is None:
@@ -116,8 +125,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# Field metadata: the wire must carry the field (else WireError), or a missing one reads as `default`.
+# Field metadata: the wire must carry the field (else WireError); a string shown on a terminal as it is
+# (escape sequences and control characters removed: a task name built from extravars may hold some); or
+# a missing field reads as `default`.
 REQUIRED: Mapping[str, Any] = {"required": True}
+TEXT: Mapping[str, Any] = {"text": True}
 
 
 def wire_default(value: Any) -> Mapping[str, Any]:
@@ -148,7 +160,7 @@ def _list(d: Wire, key: str, item: Any) -> list[Any]:
 Reader = Callable[[Wire], Any]
 
 
-def _reader(key: str, kind: Any, default: Any) -> Reader:
+def _reader(key: str, kind: Any, default: Any, text: bool = False) -> Reader:
     """How to read field `key` of annotation `kind` from a wire object: the contract's zero or null when
     missing. Chosen once per field; decoding a frame then only calls it."""
     if get_origin(kind) is UnionType and type(None) in get_args(kind):
@@ -158,7 +170,10 @@ def _reader(key: str, kind: Any, default: Any) -> Reader:
         if inner is float:
             return lambda d: _opt_float(d, key)
         if inner is str:
-            return lambda d: _opt_str(d, key)
+            return (lambda d: _opt_text(d, key)) if text else (lambda d: _opt_str(d, key))
+        if get_origin(inner) is list:
+            item = get_args(inner)[0]
+            return lambda d: None if d.get(key) is None else _list(d, key, item)
         if get_origin(inner) is dict:
             return lambda d: _opt_dict(d, key)
         if isinstance(inner, type) and issubclass(inner, WireModel):
@@ -190,7 +205,11 @@ def _readers(cls: type) -> list[tuple[str, bool, Reader]]:
         assert is_dataclass(cls)
         hints = get_type_hints(cls)
         _READERS[cls] = [
-            (f.name, bool(f.metadata.get("required")), _reader(f.name, hints[f.name], _default(f)))
+            (
+                f.name,
+                bool(f.metadata.get("required")),
+                _reader(f.name, hints[f.name], _default(f), bool(f.metadata.get("text"))),
+            )
             for f in fields(cls)
             if f.name != "raw"
         ]
@@ -270,7 +289,7 @@ class Operation(WireModel):
     event_count: int = 0
     progress: Progress = field(default_factory=Progress)
     stats: Stats = field(default_factory=Stats)
-    error: str | None = None
+    error: str | None = field(default=None, metadata=TEXT)
     duration: float | None = None
     truncated: bool = False
     timeout: float | None = None
@@ -326,9 +345,9 @@ class Event(WireModel):
     operation_id: int
     event: str = ""
     created: str | None = None
-    host: str | None = None
-    task: str | None = None
-    play: str | None = None
+    host: str | None = field(default=None, metadata=TEXT)
+    task: str | None = field(default=None, metadata=TEXT)
+    play: str | None = field(default=None, metadata=TEXT)
     stdout: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
@@ -370,7 +389,37 @@ class Schedule(WireModel):
     last_run_at: str | None = None
     last_job_id: int | None = None
     last_job_status: str | None = None
-    last_error: str | None = None
+    last_error: str | None = field(default=None, metadata=TEXT)
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Webhook(WireModel):
+    """Where notifications go; the secret never comes back, only whether there is one."""
+
+    id: int = field(metadata=REQUIRED)
+    url: str = ""
+    events: list[str] = field(default_factory=list)
+    tags: list[str] | None = None
+    has_secret: bool = False
+    created_at: str | None = None
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Delivery(WireModel):
+    """One event to one webhook, with its count of attempts."""
+
+    id: int = field(metadata=REQUIRED)
+    webhook_id: int = 0
+    event: str = ""
+    status: str = "pending"
+    attempts: int = 0
+    response_status: int | None = None
+    last_error: str | None = field(default=None, metadata=TEXT)
+    created_at: str | None = None
+    next_attempt_at: str | None = None
+    delivered_at: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
 

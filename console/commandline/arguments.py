@@ -7,13 +7,15 @@ usage errors, so a bad flag and a bad `-e` look the same to a script.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.names import MAX_RETRIES
 from backend.statuses import JobStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787"
@@ -32,6 +34,13 @@ def positive_seconds(text: str) -> float:
 def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
+    return int(text)
+
+
+def retry_count(text: str) -> int:
+    """`--retries N`: the API takes 0 to 10 further attempts."""
+    if not text.isdigit() or int(text) > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_RETRIES}: {text!r}")
     return int(text)
 
 
@@ -98,7 +107,17 @@ def run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=positive_seconds, help="stop each run after this many seconds")
     parser.add_argument("--check", action="store_true", help="a dry run (ansible-playbook --check)")
     parser.add_argument("--queue", action="store_true", help="wait for a busy Unit instead of failing")
+    retries_option(parser)
     follow_options(parser)
+
+
+def retries_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retries",
+        type=retry_count,
+        metavar="N",
+        help="start a failed, timed-out or lost run again up to N times (0-10, server default 0)",
+    )
 
 
 def follow_options(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +127,9 @@ def follow_options(parser: argparse.ArgumentParser) -> None:
 
 def ansi_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ansi", action="store_true", help="keep ansible's colour codes (default: plain text)")
+
+
+Arguments = Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]
 
 
 def jobs_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -177,20 +199,37 @@ def schedule_arguments(parser: argparse.ArgumentParser, common: argparse.Argumen
     sadd.add_argument("-e", "--extravars", type=extravars, action="append", default=[], metavar="JSON|@FILE")
     sadd.add_argument("--timeout", type=positive_seconds)
     sadd.add_argument("--check", action="store_true")
+    retries_option(sadd)
     sadd.add_argument("--disabled", action="store_true", help="create it switched off")
     verbs.add_parser("rm", parents=[common], help="delete a Schedule").add_argument("name")
     verbs.add_parser("run", parents=[common], help="fire a Schedule now").add_argument("name")
+    from console.commandline import operator_arguments  # it builds on the helpers above
+
+    operator_arguments.schedule_verbs(verbs, common)
+
+
+def operator(name: str) -> Arguments:
+    """An arguments function of operator_arguments, imported when the parser is built (it imports this)."""
+
+    def add(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+        from console.commandline import operator_arguments
+
+        arguments: Arguments = getattr(operator_arguments, name)
+        arguments(parser, common)
+
+    return add
 
 
 @dataclass(frozen=True)
 class Command:
-    """One client subcommand. `console.commandline.subcommands` runs it with the coroutine of its name."""
+    """One client subcommand, run by the coroutine of its name in console.commandline.<module>."""
 
     name: str
     help: str  # in `redrunner --help` and as the subcommand's description
-    arguments: Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]
+    arguments: Arguments
     description: str = ""  # when it differs from `help`
-    common: bool = True  # takes --url, --token-file and -o itself (schedule's verbs take them instead)
+    common: bool = True  # takes --url, --token-file and -o itself (schedule's and webhook's verbs take them)
+    module: str = "subcommands"
 
 
 # Every client subcommand, once: `redrunner --help` (backend/cli.py), this parser and the dispatch
@@ -206,10 +245,45 @@ COMMANDS: tuple[Command, ...] = (
     Command("rerun", "start again every Unit whose latest Operation did not succeed", rerun_arguments),
     Command("schedules", "list Schedules", no_arguments),
     Command(
-        "schedule", "add, remove or fire a Schedule", schedule_arguments, description="Manage Schedules.", common=False
+        "schedule",
+        "add, remove, fire, enable, disable or edit a Schedule",
+        schedule_arguments,
+        description="Manage Schedules.",
+        common=False,
+    ),
+    Command(
+        "operations",
+        "list Operations, newest first, with the task that failed and why",
+        operator("operations_arguments"),
+        module="operator_commands",
+    ),
+    Command(
+        "operation",
+        "one Operation: its request, how it ended, the task that failed and why",
+        operator("operation_arguments"),
+        module="operator_commands",
+    ),
+    Command("webhooks", "list webhooks", no_arguments, module="operator_commands"),
+    Command(
+        "webhook",
+        "add, remove or test a webhook",
+        operator("webhook_arguments"),
+        description="Manage webhooks.",
+        common=False,
+        module="operator_commands",
     ),
 )
 COMMAND_NAMES = frozenset(c.name for c in COMMANDS)
+
+
+def runner(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+    """The coroutine that runs command `name`: the one of its name in its module (imported only now: the
+    modules import the client)."""
+    (command,) = [c for c in COMMANDS if c.name == name]
+    run: Callable[[Any, argparse.Namespace], Awaitable[int]] = getattr(
+        importlib.import_module(f"console.commandline.{command.module}"), name
+    )
+    return run
 
 
 def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:

@@ -40,11 +40,10 @@ def test_redrunner_help_lists_every_client_subcommand() -> None:
 def test_every_client_subcommand_has_its_coroutine() -> None:
     import inspect
 
-    from console.commandline import subcommands
-    from console.commandline.arguments import COMMANDS
+    from console.commandline.arguments import COMMANDS, runner
 
     for command in COMMANDS:
-        assert inspect.iscoroutinefunction(getattr(subcommands, command.name, None)), command.name
+        assert inspect.iscoroutinefunction(runner(command.name)), command.name
 
 
 def test_schedule_model_reads_the_served_fields() -> None:

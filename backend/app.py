@@ -27,7 +27,7 @@ from .db import EmbeddedDatabaseLock, open_database, redact, sqlite_path
 from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
-from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
+from .handlers import backups, health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
@@ -49,7 +49,7 @@ from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, backups]
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StartupError
+from .keep import KeepPolicy
 from .webhook_targets import parse_networks
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
@@ -40,6 +41,8 @@ class Settings:
     # Deleting a Job (DELETE or retention) removes the sealed backup folders its Operations published,
     # only under this folder; None removes none (backend/backups.py).
     backup_root: Path | None = None
+    # What retention keeps of each (tag, unit)'s backups whatever their age (--keep-last and the rest).
+    keep: KeepPolicy = field(default_factory=KeepPolicy)
     certfile: str | None = None
     keyfile: str | None = None
     log_format: str = "auto"
@@ -143,6 +146,16 @@ def _positive_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
+
+
+def _count_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < low:
+            why = " (the newest good backup of each component is always kept)" if low == 1 else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}{why}")
+        return int(text)
+
+    return parse
 
 
 def _source(name: str, text: str) -> str:
@@ -270,6 +283,26 @@ FLAGS: tuple[Flag, ...] = (
         "deleting or pruning a job removes the backup folders its operations published, "
         "only under this folder; unset keeps every backup",
         _path,
+    ),
+    # The four keep flags make one setting, keep (a KeepPolicy): settings_from_args builds it from them.
+    Flag(
+        "--keep-last",
+        "KEEP_LAST",
+        "retention keeps the newest N backups of each (job tag, unit), however old; at least 1",
+        _count_at_least(1),
+        "1",
+        field="keep",
+    ),
+    *(
+        Flag(
+            f"--keep-{period}",
+            f"KEEP_{period.upper()}",
+            f"and the newest backup of each of the last N {what} that have one (UTC)",
+            _count_at_least(0),
+            "0",
+            field="keep",
+        )
+        for period, what in (("daily", "days"), ("weekly", "ISO weeks"), ("monthly", "months"))
     ),
     Flag("--certfile", "CERTFILE", "TLS certificate"),
     Flag("--keyfile", "KEYFILE", "TLS private key"),
@@ -404,6 +437,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state_dir=state_dir,
         database=args.database or f"sqlite:///{state_dir / 'redrunner.db'}",
         token=token,
+        keep=KeepPolicy(args.keep_last, args.keep_daily, args.keep_weekly, args.keep_monthly),
     )
     if not args.replica_id:
         del values["replica_id"]  # the default: host, pid and a random part

@@ -13,7 +13,19 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .db import BaseModel, Delivery, Event, Job, Operation, Replica, Schedule, SchemaVersion, Unit, Webhook
+from .db import (
+    BackupRecord,
+    BaseModel,
+    Delivery,
+    Event,
+    Job,
+    Operation,
+    Replica,
+    Schedule,
+    SchemaVersion,
+    Unit,
+    Webhook,
+)
 from .errors import StartupError
 from .sql import execute_sql
 
@@ -132,7 +144,28 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     return True
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks, _v_operation_artifacts, _v_ids_never_reused]
+def _v_job_source(db: pw.Database) -> None:
+    """Job.source_job: the backup Job a restore Job restores from (api.md "Backups kept and proven")."""
+    add_missing_columns(db, Job, "source_job")
+
+
+def _v_backup_records(db: pw.Database) -> None:
+    """The backups table, filled from the Operations already stored (api.md "Backups kept and proven")."""
+    from .backup_records import backfill
+
+    db.create_tables([BackupRecord], safe=True)
+    backfill()
+
+
+MIGRATIONS = [
+    _v1_initial,
+    _v_job_actions,
+    _v_schedules_webhooks,
+    _v_operation_artifacts,
+    _v_ids_never_reused,
+    _v_job_source,
+    _v_backup_records,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.frames import CloseCode
 
 from console.answers import MAX_FRAME_BYTES, ApiError, Backoff, Unavailable, not_redrunner, raise_for
+from console.backups import Backup, RestoreStarted
 from console.frames import (
     EndFrame,
     ErrorFrame,
@@ -235,6 +236,16 @@ class RedRunnerClient:
         if units:
             body["units"] = units
         return await self._typed(_operations, "POST", f"jobs/{job_id}/rerun", json=body)
+
+    async def list_backups(self, tag: str | None = None, unit: str | None = None, limit: int = 50) -> list[Backup]:
+        """Backups newest first, with whether retention keeps each and when a drill verified it."""
+        params = self._params(tag=tag, unit=unit, limit=limit)
+        return await self._typed(lambda b: [Backup.from_wire(x) for x in items_of(b)], "GET", "backups", params=params)
+
+    async def restore(self, job_id: int, units: list[str] | None = None, extravars: Any = None) -> RestoreStarted:
+        """Backup Job `job_id`'s backups restored in a new Job tagged restore (POST /jobs/{id}/restore)."""
+        body = {key: value for key, value in (("units", units), ("extravars", extravars)) if value}
+        return await self._typed(RestoreStarted.from_wire, "POST", f"jobs/{job_id}/restore", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
         return await self._typed(Operation.from_wire, "GET", f"operations/{op_id}")

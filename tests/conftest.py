@@ -70,6 +70,7 @@ LONGEST_FIRST = [
     "tests/bench/test_bench_smoke.py::test_quick_run_measures_every_benchmark",  # 159 s, 62 s of CPU
     "tests/runner_utils/test_each.py::test_a_failed_night_leaves_the_last_good_backup_restorable",  # 135 s
     "tests/runner_utils/test_each.py::test_two_servers_with_their_own_databases_share_a_backup_root",  # 63 s
+    "tests/backend/test_backup_keep.py::test_failing_nights_never_cost_the_last_good_backup",  # ~60 s
     "tests/backend/test_leftover_processes.py::test_detached_processes_are_stopped_on_timeout",
     "tests/cli/test_follow.py::test_logs_follow_exits_3_when_the_server_stays_away",
     "tests/backend/test_schemathesis.py::test_schemathesis_finds_nothing",

@@ -1,5 +1,5 @@
-"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|schedules|schedule|operations|operation|webhooks|webhook`:
-the command-line front end.
+"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|backups|restore|schedules|schedule|operations|operation|
+webhooks|webhook`: the command-line front end.
 
 It shares `console.client` with the Textual console (one client, two front ends) and imports no
 Textual, so it starts fast and runs where no terminal UI could (CronJobs, CI, `kubectl exec`).

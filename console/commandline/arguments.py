@@ -179,6 +179,29 @@ def rerun_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentPa
         "--status", type=name_list, metavar="s,t", help="only these end states (server default: all failures)"
     )
     parser.add_argument("--units", type=name_list, metavar="a,b,c")
+    parser.add_argument("--yes", action="store_true", help="confirm rerunning a restore (it writes over live data)")
+    follow_options(parser)
+
+
+def backups_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tag", help="only backups made in Jobs with this tag")
+    parser.add_argument("--unit", help="only backups of this Unit")
+    parser.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
+
+
+def restore_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", type=positive_int, metavar="JOB", help="the backup Job")
+    parser.add_argument("--units", type=name_list, metavar="a,b,c", help="default: every Unit with a backup")
+    parser.add_argument(
+        "-e",
+        "--extravars",
+        type=extravars,
+        action="append",
+        default=[],
+        metavar="JSON|@FILE",
+        help="extra vars as a JSON object or @file.json; repeatable, later ones win",
+    )
+    parser.add_argument("--yes", action="store_true", help="confirm: a restore writes over live data")
     follow_options(parser)
 
 
@@ -243,6 +266,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("wait", "wait until Operations (or every Operation of a Job) have ended", wait_arguments),
     Command("cancel", "stop a pending or running Operation", cancel_arguments),
     Command("rerun", "start again every Unit whose latest Operation did not succeed", rerun_arguments),
+    Command("backups", "list backups, newest first: kept by retention? verified by a drill?", backups_arguments),
+    Command("restore", "restore a backup Job's backups, in a new Job tagged restore", restore_arguments),
     Command("schedules", "list Schedules", no_arguments),
     Command(
         "schedule",

@@ -82,3 +82,22 @@ def test_delete_job(app_server: InProcessServer) -> None:
     assert resp.status == 204 and resp.body == b""
     assert app_server.get(f"jobs/{job['id']}").status == 404
     assert app_server.delete(f"jobs/{job['id']}").json()["error"] == "job_not_found"
+
+
+def test_source_job_names_an_existing_job(app_server: InProcessServer) -> None:
+    backup = make_job(app_server, "backup", ["db"])
+    assert backup["source_job"] is None
+    restore = app_server.post("jobs", {"tag": "restore", "units": ["db"], "source_job": backup["id"]})
+    assert restore.status == 201, restore.body
+    assert restore.json()["source_job"] == backup["id"]
+    assert app_server.get(f"jobs/{restore.json()['id']}").json()["source_job"] == backup["id"]
+    form = app_server.post("jobs", form={"tag": "restore", "source_job": str(backup["id"])})
+    assert form.status == 201 and form.json()["source_job"] == backup["id"]
+    listed = app_server.get("jobs?tag=restore").json()["items"]
+    assert {j["source_job"] for j in listed} == {backup["id"]}
+    before = len(app_server.get("jobs?limit=500").json()["items"])
+    for bad in (10**12, 0, -1, "7x", True, 1.5, [1]):
+        resp = app_server.post("jobs", {"tag": "restore", "source_job": bad})
+        assert resp.status == 400, (bad, resp.body)
+        assert resp.json()["error"] == "invalid_source_job" and resp.json()["field"] == "source_job"
+    assert len(app_server.get("jobs?limit=500").json()["items"]) == before

@@ -274,8 +274,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
             raise ValueError("not a JSON object")
         entries = manifest.get("files", [])
         if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str)
-            for e in entries
+            isinstance(e, dict) and isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str) for e in entries
         ):
             raise ValueError("its files are not a list of {name, size, sha256}")
     except ValueError as exc:
@@ -288,9 +287,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     for entry in entries:  # every name first: none may point outside the folder, whatever its digest says
         why = unsafe_name(entry.get("name"))
         if why:
-            module.fail_json(
-                msg=f"the manifest in {folder} names a file {entry.get('name')!r}, {why}: not restoring"
-            )
+            module.fail_json(msg=f"the manifest in {folder} names a file {entry.get('name')!r}, {why}: not restoring")
     target = module.params["target"]
     if target and manifest.get("source") != target and not module.params["other_target"]:
         made_from = manifest.get("source") or "a source it does not record (a backup older than sources in manifests)"

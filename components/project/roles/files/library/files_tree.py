@@ -158,7 +158,14 @@ def drill_step(module: AnsibleModule) -> dict[str, Any]:
     try:
         # --preserve-permissions: the modes the archive holds, not the umask's
         done = subprocess.run(
-            ["tar", "--extract", "--preserve-permissions", "--no-same-owner", f"--file={archive}", f"--directory={scratch}"],
+            [
+                "tar",
+                "--extract",
+                "--preserve-permissions",
+                "--no-same-owner",
+                f"--file={archive}",
+                f"--directory={scratch}",
+            ],
             capture_output=True,
             text=True,
         )

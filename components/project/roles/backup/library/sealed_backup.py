@@ -65,7 +65,7 @@ options:
     type: str
     default: ""
   other_target:
-    description: With O(step=open) and O(target), restore into O(target) even when the backup was made from another source.
+    description: With O(step=open) and O(target), accept a backup made from another source than O(target).
     type: bool
     default: false
   newest:

@@ -48,12 +48,19 @@ import stat  # noqa: E402
 import subprocess  # noqa: E402
 import tarfile  # noqa: E402
 import tempfile  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import IO, Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 Entry = tuple[str, str, int, int, str]
 BLOCK = 1 << 20
+
+
+def sha256_of(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(BLOCK), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def entry_path(name: str) -> str:
@@ -77,12 +84,9 @@ def archive_entries(archive: str) -> list[Entry]:
                 target = found[entry_path(member.linkname)]
                 found[path] = (path, "file", mode, target[3], target[4])
             elif member.isfile():
-                digest = hashlib.sha256()
                 data = tar.extractfile(member)
                 assert data is not None
-                for block in iter(lambda: data.read(BLOCK), b""):
-                    digest.update(block)
-                found[path] = (path, "file", mode, member.size, digest.hexdigest())
+                found[path] = (path, "file", mode, member.size, sha256_of(data))
             else:
                 found[path] = (path, "other", mode, 0, "")
     return sorted(found.values())
@@ -102,11 +106,8 @@ def tree_entries(root: str) -> list[Entry]:
             elif stat.S_ISDIR(st.st_mode):
                 found.append((rel, "dir", mode, 0, ""))
             elif stat.S_ISREG(st.st_mode):
-                digest = hashlib.sha256()
                 with open(path, "rb") as f:
-                    for block in iter(lambda: f.read(BLOCK), b""):
-                        digest.update(block)
-                found.append((rel, "file", mode, st.st_size, digest.hexdigest()))
+                    found.append((rel, "file", mode, st.st_size, sha256_of(f)))
             else:
                 found.append((rel, "other", mode, 0, ""))
     return sorted(found)

@@ -48,6 +48,9 @@ class Job(BaseModel):
     status = pw.CharField(max_length=16, default="new", index=True)
     # The name of the Schedule whose firing created this Job, or None.
     schedule = pw.CharField(max_length=63, null=True)
+    # The Job a restore (or a drill) was made from, or None. A plain id, not a foreign key: pruning the
+    # source must neither cascade to nor be blocked by the Jobs that name it.
+    source_job = pw.IntegerField(null=True)
 
     class Meta:
         indexes = ((("tag", "id"), False),)
@@ -587,7 +590,19 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     return True
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks, _v_operation_artifacts, _v_ids_never_reused]
+def _v_job_source(db: pw.Database) -> None:
+    """Job.source_job: the backup Job a restore Job restores from (api.md "Backups kept and proven")."""
+    add_missing_columns(db, Job, "source_job")
+
+
+MIGRATIONS = [
+    _v1_initial,
+    _v_job_actions,
+    _v_schedules_webhooks,
+    _v_operation_artifacts,
+    _v_ids_never_reused,
+    _v_job_source,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

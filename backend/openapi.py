@@ -252,6 +252,10 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TS,
             "status": {"type": "string", "enum": JOB_STATUS},
             "schedule": {"type": ["string", "null"], "description": "the schedule that created it"},
+            "source_job": {
+                "type": ["integer", "null"],
+                "description": "the Job this one was made from (a restore's backup Job), else null",
+            },
             "units": {"type": "array", "items": _ref("Unit")},
         },
     },
@@ -328,13 +332,24 @@ def _paths() -> dict[str, Any]:
                         "tag": TAG,
                         "units": {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000},
                         "reuse": {"enum": ["latest", None]},
+                        "source_job": {
+                            **INT_ID,
+                            "type": ["integer", "null"],
+                            "description": "an existing Job this one is made from (a restore's backup Job); "
+                            "set on a new Job only, a reused one keeps its own",
+                        },
                     },
-                    {"units": _json_text("JSON list of unit names"), "reuse": {"type": "string", "enum": ["latest"]}},
+                    {
+                        "units": _json_text("JSON list of unit names"),
+                        "reuse": {"type": "string", "enum": ["latest"]},
+                        "source_job": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+                    },
                 ),
                 "responses": {
                     "201": _json(_ref("Job"), "created"),
                     "200": _json(_ref("Job"), "the latest Job with the tag (reuse=latest)"),
                     **COMMON_ERRORS,
+                    "400": _error("bad input; invalid_source_job: source_job is not the id of an existing Job"),
                     **BODY_ERRORS,
                 },
             },

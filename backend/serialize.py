@@ -118,6 +118,7 @@ def job_dict(job: Job, units: list[dict[str, Any]]) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "status": job.status,
         "schedule": job.schedule,
+        "source_job": job.source_job,
         "units": units,
     }
 

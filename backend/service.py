@@ -70,6 +70,7 @@ from .timeutil import now
 from .validation import (
     check_bool,
     check_extravars,
+    check_job_ref,
     check_tag,
     check_timeout,
     check_unit_list,
@@ -285,13 +286,16 @@ class Service:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def create_job(self, tag: Any, units: Any, reuse: Any) -> tuple[dict[str, Any], bool]:
+    def create_job(self, tag: Any, units: Any, reuse: Any, source_job: Any = None) -> tuple[dict[str, Any], bool]:
         tag = check_tag(tag)
         names = check_unit_list(units)
         if reuse not in (None, "latest"):
             raise invalid_parameter("reuse", 'reuse must be "latest"')
+        source = check_job_ref(source_job, "source_job")
         created = False
         with write_transaction(self.db):
+            if source is not None and not Job.select().where(Job.id == source).exists():
+                raise ApiError(400, "invalid_source_job", f"source_job names no Job: no job {source}", "source_job")
             job = None
             if reuse == "latest":
                 # Find-or-create must not interleave: on PostgreSQL (several replicas, READ COMMITTED) two
@@ -301,7 +305,7 @@ class Service:
                 if job is not None:  # add_unit on the same Job takes this lock too
                     lock_row(self.db, Job.select().where(Job.id == job.id)).first()
             if job is None:
-                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW)
+                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW, source_job=source)
                 created = True
             existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
             added = [n for n in names if n not in existing]

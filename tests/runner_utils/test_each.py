@@ -333,7 +333,7 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
 
     # A drill of night 2's backups, in a Job of its own: files' archive is corrupted, so its host fails alone,
     # naming the file; the other two are proven and say so.
-    archive = sealed2["files"] / "files.tar.gz"
+    archive = sealed2["files"] / json.loads((sealed2["files"] / "manifest.json").read_text())["files"][0]["name"]
     blob = bytearray(archive.read_bytes())
     blob[-100] ^= 0xFF
     archive.write_bytes(bytes(blob))

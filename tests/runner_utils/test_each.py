@@ -303,25 +303,19 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
     assert {v[1]["extravars"]["redrunner_source_job"] for v in ops.values()} == {job2["id"]}
 
     # redrunner_source_job picks another Job: night 3's, which has no postgres backup. All or none (changed with
-    # the contract: files and sqlite were restored alone): nothing is restored, every host says which and why.
+    # the contract: files and sqlite were restored alone): nothing is restored, and no restore Job is made.
     before = app.snapshot()
     refused = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}")
     assert refused.rc == 2
-    assert {h: c["failed"] for h, c in refused.recap().items()} == {
-        "localhost": 0,
-        "files": 1,
-        "postgres": 1,
-        "sqlite": 1,
-    }
-    assert f"not restoring postgres: RedRunner job {job3['id']} has no successful backup of component postgres" in (
-        refused.stdout
+    assert (
+        refused.recap() == {"localhost": refused.recap()["localhost"]} and refused.recap()["localhost"]["failed"] == 1
     )
-    assert "not restoring files: restore-each restores all components or none, and postgres cannot be restored" in (
-        refused.stdout
-    )
-    assert app.snapshot() == before
-    refused_job = srv.get("jobs/latest?tag=restore").json()
-    assert all(o["check"] for v in job_operations(srv, refused_job["id"]).values() for o in v)
+    assert f"postgres: no successful backup in job {job3['id']}" in refused.stdout
+    assert (
+        f"not restoring anything: RedRunner job {job3['id']} has no successful backup of postgres, and restore-each "
+        "restores all components or none"
+    ) in refused.stdout
+    assert app.snapshot() == before and srv.get("jobs/latest?tag=restore").json()["id"] == rjob["id"]
     # With redrunner_restore_partial the others are restored anyway; postgres stays as it was.
     partial = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}", "-e", "redrunner_restore_partial=1")
     assert partial.rc == 2
@@ -349,6 +343,19 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
         assert dops[unit]["status"] == "successful"
         assert dops[unit]["artifacts"]["redrunner_verify"]["backup_path"] == str(sealed2[unit])
     assert dops["files"]["status"] == "failed" and app.snapshot() == (state3[0], state3[1], state2[2])
+
+    # Restoring night 2 now: files' backup fails its check, so no component is restored (all or none), and the
+    # restore Job, not the backup Job, reads failed.
+    before = app.snapshot()
+    broken = each("restore", srv, app)
+    assert broken.rc == 2 and all(broken.recap()[u]["failed"] == 1 for u in sealed2), broken.explain()
+    assert "not restoring files: its backup did not pass the check" in broken.stdout
+    assert f"backup file {archive} does not match the manifest" in broken.stdout
+    assert "not restoring sqlite: restore-each restores all components or none, and files cannot be" in broken.stdout
+    assert app.snapshot() == before
+    bjob = srv.get("jobs/latest?tag=restore").json()
+    assert bjob["status"] == "failed" and all(o["check"] for v in job_operations(srv, bjob["id"]).values() for o in v)
+    assert srv.get(f"jobs/{job2['id']}").json()["status"] == "failed"  # as the typo re-backup left it, no more
 
 
 def test_two_servers_with_their_own_databases_share_a_backup_root(

@@ -78,6 +78,10 @@ options:
     description: With O(step=open), O(folder) is the component's folder; open its newest sealed backup.
     type: bool
     default: false
+  drill:
+    description: With O(step=open), the backup is opened for a drill, not a restore (its refusals say so).
+    type: bool
+    default: false
 author: RedRunner
 """
 
@@ -269,6 +273,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     if not component:
         module.fail_json(msg="step=open needs component, the component the backup is for")
     manifest_name = module.params["manifest_name"]
+    stop = "the drill fails" if module.params["drill"] else "not restoring"
     if module.params["newest"]:
         folder = newest_sealed(module, folder, manifest_name)
     manifest_path = os.path.join(folder, manifest_name)
@@ -280,7 +285,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     expected = module.params["sha256"]
     if expected and digest != expected:
         module.fail_json(
-            msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: not restoring"
+            msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: {stop}"
         )
     try:
         manifest = json.loads(data)
@@ -292,7 +297,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
         ):
             raise ValueError("its files are not a list of {name, size, sha256}")
     except ValueError as exc:
-        module.fail_json(msg=f"the manifest in {folder} does not read as a manifest ({exc}): not restoring")
+        module.fail_json(msg=f"the manifest in {folder} does not read as a manifest ({exc}): {stop}")
     if manifest.get("component", "") != component:
         module.fail_json(
             msg=f"refusing to restore: the backup in {folder} was made for component "
@@ -301,7 +306,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     for entry in entries:  # every name first: none may point outside the folder, whatever its digest says
         why = unsafe_name(entry.get("name"))
         if why:
-            module.fail_json(msg=f"the manifest in {folder} names a file {entry.get('name')!r}, {why}: not restoring")
+            module.fail_json(msg=f"the manifest in {folder} names a file {entry.get('name')!r}, {why}: {stop}")
     target = module.params["target"]
     if target and manifest.get("source") != target and not module.params["other_target"]:
         made_from = manifest.get("source") or "a source it does not record (a backup older than sources in manifests)"
@@ -320,7 +325,7 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
         if found_size != entry["size"] or found_sha256 != entry["sha256"]:
             module.fail_json(
                 msg=f"backup file {path} does not match the manifest (expected {entry['size']} bytes, sha256 "
-                f"{entry['sha256']}; found {found_size} bytes, sha256 {found_sha256}): not restoring"
+                f"{entry['sha256']}; found {found_size} bytes, sha256 {found_sha256}): {stop}"
             )
     return {"changed": False, "sha256": digest, "manifest": manifest, "folder": folder}
 
@@ -341,6 +346,7 @@ def main() -> None:
             "target": {"type": "str", "default": ""},
             "other_target": {"type": "bool", "default": False},
             "newest": {"type": "bool", "default": False},
+            "drill": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

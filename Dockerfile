@@ -32,9 +32,21 @@ ARG REDRUNNER_UID=10001
 # that reach hosts over SSH.
 # Versions are not pinned: Debian stable only takes security fixes, and an exact pin breaks the
 # build at the next one.
+# Bookworm's postgresql-client is 15, and pg_dump refuses a newer server: build with
+# --build-arg PGDG_CLIENT=17 (the server's major version) to take postgresql-client-17 from the
+# PostgreSQL project's apt repository (apt.postgresql.org) instead, added with the script Debian's
+# postgresql-common ships for it.
+ARG PGDG_CLIENT=""
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini postgresql-client zstd openssh-client \
+    && apt-get install -y --no-install-recommends tini zstd openssh-client \
+    && if [ -z "${PGDG_CLIENT}" ]; then \
+         apt-get install -y --no-install-recommends postgresql-client; \
+       else \
+         apt-get install -y --no-install-recommends postgresql-common ca-certificates \
+         && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+         && apt-get install -y --no-install-recommends "postgresql-client-${PGDG_CLIENT}"; \
+       fi \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid "${REDRUNNER_UID}" redrunner \

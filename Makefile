@@ -1,7 +1,7 @@
 # Developer entry points. `.ci/run` runs the same lint commands on a fresh machine, then the README's test command.
 PYTHON ?= .venv/bin/python
 
-.PHONY: venv lint test test-fast bench
+.PHONY: venv lint test test-fast bench image-check
 
 # The venv the other targets use, at the exact versions of constraints.txt (as the README and .ci/run install).
 venv:
@@ -24,3 +24,8 @@ test-fast:
 # The benchmark harness at tiny sizes (no goal is judged); drop --quick for the real figures.
 bench:
 	$(PYTHON) -m bench --quick
+
+# Build the image with podman and run it as Kubernetes would (deploy/image/check.sh; minutes, not in the suite).
+# PYTHON_IMAGE=python:3.11-slim-bookworm where a registry can be reached; without it, a debootstrap base.
+image-check:
+	deploy/image/check.sh

@@ -12,7 +12,6 @@ import ssl
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
@@ -20,54 +19,37 @@ from tornado import httpserver, netutil, web
 from tornado.ioloop import IOLoop
 
 from . import __version__
+from .announce import Announcer
 from .bus import Bus, Publisher
+from .commands import Commands
 from .config import Settings, is_loopback
-from .db import EmbeddedDatabaseLock, migrate, open_database, redact, sqlite_path
+from .db import EmbeddedDatabaseLock, open_database, redact, sqlite_path
 from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
-from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
+from .handlers import backups, health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
 from .metrics import Metrics
+from .migrations import migrate
 from .processes import OrphanReaper, become_subreaper
+from .queries import Queries
 from .replicas import Replicas
 from .replication import Notifier
 from .retention import Retention
 from .retries import SHUTDOWN_ERROR
+from .run_queue import RunQueue
 from .schedules import Scheduler, ScheduleService
-from .service import Service
+from .state import AppState
+from .transitions import Transitions
+from .webhook_targets import TargetPolicy
 from .webhooks import WebhookService
 from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    db: pw.Database
-    bus: Bus
-    service: Service
-    writer: EventWriter
-    dispatcher: Dispatcher
-    replicas: Replicas
-    retention: Retention
-    metrics: Metrics
-    db_pool: ThreadPoolExecutor
-    schedules: ScheduleService
-    scheduler: Scheduler
-    webhooks: WebhookService
-    sender: Sender
-    # Change notices between replicas: on PostgreSQL only.
-    notifier: Notifier | None = None
-    reaper: OrphanReaper = field(default_factory=OrphanReaper)
-    # Held for the server's life: one server per embedded database file.
-    db_lock: EmbeddedDatabaseLock | None = None
-    connections: set[Any] = field(default_factory=set)
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, backups]
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:
@@ -90,15 +72,14 @@ def make_app(state: AppState) -> web.Application:
     )
 
 
-def open_storage(settings: Settings) -> pw.Database:
-    """Connect and migrate the database, or say which setting is wrong and why."""
+def open_storage(settings: Settings) -> None:
+    """Connect (binding db.database_proxy, through which everything reaches it) and migrate the database,
+    or say which setting is wrong and why."""
     try:
-        db = open_database(settings.database)
-        migrate(db)
+        migrate(open_database(settings.database))
     except (pw.OperationalError, pw.InterfaceError, pw.DatabaseError) as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
-    return db
 
 
 def build_state(settings: Settings, loop: IOLoop) -> AppState:
@@ -109,34 +90,45 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
     embedded = sqlite_path(settings.database)
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
-    if lock is not None:
-        lock.acquire()
-    db = open_storage(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        open_storage(settings)
+    except OSError as exc:
+        # A file or folder the server may not create, open or lock (permissions, a read-only or odd path).
+        cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
-    service = Service(settings, db, publisher)
-    notifier = Notifier.for_database(settings, db, service, publisher)
+    queries = Queries(settings)
+    announce = Announcer(queries, publisher)
+    transitions = Transitions(settings, queries)
+    commands = Commands(settings, queries, transitions, announce)
+    run_queue = RunQueue(transitions, announce)
+    notifier = Notifier.for_database(settings, queries, announce)
     if notifier is not None:
         publisher.send_to_replicas(notifier.send)
-    writer = EventWriter(db, service, publisher, metrics)
-    dispatcher = Dispatcher(settings, service, writer, metrics)
-    schedules = ScheduleService(settings, db, service)
+    writer = EventWriter(transitions, announce, metrics)
+    dispatcher = Dispatcher(settings, commands, run_queue, writer, metrics)
+    schedules = ScheduleService(settings, queries, commands, announce)
+    targets = TargetPolicy(settings.host, settings.port, settings.webhook_allowed_networks)
     return AppState(
         settings=settings,
-        db=db,
         bus=bus,
-        service=service,
+        queries=queries,
+        commands=commands,
         writer=writer,
         dispatcher=dispatcher,
-        replicas=Replicas(settings, service, dispatcher, metrics),
-        retention=Retention(settings, service),
+        replicas=Replicas(settings, run_queue, dispatcher, metrics),
+        retention=Retention(settings, commands),
         metrics=metrics,
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(db),
-        sender=Sender(db, settings.replica_id),
+        webhooks=WebhookService(targets),
+        sender=Sender(settings.replica_id, targets),
+        reaper=OrphanReaper(),
         notifier=notifier,
         db_lock=lock,
     )

@@ -58,7 +58,7 @@ def removable(path: str, root: Path) -> Path | None:
 def remove_backup_folders(paths: Iterable[str], root: Path | None) -> list[Path]:
     """Remove the sealed backup folders `paths` that pass the guards; returns what was removed.
 
-    Called after the Job's rows are gone (service.delete_job); callable by any retention code."""
+    Called after the Job's rows are gone (commands.delete_job); callable by any retention code."""
     if root is None:
         return []
     removed: list[Path] = []

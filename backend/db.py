@@ -1,19 +1,16 @@
-"""Storage: peewee models, the database connection from a URL, and schema versioning.
+"""Storage: peewee models and the database connection from a URL.
 
 Times are stored as UTC epoch seconds (floats) so SQLite and PostgreSQL sort and compare them alike.
-JSON columns are text, written and read by the service layer.
+JSON columns are text, written and read by the role modules (queries, commands, run_queue, ...).
+`open_database` binds `database_proxy` once at start; everything else reaches the database through it
+(the models, and the SQL helpers of sql.py). Schema versions are in migrations.py.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import zlib
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import peewee as pw
 from playhouse.db_url import parse as parse_url
@@ -21,13 +18,9 @@ from playhouse.shortcuts import ReconnectMixin
 
 from . import statuses
 from .errors import ApiError, StartupError
-
-log = logging.getLogger(__name__)
+from .names import ACTION_MAX, TAG_MAX, UNIT_NAME_MAX
 
 database_proxy = pw.DatabaseProxy()
-# The first key of RedRunner's two-key advisory locks (the migration lock is a one-key lock of its own).
-ADVISORY_NAMESPACE = 8787
-Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
 
 # Tuples for peewee's IN clauses, in a stable order.
 ACTIVE = tuple(str(s) for s in sorted(statuses.ACTIVE))
@@ -42,12 +35,12 @@ class BaseModel(pw.Model):
 
 class Job(BaseModel):
     id = pw.AutoField()
-    tag = pw.CharField(max_length=128, index=True)
+    tag = pw.CharField(max_length=TAG_MAX, index=True)
     created_at = pw.DoubleField()
-    # Kept current by the service on every operation change, so listing and filtering by status is one query.
+    # Kept current on every Operation change (transitions.py), so listing and filtering by status is one query.
     status = pw.CharField(max_length=16, default="new", index=True)
     # The name of the Schedule whose firing created this Job, or None.
-    schedule = pw.CharField(max_length=63, null=True)
+    schedule = pw.CharField(max_length=UNIT_NAME_MAX, null=True)
     # The Job a restore (or a drill) was made from, or None. A plain id, not a foreign key: pruning the
     # source must neither cascade to nor be blocked by the Jobs that name it.
     source_job = pw.IntegerField(null=True)
@@ -60,7 +53,7 @@ class Unit(BaseModel):
     job_id: int
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="units", on_delete="CASCADE")
-    name = pw.CharField(max_length=63)
+    name = pw.CharField(max_length=UNIT_NAME_MAX)
     created_at = pw.DoubleField()
 
     class Meta:
@@ -73,8 +66,8 @@ class Operation(BaseModel):
     id = pw.AutoField()
     job = pw.ForeignKeyField(Job, backref="operations", on_delete="CASCADE")
     unit = pw.ForeignKeyField(Unit, backref="operations", on_delete="CASCADE")
-    unit_name = pw.CharField(max_length=63)
-    action = pw.CharField(max_length=255)
+    unit_name = pw.CharField(max_length=UNIT_NAME_MAX)
+    action = pw.CharField(max_length=ACTION_MAX)
     status = pw.CharField(max_length=16, default="pending")
     rc = pw.IntegerField(null=True)
     created_at = pw.DoubleField()
@@ -146,12 +139,12 @@ class Schedule(BaseModel):
     """A cron that creates a Job with `tag` and `units` and starts `action` on every Unit at each fire time."""
 
     id = pw.AutoField()
-    name = pw.CharField(max_length=63, unique=True)
+    name = pw.CharField(max_length=UNIT_NAME_MAX, unique=True)
     cron = pw.CharField(max_length=200)
     timezone = pw.CharField(max_length=64, default="UTC")
-    tag = pw.CharField(max_length=128)
+    tag = pw.CharField(max_length=TAG_MAX)
     units = pw.TextField(default="[]")  # JSON list of unit names
-    action = pw.CharField(max_length=255)
+    action = pw.CharField(max_length=ACTION_MAX)
     extravars = pw.TextField(default="{}")
     timeout = pw.DoubleField(null=True)
     check_mode = pw.BooleanField(default=False)  # `check` is an SQL keyword; the API calls it `check`
@@ -199,12 +192,43 @@ class Delivery(BaseModel):
         indexes = ((("status", "next_attempt_at"), False), (("webhook", "id"), False))
 
 
+class BackupRecord(BaseModel):
+    """One backup: an Operation that ended successful publishing artifacts.redrunner_backup, written with
+    its end (backend/backup_records.py). Kept here, not searched for in Operations' artifacts: retention
+    and GET /backups read a group's newest backups through an index instead of every Operation."""
+
+    operation = pw.ForeignKeyField(Operation, primary_key=True, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=True)
+    tag = pw.CharField(max_length=TAG_MAX)
+    unit = pw.CharField(max_length=UNIT_NAME_MAX)
+    # "<tag>/<unit>": the group that keep rules count in ('/' is in neither name), one indexed key.
+    grp = pw.CharField(max_length=TAG_MAX + 1 + UNIT_NAME_MAX)
+    created_at = pw.DoubleField()  # the Operation's end
+    # created_at's UTC day, ISO week and month (keep.day_key, week_key, month_key), for the calendar rules.
+    day = pw.IntegerField()
+    week = pw.IntegerField()
+    month = pw.IntegerField()
+    path = pw.TextField(null=True)
+    size = pw.BigIntegerField(null=True)
+    sha256 = pw.CharField(max_length=128, null=True)
+    verified_at = pw.DoubleField(null=True)
+
+    class Meta:
+        indexes = (
+            (("grp", "operation", "created_at"), False),
+            (("grp", "day", "operation"), False),
+            (("grp", "week", "operation"), False),
+            (("grp", "month", "operation"), False),
+            (("grp", "verified_at"), False),
+            (("tag", "operation"), False),
+            (("unit", "operation"), False),
+            (("path",), False),
+        )
+
+
 class SchemaVersion(BaseModel):
     version = pw.IntegerField(primary_key=True)
     applied_at = pw.DoubleField()
-
-
-MODELS: list[type[BaseModel]] = [Job, Unit, Operation, Event, Replica, Schedule, Webhook, Delivery, SchemaVersion]
 
 
 class ReconnectingPostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
@@ -341,299 +365,3 @@ class EmbeddedDatabaseLock:
         f.write(str(os.getpid()))
         f.flush()
         self._file = f
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def rows(query: Any) -> list[tuple[Any, ...]]:
-    """A query's rows as plain tuples."""
-    return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
-
-
-def records(query: Any) -> list[Any]:
-    """A query's rows as attribute records named by column (`job_id`, `unit_id`, ...), for hot read paths.
-
-    Skips peewee's model building and per-value conversion, which cost several times the query itself
-    (150 Operations: 7 ms as models, 0.5 ms raw). Values are the driver's: SQLite booleans come as 0/1.
-    """
-    return _records(database_proxy.execute(query))
-
-
-def records_in(table: type[BaseModel], key: str, values: list[int], order: str = "", columns: str = "*") -> list[Any]:
-    """`SELECT columns FROM table WHERE key IN values ORDER BY order` as records, the SQL built as a string:
-    peewee takes twice as long to build an IN list of 150 ids as the database takes to answer it."""
-    return _records(_select_in(table, key, values, order, columns))
-
-
-def rows_in(
-    table: type[BaseModel], key: str, values: list[int], order: str = "", columns: str = "*"
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """records_in as the column names and the driver's plain row tuples (hashable: usable as cache keys)."""
-    cursor = _select_in(table, key, values, order, columns)
-    return [d[0] for d in cursor.description], [tuple(row) for row in cursor.fetchall()]
-
-
-def _select_in(table: type[BaseModel], key: str, values: list[int], order: str, columns: str) -> Any:
-    marks = ", ".join([database_proxy.param] * len(values))
-    sql = f'SELECT {columns} FROM "{table._meta.table_name}" WHERE "{key}" IN ({marks})'
-    return database_proxy.execute_sql(sql + (f" ORDER BY {order}" if order else ""), values)
-
-
-def records_sql(sql: str, params: list[Any]) -> list[Any]:
-    """Records of a hand-written query, its parameters marked `?` (rewritten to the driver's mark): for
-    the few statements on hot paths (starting an Operation) where building the SQL through peewee cost
-    more than running it."""
-    if database_proxy.param != "?":
-        sql = sql.replace("?", database_proxy.param)
-    return _records(database_proxy.execute_sql(sql, params))
-
-
-def _columns_and_values(table: type[BaseModel], fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """The quoted column names of these model fields, and their values through each field's db_value."""
-    columns: list[str] = []
-    values: list[Any] = []
-    for name, value in fields.items():
-        field = table._meta.fields[name]
-        columns.append(f'"{field.column_name}"')
-        value = field.db_value(value)
-        # A status enum member as its plain text: drivers adapt exact types.
-        values.append(str(value) if isinstance(value, str) else value)
-    return columns, values
-
-
-def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, params: list[Any]) -> int:
-    """`UPDATE table SET field = ?, ... WHERE where` as a string (`where` marks its parameters `?`), each
-    value through its field's db_value as peewee would; returns the rows changed. For the writes every
-    Operation makes (claim, counters, its end), where peewee's SQL building cost more than the statement."""
-    columns, values = _columns_and_values(table, fields)
-    sets = ", ".join(f"{column} = ?" for column in columns)
-    sql = f'UPDATE "{table._meta.table_name}" SET {sets} WHERE {where}'
-    if database_proxy.param != "?":
-        sql = sql.replace("?", database_proxy.param)
-    return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
-
-
-def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
-    """`INSERT INTO table (...) VALUES (...)` as a string, with the model's defaults for the fields not
-    given and each value through its field's db_value, as peewee's insert; returns the new row's id. For
-    the row every Operation starts with."""
-    meta = table._meta
-    values = dict(fields)
-    for name, field in meta.fields.items():
-        if name not in values and field.default is not None:
-            values[name] = field.default() if callable(field.default) else field.default
-    columns, params = _columns_and_values(table, values)
-    marks = ", ".join([database_proxy.param] * len(columns))
-    sql = f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({marks})'
-    if is_postgres(database_proxy.obj):
-        returning = f'{sql} RETURNING "{meta.fields["id"].column_name}"'
-        return int(database_proxy.execute_sql(returning, params).fetchone()[0])
-    return int(database_proxy.execute_sql(sql, params).lastrowid)
-
-
-def _records(cursor: Any) -> list[Any]:
-    names = [d[0] for d in cursor.description]
-    return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
-
-
-def is_postgres(db: pw.Database) -> bool:
-    return isinstance(db, pw.PostgresqlDatabase)
-
-
-def write_transaction(db: pw.Database) -> Any:
-    """A transaction that takes the write lock at once on SQLite, so check-then-insert cannot interleave."""
-    if isinstance(db, EmbeddedDatabase):
-        db.check_file()
-    if isinstance(db, pw.SqliteDatabase):
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
-
-
-def lock_row(db: pw.Database, query: Q) -> Q:
-    """Row lock on PostgreSQL; SQLite's IMMEDIATE transaction already serializes writers."""
-    return query.for_update() if is_postgres(db) else query
-
-
-def database_now(db: pw.Database) -> Any:
-    """The current time as the database sees it, as a value to write or compare in SQL. Replicas compare
-    heartbeats written by other hosts: one clock (the database's) makes a skewed host clock harmless.
-    SQLite is one process on one host, so its own clock is the same thing."""
-    if is_postgres(db):
-        return pw.SQL("EXTRACT(EPOCH FROM clock_timestamp())::double precision")
-    import time
-
-    return time.time()
-
-
-def lock_name(db: pw.Database, name: str) -> None:
-    """Hold a lock on `name` until the current transaction ends: a PostgreSQL advisory lock, for
-    check-then-insert on rows that do not exist yet (nothing to lock with FOR UPDATE). SQLite's IMMEDIATE
-    transaction already serializes writers."""
-    if is_postgres(db):
-        key = zlib.crc32(name.encode()) - 2**31  # a stable 32-bit key (hash() differs per process)
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
-
-
-# -- schema versions -------------------------------------------------------------------------------
-# Each entry upgrades the schema from the version before it. Never edit a released entry: append.
-
-
-def _v1_initial(db: pw.Database) -> None:
-    db.create_tables([Job, Unit, Operation, Event, Replica], safe=True)
-    # One running operation per unit, enforced by the database itself (several replicas may claim).
-    db.execute_sql(
-        "CREATE UNIQUE INDEX IF NOT EXISTS operation_one_running_per_unit "
-        "ON operation (unit_id) WHERE status = 'running'"
-    )
-
-
-def add_missing_columns(db: pw.Database, model: type[BaseModel], *names: str) -> None:
-    """Add the model's fields `names` to its table unless present. Version 1 creates tables from the
-    current models, so on a new database later columns already exist: every migration that adds
-    columns goes through here to stay correct on both new and upgraded databases."""
-    from playhouse.migrate import SchemaMigrator
-    from playhouse.migrate import migrate as run_migrations
-
-    table = model._meta.table_name
-    present = {c.name for c in db.get_columns(table)}
-    migrator = SchemaMigrator.from_database(db)
-    fields = model._meta.fields
-    ops = [
-        migrator.add_column(table, fields[n].column_name, fields[n])
-        for n in names
-        if fields[n].column_name not in present
-    ]
-    if ops:
-        run_migrations(*ops)
-
-
-def _v_job_actions(db: pw.Database) -> None:
-    """Check/diff modes, retry chains and reruns on Operations (issue 15)."""
-    add_missing_columns(
-        db,
-        Operation,
-        "check_mode",
-        "diff_mode",
-        "attempt",
-        "retries",
-        "retry_delay",
-        "retry_of",
-        "rerun_of",
-        "not_before",
-    )
-
-
-def _v_schedules_webhooks(db: pw.Database) -> None:
-    """Schedules, webhooks and the delivery outbox; Job.schedule (issue 16)."""
-    db.create_tables([Schedule, Webhook, Delivery], safe=True)
-    add_missing_columns(db, Job, "schedule")
-
-
-def _v_operation_artifacts(db: pw.Database) -> None:
-    add_missing_columns(db, Operation, "artifacts")
-
-
-# The tables whose ids the API hands out (Job, Operation, Webhook, and Delivery, whose id is the
-# `webhook-id` receivers drop repeats by) and Unit, whose id Operations keep.
-NEVER_REUSED_IDS = ("job", "unit", "operation", "webhook", "delivery")
-_INTEGER_PRIMARY_KEY = re.compile(r'("?\w+"?\s+INTEGER\s+(?:NOT\s+NULL\s+)?PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)', re.I)
-
-
-def _v_ids_never_reused(db: pw.Database) -> None:
-    """SQLite hands out max(id)+1, so deleting the newest Job (or pruning it) gave its id to the next one.
-    AUTOINCREMENT makes ids strictly increasing for the life of the database; PostgreSQL sequences
-    already are. Runs on new databases too (v1 creates the tables from the models without it)."""
-    if not isinstance(db, pw.SqliteDatabase):
-        return
-    for table in NEVER_REUSED_IDS:
-        rebuild_sqlite_table(db, table, lambda sql: _INTEGER_PRIMARY_KEY.sub(r"\1 AUTOINCREMENT", sql, count=1))
-    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise RuntimeError(f"rebuilding tables broke foreign keys: {broken[:5]}")
-
-
-def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], str]) -> bool:
-    """Rebuild `table` from its own CREATE statement passed through `rewrite` (SQLite cannot alter a
-    primary key), keeping its rows and every index, partial ones (operation_one_running_per_unit) included.
-
-    SQLite's documented procedure: create the new table under another name, copy, drop the old one,
-    rename. The caller runs it inside a transaction with foreign keys off (see `migrate`): with them on,
-    dropping the old table would cascade-delete its children. Returns whether the table changed."""
-    found = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-    if found is None:
-        return False
-    old_sql = found[0]
-    new_sql = rewrite(old_sql)
-    if new_sql == old_sql:
-        return False
-    temp = f"{table}__rebuild"
-    head = re.compile(r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("?)' + re.escape(table) + r"\1", re.I)
-    new_sql, n = head.subn(f'CREATE TABLE "{temp}"', new_sql, count=1)
-    if n != 1:
-        raise RuntimeError(f"cannot read the CREATE statement of table {table}: {old_sql[:200]}")
-    indexes = [
-        sql
-        for (sql,) in db.execute_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
-        ).fetchall()
-    ]
-    columns = ", ".join(f'"{c.name}"' for c in db.get_columns(table))
-    db.execute_sql(new_sql)
-    db.execute_sql(f'INSERT INTO "{temp}" ({columns}) SELECT {columns} FROM "{table}"')
-    db.execute_sql(f'DROP TABLE "{table}"')
-    db.execute_sql(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
-    for sql in indexes:
-        db.execute_sql(sql)
-    return True
-
-
-def _v_job_source(db: pw.Database) -> None:
-    """Job.source_job: the backup Job a restore Job restores from (api.md "Backups kept and proven")."""
-    add_missing_columns(db, Job, "source_job")
-
-
-MIGRATIONS = [
-    _v1_initial,
-    _v_job_actions,
-    _v_schedules_webhooks,
-    _v_operation_artifacts,
-    _v_ids_never_reused,
-    _v_job_source,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(db: pw.Database) -> int:
-    """Bring the schema up to SCHEMA_VERSION; safe to run from several replicas at once."""
-    sqlite = isinstance(db, pw.SqliteDatabase)
-    if sqlite:
-        # Table rebuilds drop tables that others reference: with foreign keys on, SQLite would cascade the
-        # drop to their rows. The pragma is a no-op inside a transaction, hence here; checked after.
-        db.execute_sql("PRAGMA foreign_keys = OFF")
-    try:
-        return _migrate(db)
-    finally:
-        if sqlite:
-            db.execute_sql("PRAGMA foreign_keys = ON")
-
-
-def _migrate(db: pw.Database) -> int:
-    with db.atomic():
-        if is_postgres(db):
-            # Serialize concurrent upgrades of replicas starting together.
-            db.execute_sql("SELECT pg_advisory_xact_lock(87870001)")
-        db.create_tables([SchemaVersion], safe=True)
-        row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
-        current = int(row or 0)
-        if current > SCHEMA_VERSION:
-            raise StartupError(f"the database schema is version {current}, newer than this server ({SCHEMA_VERSION})")
-        import time
-
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[version - 1](db)
-            SchemaVersion.create(version=version, applied_at=time.time())
-            log.info("database schema upgraded to version %d", version)
-    return SCHEMA_VERSION

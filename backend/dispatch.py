@@ -15,12 +15,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .commands import Commands
 from .config import Settings
-from .db import is_postgres
 from .failure_log import RepeatedFailure
 from .metrics import Metrics
+from .run_queue import Claim, RunQueue
 from .runner import OperationRun
-from .service import Claim, Service
+from .sql import is_postgres
 from .timeutil import now
 from .writer import EventWriter
 
@@ -28,9 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, service: Service, writer: EventWriter, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, commands: Commands, run_queue: RunQueue, writer: EventWriter, metrics: Metrics
+    ) -> None:
         self.settings = settings
-        self.service = service
+        self.commands = commands
+        self.run_queue = run_queue
         self.writer = writer
         self.metrics = metrics
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="redrunner-op")
@@ -40,32 +44,32 @@ class Dispatcher:
         self._stopping = threading.Event()
         self.accepting = True
         self._thread = threading.Thread(target=self._dispatch_loop, name="redrunner-dispatch", daemon=True)
-        self.multi = is_postgres(service.db)
+        self.multi = is_postgres()
 
     # -- what the API calls (in the database thread pool) ---------------------------------------------
 
     def start_operation(self, job_id: int, unit: str, body: dict[str, Any]) -> dict[str, Any]:
         """Accept an Operation (pending) and wake the dispatcher to claim it."""
-        op = self.service.create_operation(job_id, unit, body, self.accepting)
+        op = self.commands.create_operation(job_id, unit, body, self.accepting)
         self.kick()
         return op
 
     def start_actions(self, job_id: int, body: dict[str, Any]) -> list[dict[str, Any]]:
         """`POST /jobs/{id}/actions`: accept an Operation per Unit, all or nothing, and wake the dispatcher."""
-        ops = self.service.start_actions_request(job_id, body, self.accepting)
+        ops = self.commands.start_actions_request(job_id, body, self.accepting)
         self.kick()
         return ops
 
     def rerun(self, job_id: int, statuses: Any, units: Any) -> list[dict[str, Any]]:
         """`POST /jobs/{id}/rerun`: start again what ended badly, with the stored requests."""
-        ops = self.service.rerun(job_id, statuses, units, self.accepting)
+        ops = self.commands.rerun(job_id, statuses, units, self.accepting)
         self.kick()
         return ops
 
     def cancel(self, op_id: int) -> dict[str, Any]:
         """Cancel an Operation: pending ones end at once; a running one is stopped here if it runs here
         (another replica's dispatcher sees the flag on its next pass)."""
-        op, running = self.service.cancel(op_id)
+        op, running = self.commands.cancel(op_id)
         if running:
             self.cancel_local(op_id)
         return op
@@ -89,7 +93,7 @@ class Dispatcher:
     def cancel_pending_for_shutdown(self) -> None:
         """On SQLite nobody else will run what is still queued: end it now rather than leave it to be lost."""
         if not self.multi:
-            self.service.cancel_pending("server shutdown")
+            self.commands.cancel_pending("server shutdown")
 
     def cancel_all(self, error: str) -> None:
         with self._lock:
@@ -124,7 +128,7 @@ class Dispatcher:
 
     def _until_next_retry(self, poll: float) -> float:
         """Sleep no longer than until the earliest pending retry may start, so its delay is kept closely."""
-        due = self.service.next_start_after()
+        due = self.run_queue.next_start_after()
         if due is None:
             return poll
         return min(poll, max(0.01, due - now()))
@@ -133,26 +137,26 @@ class Dispatcher:
         if self.multi:
             with self._lock:
                 ids = list(self.active)
-            for op_id in self.service.cancel_requested(ids):
+            for op_id in self.run_queue.cancel_requested(ids):
                 self.cancel_local(op_id)
             # Another replica may have declared us dead and marked our runs lost: they must not go on.
-            for op_id in self.service.not_running(ids):
+            for op_id in self.run_queue.not_running(ids):
                 self.cancel_local(op_id, "another replica marked this operation lost")
         if not self.accepting:
             return
         with self._lock:
             free = self.settings.workers - len(self.active)
-        for claim in self.service.claim(self.settings.replica_id, free):
+        for claim in self.run_queue.claim(self.settings.replica_id, free):
             self._start(claim)
 
     def _start(self, claim: Claim) -> None:
         run = OperationRun(self.settings, claim, self.writer)
-        self.service.set_run_ident(claim.op_id, run.run_id)
+        self.run_queue.set_run_ident(claim.op_id, run.run_id)
         with self._lock:
             self.active[claim.op_id] = run
         # A cancel that came between the claim and the line above found no run to stop, but its flag was
         # committed before it looked: read the flag now, so one of the two always sees the other.
-        if self.service.cancel_requested([claim.op_id]):
+        if self.run_queue.cancel_requested([claim.op_id]):
             run.stop("canceled")
         self.metrics.running.inc()
         self.metrics.operations_started.inc()

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEDULE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"}
-TS_NULL = {"type": ["string", "null"], "format": "date-time"}
-ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+from .names import MAX_RETRIES
+from .openapi_parts import CURSOR, INT_ID, LIMIT, SCHEDULE_NAME, TAG, TS_NULL, UNIT_NAME, error, json_content, ref
 
 
 def _body(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
@@ -36,40 +23,25 @@ def _body(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
 
 
 ERRORS = {
-    "400": _error("bad input"),
-    "401": _error("missing or wrong bearer token"),
-    "413": _error("payload_too_large"),
-    "415": _error("unsupported_media_type"),
+    "400": error("bad input"),
+    "401": error("missing or wrong bearer token"),
+    "413": error("payload_too_large"),
+    "415": error("unsupported_media_type"),
 }
-LIST_PARAMS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-        "description": "page size",
-    },
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string", "minLength": 1},
-        "description": "the `next` of the previous page",
-    },
-]
+LIST_PARAMS = [LIMIT, CURSOR]
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": SCHEDULE_NAME, "description": "schedule"}
-HOOK_PARAM = {"name": "webhook_id", "in": "path", "required": True, "schema": ID, "description": "Webhook id"}
+HOOK_PARAM = {"name": "webhook_id", "in": "path", "required": True, "schema": INT_ID, "description": "Webhook id"}
 
 SCHEDULE_FIELDS: dict[str, Any] = {
     "cron": {"type": "string", "description": "five fields: minute hour day-of-month month day-of-week"},
     "timezone": {"type": "string", "description": "IANA name, default UTC"},
-    "tag": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"},
-    "units": {"type": "array", "items": SCHEDULE_NAME, "minItems": 1},
+    "tag": TAG,
+    "units": {"type": "array", "items": UNIT_NAME, "minItems": 1},
     "action": {"type": "string", "description": "as for POST /jobs/{id}/actions"},
     "extravars": {"type": ["object", "null"]},
     "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0},
     "check": {"type": "boolean"},
-    "retries": {"type": "integer", "minimum": 0, "maximum": 10},
+    "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
     "enabled": {"type": "boolean"},
 }
 
@@ -120,17 +92,17 @@ SCHEMAS: dict[str, Any] = {
     "SchedulesPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Schedule")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Schedule")}, "next": {"type": ["string", "null"]}},
     },
     "WebhooksPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Webhook")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Webhook")}, "next": {"type": ["string", "null"]}},
     },
     "DeliveriesPage": {
         "type": "object",
         "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref("Delivery")}, "next": {"type": ["string", "null"]}},
+        "properties": {"items": {"type": "array", "items": ref("Delivery")}, "next": {"type": ["string", "null"]}},
     },
 }
 
@@ -140,7 +112,7 @@ PATHS: dict[str, Any] = {
             "summary": "List schedules, newest first",
             "operationId": "listSchedules",
             "parameters": LIST_PARAMS,
-            "responses": {"200": _json(_ref("SchedulesPage"), "a page"), **ERRORS},
+            "responses": {"200": json_content(ref("SchedulesPage"), "a page"), **ERRORS},
         },
         "post": {
             "summary": "Create a schedule",
@@ -149,9 +121,9 @@ PATHS: dict[str, Any] = {
                 ["name", "cron", "tag", "units", "action"], {"name": SCHEDULE_NAME, **SCHEDULE_FIELDS}
             ),
             "responses": {
-                "201": _json(_ref("Schedule"), "created"),
-                "404": _error("playbook_not_found"),
-                "409": _error("schedule_exists"),
+                "201": json_content(ref("Schedule"), "created"),
+                "404": error("playbook_not_found"),
+                "409": error("schedule_exists"),
                 **ERRORS,
             },
         },
@@ -162,8 +134,8 @@ PATHS: dict[str, Any] = {
             "summary": "One schedule",
             "operationId": "getSchedule",
             "responses": {
-                "200": _json(_ref("Schedule"), "the schedule"),
-                "404": _error("schedule_not_found"),
+                "200": json_content(ref("Schedule"), "the schedule"),
+                "404": error("schedule_not_found"),
                 **ERRORS,
             },
         },
@@ -171,12 +143,16 @@ PATHS: dict[str, Any] = {
             "summary": "Change a schedule (any field but name)",
             "operationId": "updateSchedule",
             "requestBody": _body([], SCHEDULE_FIELDS),
-            "responses": {"200": _json(_ref("Schedule"), "changed"), "404": _error("schedule_not_found"), **ERRORS},
+            "responses": {
+                "200": json_content(ref("Schedule"), "changed"),
+                "404": error("schedule_not_found"),
+                **ERRORS,
+            },
         },
         "delete": {
             "summary": "Delete a schedule (its Jobs stay)",
             "operationId": "deleteSchedule",
-            "responses": {"204": {"description": "deleted"}, "404": _error("schedule_not_found"), **ERRORS},
+            "responses": {"204": {"description": "deleted"}, "404": error("schedule_not_found"), **ERRORS},
         },
     },
     "/api/v1/schedules/{name}/run": {
@@ -185,9 +161,9 @@ PATHS: dict[str, Any] = {
             "summary": "Fire the schedule now: a new Job with the action started on every Unit",
             "operationId": "runSchedule",
             "responses": {
-                "201": _json(_ref("Job"), "the new Job"),
-                "404": _error("schedule_not_found or playbook_not_found"),
-                "503": _error("shutting_down"),
+                "201": json_content(ref("Job"), "the new Job"),
+                "404": error("schedule_not_found or playbook_not_found"),
+                "503": error("shutting_down"),
                 **ERRORS,
             },
         },
@@ -197,7 +173,7 @@ PATHS: dict[str, Any] = {
             "summary": "List webhooks, newest first",
             "operationId": "listWebhooks",
             "parameters": LIST_PARAMS,
-            "responses": {"200": _json(_ref("WebhooksPage"), "a page"), **ERRORS},
+            "responses": {"200": json_content(ref("WebhooksPage"), "a page"), **ERRORS},
         },
         "post": {
             "summary": "Register a webhook (the secret is never returned)",
@@ -205,13 +181,19 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(
                 ["url"],
                 {
-                    "url": {"type": "string", "format": "uri", "description": "http or https"},
+                    "url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "http or https, no credentials; not this server's own address and port, "
+                        "nor a link-local or unspecified address unless --webhook-allowed-networks allows it "
+                        "(invalid_url)",
+                    },
                     "events": {"type": "array", "items": {"enum": ["job.finished", "operation.finished"]}},
                     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
                     "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"},
                 },
             ),
-            "responses": {"201": _json(_ref("Webhook"), "created"), **ERRORS},
+            "responses": {"201": json_content(ref("Webhook"), "created"), **ERRORS},
         },
     },
     "/api/v1/webhooks/{webhook_id}": {
@@ -219,12 +201,16 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "One webhook",
             "operationId": "getWebhook",
-            "responses": {"200": _json(_ref("Webhook"), "the webhook"), "404": _error("webhook_not_found"), **ERRORS},
+            "responses": {
+                "200": json_content(ref("Webhook"), "the webhook"),
+                "404": error("webhook_not_found"),
+                **ERRORS,
+            },
         },
         "delete": {
             "summary": "Delete a webhook and its deliveries",
             "operationId": "deleteWebhook",
-            "responses": {"204": {"description": "deleted"}, "404": _error("webhook_not_found"), **ERRORS},
+            "responses": {"204": {"description": "deleted"}, "404": error("webhook_not_found"), **ERRORS},
         },
     },
     "/api/v1/webhooks/{webhook_id}/deliveries": {
@@ -234,8 +220,8 @@ PATHS: dict[str, Any] = {
             "operationId": "listDeliveries",
             "parameters": LIST_PARAMS,
             "responses": {
-                "200": _json(_ref("DeliveriesPage"), "a page"),
-                "404": _error("webhook_not_found"),
+                "200": json_content(ref("DeliveriesPage"), "a page"),
+                "404": error("webhook_not_found"),
                 **ERRORS,
             },
         },

@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .db import Delivery, records_sql
+from .db import Delivery
+from .sql import records_sql
 from .timeutil import iso, now
 
 JOB_FINISHED = "job.finished"

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 import peewee as pw
 
 from .config import Settings
-from .db import Operation, is_postgres
+from .db import Operation
 from .dispatch import Dispatcher
 from .failure_log import RepeatedFailure
 from .metrics import Metrics
 from .processes import kill_run
-from .service import HOSTNAME, Service
+from .run_queue import HOSTNAME, RunQueue
+from .sql import is_postgres
 from .statuses import OperationStatus
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,12 @@ def waiting_retry_excluded() -> pw.Expression:
 
 
 class Replicas:
-    def __init__(self, settings: Settings, service: Service, dispatcher: Dispatcher, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, run_queue: RunQueue, dispatcher: Dispatcher, metrics: Metrics) -> None:
         self.settings = settings
-        self.service = service
+        self.run_queue = run_queue
         self.dispatcher = dispatcher
         self.metrics = metrics
-        self.multi = is_postgres(service.db)
+        self.multi = is_postgres()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._heartbeat_loop, name="redrunner-heartbeat", daemon=True)
 
@@ -49,18 +50,18 @@ class Replicas:
 
     def recover(self) -> None:
         """At start: mark what dead servers left `lost` and kill their processes on this host."""
-        self.service.heartbeat(self.settings.replica_id)
+        self.run_queue.heartbeat(self.settings.replica_id)
         if self.multi:
             # A server starting owns nothing yet: Operations under its replica id were left by a previous
             # process with the same (pinned) id, whose heartbeat the line above has just made look alive.
             self._after_lost(
-                self.service.mark_lost(Operation.owner == self.settings.replica_id, LEFT_AT_START), LEFT_AT_START
+                self.run_queue.mark_lost(Operation.owner == self.settings.replica_id, LEFT_AT_START), LEFT_AT_START
             )
             self.take_over_dead_replicas()
         else:
             # SQLite is one process: whatever is pending or running now was left by a previous run, except
             # a retry waiting out its delay: it never started, and its chain goes on after a restart.
-            self._after_lost(self.service.mark_lost(waiting_retry_excluded(), LEFT_AT_START), LEFT_AT_START)
+            self._after_lost(self.run_queue.mark_lost(waiting_retry_excluded(), LEFT_AT_START), LEFT_AT_START)
 
     def start(self) -> None:
         self._thread.start()
@@ -69,7 +70,7 @@ class Replicas:
         self._stopping.set()
         self._thread.join(5)
         try:
-            self.service.forget_replica(self.settings.replica_id)
+            self.run_queue.forget_replica(self.settings.replica_id)
         except Exception:
             log.warning("could not remove this replica's heartbeat row", exc_info=True)
 
@@ -77,7 +78,7 @@ class Replicas:
 
     def take_over_dead_replicas(self) -> int:
         """Mark the work of every replica silent past the threshold `lost`; returns how many Operations."""
-        lost = self.service.take_over_dead_replicas(self.settings.heartbeat_timeout, DEAD_REPLICA)
+        lost = self.run_queue.take_over_dead_replicas(self.settings.heartbeat_timeout, DEAD_REPLICA)
         self._after_lost(lost, DEAD_REPLICA)
         if lost:
             self.dispatcher.kick()  # their units are free again
@@ -100,7 +101,7 @@ class Replicas:
         failures = RepeatedFailure(log, "heartbeat")
         while not self._stopping.wait(self.settings.heartbeat_interval):
             try:
-                self.service.heartbeat(self.settings.replica_id)
+                self.run_queue.heartbeat(self.settings.replica_id)
                 last_beat = time.monotonic()
                 if self.multi:
                     self.take_over_dead_replicas()

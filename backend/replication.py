@@ -19,16 +19,15 @@ import select
 import threading
 from typing import TYPE_CHECKING, Any
 
-import peewee as pw
-
-from .bus import Change, Publisher
+from .bus import Change
 from .config import Settings
-from .db import is_postgres
 from .errors import ApiError
+from .sql import is_postgres
 from .timeutil import now
 
 if TYPE_CHECKING:
-    from .service import Service
+    from .announce import Announcer
+    from .queries import Queries
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +64,11 @@ def change_notices(changes: list[Change]) -> list[dict[str, Any]]:
 
 
 class Notifier:
-    def __init__(self, settings: Settings, db: pw.PostgresqlDatabase, service: Service, publisher: Publisher) -> None:
+    def __init__(self, settings: Settings, queries: Queries, announce: Announcer) -> None:
         self.settings = settings
-        self.db = db
-        self.service = service
-        self.publisher = publisher
+        self.queries = queries
+        self.announce = announce
+        self.publisher = announce.publisher
         self.me = settings.replica_id
         self._send_lock = threading.Lock()
         self._send_conn: Any = None
@@ -77,13 +76,10 @@ class Notifier:
         self._thread = threading.Thread(target=self._listen_loop, name="redrunner-listen", daemon=True)
 
     @classmethod
-    def for_database(
-        cls, settings: Settings, db: pw.Database, service: Service, publisher: Publisher
-    ) -> Notifier | None:
-        if not is_postgres(db):
+    def for_database(cls, settings: Settings, queries: Queries, announce: Announcer) -> Notifier | None:
+        if not is_postgres():
             return None
-        assert isinstance(db, pw.PostgresqlDatabase)
-        return cls(settings, db, service, publisher)
+        return cls(settings, queries, announce)
 
     def _connect(self) -> Any:
         import psycopg2
@@ -156,18 +152,18 @@ class Notifier:
         # The margin covers a connection that died silently before the error showed, and clock skew
         # between replicas (finished_at is written by the replica that ran the Operation).
         since = down_since - RESYNC_MARGIN
-        active, finished, new_jobs = self.service.activity_since(since)
+        active, finished, new_jobs = self.queries.activity_since(since)
         # An Operation's latest event makes its followers fill the gap from the database.
         frames = [
             Change("event", job_id, ev, op_id=op_id, seq=ev["seq"])
             for op_id, job_id, event_count in active
             if event_count
-            for ev in self.service.event_page(op_id, event_count - 1, 1)
+            for ev in self.queries.event_page(op_id, event_count - 1, 1)
         ]
         self.publisher.publish(frames, remote=False)
         ids = [op_id for op_id, _, _ in active] + finished
         for start in range(0, len(ids), 500):
-            self.service.publish_changes(ids[start : start + 500], remote=False)
+            self.announce.operations(ids[start : start + 500], remote=False)
         for job_id in new_jobs:
             self._publish_job(job_id)
         log.info("change-notice listener reconnected: republished %d operations", len(ids))
@@ -182,12 +178,12 @@ class Notifier:
         kind = notice.get("k")
         if kind == "ev":
             op_id, job_id, lo, hi = int(notice["o"]), int(notice["j"]), int(notice["a"]), int(notice["b"])
-            events = self.service.event_page(op_id, lo - 1, hi - lo + 1, hi)
+            events = self.queries.event_page(op_id, lo - 1, hi - lo + 1, hi)
             self.publisher.publish(
                 [Change("event", job_id, ev, op_id=op_id, seq=ev["seq"]) for ev in events], remote=False
             )
         elif kind == "op":
-            self.service.publish_changes([int(o) for o in notice["o"]], remote=False)
+            self.announce.operations([int(o) for o in notice["o"]], remote=False)
         elif kind == "job":
             self._publish_job(int(notice["j"]))
         elif kind == "jd":
@@ -197,7 +193,7 @@ class Notifier:
 
     def _publish_job(self, job_id: int) -> None:
         try:
-            data = self.service.job(job_id)
+            data = self.queries.job(job_id)
         except ApiError:
             return  # deleted since: its job_deleted notice says so
         self.publisher.publish([Change("job", job_id, data, tag=data["tag"])], remote=False)

@@ -13,12 +13,11 @@ from typing import Any
 
 from .db import Operation
 from .errors import ApiError, invalid_parameter
+from .names import MAX_RETRIES, MAX_RETRY_DELAY
 from .statuses import OperationStatus
 from .validation import check_bool, check_extravars, check_timeout, strict_json
 
-MAX_RETRIES = 10
 DEFAULT_RETRY_DELAY = 10.0
-MAX_RETRY_DELAY = 86400.0
 #: What /rerun starts again unless told otherwise: every way an Operation can end but `successful`.
 RERUN_DEFAULT = frozenset(
     {
@@ -83,7 +82,7 @@ def require_action(body: dict[str, Any]) -> Any:
 
 
 def parse_run_request(body: dict[str, Any], allow_templated: bool = False) -> RunRequest:
-    """Check a request body's run fields; the action is resolved per Unit by the service."""
+    """Check a request body's run fields; the action is resolved per Unit by commands.py."""
     return RunRequest(
         action=require_action(body),
         extravars=check_extravars(body.get("extravars"), allow_templated),

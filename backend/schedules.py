@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,19 +18,24 @@ from typing import Any
 import peewee as pw
 
 from . import cron
+from .announce import Announcer
+from .commands import Commands
 from .config import Settings
-from .db import Job, Schedule, Unit, records_sql, rows, write_transaction
+from .db import Job, Schedule, Unit
 from .errors import ApiError, invalid_parameter
 from .failure_log import RepeatedFailure
+from .names import MAX_RETRIES, SCHEDULE_NAME, SCHEDULE_NAME_PATTERN
+from .paging import newest_first
+from .queries import Queries
 from .redaction import redact
-from .service import Service, newest_first
+from .sql import database, records_sql, rows, write_transaction
 from .timeutil import iso, now
 from .validation import check_bool, check_extravars, check_tag, check_timeout, check_unit_list, resolve_action
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-MAX_RETRIES = 10
+# The fields a new schedule must give, and the error code of each one missing.
+REQUIRED = {"cron": "invalid_cron", "tag": "invalid_tag", "units": "invalid_units", "action": "invalid_action"}
 FIELDS = ("cron", "timezone", "tag", "units", "action", "extravars", "timeout", "check", "retries", "enabled")
 
 
@@ -61,7 +65,7 @@ def schedule_dict(s: Schedule, last_job_status: str | None = None) -> dict[str, 
 
 def check_name(value: Any) -> str:
     if not isinstance(value, str) or not SCHEDULE_NAME.fullmatch(value):
-        raise ApiError(400, "invalid_name", "name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", "name")
+        raise ApiError(400, "invalid_name", f"name must match {SCHEDULE_NAME_PATTERN}", "name")
     return value
 
 
@@ -75,11 +79,19 @@ def check_retries(value: Any) -> int:
     return value
 
 
+def require_new_fields(body: dict[str, Any]) -> None:
+    """A new schedule names its cron, tag, Units and action."""
+    for required, code in REQUIRED.items():
+        if body.get(required) is None:
+            raise ApiError(400, code, f"{required} is required", required)
+
+
 class ScheduleService:
-    def __init__(self, settings: Settings, db: pw.Database, service: Service) -> None:
+    def __init__(self, settings: Settings, queries: Queries, commands: Commands, announce: Announcer) -> None:
         self.settings = settings
-        self.db = db
-        self.service = service
+        self.queries = queries
+        self.commands = commands
+        self.announce = announce
 
     # -- the resource -----------------------------------------------------------------------------
 
@@ -93,12 +105,7 @@ class ScheduleService:
         """The model fields for the given body fields; with `current`, fields not given keep their value."""
         given = {k: body[k] for k in FIELDS if k in body}
         if current is None:
-            for required in ("cron", "tag", "units", "action"):
-                if body.get(required) is None:
-                    code = {"cron": "invalid_cron", "tag": "invalid_tag", "units": "invalid_units"}.get(
-                        required, "invalid_action"
-                    )
-                    raise ApiError(400, code, f"{required} is required", required)
+            require_new_fields(body)
         out: dict[str, Any] = {}
         if "cron" in given:
             out["cron"] = cron.check_cron(given["cron"])
@@ -106,23 +113,8 @@ class ScheduleService:
             out["timezone"] = cron.check_timezone(given.get("timezone"))
         if "tag" in given:
             out["tag"] = check_tag(given["tag"])
-        units = json.loads(current.units) if current is not None else []
-        if "units" in given:
-            units = check_unit_list(given["units"])
-            if not units:
-                raise ApiError(400, "invalid_units", "units must name at least one unit", "units")
-            out["units"] = json.dumps(units)
-        action = given.get("action", current.action if current is not None else None)
-        if "action" in given or "units" in given:
-            # Checked now for every Unit, so a mistake shows at once rather than at 2 a.m.
-            for unit in units:
-                try:
-                    resolve_action(self.settings.project_dir, action, unit)
-                except ApiError as exc:
-                    raise ApiError(
-                        exc.status, exc.error, exc.message, unit if exc.status == 404 else exc.field
-                    ) from None
-            out["action"] = action
+        if "units" in given or "action" in given:
+            out.update(self._checked_units_and_action(given, current))
         if "extravars" in given:
             out["extravars"] = json.dumps(check_extravars(given["extravars"], self.settings.allow_templated_extravars))
         if "timeout" in given:
@@ -135,13 +127,32 @@ class ScheduleService:
             out["enabled"] = check_bool(given["enabled"], "enabled") if given["enabled"] is not None else True
         return out
 
+    def _checked_units_and_action(self, given: dict[str, Any], current: Schedule | None) -> dict[str, Any]:
+        """The Units and the action, given or kept, checked together: the action must resolve on every Unit
+        now, so a mistake shows at once rather than at 2 a.m."""
+        out: dict[str, Any] = {}
+        units = json.loads(current.units) if current is not None else []
+        if "units" in given:
+            units = check_unit_list(given["units"])
+            if not units:
+                raise ApiError(400, "invalid_units", "units must name at least one unit", "units")
+            out["units"] = json.dumps(units)
+        action = given.get("action", current.action if current is not None else None)
+        for unit in units:
+            try:
+                resolve_action(self.settings.project_dir, action, unit)
+            except ApiError as exc:
+                raise ApiError(exc.status, exc.error, exc.message, unit if exc.status == 404 else exc.field) from None
+        out["action"] = action
+        return out
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check_name(body.get("name"))
         fields = self._checked(body, None)
         fields.setdefault("enabled", True)
         at = now()
         fields["next_run_at"] = cron.next_fire(fields["cron"], fields["timezone"], at) if fields["enabled"] else None
-        with write_transaction(self.db):
+        with write_transaction():
             if Schedule.select().where(Schedule.name == name).exists():
                 raise ApiError(409, "schedule_exists", f"a schedule named {name} exists", "name")
             try:
@@ -166,7 +177,7 @@ class ScheduleService:
     def update(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         if "name" in body and body["name"] != name:
             raise invalid_parameter("name", "a schedule's name cannot change; create another one")
-        with write_transaction(self.db):
+        with write_transaction():
             current = self._get_or_404(name)
             fields = self._checked(body, current)
             if {"cron", "timezone", "enabled"} & set(fields):
@@ -179,7 +190,7 @@ class ScheduleService:
         return self.get(name)
 
     def delete(self, name: str) -> None:
-        with write_transaction(self.db):
+        with write_transaction():
             self._get_or_404(name)
             Schedule.delete().where(Schedule.name == name).execute()
 
@@ -189,14 +200,14 @@ class ScheduleService:
         """`POST /schedules/{name}/run`: a firing now, besides the cron's; errors reach the caller."""
         if not accepting:
             raise ApiError(503, "shutting_down", "the server is shutting down and accepts no new operations")
-        with write_transaction(self.db):
+        with write_transaction():
             schedule = self._get_or_404(name)
             job_id, op_ids = self._create_firing(schedule)
             Schedule.update(last_run_at=now(), last_job_id=job_id, last_error=None).where(
                 Schedule.id == schedule.id
             ).execute()
         self._publish(job_id, op_ids)
-        return self.service.job(job_id)
+        return self.queries.job(job_id)
 
     def run_due(self, at: float) -> tuple[list[int], float | None]:
         """Fire every schedule whose fire time has come and that no other replica fired. Returns the new
@@ -225,7 +236,7 @@ class ScheduleService:
         """Claim this schedule's due fire time and, if it is to run, create its Job: one transaction."""
         op_ids: list[int] = []
         job_id = None
-        with write_transaction(self.db):
+        with write_transaction():
             s = Schedule.get_or_none(Schedule.id == schedule_id)
             if s is None or not s.enabled or s.next_run_at is None or s.next_run_at > at:
                 return None
@@ -245,7 +256,7 @@ class ScheduleService:
             if decision.fire_at is None:
                 return None
             try:
-                with self.db.atomic():
+                with database().atomic():
                     job_id, op_ids = self._create_firing(s)
                 error = None
             except ApiError as exc:
@@ -272,7 +283,7 @@ class ScheduleService:
 
     def start_actions(self, job_id: int, s: Schedule) -> list[dict[str, Any]]:
         """Start the schedule's action on every Unit of the Job: the very path of `POST /jobs/{id}/actions`."""
-        return self.service.start_actions(
+        return self.commands.start_actions(
             job_id,
             s.action,
             None,  # every Unit, in the Job's order
@@ -285,9 +296,9 @@ class ScheduleService:
 
     def _publish(self, job_id: int, op_ids: list[int]) -> None:
         """After the commit: followers see the new Job and its Operations."""
-        job = self.service.job(job_id)
-        self.service._publish_job(job, job["units"])
-        self.service.publish_changes(op_ids)
+        job = self.queries.job(job_id)
+        self.announce.job(job, job["units"])
+        self.announce.operations(op_ids)
 
 
 class Scheduler:

@@ -11,11 +11,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .bus import Bus, Change, Overflow, Subscriber
 from .db import TERMINAL
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .queries import Queries
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,11 @@ async def _next(sub: Subscriber) -> Change | None:
 
 class OperationStream:
     def __init__(
-        self, bus: Bus, call: Call, service: Any, conn: Connection, op_id: int, after: int, queue_limit: int
+        self, bus: Bus, call: Call, queries: Queries, conn: Connection, op_id: int, after: int, queue_limit: int
     ) -> None:
         self.bus = bus
         self.call = call
-        self.service = service
+        self.queries = queries
         self.conn = conn
         self.op_id = op_id
         self.last = after
@@ -82,7 +85,7 @@ class OperationStream:
 
     async def _replay(self, upto: int | None = None) -> None:
         while not self.conn.closed():
-            items = await self.call(self.service.event_page, self.op_id, self.last, REPLAY_PAGE, upto)
+            items = await self.call(self.queries.event_page, self.op_id, self.last, REPLAY_PAGE, upto)
             for ev in items:
                 await self._send_event(ev)
             if len(items) < REPLAY_PAGE:
@@ -100,7 +103,7 @@ class OperationStream:
     async def run(self) -> None:
         sub = self.bus.subscribe(("op", self.op_id), self.queue_limit)
         try:
-            op = await self.call(self.service.operation, self.op_id)
+            op = await self.call(self.queries.operation, self.op_id)
             await self.conn.send(status_frame("operation", op))
             sent_status = op["status"]
             await self._replay()
@@ -137,10 +140,10 @@ class OperationStream:
 
 
 class JobStream:
-    def __init__(self, bus: Bus, call: Call, service: Any, conn: Connection, job_id: int, queue_limit: int) -> None:
+    def __init__(self, bus: Bus, call: Call, queries: Queries, conn: Connection, job_id: int, queue_limit: int) -> None:
         self.bus = bus
         self.call = call
-        self.service = service
+        self.queries = queries
         self.conn = conn
         self.job_id = job_id
         self.queue_limit = queue_limit
@@ -148,7 +151,7 @@ class JobStream:
     async def run(self) -> None:
         sub = self.bus.subscribe(("job", self.job_id), self.queue_limit)
         try:
-            job = await self.call(self.service.job, self.job_id)
+            job = await self.call(self.queries.job, self.job_id)
             # Events at or below the snapshot's event_count are already reflected in it.
             seen: dict[int, int] = {}
             for unit in job["units"]:
@@ -191,7 +194,7 @@ class JobStream:
 
     async def _fill(self, op_id: int, after: int, upto: int) -> None:
         while after < upto and not self.conn.closed():
-            items = await self.call(self.service.event_page, op_id, after, REPLAY_PAGE, upto)
+            items = await self.call(self.queries.event_page, op_id, after, REPLAY_PAGE, upto)
             for ev in items:
                 await self.conn.send(event_frame(op_id, ev))
             if len(items) < REPLAY_PAGE:
@@ -228,13 +231,13 @@ def dumps(frame: dict[str, Any]) -> str:
 
 
 async def wait_for_operation(
-    bus: Bus, call: Call, service: Any, op_id: int, wait: float, gone: Callable[[], bool]
+    bus: Bus, call: Call, queries: Queries, op_id: int, wait: float, gone: Callable[[], bool]
 ) -> dict[str, Any]:
     """The `?wait=` long-poll: the Operation once it is terminal, or as it is after `wait` seconds."""
     # Subscribe before reading, so a change between the read and the wait is not missed.
     sub = bus.subscribe(("op", op_id), 1000) if wait else None
     try:
-        op: dict[str, Any] = await call(service.operation, op_id)
+        op: dict[str, Any] = await call(queries.operation, op_id)
         deadline = time.monotonic() + wait
         while sub is not None and op["status"] not in TERMINAL:
             left = deadline - time.monotonic()
@@ -248,7 +251,7 @@ async def wait_for_operation(
             if frame is not None and frame.kind != "operation":
                 continue
             # Re-read from the database: it is the truth (and covers changes made by other replicas).
-            op = await call(service.operation, op_id)
+            op = await call(queries.operation, op_id)
         return op
     finally:
         if sub is not None:

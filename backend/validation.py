@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ApiError, invalid_parameter
+from .names import (
+    ACTION_FILE,
+    ACTION_FILE_PATTERN,
+    ACTION_MAX,
+    ACTION_SHORT,
+    EXTRAVAR_NAME_PATTERN,
+    ID_DIGITS,
+    MAX_TIMEOUT,
+    MAX_UNITS,
+    TAG,
+    TAG_PATTERN,
+    UNIT_NAME,
+    UNIT_NAME_PATTERN,
+)
 
-UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-ACTION_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
-ACTION_SHORT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MAX_ACTION_LENGTH = 255
 RESERVED_VARS = (
     "redrunner_job_id",
     "redrunner_job_tag",
@@ -41,13 +50,13 @@ def strict_json(text: str) -> Any:
 
 def check_tag(value: Any, field: str = "tag") -> str:
     if not isinstance(value, str) or not TAG.fullmatch(value):
-        raise ApiError(400, "invalid_tag", "tag must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", field)
+        raise ApiError(400, "invalid_tag", f"tag must match {TAG_PATTERN}", field)
     return value
 
 
 def check_unit_name(value: Any, field: str = "name") -> str:
     if not isinstance(value, str) or not UNIT_NAME.fullmatch(value):
-        raise ApiError(400, "invalid_unit_name", "unit name must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", field)
+        raise ApiError(400, "invalid_unit_name", f"unit name must match {UNIT_NAME_PATTERN}", field)
     return value
 
 
@@ -59,8 +68,8 @@ def check_unit_list(value: Any) -> list[str]:
             value = strict_json(value)
         except ValueError as exc:
             raise ApiError(400, "invalid_units", "units must be a JSON list of unit names", "units") from exc
-    if not isinstance(value, list) or len(value) > 1000:
-        raise ApiError(400, "invalid_units", "units must be a list of at most 1000 unit names", "units")
+    if not isinstance(value, list) or len(value) > MAX_UNITS:
+        raise ApiError(400, "invalid_units", f"units must be a list of at most {MAX_UNITS} unit names", "units")
     names: list[str] = []
     for item in value:
         name = check_unit_name(item, "units")
@@ -71,7 +80,7 @@ def check_unit_list(value: Any) -> list[str]:
 
 def resolve_action(project_dir: Path, action: Any, unit: str) -> str:
     """The playbook file name that `action` names for `unit`, checked to be a regular file in project/."""
-    if not isinstance(action, str) or not action or len(action) > MAX_ACTION_LENGTH:
+    if not isinstance(action, str) or not action or len(action) > ACTION_MAX:
         raise ApiError(400, "invalid_action", "action must be a playbook file name", "action")
     if ACTION_FILE.fullmatch(action):
         name = action
@@ -81,15 +90,17 @@ def resolve_action(project_dir: Path, action: Any, unit: str) -> str:
         raise ApiError(
             400,
             "invalid_action",
-            "action must be a playbook file name in project/ (^[A-Za-z0-9][A-Za-z0-9_.-]*\\.ya?ml$) "
+            f"action must be a playbook file name in project/ ({ACTION_FILE_PATTERN}) "
             "or a short name <action> for <action>-<unit>.yml",
             "action",
         )
     if ".." in name:
         raise ApiError(400, "invalid_action", "action may not contain '..'", "action")
-    if len(name) > MAX_ACTION_LENGTH:
+    if len(name) > ACTION_MAX:
         # A shorthand plus its unit can exceed what a file system allows in one name (ENAMETOOLONG).
-        raise ApiError(400, "invalid_action", f"the playbook name {name[:40]}... is over 255 characters", "action")
+        raise ApiError(
+            400, "invalid_action", f"the playbook name {name[:40]}... is over {ACTION_MAX} characters", "action"
+        )
     root = project_dir.resolve()
     candidate = root / name
     try:
@@ -128,7 +139,7 @@ def check_extravars(value: Any, allow_templated: bool = False) -> dict[str, Any]
                 f"extravars may not set {key}: a caller never chooses a run's connection, interpreter or become",
                 "extravars",
             )
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        if not isinstance(key, str) or not re.fullmatch(EXTRAVAR_NAME_PATTERN, key):
             raise ApiError(400, "invalid_extravars", f"extravar name {key!r} is not a valid variable name", "extravars")
     check_plain_data(value, allow_templated)
     if len(json.dumps(value)) > MAX_EXTRAVARS_BYTES:
@@ -200,7 +211,7 @@ def check_timeout(value: Any) -> float | None:
         seconds = float(value)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "invalid_timeout", "timeout must be a number of seconds > 0", "timeout") from exc
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > 7 * 86400:
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT:
         raise ApiError(400, "invalid_timeout", "timeout must be a number of seconds > 0 (at most a week)", "timeout")
     return seconds
 
@@ -219,7 +230,7 @@ def check_bool(value: Any, field: str) -> bool:
 def int_param(raw: str | None, field: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
-    if not re.fullmatch(r"[0-9]{1,18}", raw):
+    if not re.fullmatch(rf"[0-9]{{1,{ID_DIGITS}}}", raw):
         raise invalid_parameter(field, f"{field} must be an integer between {low} and {high}")
     value = int(raw)
     if not low <= value <= high:

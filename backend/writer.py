@@ -19,11 +19,13 @@ from typing import Any
 
 import peewee as pw
 
-from .bus import Change, Publisher
-from .db import TERMINAL, Event, Operation, is_postgres, update_sql, write_transaction
+from .announce import Announcer
+from .bus import Change
+from .db import TERMINAL, Event, Operation
 from .metrics import Metrics
-from .service import Service
+from .sql import database, is_postgres, update_sql, write_transaction
 from .statuses import OperationStatus
+from .transitions import Transitions
 
 _TERMINAL_MARKS = ", ".join("?" * len(TERMINAL))
 
@@ -72,16 +74,26 @@ class FlushItem:
 Item = EventItem | StatusItem | FlushItem
 
 
+@dataclass
+class Plan:
+    """What one commit writes (see EventWriter._plan)."""
+
+    events: list[EventItem]
+    counters: dict[int, dict[str, Any]] = field(default_factory=dict)  # by Operation: fields after its last event
+    status_ops: dict[int, dict[str, Any]] = field(default_factory=dict)  # by Operation: its status changes, merged
+    status_jobs: set[int] = field(default_factory=set)  # Jobs whose status may change
+
+
 def _urgent(item: Item | None) -> bool:
     """Items that commit at once: a flush someone waits on, and a status change (a start, an end)."""
     return not isinstance(item, EventItem)
 
 
 class EventWriter:
-    def __init__(self, db: pw.Database, service: Service, publisher: Publisher, metrics: Metrics) -> None:
-        self.db = db
-        self.service = service
-        self.publisher = publisher
+    def __init__(self, transitions: Transitions, announce: Announcer, metrics: Metrics) -> None:
+        self.transitions = transitions
+        self.announce = announce
+        self.publisher = announce.publisher
         self.metrics = metrics
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="redrunner-writer", daemon=True)
@@ -202,13 +214,14 @@ class EventWriter:
                 # failed COMMIT on SQLite surfaces as "cannot rollback - no transaction is active".
                 self._failed(exc)
                 log.warning("event batch commit failed (%s); retrying in %.2f s", self._failure, delay)
+                db = database()
                 with contextlib.suppress(Exception):
-                    self.db.close()
-                if isinstance(self.db, pw.SqliteDatabase):
+                    db.close()
+                if isinstance(db, pw.SqliteDatabase):
                     # A full disk often means a WAL that can no longer grow: moving it into the database
                     # and truncating it is what lets the small writes (the Operations' ends) through.
                     with contextlib.suppress(Exception):
-                        self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._abandon.wait(delay)
                 delay = min(delay * 2, 2.0)
             except Exception as exc:
@@ -275,79 +288,99 @@ class EventWriter:
     def _insert_events(self, rows: list[dict[str, Any]]) -> None:
         """One prepared INSERT for the whole batch: building it with peewee cost more than the insert itself."""
         values = [tuple(row[name] for name in EVENT_FIELDS) for row in rows]
-        cursor = self.db.cursor()
-        if is_postgres(self.db):
+        db = database()
+        cursor = db.cursor()
+        if is_postgres():
             from psycopg2.extras import execute_values
 
             execute_values(cursor, f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES %s", values, page_size=500)
         else:
-            marks = ", ".join([self.db.param] * len(EVENT_FIELDS))
+            marks = ", ".join([db.param] * len(EVENT_FIELDS))
             cursor.executemany(f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES ({marks})", values)
 
     def _commit(self, batch: list[Item]) -> None:
+        plan = self._plan(batch)
+        terminal_ops, retry_ops = self._store(plan)
+        self._announce(plan, terminal_ops, retry_ops)
+        for item in batch:
+            if isinstance(item, FlushItem):
+                item.done.set()
+
+    def _plan(self, batch: list[Item]) -> Plan:
+        """What the batch writes: its events (none past a cut), each Operation's latest counters, and its
+        status changes merged in order."""
         cut = self._cut
-        events = [i for i in batch if isinstance(i, EventItem) and (i.op_id not in cut or i.row["seq"] <= cut[i.op_id])]
-        counters: dict[int, dict[str, Any]] = {}
-        for ev in events:
-            counters[ev.op_id] = ev.counters
-        status_ops: dict[int, dict[str, Any]] = {}
-        status_jobs: set[int] = set()
+        plan = Plan(
+            [i for i in batch if isinstance(i, EventItem) and (i.op_id not in cut or i.row["seq"] <= cut[i.op_id])]
+        )
+        for ev in plan.events:
+            plan.counters[ev.op_id] = ev.counters
         for item in batch:
             if isinstance(item, StatusItem):
-                status_ops.setdefault(item.op_id, {}).update(item.fields)
+                plan.status_ops.setdefault(item.op_id, {}).update(item.fields)
                 if "status" in item.fields:
-                    status_jobs.add(item.job_id)
-        for table in (counters, status_ops):
+                    plan.status_jobs.add(item.job_id)
+        if cut:
+            self._hold_to_cut(plan)
+        return plan
+
+    def _hold_to_cut(self, plan: Plan) -> None:
+        """Operations whose events were dropped claim no event past the cut, and none ends well."""
+        cut = self._cut
+        for table in (plan.counters, plan.status_ops):
             for op_id, fields in table.items():
                 if op_id in cut and "event_count" in fields:
                     table[op_id] = dict(fields, event_count=min(int(fields["event_count"]), cut[op_id]), truncated=True)
-        for op_id, fields in status_ops.items():
+        for op_id, fields in plan.status_ops.items():
             # A run that ended by itself before noticing the writer gave up still lost events: it ends
             # `error`, never `successful` with a hole in its record (canceled and timeout stay what they are).
             if op_id in cut and fields.get("status") in (OperationStatus.SUCCESSFUL, OperationStatus.FAILED):
                 why = self._failure or "the database refused them"
                 fields.update(status=OperationStatus.ERROR, rc=None, error=f"its events cannot be stored: {why}")
+
+    def _store(self, plan: Plan) -> tuple[list[int], list[int]]:
+        """The plan in one transaction. Returns the Operations it ended and the next attempts of retry
+        chains, inserted with their predecessor's end."""
         terminal_ops: list[int] = []
-        retry_ops: list[int] = []  # next attempts of retry chains, inserted with their predecessor's end
-        with write_transaction(self.db):
-            if events:
-                self._insert_events([e.row for e in events])
-            for op_id, fields in counters.items():
-                update = {k: v for k, v in fields.items()}
-                if "stats" in update:
-                    update["stats"] = json.dumps(update["stats"])
-                update_sql(Operation, update, "id = ?", [op_id])
-            for op_id, fields in status_ops.items():
-                fields = dict(fields)
-                if "stats" in fields:
-                    fields["stats"] = json.dumps(fields["stats"])
+        retry_ops: list[int] = []
+        with write_transaction():
+            if plan.events:
+                self._insert_events([e.row for e in plan.events])
+            for op_id, fields in plan.counters.items():
+                update_sql(Operation, _json_stats(fields), "id = ?", [op_id])
+            for op_id, fields in plan.status_ops.items():
+                fields = _json_stats(fields)
                 # Terminal states never change again.
                 n = update_sql(Operation, fields, f"id = ? AND status NOT IN ({_TERMINAL_MARKS})", [op_id, *TERMINAL])
                 if n and fields.get("status") in TERMINAL:
                     terminal_ops.append(op_id)
-                    retry = self.service.schedule_retry(op_id)
+                    retry = self.transitions.schedule_retry(op_id)
                     if retry is not None:
                         retry_ops.append(retry)
             # Notifications commit with the terminal status that causes them (see outbox.py).
-            self.service.record_operations_finished(terminal_ops)
+            self.transitions.record_operations_finished(terminal_ops)
             # In id order: two writers (replicas) locking the same Jobs' rows never wait on each other in a cycle.
-            for job_id in sorted(status_jobs):
-                self.service.refresh_job_status(job_id)
+            for job_id in sorted(plan.status_jobs):
+                self.transitions.refresh_job_status(job_id)
+        return terminal_ops, retry_ops
+
+    def _announce(self, plan: Plan, terminal_ops: list[int], retry_ops: list[int]) -> None:
+        """After the commit: count, then publish the events and the Operations that changed."""
         committed = time.monotonic()
         # Counted before anything is published, so a follower woken by the end finds it counted.
         for op_id in terminal_ops:
-            self.metrics.operations.labels(status=status_ops[op_id].get("status", "")).inc()
-        if events:
-            self.metrics.events_stored.inc(len(events))
-            for ev in events:
+            self.metrics.operations.labels(status=plan.status_ops[op_id].get("status", "")).inc()
+        if plan.events:
+            self.metrics.events_stored.inc(len(plan.events))
+            for ev in plan.events:
                 self.metrics.event_write_latency.observe(committed - ev.queued_at)
             self.publisher.publish(
-                [Change("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in events]
+                [Change("event", ev.job_id, ev.event, op_id=ev.op_id, seq=ev.event["seq"]) for ev in plan.events]
             )
-        changed = [op_id for op_id, fields in status_ops.items() if "status" in fields]
+        changed = [op_id for op_id, fields in plan.status_ops.items() if "status" in fields]
         # Progress and counts are Operation changes too: followers get them, at most every PROGRESS_INTERVAL.
         mono = time.monotonic()
-        for op_id in counters:
+        for op_id in plan.counters:
             if op_id not in changed and mono - self._progress_sent.get(op_id, 0.0) >= PROGRESS_INTERVAL:
                 changed.append(op_id)
         for op_id in changed:
@@ -357,10 +390,14 @@ class EventWriter:
             self._cut.pop(op_id, None)
         changed.extend(retry_ops)
         if changed:
-            self.service.publish_changes(changed)
-        for item in batch:
-            if isinstance(item, FlushItem):
-                item.done.set()
+            self.announce.operations(changed)
+
+
+def _json_stats(fields: dict[str, Any]) -> dict[str, Any]:
+    """The Operation fields as stored: `stats` as JSON text."""
+    if "stats" not in fields:
+        return dict(fields)
+    return dict(fields, stats=json.dumps(fields["stats"]))
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -2,7 +2,7 @@
 then again while the server's own retention (retention.prune_finished_jobs, via --retain-days) deletes old Jobs' events.
 
 The rows are generated inside SQLite (recursive CTEs, INSERT ... SELECT) into the schema the server
-creates (backend.db.migrate), so loading millions of events takes seconds, not minutes.
+creates (backend.migrations.migrate), so loading millions of events takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.db import migrate, open_database
+from backend.db import open_database
+from backend.migrations import migrate
 
 from .client import Api
 from .results import Row, check, millis, percentile

@@ -21,13 +21,18 @@ from typing import Any
 import peewee as pw
 from tornado.ioloop import IOLoop
 
+from backend.announce import Announcer
 from backend.bus import Bus, Publisher
+from backend.commands import Commands
 from backend.config import Settings
-from backend.db import Event, Operation, Unit, migrate, open_database
+from backend.db import Event, Operation, Unit, open_database
 from backend.metrics import Metrics
+from backend.migrations import migrate
+from backend.queries import Queries
+from backend.run_queue import Claim
 from backend.runner import OperationRun
-from backend.service import Claim, Service
 from backend.streams import event_text
+from backend.transitions import Transitions
 from backend.writer import EventWriter
 
 from .results import Row, check
@@ -140,9 +145,11 @@ def measure(database: str, state_dir: Path, count: int) -> tuple[float, float]:
         assert lt.ioloop is not None
         bus = Bus()
         publisher = Publisher(bus, lt.ioloop)
-        service = Service(settings, db, publisher)
-        writer = EventWriter(db, service, publisher, Metrics())
-        job, _ = service.create_job("bench-ingest", ["u"], None)
+        queries = Queries(settings)
+        announce = Announcer(queries, publisher)
+        transitions = Transitions(settings, queries)
+        writer = EventWriter(transitions, announce, Metrics())
+        job, _ = Commands(settings, queries, transitions, announce).create_job("bench-ingest", ["u"], None)
         unit = Unit.get((Unit.job == job["id"]) & (Unit.name == "u"))
         started = time.time()
         op = Operation.create(

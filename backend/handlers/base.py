@@ -15,10 +15,11 @@ from tornado.ioloop import IOLoop
 
 from ..config import is_loopback, normalize_origin
 from ..errors import ApiError
+from ..names import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from ..validation import int_param, strict_json
 
 if TYPE_CHECKING:
-    from ..app import AppState
+    from ..state import AppState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -294,6 +295,10 @@ class APIHandler(HandlerMixin, web.RequestHandler):
 
     def query_int(self, name: str, default: int, low: int, high: int) -> int:
         return int_param(self.query(name), name, default, low, high)
+
+    def page_limit(self) -> int:
+        """The `limit` of a list request."""
+        return self.query_int("limit", PAGE_LIMIT_DEFAULT, 1, PAGE_LIMIT_MAX)
 
     def path_id(self, value: str, field: str) -> int:
         return int_param(value, field, 0, 1, 2**63 - 1)

@@ -12,10 +12,10 @@ class JobsHandler(APIHandler):
 
     async def get(self) -> None:
         page = await self.call(
-            self.state.service.jobs,
+            self.state.queries.jobs,
             self.query("tag"),
             self.query("status"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)
@@ -23,7 +23,7 @@ class JobsHandler(APIHandler):
     async def post(self) -> None:
         body = self.body_params()
         job, created = await self.call(
-            self.state.service.create_job,
+            self.state.commands.create_job,
             body.get("tag"),
             body.get("units"),
             body.get("reuse"),
@@ -42,17 +42,17 @@ class LatestJobHandler(APIHandler):
             from ..errors import ApiError
 
             raise ApiError(400, "invalid_tag", "tag is required", "tag")
-        self.write_json(await self.call(self.state.service.latest_job, tag))
+        self.write_json(await self.call(self.state.queries.latest_job, tag))
 
 
 class JobHandler(APIHandler):
     route_name = "/jobs/{id}"
 
     async def get(self, job_id: str) -> None:
-        self.write_json(await self.call(self.state.service.job, self.path_id(job_id, "job_id")))
+        self.write_json(await self.call(self.state.queries.job, self.path_id(job_id, "job_id")))
 
     async def delete(self, job_id: str) -> None:
-        await self.call(self.state.service.delete_job, self.path_id(job_id, "job_id"))
+        await self.call(self.state.commands.delete_job, self.path_id(job_id, "job_id"))
         self.set_status(204)
         self.clear_header("Content-Type")
         self.finish()

@@ -17,7 +17,7 @@ class PlaybooksHandler(APIHandler):
     route_name = "/playbooks"
 
     async def get(self) -> None:
-        self.write_json(await self.call(self.state.service.playbooks, self.query("unit")))
+        self.write_json(await self.call(self.state.queries.playbooks, self.query("unit")))
 
 
 default_handlers = [

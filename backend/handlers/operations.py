@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..names import EVENT_PAGE_LIMIT_DEFAULT, EVENT_PAGE_LIMIT_MAX
 from ..streams import wait_for_operation
 from ..validation import check_bool
 from .base import APIHandler
@@ -15,12 +16,12 @@ class OperationsHandler(APIHandler):
     async def get(self) -> None:
         job_id = self.query("job_id")
         page = await self.call(
-            self.state.service.operations,
+            self.state.queries.operations,
             self.query_int("job_id", 0, 1, 2**63 - 1) if job_id is not None else None,
             self.query("unit"),
             self.query("status"),
             self.query("action"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)
@@ -32,7 +33,7 @@ class OperationHandler(APIHandler):
     async def get(self, op_id: str) -> None:
         oid = self.path_id(op_id, "operation_id")
         wait = self.query_int("wait", 0, 0, 60)
-        self.write_json(await wait_for_operation(self.state.bus, self.call, self.state.service, oid, wait, self.gone))
+        self.write_json(await wait_for_operation(self.state.bus, self.call, self.state.queries, oid, wait, self.gone))
 
     def gone(self) -> bool:
         """The client hung up: stop waiting for it."""
@@ -44,10 +45,10 @@ class EventsHandler(APIHandler):
 
     async def get(self, op_id: str) -> None:
         page = await self.call(
-            self.state.service.events,
+            self.state.queries.events,
             self.path_id(op_id, "operation_id"),
             self.query_int("after", 0, 0, 2**31 - 1),
-            self.query_int("limit", 500, 1, 5000),
+            self.query_int("limit", EVENT_PAGE_LIMIT_DEFAULT, 1, EVENT_PAGE_LIMIT_MAX),
         )
         self.write_json(page)
 
@@ -58,7 +59,7 @@ class StdoutHandler(APIHandler):
     async def get(self, op_id: str) -> None:
         oid = self.path_id(op_id, "operation_id")
         ansi = check_bool(self.query("ansi"), "ansi")
-        chunks = await self.call(self.state.service.stdout_chunks, oid, ansi)
+        chunks = await self.call(self.state.queries.stdout_chunks, oid, ansi)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         first = await self.call(next, chunks, None)  # raises 404 before any byte is sent
         while first is not None:

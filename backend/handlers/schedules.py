@@ -11,7 +11,7 @@ class SchedulesHandler(APIHandler):
     route_name = "/schedules"
 
     async def get(self) -> None:
-        page = await self.call(self.state.schedules.listing, self.query_int("limit", 50, 1, 500), self.query("cursor"))
+        page = await self.call(self.state.schedules.listing, self.page_limit(), self.query("cursor"))
         self.write_json(page)
 
     async def post(self) -> None:

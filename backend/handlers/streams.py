@@ -102,14 +102,14 @@ class OperationStreamHandler(StreamHandler):
     async def get(self, op_id: str) -> None:
         self.op_id = int_param(op_id, "operation_id", 0, 1, 2**63 - 1)
         self.after = int_param(self.get_query_argument("after", None), "after", 0, 0, 2**31 - 1)
-        await self.call(self.state.service.operation, self.op_id)  # 404 before the upgrade
+        await self.call(self.state.queries.operation, self.op_id)  # 404 before the upgrade
         await super().get(op_id)
 
     def protocol(self) -> OperationStream:
         return OperationStream(
             self.state.bus,
             self.call,
-            self.state.service,
+            self.state.queries,
             self,
             self.op_id,
             self.after,
@@ -122,12 +122,12 @@ class JobStreamHandler(StreamHandler):
 
     async def get(self, job_id: str) -> None:
         self.job_id = int_param(job_id, "job_id", 0, 1, 2**63 - 1)
-        await self.call(self.state.service.job, self.job_id)
+        await self.call(self.state.queries.job, self.job_id)
         await super().get(job_id)
 
     def protocol(self) -> JobStream:
         return JobStream(
-            self.state.bus, self.call, self.state.service, self, self.job_id, self.state.settings.ws_queue_limit
+            self.state.bus, self.call, self.state.queries, self, self.job_id, self.state.settings.ws_queue_limit
         )
 
 

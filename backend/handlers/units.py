@@ -12,12 +12,12 @@ class UnitsHandler(APIHandler):
     route_name = "/jobs/{id}/units"
 
     async def get(self, job_id: str) -> None:
-        self.write_json(await self.call(self.state.service.units, self.path_id(job_id, "job_id")))
+        self.write_json(await self.call(self.state.queries.units, self.path_id(job_id, "job_id")))
 
     async def post(self, job_id: str) -> None:
         jid = self.path_id(job_id, "job_id")
         body = self.body_params()
-        unit, created = await self.call(self.state.service.add_unit, jid, body.get("name"))
+        unit, created = await self.call(self.state.commands.add_unit, jid, body.get("name"))
         self.set_header("Location", f"/api/v1/jobs/{jid}/units/{unit['name']}")
         self.write_json(unit, 201 if created else 200)
 
@@ -26,7 +26,7 @@ class UnitHandler(APIHandler):
     route_name = "/jobs/{id}/units/{name}"
 
     async def get(self, job_id: str, name: str) -> None:
-        self.write_json(await self.call(self.state.service.unit, self.path_id(job_id, "job_id"), name))
+        self.write_json(await self.call(self.state.queries.unit, self.path_id(job_id, "job_id"), name))
 
     async def post(self, job_id: str, name: str) -> None:
         jid = self.path_id(job_id, "job_id")

@@ -11,7 +11,7 @@ class WebhooksHandler(APIHandler):
     route_name = "/webhooks"
 
     async def get(self) -> None:
-        page = await self.call(self.state.webhooks.listing, self.query_int("limit", 50, 1, 500), self.query("cursor"))
+        page = await self.call(self.state.webhooks.listing, self.page_limit(), self.query("cursor"))
         self.write_json(page)
 
     async def post(self) -> None:
@@ -40,7 +40,7 @@ class DeliveriesHandler(APIHandler):
         page = await self.call(
             self.state.webhooks.deliveries,
             self.path_id(webhook_id, "webhook_id"),
-            self.query_int("limit", 50, 1, 500),
+            self.page_limit(),
             self.query("cursor"),
         )
         self.write_json(page)

@@ -15,8 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+from backend.names import MAX_RETRIES, TAG, UNIT_NAME
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -120,9 +119,6 @@ class ActionChoice:
     extravars_text: str
     check: bool = False
     retries: int = 0
-
-
-MAX_RETRIES = 10
 
 
 def parse_extravars(text: str) -> dict[str, Any]:

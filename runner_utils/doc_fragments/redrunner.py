@@ -14,6 +14,10 @@ options:
   token:
     description: Bearer token, when the server requires one. Falls back to E(REDRUNNER_TOKEN).
     type: str
+  token_file:
+    description: File whose first line is the bearer token, used when O(token) is not given (a mounted
+      Kubernetes Secret, as the C(redrunner) command line reads it). Falls back to E(REDRUNNER_TOKEN_FILE).
+    type: path
   validate_certs:
     description: Verify the server's TLS certificate.
     type: bool

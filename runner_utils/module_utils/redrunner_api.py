@@ -26,6 +26,7 @@ DEFAULT_URL = "http://127.0.0.1:8787"
 CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "url": {"type": "str", "default": DEFAULT_URL, "fallback": (env_fallback, ["REDRUNNER_URL"])},
     "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["REDRUNNER_TOKEN"])},
+    "token_file": {"type": "path", "fallback": (env_fallback, ["REDRUNNER_TOKEN_FILE"])},
     "validate_certs": {"type": "bool", "default": True},
     "request_timeout": {"type": "float", "default": 30},
 }
@@ -341,13 +342,34 @@ def failure_summary(op: dict[str, Any], failures: list[str]) -> str:
     return f"operation {op.get('id')} ({where}) ended {op.get('status')}{attempts} (rc={op.get('rc')}): {why}"
 
 
+def token_of(params: dict[str, Any]) -> str | None:
+    """The token the connection options name: `token` itself, else the first line of `token_file` (the
+    file a Kubernetes Secret mounts, as the CLI reads it), so a play never needs `$(cat ...)`."""
+    if params.get("token"):
+        return str(params["token"])
+    path = params.get("token_file")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.readline().strip()
+    except OSError as err:
+        raise RedRunnerError(f"cannot read the token file {path}: {err.strerror}") from err
+    if not token:
+        raise RedRunnerError(f"the token file {path} is empty")
+    return token
+
+
+def client_of(params: dict[str, Any]) -> ApiClient:
+    """The API client the connection options describe."""
+    return ApiClient(params["url"], token_of(params), params["request_timeout"], params["validate_certs"])
+
+
 def run_module(module: Any, run: Callable[[Any, ApiClient], dict[str, Any]]) -> None:
     """The shared end of every RedRunner module: a client from the connection options, `run`, and
     RedRunner's error envelope turned into the task's failure."""
-    params = module.params
-    client = ApiClient(params["url"], params["token"], params["request_timeout"], params["validate_certs"])
     try:
-        result = run(module, client)
+        result = run(module, client_of(module.params))
     except RedRunnerError as err:
         module.fail_json(msg=err.message, status=err.status, error=err.error)
     module.exit_json(**result)

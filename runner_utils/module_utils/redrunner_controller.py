@@ -83,9 +83,8 @@ def run_module_here(module_name: str, args: dict[str, Any], check_mode: bool, di
             msg = f"Unsupported parameters for ({module_name}) module: {msg}"
         return dict(remove_values(dict(failed=True, msg=msg, invocation={"module_args": params}), no_log))
     module = ControllerModule(params, check_mode, diff)
-    client = api.ApiClient(params["url"], params["token"], params["request_timeout"], params["validate_certs"])
     try:
-        result = lib.run(module, client)
+        result = lib.run(module, api.client_of(params))
     except ModuleExit as done:
         result = done.result
     except api.RedRunnerError as err:

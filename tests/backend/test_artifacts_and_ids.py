@@ -11,6 +11,7 @@ import peewee as pw
 import pytest
 
 from backend import db as store
+from backend import migrations
 from tests.support.server import RunningServer, wait_until
 
 from .helpers import make_job, start, ws
@@ -104,7 +105,7 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
     old_database(path)
     database = store.open_database(f"sqlite:///{path}")
     try:
-        assert store.migrate(database) == store.SCHEMA_VERSION
+        assert migrations.migrate(database) == migrations.SCHEMA_VERSION
         tables = dict(database.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
         for table in ("job", "unit", "operation"):
             assert "AUTOINCREMENT" in tables[table]
@@ -127,7 +128,7 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
         store.Job.delete().where(store.Job.id == 2).execute()
         assert store.Unit.select().where(store.Unit.job == 2).count() == 0  # cascades still work
         assert store.Job.create(tag="backup", created_at=4).id == 3
-        assert store.migrate(database) == store.SCHEMA_VERSION  # and again: nothing to do
+        assert migrations.migrate(database) == migrations.SCHEMA_VERSION  # and again: nothing to do
     finally:
         database.close()
 

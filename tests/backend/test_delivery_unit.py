@@ -12,8 +12,9 @@ import peewee as pw
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
-from backend.db import Delivery, Webhook, migrate, open_database
-from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay, post
+from backend.db import Delivery, Webhook, open_database
+from backend.delivery import BACKOFF, KEEP_FINISHED, PER_WEBHOOK, SENDERS, Sender, next_delay, post
+from backend.migrations import migrate
 from backend.webhooks import check_secret, sign
 
 
@@ -48,11 +49,22 @@ def _delivery(hook: Webhook, status: str, created_at: float) -> Delivery:
 def test_two_senders_never_claim_the_same_attempt(db: pw.Database) -> None:
     hook = Webhook.create(url="http://127.0.0.1:9/", created_at=0)
     ids = [Delivery.create(webhook=hook.id, event="job.finished", body="{}", created_at=0, next_attempt_at=0).id]
-    one, two = Sender(db, "a"), Sender(db, "b")
+    one, two = Sender("a"), Sender("b")
     assert one.claim_due() == ids
     assert two.claim_due() == []  # leased by "a"
     Delivery.update(lease_until=1.0).where(Delivery.id == ids[0]).execute()  # the lease ran out
     assert two.claim_due() == ids
+
+
+def test_a_slow_webhooks_backlog_never_hides_another_webhooks_delivery(db: pw.Database) -> None:
+    slow, other = (Webhook.create(url=f"http://127.0.0.1:{p}/", created_at=0) for p in (9, 10))
+    for _ in range(SENDERS * PER_WEBHOOK * 2):
+        Delivery.create(webhook=slow.id, event="job.finished", body="{}", created_at=0, next_attempt_at=0)
+    waiting = Delivery.create(webhook=other.id, event="job.finished", body="{}", created_at=1, next_attempt_at=1)
+    sender = Sender("a")
+    first = sender.claim_due()
+    assert len(first) == PER_WEBHOOK  # the slow one's attempts in flight: no more of them
+    assert sender.claim_due() == [waiting.id]
 
 
 def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never(db: pw.Database) -> None:
@@ -62,7 +74,7 @@ def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never
     old_failed = _delivery(hook, "failed", now - KEEP_FINISHED - 1)
     old_pending = _delivery(hook, "pending", now - KEEP_FINISHED - 1)
     recent = _delivery(hook, "delivered", now - 60)
-    assert Sender(db, "a").prune(now) == 2
+    assert Sender("a").prune(now) == 2
     left = {d.id for d in Delivery.select()}
     assert left == {old_pending.id, recent.id}
     assert old_done.id not in left and old_failed.id not in left
@@ -83,3 +95,20 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt() -> None:
         receiver.stop()
     status, error = post(receiver.url, b"{}", {})  # nobody listens any more
     assert status is None and error
+
+
+def test_a_trickling_answer_is_cut_at_the_attempts_deadline() -> None:
+    import time
+
+    from tests.support.server import free_port
+
+    from .webhook_receiver import Trickler
+
+    trickler = Trickler(free_port()).start()
+    try:
+        started = time.monotonic()
+        status, error = post(trickler.url, b"{}", {}, timeout=2.5)  # a byte a second: every read succeeds
+        assert 2.5 <= time.monotonic() - started < 4
+        assert status is None and error == "timed out: no complete answer within 2.5 s"
+    finally:
+        trickler.stop()

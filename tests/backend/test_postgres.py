@@ -134,17 +134,19 @@ def test_storage_layer_migrates_once_and_the_database_enforces_one_running_per_u
     import peewee as pw
 
     from backend import db as store
+    from backend import migrations
+    from backend.sql import is_postgres
 
     database = store.open_database(pg_url)
     try:
-        assert store.is_postgres(database)
+        assert is_postgres()
         # Replicas starting together all migrate: the advisory lock must make that safe.
         with ThreadPoolExecutor(3) as pool:
-            versions = list(pool.map(lambda _: store.migrate(database), range(3)))
-        assert versions == [store.SCHEMA_VERSION] * 3
-        assert store.migrate(database) == store.SCHEMA_VERSION  # and again: idempotent
+            versions = list(pool.map(lambda _: migrations.migrate(database), range(3)))
+        assert versions == [migrations.SCHEMA_VERSION] * 3
+        assert migrations.migrate(database) == migrations.SCHEMA_VERSION  # and again: idempotent
         rows = sql(pg_url, "SELECT version FROM schema_version ORDER BY version")
-        assert [v for (v,) in rows] == list(range(1, store.SCHEMA_VERSION + 1))
+        assert [v for (v,) in rows] == [migrations.SCHEMA_VERSION]  # a new database: made in one step
         index = sql(pg_url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'operation_one_running_per_unit'")
         assert len(index) == 1 and "UNIQUE" in index[0][0] and "'running'" in index[0][0]
 
@@ -346,9 +348,10 @@ def test_recovery_kills_leftovers_of_lost_operations_only_on_their_own_host(
     pg_url: str, server_factory: Callable[..., RunningServer]
 ) -> None:
     from backend import db as store
+    from backend import migrations
 
     database = store.open_database(pg_url)
-    store.migrate(database)
+    migrations.migrate(database)
     t = time.time()
     store.Replica.create(id="dead", hostname="x", pid=1, started_at=t - 100, heartbeat_at=t - 100)
     job = store.Job.create(tag="backup", created_at=t, status="running")
@@ -617,13 +620,17 @@ def test_a_replica_that_heartbeats_during_a_takeover_keeps_its_work(pg_url: str)
     from tornado.ioloop import IOLoop
 
     from backend import db as store
+    from backend import migrations
+    from backend.announce import Announcer
     from backend.bus import Bus, Publisher
     from backend.config import Settings
-    from backend.service import Service
+    from backend.queries import Queries
+    from backend.run_queue import RunQueue
+    from backend.transitions import Transitions
 
     database = store.open_database(pg_url)
     try:
-        store.migrate(database)
+        migrations.migrate(database)
         job = store.Job.create(tag="race", created_at=time.time())
         unit = store.Unit.create(job=job, name="db", created_at=time.time())
         op = store.Operation.create(
@@ -631,13 +638,16 @@ def test_a_replica_that_heartbeats_during_a_takeover_keeps_its_work(pg_url: str)
         )
         # The slow replica's last heartbeat is a minute old on the database's clock.
         sql(pg_url, "INSERT INTO replica VALUES ('slow', 'h', 1, 0, EXTRACT(EPOCH FROM clock_timestamp()) - 60)")
-        service = Service(Settings(database=pg_url), database, Publisher(Bus(), IOLoop(make_current=False)))
+        settings = Settings(database=pg_url)
+        queries = Queries(settings)
+        announce = Announcer(queries, Publisher(Bus(), IOLoop(make_current=False)))
+        run_queue = RunQueue(Transitions(settings, queries), announce)
         beat = psycopg2.connect(pg_url, application_name="rr-test")
         try:
             with beat.cursor() as cur:  # the heartbeat, in flight: its row is locked, not yet committed
                 cur.execute("UPDATE replica SET heartbeat_at = EXTRACT(EPOCH FROM clock_timestamp()) WHERE id = 'slow'")
             with ThreadPoolExecutor(1) as pool:
-                takeover = pool.submit(service.take_over_dead_replicas, 15.0, "its server stopped answering")
+                takeover = pool.submit(run_queue.take_over_dead_replicas, 15.0, "its server stopped answering")
                 waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
                 name = pg_url.rsplit("/", 1)[1]
                 wait_until(lambda: sql(pg_url, waiting, (name,)) == [(1,)], 10, what="the takeover to wait")

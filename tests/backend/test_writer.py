@@ -10,10 +10,13 @@ import pytest
 from tornado.ioloop import IOLoop
 
 from backend import db as store
+from backend import migrations
+from backend.announce import Announcer
 from backend.bus import Bus, Publisher
 from backend.config import Settings
 from backend.metrics import Metrics
-from backend.service import Service
+from backend.queries import Queries
+from backend.transitions import Transitions
 from backend.writer import EventWriter, StatusItem, root_cause
 
 
@@ -21,9 +24,11 @@ from backend.writer import EventWriter, StatusItem, root_cause
 def writer(tmp_path: Path) -> Iterator[EventWriter]:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     database = store.open_database(url)
-    store.migrate(database)
-    service = Service(Settings(database=url), database, Publisher(Bus(), IOLoop(make_current=False)))
-    w = EventWriter(database, service, service.publisher, Metrics())
+    migrations.migrate(database)
+    settings = Settings(database=url)
+    queries = Queries(settings)
+    announce = Announcer(queries, Publisher(Bus(), IOLoop(make_current=False)))
+    w = EventWriter(Transitions(settings, queries), announce, Metrics())
     w.start()
     yield w
     w.stop()

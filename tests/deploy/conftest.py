@@ -11,7 +11,7 @@ from tests.deploy.kustomize import render
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 OVERLAYS = ("single", "postgres")
-EXAMPLES = ("app-volume", "app-volume-restore")
+EXAMPLES = ("app-volume", "app-volume-restore", "network-policy", "git-sync")
 KUSTOMIZATIONS = ("base", *(f"overlays/{name}" for name in OVERLAYS), *(f"examples/{name}" for name in EXAMPLES))
 
 

@@ -114,6 +114,22 @@ def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
     assert api.ApiClient(srv.url, token="s3cret").latest_job("x") is None
 
 
+def test_token_file_is_read_when_no_token_is_given(
+    server_factory: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    srv = server_factory(data_dir=DATA, token="s3cret-from-a-file")
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-from-a-file\n")
+    params: dict[str, Any] = {"url": srv.url, "token": None, "token_file": str(token_file)}
+    params.update(request_timeout=5, validate_certs=True)
+    assert api.client_of(params).latest_job("x") is None
+    with pytest.raises(api.RedRunnerError, match="cannot read the token file"):
+        api.client_of({**params, "token_file": str(tmp_path / "missing")})
+    with pytest.raises(api.RedRunnerError) as denied:
+        api.client_of({**params, "token": "wrong-token-given-first"}).latest_job("x")
+    assert denied.value.status == 401
+
+
 @pytest.mark.slow
 def test_progress_line() -> None:
     op = {

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from backend.errors import ApiError
-from backend.service import decode_cursor, encode_cursor
+from backend.paging import decode_cursor, encode_cursor
 
 
 @pytest.mark.parametrize("last_id", [1, 42, 2**40])

@@ -1,4 +1,4 @@
-"""db.insert_sql and db.update_sql write what peewee's own insert and update would."""
+"""sql.insert_sql and sql.update_sql write what peewee's own insert and update would."""
 
 from __future__ import annotations
 
@@ -7,22 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from backend import db
-from backend.db import Job, Operation, Unit, insert_sql, update_sql
+from backend import db, sql
+from backend.db import Job, Operation, Unit
+from backend.migrations import migrate
+from backend.sql import insert_sql, update_sql
 from backend.statuses import OperationStatus
 
 
 @pytest.fixture
 def unit(tmp_path: Path) -> Iterator[Unit]:
     database = db.open_database(f"sqlite:///{tmp_path / 'rr.db'}")
-    db.migrate(database)
+    migrate(database)
     job = Job.create(tag="t", status="idle", created_at=1.0)
     yield Unit.create(job=job, name="db", created_at=1.0)
     database.close()
 
 
 def row(op_id: int) -> dict[str, object]:
-    found = db.records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])[0]
+    found = sql.records_sql('SELECT * FROM "operation" WHERE id = ?', [op_id])[0]
     return {k: v for k, v in vars(found).items() if k != "id"}
 
 

@@ -343,6 +343,10 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
         assert dops[unit]["status"] == "successful"
         assert dops[unit]["artifacts"]["redrunner_verify"]["backup_path"] == str(sealed2[unit])
     assert dops["files"]["status"] == "failed" and app.snapshot() == (state3[0], state3[1], state2[2])
+    # GET /backups: night 2's postgres and sqlite backups are proven, its files backup is not.
+    listed = srv.get("backups?tag=backup&limit=100").json()["items"]
+    verified = {b["unit"]: b["verified_at"] for b in listed if b["job_id"] == job2["id"]}
+    assert verified["postgres"] and verified["sqlite"] and verified["files"] is None, listed
 
     # Restoring night 2 now: files' backup fails its check, so no component is restored (all or none), and the
     # restore Job, not the backup Job, reads failed.

@@ -28,9 +28,10 @@ options:
     type: path
     required: true
   listing:
-    description: The listing file (written by O(step=list), read by O(step=drill)).
+    description:
+      - The listing file (written by O(step=archive) and O(step=list), read by O(step=drill)).
+      - With O(step=drill), empty for a backup sealed without one (it is only unpacked).
     type: path
-    required: true
   source:
     description: With O(step=archive), the folder to archive.
     type: path
@@ -280,8 +281,10 @@ def list_step(module: AnsibleModule) -> dict[str, Any]:
 
 def drill_step(module: AnsibleModule) -> dict[str, Any]:
     archive, listing = module.params["archive"], module.params["listing"]
-    with open(listing, encoding="utf-8") as f:
-        listed = [tuple(json.loads(line)) for line in f if line.strip()]
+    listed = None  # a backup sealed before listings were: it must unpack, there is nothing to compare with
+    if listing:
+        with open(listing, encoding="utf-8") as f:
+            listed = [tuple(json.loads(line)) for line in f if line.strip()]
     scratch = tempfile.mkdtemp(prefix="redrunner-drill-", dir=module.params["scratch"] or None)
     try:
         # --preserve-permissions: the modes the archive holds, not the umask's
@@ -299,12 +302,13 @@ def drill_step(module: AnsibleModule) -> dict[str, Any]:
         )
         if done.returncode != 0:
             module.fail_json(msg=f"{archive} does not unpack: tar said {done.stderr.strip()}")
-        difference = first_difference(listed, tree_entries(scratch))  # type: ignore[arg-type]
+        unpacked = tree_entries(scratch)
+        difference = None if listed is None else first_difference(listed, unpacked)  # type: ignore[arg-type]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if difference:
         module.fail_json(msg=f"{archive} does not restore what its backup listed: {difference}")
-    return {"changed": False, "entries": len(listed)}
+    return {"changed": False, "entries": len(unpacked), "compared": listed is not None}
 
 
 def main() -> None:
@@ -312,13 +316,15 @@ def main() -> None:
         argument_spec={
             "step": {"type": "str", "required": True, "choices": ["archive", "list", "drill"]},
             "archive": {"type": "path", "required": True},
-            "listing": {"type": "path", "required": True},
+            "listing": {"type": "path"},
             "source": {"type": "path"},
             "scratch": {"type": "path"},
         },
         supports_check_mode=True,
     )
     try:
+        if module.params["step"] != "drill" and not module.params["listing"]:
+            module.fail_json(msg=f"step={module.params['step']} needs listing, the listing file to write")
         steps = {"archive": archive_step, "list": list_step, "drill": drill_step}
         result = steps[module.params["step"]](module)
     except OSError as exc:

@@ -11,40 +11,23 @@ import sys
 
 from . import __version__
 
-# Listed for `redrunner --help`; console.commandline parses their arguments.
-CLIENT_HELP = {
-    "jobs": "list Jobs",
-    "job": "show one Job",
-    "each": "run an action on every Unit of a Job",
-    "start": "run an action on one Unit",
-    "logs": "print (-f: follow) an Operation's output",
-    "wait": "wait for Operations or a Job to end",
-    "cancel": "stop an Operation",
-    "rerun": "start failed Operations of a Job again",
-    "backups": "list backups: kept by retention, verified by a drill",
-    "restore": "restore a backup Job's backups in a Job of their own",
-    "schedules": "list Schedules",
-    "schedule": "add, remove, fire, enable, disable or edit a Schedule",
-    "operations": "list Operations with the task that failed and why",
-    "operation": "show one Operation, its failing task and error",
-    "webhooks": "list webhooks",
-    "webhook": "add, remove or test a webhook",
-    "audit": "the audit trail: who changed what",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redrunner", description="Run Ansible playbooks through an HTTP API.")
     parser.add_argument("--version", action="version", version=f"redrunner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .access import ROLE_NAMES
     from .config import add_serve_arguments
 
     serve = sub.add_parser("serve", help="run the API server", description="Run the RedRunner API server.")
     add_serve_arguments(serve)
     sub.add_parser("console", help="open the operator console (Textual)", add_help=False)
-    for name, text in CLIENT_HELP.items():
-        sub.add_parser(name, help=text, add_help=False)
+    # Listed here; console.commandline parses their arguments.
+    from console.commandline.arguments import COMMANDS
+
+    for command in COMMANDS:
+        sub.add_parser(command.name, help=command.help, add_help=False)
+    from .access import ROLE_NAMES
+
     token = sub.add_parser("token", help="make a token for --tokens-file", description="Make a named token.")
     verbs = token.add_subparsers(dest="verb", metavar="VERB", required=True)
     new = verbs.add_parser("new", help="print a fresh random token and the tokens-file entry holding its digest")
@@ -59,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         from console.cli import main as console_main
 
         return console_main(argv[1:])
-    if argv[:1] and argv[0] in CLIENT_HELP:
+    from console.commandline.arguments import COMMAND_NAMES
+
+    if argv[:1] and argv[0] in COMMAND_NAMES:
         from console.commandline import main as client_main
 
         return client_main(argv)
@@ -89,7 +74,8 @@ def new_token(name: str, role: str) -> int:
     """`redrunner token new NAME --role ROLE`: the token on stdout's first line, the YAML entry after it."""
     import secrets
 
-    from .access import TOKEN_NAME, digest
+    from .access import digest
+    from .names import TOKEN_NAME
 
     if not TOKEN_NAME.match(name):
         print(f"redrunner: token name {name!r} must match {TOKEN_NAME.pattern}", file=sys.stderr)

@@ -55,9 +55,9 @@ from console.models import (
     WireError,
     items_of,
 )
+from console.models import Delivery as Delivery
+from console.models import Webhook as Webhook
 from console.timefmt import parse_ts
-from console.webhook_models import Delivery as Delivery
-from console.webhook_models import Webhook as Webhook
 
 __all__ = [
     "ACTIVE",

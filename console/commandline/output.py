@@ -9,8 +9,7 @@ from typing import Any, TextIO
 
 from console.backups import Backup
 from console.failure import Failure
-from console.models import Job, Operation, Schedule, WireModel
-from console.webhook_models import Delivery, Webhook
+from console.models import Delivery, Job, Operation, Schedule, Webhook, WireModel
 
 Row = Sequence[object]
 Failures = dict[int, Failure]

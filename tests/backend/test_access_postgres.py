@@ -57,6 +57,10 @@ def test_both_replicas_check_roles_and_share_one_audit_trail(
     assert sorted(trail(b)[4:]) == [("dashboard", "POST", 403)] * 2
     # A rotation reaches both.
     kubernetes_secret(secret, "v2", entry("dashboard", "operator", VIEWER))
+
+    def rotated(srv: RunningServer) -> bool:
+        return bool(srv.get("whoami", token=VIEWER).json()["role"] == "operator")
+
     for srv in (a, b):
-        wait_until(lambda s=srv: s.get("whoami", token=VIEWER).json()["role"] == "operator", timeout=8, what="rotation")
+        wait_until(lambda srv=srv: rotated(srv), timeout=8, what="rotation")  # type: ignore[misc]
         assert srv.get("whoami", token=ADMIN).status == 401

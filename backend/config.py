@@ -403,6 +403,8 @@ INTERNAL = frozenset(
         "ws_ping_interval",
         "heartbeat_interval",
         "heartbeat_timeout",
+        # Where --token-file's token came from (its mode is checked at start); the flag's setting is `token`.
+        "token_file",
     }
 )
 

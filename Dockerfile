@@ -27,8 +27,9 @@ ARG REDRUNNER_UID=10001
 
 # tini is pid 1: it forwards SIGTERM to the server alone (which gives Operations their grace)
 # and reaps the ansible workers that call setsid() and get orphaned on cancel.
-# postgresql-client: pg_dump/pg_restore for the bundled components. openssh-client: inventories
-# that reach hosts over SSH. zstd: the files component compresses on every core (gzip without it).
+# postgresql-client: pg_dump/pg_restore for the bundled components. zstd: the files component
+# compresses with it on every core (gzip, single-threaded, otherwise). openssh-client: inventories
+# that reach hosts over SSH.
 # Versions are not pinned: Debian stable only takes security fixes, and an exact pin breaks the
 # build at the next one.
 # Bookworm's postgresql-client is 15, and pg_dump refuses a newer server: build with
@@ -38,7 +39,7 @@ ARG REDRUNNER_UID=10001
 ARG PGDG_CLIENT=""
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini openssh-client zstd \
+    && apt-get install -y --no-install-recommends tini zstd openssh-client \
     && if [ -z "${PGDG_CLIENT}" ]; then \
          apt-get install -y --no-install-recommends postgresql-client; \
        else \

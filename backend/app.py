@@ -27,7 +27,7 @@ from .db import EmbeddedDatabaseLock, open_database, redact, sqlite_path
 from .delivery import Sender
 from .dispatch import Dispatcher
 from .errors import StartupError
-from .handlers import health, jobs, meta, operations, schedules, streams, units, webhooks
+from .handlers import backups, health, jobs, meta, operations, schedules, streams, units, webhooks
 from .handlers.base import NotFoundHandler
 from .hardening import make_undumpable
 from .logs import log_request
@@ -43,12 +43,13 @@ from .run_queue import RunQueue
 from .schedules import Scheduler, ScheduleService
 from .state import AppState
 from .transitions import Transitions
+from .webhook_targets import TargetPolicy
 from .webhooks import WebhookService
 from .writer import EventWriter
 
 log = logging.getLogger("redrunner")
 
-HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks]
+HANDLER_MODULES = [health, meta, jobs, units, operations, streams, schedules, webhooks, backups]
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:
@@ -89,9 +90,14 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         raise StartupError(f"cannot create --state-dir {settings.state_dir}: {exc.strerror}") from exc
     embedded = sqlite_path(settings.database)
     lock = EmbeddedDatabaseLock(embedded) if embedded else None
-    if lock is not None:
-        lock.acquire()
-    open_storage(settings)
+    try:
+        if lock is not None:
+            lock.acquire()
+        open_storage(settings)
+    except OSError as exc:
+        # A file or folder the server may not create, open or lock (permissions, a read-only or odd path).
+        cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StartupError(f"cannot open --database {redact(settings.database)}: {cause}") from exc
     bus = Bus()
     publisher = Publisher(bus, loop)
     metrics = Metrics()
@@ -106,6 +112,7 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
     writer = EventWriter(transitions, announce, metrics)
     dispatcher = Dispatcher(settings, commands, run_queue, writer, metrics)
     schedules = ScheduleService(settings, queries, commands, announce)
+    targets = TargetPolicy(settings.host, settings.port, settings.webhook_allowed_networks)
     return AppState(
         settings=settings,
         bus=bus,
@@ -119,8 +126,8 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         db_pool=ThreadPoolExecutor(max(4, min(16, settings.workers)), thread_name_prefix="redrunner-db"),
         schedules=schedules,
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
-        webhooks=WebhookService(),
-        sender=Sender(settings.replica_id),
+        webhooks=WebhookService(targets),
+        sender=Sender(settings.replica_id, targets),
         reaper=OrphanReaper(),
         notifier=notifier,
         db_lock=lock,

@@ -21,6 +21,8 @@ CLIENT_HELP = {
     "wait": "wait for Operations or a Job to end",
     "cancel": "stop an Operation",
     "rerun": "start failed Operations of a Job again",
+    "backups": "list backups: kept by retention, verified by a drill",
+    "restore": "restore a backup Job's backups in a Job of their own",
     "schedules": "list Schedules",
     "schedule": "add, remove or fire a Schedule",
 }

@@ -11,6 +11,7 @@ from typing import Any
 
 import peewee as pw
 
+from . import backup_records
 from .announce import Announcer
 from .backups import published_paths, remove_backup_folders
 from .config import Settings
@@ -33,6 +34,7 @@ from .transitions import Transitions
 from .validation import (
     check_bool,
     check_extravars,
+    check_job_ref,
     check_tag,
     check_timeout,
     check_unit_list,
@@ -50,13 +52,16 @@ class Commands:
 
     # -- Jobs and Units ---------------------------------------------------------------------------
 
-    def create_job(self, tag: Any, units: Any, reuse: Any) -> tuple[dict[str, Any], bool]:
+    def create_job(self, tag: Any, units: Any, reuse: Any, source_job: Any = None) -> tuple[dict[str, Any], bool]:
         tag = check_tag(tag)
         names = check_unit_list(units)
         if reuse not in (None, "latest"):
             raise invalid_parameter("reuse", 'reuse must be "latest"')
+        source = check_job_ref(source_job, "source_job")
         created = False
         with write_transaction():
+            if source is not None and not Job.select().where(Job.id == source).exists():
+                raise ApiError(400, "invalid_source_job", f"source_job names no Job: no job {source}", "source_job")
             job = None
             if reuse == "latest":
                 # Find-or-create must not interleave: on PostgreSQL (several replicas, READ COMMITTED) two
@@ -66,7 +71,7 @@ class Commands:
                 if job is not None:  # add_unit on the same Job takes this lock too
                     lock_row(Job.select().where(Job.id == job.id)).first()
             if job is None:
-                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW)
+                job = Job.create(tag=tag, created_at=now(), status=JobStatus.NEW, source_job=source)
                 created = True
             existing = {u.name for u in Unit.select(Unit.name).where(Unit.job == job.id)}
             added = [n for n in names if n not in existing]
@@ -91,11 +96,15 @@ class Commands:
             self.announce.job(self.queries.job(job_id), units=[unit])
         return unit, created
 
-    def delete_job(self, job_id: int) -> None:
+    def delete_job(self, job_id: int, keep_backups: bool = False) -> None:
+        """Delete the Job with everything in it; with `keep_backups` (retention), not while it holds a
+        kept backup, checked in the deleting transaction (a newer backup may have gone since it was chosen)."""
         with write_transaction():
             job = lock_row(Job.select().where(Job.id == job_id)).first()
             if job is None:
                 raise ApiError(404, "job_not_found", f"no job {job_id}")
+            if keep_backups and backup_records.holds_kept(job_id, self.settings.keep):
+                raise ApiError(409, "job_keeps_backup", f"job {job_id} holds a backup that retention keeps")
             if Operation.select().where((Operation.job == job_id) & Operation.status.in_(ACTIVE)).exists():
                 raise ApiError(409, "job_busy", f"job {job_id} has an operation pending or running")
             op_ids = [o.id for o in Operation.select(Operation.id).where(Operation.job == job_id)]

@@ -9,8 +9,11 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import StartupError
+from .keep import KeepPolicy
+from .webhook_targets import parse_networks
 
 REPO_COMPONENTS = Path(__file__).resolve().parent.parent / "components"
 EVENT_TRANSPORTS = ("pipe", "runner")
@@ -37,6 +40,8 @@ class Settings:
     # Deleting a Job (DELETE or retention) removes the sealed backup folders its Operations published,
     # only under this folder; None removes none (backend/backups.py).
     backup_root: Path | None = None
+    # What retention keeps of each (tag, unit)'s backups whatever their age (--keep-last and the rest).
+    keep: KeepPolicy = field(default_factory=KeepPolicy)
     certfile: str | None = None
     keyfile: str | None = None
     log_format: str = "auto"
@@ -44,6 +49,8 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_events_per_operation: int = 200_000
     allowed_origins: tuple[str, ...] = ()
+    # Networks webhooks may reach although webhook_targets.py refuses them (link-local, this server).
+    webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     no_auth: bool = False
     allow_templated_extravars: bool = False
     max_stdout_bytes: int = 64 * 1024 * 1024
@@ -140,6 +147,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _count_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < low:
+            why = " (the newest good backup of each component is always kept)" if low == 1 else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}{why}")
+        return int(text)
+
+    return parse
+
+
 def _source(name: str, text: str) -> str:
     """Where a bad value came from: argparse names the flag, but a default comes from the variable."""
     return f" (from REDRUNNER_{name})" if os.environ.get(f"REDRUNNER_{name}") == text else ""
@@ -149,6 +166,13 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535){_source('PORT', text)}")
     return int(text)
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}{_source('WEBHOOK_ALLOWED_NETWORKS', text)}") from exc
 
 
 def _event_transport(text: str) -> str:
@@ -229,6 +253,21 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="deleting or pruning a job removes the backup folders its operations published, "
         "only under this folder; unset keeps every backup (REDRUNNER_BACKUP_ROOT)",
     )
+    parser.add_argument(
+        "--keep-last",
+        type=_count_at_least(1),
+        default=_env("KEEP_LAST", "1"),
+        help="retention keeps the newest N backups of each (job tag, unit), however old; at least 1 "
+        "(REDRUNNER_KEEP_LAST)",
+    )
+    for period, what in (("daily", "days"), ("weekly", "ISO weeks"), ("monthly", "months")):
+        parser.add_argument(
+            f"--keep-{period}",
+            type=_count_at_least(0),
+            default=_env(f"KEEP_{period.upper()}", "0"),
+            help=f"and the newest backup of each of the last N {what} that have one (UTC) "
+            f"(REDRUNNER_KEEP_{period.upper()})",
+        )
     parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
     parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
     parser.add_argument(
@@ -256,6 +295,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("ALLOWED_ORIGINS", ""),
         help="comma-separated browser origins allowed besides the server's own, e.g. https://ops.example.com "
         "(REDRUNNER_ALLOWED_ORIGINS)",
+    )
+    parser.add_argument(
+        "--webhook-allowed-networks",
+        type=_networks,
+        default=_env("WEBHOOK_ALLOWED_NETWORKS", ""),
+        help="comma-separated CIDRs webhooks may reach although refused by default: link-local, unspecified, "
+        "this server's own address (REDRUNNER_WEBHOOK_ALLOWED_NETWORKS)",
     )
     parser.add_argument(
         "--no-auth",
@@ -338,6 +384,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         operation_timeout=args.operation_timeout,
         retain_days=args.retain_days,
         backup_root=Path(args.backup_root).expanduser() if args.backup_root else None,
+        keep=KeepPolicy(args.keep_last, args.keep_daily, args.keep_weekly, args.keep_monthly),
         certfile=args.certfile,
         keyfile=args.keyfile,
         log_format=args.log_format,
@@ -345,6 +392,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_body_size=args.max_body_size,
         max_events_per_operation=args.max_events,
         allowed_origins=tuple(args.allowed_origins),
+        webhook_allowed_networks=tuple(args.webhook_allowed_networks),
         no_auth=args.no_auth,
         allow_templated_extravars=args.allow_templated_extravars,
         schedule_catch_up=args.schedule_catch_up,

@@ -24,6 +24,8 @@ LATE_GRACE = 60.0
 # Walking fire times one by one is bounded: an every-minute cron over a catch-up window of a week is
 # 10,080 steps (about 0.2 s); beyond this the window is cut, not the server's time.
 MAX_STEPS = 20_000
+# Files in the zoneinfo folder that are a machine's own setting, not a zone: each replica could differ.
+MACHINE_ZONES = frozenset({"localtime", "posixrules"})
 TIMEZONE_NAME = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
 
 
@@ -50,6 +52,13 @@ def check_timezone(value: object) -> str:
         return "UTC"
     if not isinstance(value, str) or len(value) > 64 or not TIMEZONE_NAME.fullmatch(value):
         raise ApiError(400, "invalid_timezone", "timezone must be an IANA name such as Europe/Berlin", "timezone")
+    if value.lower() in MACHINE_ZONES:
+        raise ApiError(
+            400,
+            "invalid_timezone",
+            f"{value!r} is this machine's zone, not an IANA name such as Europe/Berlin",
+            "timezone",
+        )
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:

@@ -41,6 +41,9 @@ class Job(BaseModel):
     status = pw.CharField(max_length=16, default="new", index=True)
     # The name of the Schedule whose firing created this Job, or None.
     schedule = pw.CharField(max_length=UNIT_NAME_MAX, null=True)
+    # The Job a restore (or a drill) was made from, or None. A plain id, not a foreign key: pruning the
+    # source must neither cascade to nor be blocked by the Jobs that name it.
+    source_job = pw.IntegerField(null=True)
 
     class Meta:
         indexes = ((("tag", "id"), False),)
@@ -187,6 +190,40 @@ class Delivery(BaseModel):
 
     class Meta:
         indexes = ((("status", "next_attempt_at"), False), (("webhook", "id"), False))
+
+
+class BackupRecord(BaseModel):
+    """One backup: an Operation that ended successful publishing artifacts.redrunner_backup, written with
+    its end (backend/backup_records.py). Kept here, not searched for in Operations' artifacts: retention
+    and GET /backups read a group's newest backups through an index instead of every Operation."""
+
+    operation = pw.ForeignKeyField(Operation, primary_key=True, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=True)
+    tag = pw.CharField(max_length=TAG_MAX)
+    unit = pw.CharField(max_length=UNIT_NAME_MAX)
+    # "<tag>/<unit>": the group that keep rules count in ('/' is in neither name), one indexed key.
+    grp = pw.CharField(max_length=TAG_MAX + 1 + UNIT_NAME_MAX)
+    created_at = pw.DoubleField()  # the Operation's end
+    # created_at's UTC day, ISO week and month (keep.day_key, week_key, month_key), for the calendar rules.
+    day = pw.IntegerField()
+    week = pw.IntegerField()
+    month = pw.IntegerField()
+    path = pw.TextField(null=True)
+    size = pw.BigIntegerField(null=True)
+    sha256 = pw.CharField(max_length=128, null=True)
+    verified_at = pw.DoubleField(null=True)
+
+    class Meta:
+        indexes = (
+            (("grp", "operation", "created_at"), False),
+            (("grp", "day", "operation"), False),
+            (("grp", "week", "operation"), False),
+            (("grp", "month", "operation"), False),
+            (("grp", "verified_at"), False),
+            (("tag", "operation"), False),
+            (("unit", "operation"), False),
+            (("path",), False),
+        )
 
 
 class SchemaVersion(BaseModel):

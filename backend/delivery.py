@@ -2,19 +2,21 @@
 
 Each attempt is claimed in the database with a conditional UPDATE (a lease: `WHERE lease_until is past`),
 so exactly one replica sends it, and a replica that dies mid-attempt only holds it until the lease ends.
-Requests go out from a small pool of sender threads with bounded timeouts: a slow or dead receiver
-holds one sender thread for at most REQUEST_TIMEOUT, never the IOLoop, a run or another webhook's queue.
+Requests go out from a pool of sender threads, each attempt within one deadline (REQUEST_TIMEOUT, from
+connect to the last byte: `webhook_http.py`), so a slow or dead receiver holds one sender thread for at
+most that, never the IOLoop or a run. A webhook has at most PER_WEBHOOK attempts in flight and a claim is
+only made for a free thread, so slow receivers never keep another webhook's deliveries waiting unless more
+than SENDERS / PER_WEBHOOK of them are slow at once. A target the policy refuses (`webhook_targets.py`)
+is never contacted: its delivery is `failed` at once, saying why.
 The `webhook-id` is the delivery's id on every attempt, so receivers can drop repeats.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -23,17 +25,20 @@ from .db import Delivery, Webhook
 from .failure_log import RepeatedFailure
 from .sql import records_sql
 from .timeutil import now
+from .webhook_http import REQUEST_TIMEOUT, post
+from .webhook_targets import TargetPolicy, TargetRefused
 from .webhooks import sign
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 10.0
 # Longer than one attempt can take, so a live sender never loses its claim mid-request.
 LEASE = REQUEST_TIMEOUT * 3
 # Delay before attempt n+1 after attempt n failed: the first retry within 10 s, the last one more than
 # 24 h after the first attempt (the sum is 31.7 h), then the delivery is `failed`.
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
-SENDERS = 4
+# Threads are started as needed: an idle server has none.
+SENDERS = 32
+PER_WEBHOOK = 2
 POLL = 0.5
 # The longest an idle sender waits between looks: "the first attempt leaves within a few seconds" (api.md).
 IDLE_POLL = 2.0
@@ -49,10 +54,11 @@ def next_delay(attempts: int) -> float | None:
 
 
 class Sender:
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, policy: TargetPolicy | None = None) -> None:
         self.owner = owner
+        self.policy = policy or TargetPolicy()
         self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="redrunner-webhook")
-        self._inflight: set[int] = set()
+        self._inflight: dict[int, int] = {}  # delivery id -> webhook id
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._kick = threading.Event()
@@ -104,18 +110,28 @@ class Sender:
     def claim_due(self) -> list[int]:
         """Claim the due deliveries this replica has a free sender for; each claim wins or loses atomically."""
         with self._lock:
-            free = SENDERS * 2 - len(self._inflight)
+            free = SENDERS - len(self._inflight)
+            busy = Counter(self._inflight.values())
         if free <= 0:
             return []
         at = now()
+        # Webhooks at PER_WEBHOOK are left out in the query itself, so a slow receiver's backlog of due
+        # deliveries cannot fill the window and hide the others' (then one more poll at most).
+        full = sorted(hook for hook, n in busy.items() if n >= PER_WEBHOOK)
+        skip = f"AND webhook_id NOT IN ({', '.join('?' * len(full))}) " if full else ""
         # Asked up to twice a second on every replica: a plain statement, not built by peewee.
         candidates = records_sql(
-            'SELECT id FROM "delivery" WHERE status = ? AND next_attempt_at <= ? '
-            "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?",
-            ["pending", at, at, free],
+            'SELECT id, webhook_id FROM "delivery" WHERE status = ? AND next_attempt_at <= ? '
+            f"AND (lease_until IS NULL OR lease_until < ?) {skip}ORDER BY next_attempt_at, id LIMIT ?",
+            ["pending", at, at, *full, free * PER_WEBHOOK],
         )
-        claimed = []
-        for delivery_id in [c.id for c in candidates]:
+        claimed: list[int] = []
+        for candidate in candidates:
+            if len(claimed) >= free:
+                break
+            if busy[candidate.webhook_id] >= PER_WEBHOOK:
+                continue
+            delivery_id = candidate.id
             n = (
                 Delivery.update(lease_owner=self.owner, lease_until=at + LEASE)
                 .where(
@@ -127,8 +143,9 @@ class Sender:
             )
             if n:
                 claimed.append(delivery_id)
+                busy[candidate.webhook_id] += 1
                 with self._lock:
-                    self._inflight.add(delivery_id)
+                    self._inflight[delivery_id] = candidate.webhook_id
         return claimed
 
     def _attempt(self, delivery_id: int) -> None:
@@ -138,7 +155,7 @@ class Sender:
             log.exception("webhook delivery %s: attempt failed unexpectedly", delivery_id)
         finally:
             with self._lock:
-                self._inflight.discard(delivery_id)
+                self._inflight.pop(delivery_id, None)
 
     def attempt(self, delivery_id: int) -> None:
         """Send one claimed attempt and record its outcome (only while the claim is still ours)."""
@@ -156,7 +173,11 @@ class Sender:
         }
         if hook.secret:
             headers["webhook-signature"] = sign(hook.secret, msg_id, timestamp, delivery.body)
-        status, error = post(hook.url, delivery.body.encode(), headers)
+        refused = False
+        try:
+            status, error = post(hook.url, delivery.body.encode(), headers, self.policy)
+        except TargetRefused as exc:
+            status, error, refused = None, str(exc), True
         attempts = delivery.attempts + 1
         fields: dict[str, object] = {
             "attempts": attempts,
@@ -168,7 +189,7 @@ class Sender:
         if status is not None and 200 <= status < 300:
             fields.update(status="delivered", delivered_at=now(), next_attempt_at=None, last_error=None)
         else:
-            delay = next_delay(attempts)
+            delay = None if refused else next_delay(attempts)
             if delay is None:
                 fields.update(status="failed", next_attempt_at=None)
             else:
@@ -188,28 +209,3 @@ class Sender:
             status if status is not None else error,
             outcome if updated else "claim lost",
         )
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer like any non-2xx (retried): following it would turn the POST into a GET."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects())
-
-
-def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-    """POST with a bounded timeout: (HTTP status, None), or (None, why) when no answer came."""
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    try:
-        with _OPENER.open(request, timeout=REQUEST_TIMEOUT) as resp:
-            with contextlib.suppress(Exception):
-                resp.read(64 * 1024)
-            return int(resp.status), None
-    except urllib.error.HTTPError as err:
-        return int(err.code), f"HTTP {err.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}"[:500]

@@ -46,6 +46,18 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.backup_last_success = Gauge(
+            "redrunner_backup_last_success_timestamp_seconds",
+            "When the newest successful backup of each (job tag, unit) ended (Unix seconds)",
+            ["tag", "unit"],
+            registry=self.registry,
+        )
+        self.backup_last_verified = Gauge(
+            "redrunner_backup_last_verified_timestamp_seconds",
+            "When a backup of each (job tag, unit) was last verified by a restore drill (Unix seconds)",
+            ["tag", "unit"],
+            registry=self.registry,
+        )
         self.http_latency = Histogram(
             "redrunner_http_request_duration_seconds",
             "HTTP request latency",

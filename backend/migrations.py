@@ -13,7 +13,19 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .db import BaseModel, Delivery, Event, Job, Operation, Replica, Schedule, SchemaVersion, Unit, Webhook
+from .db import (
+    BackupRecord,
+    BaseModel,
+    Delivery,
+    Event,
+    Job,
+    Operation,
+    Replica,
+    Schedule,
+    SchemaVersion,
+    Unit,
+    Webhook,
+)
 from .errors import StartupError
 
 log = logging.getLogger(__name__)
@@ -128,7 +140,28 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     return True
 
 
-MIGRATIONS = [_v1_initial, _v_job_actions, _v_schedules_webhooks, _v_operation_artifacts, _v_ids_never_reused]
+def _v_job_source(db: pw.Database) -> None:
+    """Job.source_job: the backup Job a restore Job restores from (api.md "Backups kept and proven")."""
+    add_missing_columns(db, Job, "source_job")
+
+
+def _v_backup_records(db: pw.Database) -> None:
+    """The backups table, filled from the Operations already stored (api.md "Backups kept and proven")."""
+    from .backup_records import backfill
+
+    db.create_tables([BackupRecord], safe=True)
+    backfill()
+
+
+MIGRATIONS = [
+    _v1_initial,
+    _v_job_actions,
+    _v_schedules_webhooks,
+    _v_operation_artifacts,
+    _v_ids_never_reused,
+    _v_job_source,
+    _v_backup_records,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -156,8 +189,21 @@ def _migrate(db: pw.Database) -> int:
         current = int(row or 0)
         if current > SCHEMA_VERSION:
             raise StartupError(f"the database schema is version {current}, newer than this server ({SCHEMA_VERSION})")
+        if current == 0:
+            _create_current(db)
+            return SCHEMA_VERSION
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version - 1](db)
             SchemaVersion.create(version=version, applied_at=time.time())
             log.info("database schema upgraded to version %d", version)
     return SCHEMA_VERSION
+
+
+def _create_current(db: pw.Database) -> None:
+    """A new database is made at the current schema in one step: one version row, one log line. Every
+    migration still runs (inside the caller's transaction): each is written to be correct on a new database,
+    and running them keeps one definition of the schema instead of a second, hand-kept one to drift."""
+    for step in MIGRATIONS:
+        step(db)
+    SchemaVersion.create(version=SCHEMA_VERSION, applied_at=time.time())
+    log.info("database created at schema version %d", SCHEMA_VERSION)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from . import __version__, openapi_schedules
+from . import __version__, openapi_backups, openapi_schedules
 from .names import EVENT_PAGE_LIMIT_DEFAULT, EVENT_PAGE_LIMIT_MAX
 from .openapi_parts import (
     BODY_ERRORS,
@@ -41,6 +41,7 @@ WS = (
 def _paths() -> dict[str, Any]:
     return {
         **openapi_schedules.PATHS,
+        **openapi_backups.PATHS,
         "/api/v1/jobs": {
             "get": {
                 "summary": "List Jobs, newest first",
@@ -62,13 +63,24 @@ def _paths() -> dict[str, Any]:
                         "tag": TAG,
                         "units": UNITS_PROP,
                         "reuse": {"enum": ["latest", None]},
+                        "source_job": {
+                            **INT_ID,
+                            "type": ["integer", "null"],
+                            "description": "an existing Job this one is made from (a restore's backup Job); "
+                            "set on a new Job only, a reused one keeps its own",
+                        },
                     },
-                    {"units": json_text("JSON list of unit names"), "reuse": {"type": "string", "enum": ["latest"]}},
+                    {
+                        "units": json_text("JSON list of unit names"),
+                        "reuse": {"type": "string", "enum": ["latest"]},
+                        "source_job": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+                    },
                 ),
                 "responses": {
                     "201": json_content(ref("Job"), "created"),
                     "200": json_content(ref("Job"), "the latest Job with the tag (reuse=latest)"),
                     **COMMON_ERRORS,
+                    "400": error("bad input; invalid_source_job: source_job is not the id of an existing Job"),
                     **BODY_ERRORS,
                 },
             },

@@ -181,7 +181,13 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(
                 ["url"],
                 {
-                    "url": {"type": "string", "format": "uri", "description": "http or https"},
+                    "url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "http or https, no credentials; not this server's own address and port, "
+                        "nor a link-local or unspecified address unless --webhook-allowed-networks allows it "
+                        "(invalid_url)",
+                    },
                     "events": {"type": "array", "items": {"enum": ["job.finished", "operation.finished"]}},
                     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
                     "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"},

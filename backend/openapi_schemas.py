@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import openapi_schedules
+from . import openapi_backups, openapi_schedules
 from .names import (
     ACTION_MAX,
     ACTION_SHORT_PATTERN,
@@ -187,6 +187,10 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TS,
             "status": {"type": "string", "enum": JOB_STATUS},
             "schedule": {"type": ["string", "null"], "description": "the schedule that created it"},
+            "source_job": {
+                "type": ["integer", "null"],
+                "description": "the Job this one was made from (a restore's backup Job), else null",
+            },
             "units": {"type": "array", "items": ref("Unit")},
         },
     },
@@ -228,4 +232,5 @@ SCHEMAS: dict[str, Any] = {
     "OperationsPage": page("Operation"),
     "PlaybooksPage": page("Playbook"),
     **openapi_schedules.SCHEMAS,
+    **openapi_backups.SCHEMAS,
 }

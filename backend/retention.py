@@ -1,4 +1,5 @@
-"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches."""
+"""Retention (`--retain-days`): finished Jobs older than the limit are deleted, their events in batches,
+except a Job holding a backup that the keep rules keep (`--keep-last` and the calendar rules, keep.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import logging
 import threading
 import time
 
+from . import backup_records
 from .commands import Commands
 from .config import Settings
 from .db import ACTIVE, Event, Job, Operation
 from .errors import ApiError
+from .keep import KeepPolicy
 from .sql import rows, write_transaction
 from .timeutil import now
 
@@ -18,10 +21,14 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = 60.0  # seconds between prunes
 
 
-def oldest_prunable_job(older_than: float) -> int | None:
-    """The oldest Job created before `older_than` with nothing pending or running."""
+def oldest_prunable_job(older_than: float, keep: KeepPolicy | None = None) -> int | None:
+    """The oldest Job created before `older_than` with nothing pending or running and no backup `keep`
+    keeps (keep.py: by default the newest of each (tag, unit), whatever its age)."""
     active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
     query = Job.select(Job.id).where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
+    kept = sorted(backup_records.kept_jobs(keep or KeepPolicy()))
+    if kept:
+        query = query.where(Job.id.not_in(kept))
     found = rows(query.order_by(Job.id).limit(1))
     return int(found[0][0]) if found else None
 
@@ -42,16 +49,17 @@ def prune_finished_jobs(commands: Commands, older_than: float, stopping: threadi
     transaction holds the write lock for long."""
     removed = 0
     while not stopping.is_set():
-        job_id = oldest_prunable_job(older_than)
+        job_id = oldest_prunable_job(older_than, commands.settings.keep)
         if job_id is None:
             return removed
         while delete_event_batch(job_id, batch):
             time.sleep(0)  # let API threads in between batches
         try:
-            commands.delete_job(job_id)
+            commands.delete_job(job_id, keep_backups=True)
             removed += 1
         except ApiError as exc:
-            # An Operation started in it since it was chosen (job_busy), or someone deleted it first.
+            # An Operation started in it since it was chosen (job_busy), someone deleted it first, or a
+            # backup it holds became one to keep (job_keeps_backup: a newer one was deleted meanwhile).
             log.info("retention skipped job %s: %s", job_id, exc.message)
             return removed
     return removed

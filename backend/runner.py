@@ -28,7 +28,7 @@ from . import pipe_transport, processes
 from .config import Settings
 from .event_stream import EventStream
 from .processes import MARKER, kill_run, process_start_time
-from .redaction import scrub, scrub_value, secret_values
+from .redaction import redact_collect, scrub, scrub_value, secret_values
 from .run_queue import Claim
 from .serialize import EMPTY_STATS, event_resource, plain_text
 from .timeutil import now, parse_created
@@ -187,9 +187,9 @@ class OperationRun:
         self._killed = False
         # Secret extravars values: event output shows "$redacted$" instead. Output text may show them
         # JSON-escaped too (ansible prints results as JSON), so those forms are replaced there as well.
-        self.secrets = secret_values(claim.extravars)
-        escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
-        self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.text_secrets: list[str] = []
+        self._learn(set(secret_values(claim.extravars)))
         self._pid_stored = False
 
     # -- control, from any thread -----------------------------------------------------------------
@@ -203,6 +203,14 @@ class OperationRun:
     @property
     def stopping(self) -> bool:
         return self._stop_event.is_set()
+
+    def _learn(self, found: set[str]) -> None:
+        """Scrub `found` (secrets' values) from everything this run stores from now on."""
+        if found.issubset(self.secrets):
+            return
+        self.secrets = sorted({*self.secrets, *found}, key=len, reverse=True)
+        escaped = {json.dumps(v, ensure_ascii=a)[1:-1] for v in self.secrets for a in (True, False)}
+        self.text_secrets = sorted({*self.secrets, *escaped}, key=len, reverse=True)
 
     # -- runner callbacks, in the worker thread ---------------------------------------------------
 
@@ -247,6 +255,11 @@ class OperationRun:
             stdout = ""
         self.stdout_bytes += len(stdout)
         self.seq += 1
+        # Secret-looking keys of the event's own data (a task's result, published artifacts) are hidden,
+        # and their values scrubbed from this event and every later one, like secret extravars.
+        found: set[str] = set()
+        data = redact_collect(data, found)
+        self._learn(found)
         data, data_text = event_data_json(data, self.settings.max_event_data_bytes)
         if self.secrets:
             stdout = scrub(stdout, self.text_secrets)
@@ -401,7 +414,7 @@ class OperationRun:
             }
         )
         if final.get("error"):
-            final["error"] = storable(str(final["error"]))
+            final["error"] = storable(scrub(str(final["error"]), self.text_secrets))
         if self.artifacts is not None:
             final["artifacts"] = json.dumps(self.artifacts, default=str)
         self.writer.put(StatusItem(c.op_id, c.job_id, final))
@@ -415,7 +428,11 @@ class OperationRun:
             playbook=c.action,
             ident=self.run_id,
             artifact_dir=str(self.settings.artifact_dir),
+            # Runner puts the data dir's `env/extravars` defaults after `cmdline`, before `extravars`; the last
+            # `-e` wins, so our file is also `extravars` (the caller and `redrunner_*` override the defaults).
+            # In `cmdline` it keeps that never empty: an empty one makes runner read the data dir's env/cmdline.
             cmdline=" ".join(filter(None, [f"-e {shlex.quote('@' + str(vars_path))}", mode_args(c.check, c.diff)])),
+            extravars=str(vars_path),
             suppress_env_files=True,
             quiet=True,
             envvars={MARKER: self.run_id},

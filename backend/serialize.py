@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .db import Event, Job, Operation, Unit
-from .redaction import redact
+from .redaction import redact, shown_artifacts
 from .statuses import TERMINAL, UNIT_IDLE, JobStatus, OperationStatus
 from .timeutil import iso
 
@@ -26,6 +26,7 @@ EMPTY_STATS = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 
 
 def operation_dict(op: Operation) -> dict[str, Any]:
     stats = {**EMPTY_STATS, **json.loads(op.stats or "{}")}
+    extravars = json.loads(op.extravars or "{}")
     duration = None
     if op.started_at is not None and op.finished_at is not None:
         duration = round(op.finished_at - op.started_at, 6)
@@ -39,7 +40,7 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "created_at": iso(op.created_at),
         "started_at": iso(op.started_at),
         "finished_at": iso(op.finished_at),
-        "extravars": redact(json.loads(op.extravars or "{}")),
+        "extravars": redact(extravars),
         "event_count": op.event_count,
         "progress": progress_dict(op),
         "stats": stats,
@@ -57,7 +58,8 @@ def operation_dict(op: Operation) -> dict[str, Any]:
         "rerun_of": op.rerun_of,
         # When a pending retry may start (its delay), else null.
         "start_after": iso(op.not_before) if op.status == "pending" else None,
-        "artifacts": json.loads(op.artifacts) if op.artifacts else None,
+        # Data like extravars: the database keeps the real values, for the plays that read them.
+        "artifacts": shown_artifacts(json.loads(op.artifacts), extravars) if op.artifacts else None,
     }
 
 
@@ -118,6 +120,7 @@ def job_dict(job: Job, units: list[dict[str, Any]]) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "status": job.status,
         "schedule": job.schedule,
+        "source_job": job.source_job,
         "units": units,
     }
 

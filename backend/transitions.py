@@ -15,7 +15,7 @@ from typing import Any
 
 import peewee as pw
 
-from . import outbox
+from . import backup_records, outbox
 from .config import Settings
 from .db import ACTIVE, Job, Operation, Unit
 from .queries import Queries
@@ -158,6 +158,8 @@ class Transitions:
         tags = {j.id: j.tag for j in records_in(Job, "id", sorted({o.job_id for o in ops}), columns="id, tag")}
         for op in ops:
             outbox.record(outbox.OPERATION_FINISHED, tags.get(op.job_id), functools.partial(operation_dict, op))
+        # A backup (or a drill's verification) is recorded in the transaction of its end.
+        backup_records.record(ops, tags)
 
     def mark_lost(self, where: Any, why: str) -> tuple[list[Operation], list[int]]:
         """Mark the active Operations matching `where` lost. Returns the Operations as they were and the

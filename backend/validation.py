@@ -191,6 +191,17 @@ def _check_string(text: str, where: str, allow_templated: bool) -> None:
         )
 
 
+def check_job_ref(value: Any, field: str) -> int | None:
+    """A Job id given in a body (a JSON integer, or a form field's digits); None when not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,17}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 10**18:
+        raise ApiError(400, f"invalid_{field}", f"{field} must be a Job id (an integer >= 1)", field)
+    return value
+
+
 def check_timeout(value: Any) -> float | None:
     if value is None or value == "":
         return None

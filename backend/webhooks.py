@@ -13,7 +13,6 @@ import hmac
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from .db import Delivery, Webhook
 from .errors import ApiError
@@ -22,6 +21,7 @@ from .paging import newest_first
 from .sql import write_transaction
 from .timeutil import iso, now
 from .validation import check_tag, strict_json
+from .webhook_targets import TargetPolicy, TargetRefused, split_url
 
 SECRET_PREFIX = "whsec_"
 MAX_URL = 2000
@@ -34,16 +34,19 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def check_url(value: Any) -> str:
+def check_url(value: Any, policy: TargetPolicy) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_URL or re.search(r"[\s\x00-\x1f\x7f]", value):
         raise ApiError(400, "invalid_url", "url must be an http or https address", "url")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ApiError(400, "invalid_url", "url must be an http or https address with a host", "url")
     try:
-        parts.port  # noqa: B018 - raises on a bad port
+        parts = split_url(value)
     except ValueError as exc:
-        raise ApiError(400, "invalid_url", "url has an invalid port", "url") from exc
+        raise ApiError(400, "invalid_url", str(exc), "url") from exc
+    try:
+        policy.vet(parts)
+    except TargetRefused as exc:
+        raise ApiError(400, "invalid_url", f"url: {exc}", "url") from exc
+    except OSError:
+        pass  # a name that does not resolve yet: every attempt checks again
     return value
 
 
@@ -119,6 +122,9 @@ def delivery_dict(d: Delivery) -> dict[str, Any]:
 
 
 class WebhookService:
+    def __init__(self, policy: TargetPolicy | None = None) -> None:
+        self.policy = policy or TargetPolicy()
+
     def _hook_or_404(self, hook_id: int) -> Webhook:
         hook = Webhook.get_or_none(Webhook.id == hook_id)
         if hook is None:
@@ -127,7 +133,7 @@ class WebhookService:
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         hook = Webhook.create(
-            url=check_url(body.get("url")),
+            url=check_url(body.get("url"), self.policy),
             events=json.dumps(check_events(body.get("events"))),
             tags=json.dumps(tags) if (tags := check_tags(body.get("tags"))) is not None else None,
             secret=check_secret(body.get("secret")),

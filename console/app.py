@@ -33,6 +33,14 @@ class RedRunnerApp(App[int]):
         Binding(
             "s", "open_schedules", "Schedules", show=False, id="app.schedules", tooltip="Schedules: next runs, run now"
         ),
+        Binding(
+            "b",
+            "open_backups",
+            "Backups",
+            show=False,
+            id="app.backups",
+            tooltip="Backups: each component's newest, its age, when last verified",
+        ),
     ]
 
     def __init__(
@@ -79,6 +87,12 @@ class RedRunnerApp(App[int]):
 
         if not isinstance(self.screen, SchedulesScreen):
             self.push_screen(SchedulesScreen())
+
+    def action_open_backups(self) -> None:
+        from console.screens.backups import BackupsScreen
+
+        if not isinstance(self.screen, BackupsScreen):
+            self.push_screen(BackupsScreen())
 
     def open_operation(self, op_id: int) -> None:
         self.push_screen(OperationScreen(op_id))

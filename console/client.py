@@ -21,6 +21,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from console.backups import Backup, RestoreStarted
 from console.frames import (
     EndFrame,
     ErrorFrame,
@@ -276,6 +277,24 @@ class RedRunnerClient:
         if units:
             body["units"] = units
         return await self._typed(_operations, "POST", f"jobs/{job_id}/rerun", json=body)
+
+    async def list_backups(self, tag: str | None = None, unit: str | None = None, limit: int = 50) -> list[Backup]:
+        """Backups newest first, each with whether retention keeps it and when a drill verified it."""
+        params = self._params(tag=tag, unit=unit, limit=limit)
+        return await self._typed(
+            lambda body: [Backup.from_wire(b) for b in items_of(body)], "GET", "backups", params=params
+        )
+
+    async def restore(
+        self, job_id: int, units: list[str] | None = None, extravars: Mapping[str, Any] | None = None
+    ) -> RestoreStarted:
+        """Restore backup Job `job_id`'s backups in a new Job tagged restore (`POST /jobs/{id}/restore`)."""
+        body: dict[str, Any] = {}
+        if units:
+            body["units"] = units
+        if extravars:
+            body["extravars"] = dict(extravars)
+        return await self._typed(RestoreStarted.from_wire, "POST", f"jobs/{job_id}/restore", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
         return await self._typed(Operation.from_wire, "GET", f"operations/{op_id}")

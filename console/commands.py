@@ -38,6 +38,10 @@ class ConsoleCommands(Provider):
                 commands.append((title, help_text, partial(app.run_action, action, namespace)))
         if hasattr(app, "action_open_schedules"):
             commands.append(("Schedules", "cron schedules: next runs, last Jobs, run now", app.action_open_schedules))
+        if hasattr(app, "action_open_backups"):
+            commands.append(
+                ("Backups", "each component's newest backup, its age, when verified", app.action_open_backups)
+            )
         for job in app.known_jobs():
             commands.append((f"Open job {job.id} ({job.tag})", f"status {job.status}", partial(app.open_job, job.id)))
         for op in app.known_operations():

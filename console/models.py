@@ -287,6 +287,7 @@ class Job(WireModel):
     status: str = "new"
     units: list[Unit] = field(default_factory=list)
     schedule: str | None = None
+    source_job: int | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -304,6 +305,7 @@ class Job(WireModel):
             status=_str(d, "status", "new"),
             units=[Unit.from_wire(u) for u in units],
             schedule=_opt_str(d, "schedule"),
+            source_job=_opt_int(d, "source_job"),
             raw=d,
         )
 

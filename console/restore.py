@@ -1,64 +1,43 @@
-"""Which backup a restore will take, so the console can name it before the operator says yes.
+"""What the console asks before a restore, and what it calls to run one.
 
-The rule is the contract's (`restore-each.yml`): `redrunner_source_job` when given, else the newest
-Job tagged `redrunner_source_tag` (default `backup`) where every Unit to restore has a successful
-backup Operation. Nothing here imports Textual.
+A restore picked on a Job's screen restores that Job's backups: the server creates a Job of its own,
+tagged `restore` with `source_job` naming the open Job, and starts `restore-<unit>.yml` in each
+(`POST /jobs/{id}/restore`, api.md "Backups kept and proven"). So the question names the Job that is
+open, and a failed restore never marks the backup Job failed. Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from backend.names import PAGE_LIMIT_MAX
+from console.backups import RestoreStarted
 from console.models import Job
-from console.source import Source
-
-# Jobs looked at when searching for the newest complete backup: enough for weeks of nightly runs.
-SEARCH_JOBS = 30
 
 
-@dataclass(frozen=True)
-class RestoreSource:
-    job: Job | None
-    chosen: bool  # named by `redrunner_source_job` rather than found
-    tag: str
+class RestoreSource(Protocol):
+    """What a restore needs besides the Source protocol (RedRunnerClient has it)."""
+
+    async def restore(
+        self, job_id: int, units: list[str] | None = None, extravars: Mapping[str, Any] | None = None
+    ) -> RestoreStarted: ...
 
 
 def is_restore(action: str) -> bool:
     return action.startswith("restore")
 
 
-async def restore_source(source: Source, units: list[str], extravars: Mapping[str, Any]) -> RestoreSource:
-    tag = str(extravars.get("redrunner_source_tag") or "backup")
-    named = extravars.get("redrunner_source_job")
-    if named is not None:
-        try:
-            return RestoreSource(await source.get_job(int(named)), True, tag)
-        except (TypeError, ValueError):
-            return RestoreSource(None, True, tag)
-    for job in await source.list_jobs(tag=tag, limit=SEARCH_JOBS):
-        backed_up = {
-            op.unit
-            for op in await source.list_operations(job_id=job.id, status="successful", limit=PAGE_LIMIT_MAX)
-            if op.action.startswith("backup")
-        }
-        if set(units) <= backed_up:
-            return RestoreSource(job, False, tag)
-    return RestoreSource(None, False, tag)
-
-
-def restore_question(units: list[str], action: str, found: RestoreSource) -> str:
+def restore_question(job_id: int, tag: str, units: list[str]) -> str:
     names = ", ".join(units)
-    if found.job is None:
-        where = "the Job named by redrunner_source_job" if found.chosen else f"any Job tagged {found.tag}"
-        return (
-            f"Run {action} on {names}? No successful backup of {names} was found in {where}: "
-            "the restore will most likely fail."
-        )
-    how = "named by redrunner_source_job" if found.chosen else "the newest with a successful backup of each"
     return (
-        f"Run {action} on {names}, restoring from Job {found.job.id} ({found.job.tag}, {how})? "
-        "This overwrites live data."
+        f"Restore {names} from the backups of Job {job_id} ({tag}), the Job open here? A new Job tagged "
+        "restore runs restore-<unit>.yml for each; this overwrites live data."
+    )
+
+
+def rerun_restore_question(job: Job, units: list[str]) -> str:
+    source = f"Job {job.source_job}" if job.source_job is not None else "its backup"
+    return (
+        f"Job {job.id} is a restore from {source}. Rerunning {', '.join(units)} restores that backup again, "
+        "overwriting whatever was written since. Rerun?"
     )

@@ -45,6 +45,7 @@ LONGEST_FIRST = [
     "tests/bench/test_bench_smoke.py::test_quick_run_measures_every_benchmark",  # 159 s, 62 s of CPU
     "tests/runner_utils/test_each.py::test_a_failed_night_leaves_the_last_good_backup_restorable",  # 135 s
     "tests/runner_utils/test_each.py::test_two_servers_with_their_own_databases_share_a_backup_root",  # 63 s
+    "tests/backend/test_backup_keep.py::test_failing_nights_never_cost_the_last_good_backup",  # ~60 s
     "tests/backend/test_leftover_processes.py::test_detached_processes_are_stopped_on_timeout",
     "tests/cli/test_follow.py::test_logs_follow_exits_3_when_the_server_stays_away",
     "tests/backend/test_schemathesis.py::test_schemathesis_finds_nothing",
@@ -62,6 +63,7 @@ LONGEST_FIRST = [
     "tests/backend/test_artifacts_and_ids.py::test_sqlite_ids_are_never_reused_after_delete_or_retention",
     "tests/backend/test_load.py::test_concurrent_actions_across_units",
     "tests/backend/test_faults.py::test_an_operation_stream_replaying_a_deleted_job_is_told_not_ended",
+    "tests/backend/test_webhooks.py::test_trickling_receivers_are_cut_at_the_deadline_and_delay_no_other_webhook",
     "tests/backend/test_schedules_postgres.py::test_two_replicas_race_for_every_fire_time_and_each_runs_once",
     "tests/runner_utils/test_each.py::test_check_mode_dry_runs_every_component_and_changes_nothing",
     "tests/bench/test_soak_smoke.py::test_soak_smoke",

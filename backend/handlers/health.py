@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import backup_records
 from ..metrics import CONTENT_TYPE
 from .base import APIHandler, public
 
@@ -53,6 +54,13 @@ class MetricsHandler(APIHandler):
             metrics.operations_by_status.clear()
             for status, n in counts.items():
                 metrics.operations_by_status.labels(status=status).set(n)
+            backups = await self.call(backup_records.latest_by_group)
+            metrics.backup_last_success.clear()
+            metrics.backup_last_verified.clear()
+            for tag, unit, last_success, last_verified in backups:
+                metrics.backup_last_success.labels(tag=tag, unit=unit).set(last_success)
+                if last_verified is not None:
+                    metrics.backup_last_verified.labels(tag=tag, unit=unit).set(last_verified)
         except Exception:
             pass  # /metrics still answers when the database does not
         self.set_header("Content-Type", CONTENT_TYPE)

@@ -23,7 +23,11 @@ class JobsHandler(APIHandler):
     async def post(self) -> None:
         body = self.body_params()
         job, created = await self.call(
-            self.state.commands.create_job, body.get("tag"), body.get("units"), body.get("reuse")
+            self.state.commands.create_job,
+            body.get("tag"),
+            body.get("units"),
+            body.get("reuse"),
+            body.get("source_job"),
         )
         self.set_header("Location", f"/api/v1/jobs/{job['id']}")
         self.write_json(job, 201 if created else 200)

@@ -1,4 +1,4 @@
-"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|schedules|schedule`: the command-line front end.
+"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|backups|restore|schedules|schedule`: the command line.
 
 It shares `console.client` with the Textual console (one client, two front ends) and imports no
 Textual, so it starts fast and runs where no terminal UI could (CronJobs, CI, `kubectl exec`).
@@ -13,7 +13,9 @@ import sys
 
 USAGE_ERROR, UNREACHABLE = 2, 3
 
-COMMANDS = frozenset({"jobs", "job", "each", "start", "logs", "wait", "cancel", "rerun", "schedules", "schedule"})
+COMMANDS = frozenset(
+    {"jobs", "job", "each", "start", "logs", "wait", "cancel", "rerun", "backups", "restore", "schedules", "schedule"}
+)
 
 
 def main(argv: list[str]) -> int:

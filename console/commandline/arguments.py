@@ -157,7 +157,28 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
         "--status", type=name_list, metavar="s,t", help="only these end states (server default: all failures)"
     )
     rerun.add_argument("--units", type=name_list, metavar="a,b,c")
+    rerun.add_argument("--yes", action="store_true", help="confirm rerunning a restore (it writes over live data)")
     follow_options(rerun)
+
+    backups = add("backups", "list backups, newest first: kept by retention? verified by a drill?")
+    backups.add_argument("--tag", help="only backups made in Jobs with this tag")
+    backups.add_argument("--unit", help="only backups of this Unit")
+    backups.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
+
+    restore = add("restore", "restore a backup Job's backups, in a new Job tagged restore")
+    restore.add_argument("job_id", type=positive_int, metavar="JOB", help="the backup Job")
+    restore.add_argument("--units", type=name_list, metavar="a,b,c", help="default: every Unit with a backup")
+    restore.add_argument(
+        "-e",
+        "--extravars",
+        type=extravars,
+        action="append",
+        default=[],
+        metavar="JSON|@FILE",
+        help="extra vars as a JSON object or @file.json; repeatable, later ones win",
+    )
+    restore.add_argument("--yes", action="store_true", help="confirm: a restore writes over live data")
+    follow_options(restore)
 
     add("schedules", "list Schedules")
     schedule = sub.add_parser("schedule", help="add, remove or fire a Schedule", description="Manage Schedules.")

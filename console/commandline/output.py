@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from console.backups import Backup
 from console.models import Job, Operation, Schedule, WireModel
 
 Row = Sequence[object]
@@ -66,6 +67,26 @@ def job_detail(job: Job) -> None:
         else:
             rows.append((unit.name, unit.status, op.id, op.action, op.rc, op.finished_at))
     table(("UNIT", "STATUS", "OPERATION", "ACTION", "RC", "FINISHED"), rows)
+
+
+def backups_table(backups: Iterable[Backup]) -> None:
+    table(
+        ("JOB", "OPERATION", "TAG", "UNIT", "CREATED", "SIZE", "KEPT", "VERIFIED", "PATH"),
+        (
+            (
+                b.job_id,
+                b.operation_id,
+                b.tag,
+                b.unit,
+                b.created_at,
+                b.size,
+                "yes" if b.kept else "no",
+                b.verified_at or "never",
+                b.path,
+            )
+            for b in backups
+        ),
+    )
 
 
 def schedules_table(schedules: Iterable[Schedule]) -> None:

@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backend.statuses import JobStatus, OperationStatus
+from console.backups import is_restore
 from console.client import Event, Operation, RedRunnerClient
 from console.commandline import output
 from console.commandline.arguments import merged_extravars
 from console.commandline.follow import follow_operation, follow_operations, stream_lines
 from console.commandline.waiting import Deadline, wait_job, wait_operations
 
-OK, NOT_SUCCESSFUL = 0, 1
+OK, NOT_SUCCESSFUL, USAGE_ERROR = 0, 1, 2
 
 T = TypeVar("T")
 
@@ -143,10 +144,41 @@ async def cancel(client: RedRunnerClient, args: argparse.Namespace) -> int:
 
 
 async def rerun(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    if not args.yes:
+        target = await client.get_job(args.job_id)
+        if is_restore(target):
+            return refuse(
+                f"Job {target.id} is a restore (tag {target.tag}, from Job {target.source_job}): rerunning it "
+                "writes the backup over whatever was written since; pass --yes to rerun it"
+            )
     ops = await client.rerun(args.job_id, statuses=args.status, units=args.units)
     if not ops and not json_mode(args):
         sys.stderr.write(f"redrunner: nothing to rerun in Job {args.job_id}\n")
     return await started(client, args, ops, prefixed=True)
+
+
+def refuse(message: str) -> int:
+    sys.stderr.write(f"redrunner: {message}\n")
+    return USAGE_ERROR
+
+
+async def backups(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    found = await client.list_backups(tag=args.tag, unit=args.unit, limit=args.limit)
+    show(args, found, output.backups_table)
+    return OK
+
+
+async def restore(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    if not args.yes:
+        which = ", ".join(args.units) if args.units else "every Unit with a backup"
+        return refuse(f"restoring Job {args.job_id}'s backups ({which}) writes over live data; pass --yes to restore")
+    result = await client.restore(args.job_id, args.units, merged_extravars(args))
+    if not json_mode(args):
+        sys.stdout.write(f"restore Job {result.job.id} from backup Job {args.job_id}\n")
+    if json_mode(args) and not args.follow:
+        output.emit_json(result)
+        return OK
+    return await started(client, args, result.items, prefixed=True)
 
 
 async def schedules(client: RedRunnerClient, args: argparse.Namespace) -> int:
@@ -192,6 +224,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "wait": wait,
     "cancel": cancel,
     "rerun": rerun,
+    "backups": backups,
+    "restore": restore,
     "schedules": schedules,
     "schedule": schedule,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import cast
 
 from rich.text import Text
 from textual import on, work
@@ -12,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from backend.statuses import OperationStatus
+from console.backups import is_restore as is_restore_job
 from console.client import (
     TERMINAL,
     ApiError,
@@ -27,7 +29,7 @@ from console.client import (
 )
 from console.messages import JobStreamChange, OperationChanged, PreviousDuration, TasksFound
 from console.present import job_status, newer, status_text, units_summary
-from console.restore import is_restore, restore_question, restore_source
+from console.restore import RestoreSource, is_restore, rerun_restore_question, restore_question
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ActionChoice, ActionScreen, AddUnitScreen, ConfirmScreen
 from console.screens.history import HistoryScreen
@@ -305,25 +307,39 @@ class JobScreen(ConsoleScreen):
             await self._confirm_and_start(sorted(covers[choice.action]), choice, every=True)
 
     async def _confirm_and_start(self, units: list[str], choice: ActionChoice, every: bool) -> None:
-        """Starting on every Unit, and any restore, asks first; a restore names the Job it takes."""
+        """Starting on every Unit, and any restore, asks first. A restore restores this Job's backups in
+        a Job of its own (POST /jobs/{id}/restore), and its question names this Job."""
         self.console_app.remember_extravars(EVERY_UNIT if every else units[0], choice)
-        question = ""
         if is_restore(choice.action):
-            try:
-                found = await restore_source(self.source, units, choice.extravars)
-            except (ApiError, Unavailable) as exc:
-                self.report_error("Finding the backup to restore", exc)
-                return
-            question = restore_question(units, choice.action, found)
-        elif every:
-            question = f"Start {choice.action} on every Unit of Job {self.job_id} ({', '.join(units)})?"
-        if question and not await self.app.push_screen_wait(ConfirmScreen(question)):
-            self.notify(f"{choice.action}: not started", timeout=3)
+            await self._restore(units, choice)
             return
         if every:
+            question = f"Start {choice.action} on every Unit of Job {self.job_id} ({', '.join(units)})?"
+            if not await self.app.push_screen_wait(ConfirmScreen(question)):
+                self.notify(f"{choice.action}: not started", timeout=3)
+                return
             await self._start_every(units, choice)
         else:
             await self._start(units, choice)
+
+    async def _restore(self, units: list[str], choice: ActionChoice) -> None:
+        tag = self.job.tag if self.job else "?"
+        question = restore_question(self.job_id, tag, units)
+        if not await self.app.push_screen_wait(ConfirmScreen(question)):
+            self.notify("restore: not started", timeout=3)
+            return
+        try:
+            started = await self.restore_source.restore(self.job_id, units, choice.extravars)
+        except (ApiError, Unavailable) as exc:
+            self.report_error(f"Restore from Job {self.job_id} (nothing started)", exc)
+            return
+        names = ", ".join(op.unit for op in started.items)
+        self.notify(f"restore Job {started.job.id} started from Job {self.job_id}: {names}", timeout=4)
+        self.console_app.open_job(started.job.id)
+
+    @property
+    def restore_source(self) -> RestoreSource:
+        return cast(RestoreSource, self.source)
 
     async def _start_every(self, units: list[str], choice: ActionChoice) -> None:
         """One `/actions` request: every Unit starts, or none does (a busy one names itself)."""
@@ -379,6 +395,8 @@ class JobScreen(ConsoleScreen):
     @work(exclusive=True, group="job-action", exit_on_error=False)
     async def _rerun(self, units: list[str]) -> None:
         question = f"Rerun the latest Operation of {', '.join(units)} in Job {self.job_id}, with the same request?"
+        if self.job is not None and is_restore_job(self.job):
+            question = rerun_restore_question(self.job, units)
         if not await self.app.push_screen_wait(ConfirmScreen(question)):
             return
         try:

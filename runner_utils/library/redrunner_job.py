@@ -13,9 +13,10 @@ description:
   - O(mode=reuse) returns the newest Job with the tag, creating it only when none exists.
   - O(mode=restore_source) finds what to restore (as C(restore-each.yml) does), changing nothing -
     the newest Job with the tag in which every Unit of O(units) has a successful backup Operation
-    (C(<backup_action>-<unit>.yml)) that published C(artifacts.redrunner_backup), each Unit's newest
-    one there (a later failed re-backup in the Job does not count against it); or, with O(job_id),
-    that Job, listing in RV(missing) the Units without such a backup.
+    (C(<backup_action>-<unit>.yml), not a dry run), each Unit's newest one there (a later failed
+    re-backup in the Job does not count against it; one that published no C(artifacts.redrunner_backup),
+    as a plain playbook, counts too); or, with O(job_id), that Job, listing in RV(missing) the Units
+    without such a backup.
 extends_documentation_fragment: redrunner
 options:
   tag:
@@ -41,6 +42,9 @@ options:
     description: With O(mode=restore_source), the backup action whose Operations count (C(<action>-<unit>.yml)).
     type: str
     default: backup
+  source_job:
+    description: With O(mode=create), the Job the new one is made from (a restore's or a drill's backup Job).
+    type: int
 author: RedRunner
 """
 
@@ -87,11 +91,19 @@ units:
 backups:
   description:
     - With O(mode=restore_source), Unit name to its backup - what the backup Operation published
-      (C(path), C(size), C(sha256), C(created_at)) plus C(operation_id) and C(job_id).
+      (C(path), C(size), C(sha256), C(created_at)), when it did, plus C(operation_id), C(job_id),
+      C(finished_at) and C(requested_by).
   returned: when mode is restore_source
   type: dict
 missing:
   description: With O(mode=restore_source) and O(job_id), the Units of O(units) without a successful backup there.
+  returned: when mode is restore_source
+  type: list
+  elements: str
+summary:
+  description:
+    - With O(mode=restore_source), lines to show - the Job (id, tag, when it was made, who created it) and each
+      Unit's backup (operation id, when it was made, who requested it, its folder).
   returned: when mode is restore_source
   type: list
   elements: str
@@ -118,6 +130,22 @@ def unit_names(job: dict[str, Any] | None) -> list[str]:
     return [u["name"] for u in (job or {}).get("units") or []]
 
 
+def source_summary(job: dict[str, Any], backups: dict[str, dict[str, Any]], units: list[str]) -> list[str]:
+    """What a restore (or a drill) takes: the source Job, when it was made and by whom, each Unit's backup."""
+    by = f", created by {job['created_by']}" if job.get("created_by") else ""
+    lines = [f"Source: RedRunner job {job['id']} (tag {job.get('tag')}), made {job.get('created_at')}{by}"]
+    for unit in units:
+        b = backups.get(unit)
+        if not b:
+            lines.append(f"{unit}: no successful backup in job {job['id']}")
+            continue
+        who = f", requested by {b['requested_by']}" if b.get("requested_by") else ""
+        where = f": {b['path']}" if b.get("path") else " (published no backup folder: its restore finds its data)"
+        made = b.get("created_at") or b.get("finished_at")
+        lines.append(f"{unit}: backup operation {b['operation_id']}, made {made}{who}{where}")
+    return lines
+
+
 def restore_source(module: AnsibleModule, client: ApiClient, tag: str, units: list[str]) -> dict[str, Any]:
     """The Job to restore from and each Unit's backup in it; never changes anything."""
     action, job_id = module.params["backup_action"], module.params["job_id"]
@@ -132,7 +160,15 @@ def restore_source(module: AnsibleModule, client: ApiClient, tag: str, units: li
             raise
         backups = job_backups(client, job_id, units, action)
         missing = [u for u in units if u not in backups]
-        return dict(changed=False, job=job, job_id=job_id, units=unit_names(job), backups=backups, missing=missing)
+        return dict(
+            changed=False,
+            job=job,
+            job_id=job_id,
+            units=unit_names(job),
+            backups=backups,
+            missing=missing,
+            summary=source_summary(job, backups, units),
+        )
     job, backups, examined = newest_complete_backup(client, tag, units, action)
     if job is None:
         if examined == 0:
@@ -151,6 +187,7 @@ def restore_source(module: AnsibleModule, client: ApiClient, tag: str, units: li
         backups=backups,
         missing=[],
         jobs_examined=examined,
+        summary=source_summary(job, backups, units),
     )
 
 
@@ -170,7 +207,7 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
                 units=wanted,
                 msg=f"check mode: would create a Job tagged {tag}",
             )
-        job = client.create_job(tag, wanted)
+        job = client.create_job(tag, wanted, source_job=params["source_job"])
         return dict(changed=True, created=True, job=job, job_id=job["id"], units=unit_names(job))
 
     existing = client.latest_job(tag)
@@ -210,6 +247,7 @@ ARGUMENT_SPEC = connection_argument_spec(
     units=dict(type="list", elements="str", default=[]),
     job_id=dict(type="int"),
     backup_action=dict(type="str", default="backup"),
+    source_job=dict(type="int"),
 )
 
 

@@ -98,10 +98,14 @@ class ApiClient:
         return raw.decode("utf-8", "replace")
 
     # Jobs
-    def create_job(self, tag: str, units: list[str], reuse: bool = False) -> dict[str, Any]:
+    def create_job(
+        self, tag: str, units: list[str], reuse: bool = False, source_job: int | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"tag": tag, "units": list(units)}
         if reuse:
             body["reuse"] = "latest"
+        if source_job is not None:
+            body["source_job"] = source_job
         return dict(self.request("POST", "/jobs", body))
 
     def latest_job(self, tag: str) -> dict[str, Any] | None:
@@ -224,18 +228,31 @@ def published_backup(op: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def job_backups(client: ApiClient, job_id: int, units: list[str], action: str) -> dict[str, dict[str, Any]]:
-    """unit -> its newest successful backup in the Job (action <action>-<unit>.yml, published artifacts).
+    """unit -> its newest successful backup in the Job (action <action>-<unit>.yml, not a dry run).
 
-    A failed re-backup later in the Job changes nothing: only successful Operations are read."""
+    What the Operation published (redrunner_backup: path, size, sha256, created_at) when it did; a plain
+    playbook that publishes nothing still counts (the seed's pattern: its restore finds its data itself).
+    Each also gets operation_id, job_id, finished_at and requested_by. A failed re-backup later in the Job
+    changes nothing: only successful Operations are read."""
     found: dict[str, dict[str, Any]] = {}
     cursor = None
     while True:
         page = client.list_operations(job_id=job_id, status="successful", cursor=cursor)
         for op in page.get("items") or []:  # newest first: the first seen per unit is its newest
             unit = op.get("unit")
-            backup = published_backup(op)
-            if unit in units and unit not in found and op.get("action") == f"{action}-{unit}.yml" and backup:
-                found[unit] = {**backup, "operation_id": op["id"], "job_id": job_id}
+            if (
+                unit in units
+                and unit not in found
+                and op.get("action") == f"{action}-{unit}.yml"
+                and not op.get("check")
+            ):
+                found[unit] = {
+                    **(published_backup(op) or {}),
+                    "operation_id": op["id"],
+                    "job_id": job_id,
+                    "finished_at": op.get("finished_at"),
+                    "requested_by": op.get("requested_by"),
+                }
         cursor = page.get("next")
         if not cursor or len(found) == len(units):
             return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from backend import __version__
 from tests.support.server import REPO
 
@@ -98,6 +100,15 @@ def test_a_bad_log_level_is_one_line_naming_the_flag(tmp_path) -> None:  # type:
 def test_an_unreachable_database_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]
     line = serve_fails(tmp_path, "--port", "0", "--database", "postgresql://postgres@127.0.0.1:1/nowhere")
     assert "--database" in line and "127.0.0.1:1" in line
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "lock-is-a-folder"])
+def test_a_database_file_the_server_may_not_open_is_one_line(tmp_path, where: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "x.db.lock").mkdir()
+    path = tmp_path / "afile" / "r.db" if where == "under-a-file" else tmp_path / "x.db"
+    line = serve_fails(tmp_path, "--port", "0", "--database", f"sqlite:///{path}")
+    assert "--database" in line and str(path) in line
 
 
 def test_a_bad_host_is_one_line_naming_the_flag(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.db import Delivery, Webhook, open_database
-from backend.delivery import BACKOFF, KEEP_FINISHED, Sender, next_delay, post
+from backend.delivery import BACKOFF, KEEP_FINISHED, PER_WEBHOOK, SENDERS, Sender, next_delay, post
 from backend.migrations import migrate
 from backend.webhooks import check_secret, sign
 
@@ -56,6 +56,17 @@ def test_two_senders_never_claim_the_same_attempt(db: pw.Database) -> None:
     assert two.claim_due() == ids
 
 
+def test_a_slow_webhooks_backlog_never_hides_another_webhooks_delivery(db: pw.Database) -> None:
+    slow, other = (Webhook.create(url=f"http://127.0.0.1:{p}/", created_at=0) for p in (9, 10))
+    for _ in range(SENDERS * PER_WEBHOOK * 2):
+        Delivery.create(webhook=slow.id, event="job.finished", body="{}", created_at=0, next_attempt_at=0)
+    waiting = Delivery.create(webhook=other.id, event="job.finished", body="{}", created_at=1, next_attempt_at=1)
+    sender = Sender("a")
+    first = sender.claim_due()
+    assert len(first) == PER_WEBHOOK  # the slow one's attempts in flight: no more of them
+    assert sender.claim_due() == [waiting.id]
+
+
 def test_finished_deliveries_are_pruned_after_the_keep_period_pending_ones_never(db: pw.Database) -> None:
     hook = Webhook.create(url="http://127.0.0.1:9/", created_at=0)
     now = 10 * KEEP_FINISHED
@@ -84,3 +95,20 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt() -> None:
         receiver.stop()
     status, error = post(receiver.url, b"{}", {})  # nobody listens any more
     assert status is None and error
+
+
+def test_a_trickling_answer_is_cut_at_the_attempts_deadline() -> None:
+    import time
+
+    from tests.support.server import free_port
+
+    from .webhook_receiver import Trickler
+
+    trickler = Trickler(free_port()).start()
+    try:
+        started = time.monotonic()
+        status, error = post(trickler.url, b"{}", {}, timeout=2.5)  # a byte a second: every read succeeds
+        assert 2.5 <= time.monotonic() - started < 4
+        assert status is None and error == "timed out: no complete answer within 2.5 s"
+    finally:
+        trickler.stop()

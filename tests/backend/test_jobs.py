@@ -82,3 +82,22 @@ def test_delete_job(server: RunningServer) -> None:
     assert resp.status == 204 and resp.body == b""
     assert server.get(f"jobs/{job['id']}").status == 404
     assert server.delete(f"jobs/{job['id']}").json()["error"] == "job_not_found"
+
+
+def test_source_job_names_an_existing_job(server: RunningServer) -> None:
+    backup = make_job(server, "backup", ["db"])
+    assert backup["source_job"] is None
+    restore = server.post("jobs", {"tag": "restore", "units": ["db"], "source_job": backup["id"]})
+    assert restore.status == 201, restore.body
+    assert restore.json()["source_job"] == backup["id"]
+    assert server.get(f"jobs/{restore.json()['id']}").json()["source_job"] == backup["id"]
+    form = server.post("jobs", form={"tag": "restore", "source_job": str(backup["id"])})
+    assert form.status == 201 and form.json()["source_job"] == backup["id"]
+    listed = server.get("jobs?tag=restore").json()["items"]
+    assert {j["source_job"] for j in listed} == {backup["id"]}
+    before = len(server.get("jobs?limit=500").json()["items"])
+    for bad in (10**12, 0, -1, "7x", True, 1.5, [1]):
+        resp = server.post("jobs", {"tag": "restore", "source_job": bad})
+        assert resp.status == 400, (bad, resp.body)
+        assert resp.json()["error"] == "invalid_source_job" and resp.json()["field"] == "source_job"
+    assert len(server.get("jobs?limit=500").json()["items"]) == before

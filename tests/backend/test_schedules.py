@@ -53,6 +53,7 @@ def test_a_schedule_is_stored_with_its_next_fire_time_and_the_cron_in_words(serv
         ({"name": "../x"}, 400, "invalid_name", "name"),
         ({"tag": "bad tag"}, 400, "invalid_tag", "tag"),
         ({"units": []}, 400, "invalid_units", "units"),
+        ({"timezone": "localtime"}, 400, "invalid_timezone", "timezone"),
         ({"action": "../x.yml"}, 400, "invalid_action", "action"),
         ({"units": ["db", "nothere"]}, 404, "playbook_not_found", "nothere"),
         ({"retries": 11}, 400, "invalid_parameter", "retries"),

@@ -28,6 +28,7 @@ from websockets.sync.client import connect
 
 from backend.hardening import make_undumpable
 from tests.backend.helpers import frames_until_close, make_job, start, ws
+from tests.backend.webhook_receiver import Receiver
 from tests.support.server import FIXTURE_DATA, REPO, RunningServer, free_port, start_server, wait_until
 
 TOKEN = "s3cret-token-for-tests"
@@ -51,7 +52,28 @@ RECORD_PLAYBOOK = """\
         dest: "{{ out_file }}"
         mode: "0600"
         content: "{{ {'payload': payload | default(None), 'db_password': db_password | default(None),
-                     'env': env_out.stdout_lines} | to_json }}"
+                     'env': env_out.stdout_lines, 'unit': redrunner_unit | default(None),
+                     'only_default': only_default | default(None)} | to_json }}"
+"""
+
+
+LEAK_PLAYBOOK = """\
+- name: Publish and print secrets
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Publish
+      ansible.builtin.set_stats:
+        data:
+          db_password: artifact-pw-4242
+          settings: {dsn: "postgresql://app:dsn-pw-777@db/app", pgpass: pgpass-value-1, region: eu-1}
+          note: plain
+    - name: Print the numeric secret
+      ansible.builtin.debug:
+        msg: "{{ db_password }}"
+    - name: Print the published one
+      ansible.builtin.debug:
+        msg: "connect with artifact-pw-4242"
 """
 
 
@@ -69,6 +91,7 @@ def data_dir(tmp: Path) -> Path:
     data = tmp / "data"
     shutil.copytree(FIXTURE_DATA, data)
     (data / "project" / "record-db.yml").write_text(RECORD_PLAYBOOK)
+    (data / "project" / "leak-db.yml").write_text(LEAK_PLAYBOOK)
     return data
 
 
@@ -198,6 +221,20 @@ def test_plain_values_arrive_unchanged(strict: Setup) -> None:
     assert seen["payload"] == payload
 
 
+@pytest.mark.slow
+def test_the_caller_and_redrunner_win_over_the_data_dirs_extravars_defaults(strict: Setup) -> None:
+    """ansible-runner's `env/extravars` in the data dir is a default: never over the caller or `redrunner_*`."""
+    defaults = strict.srv.data_dir / "env" / "extravars"
+    defaults.parent.mkdir(exist_ok=True)
+    defaults.write_text("payload: 8\nredrunner_unit: forged\nonly_default: kept\n")
+    try:
+        done, seen = run_record(strict, {"payload": 200})
+    finally:
+        defaults.unlink()
+    assert done["status"] == "successful", done
+    assert (seen["payload"], seen["unit"], seen["only_default"]) == (200, "db", "kept")
+
+
 # -- 4. secrets out of sight ------------------------------------------------------------------------------
 
 
@@ -234,6 +271,42 @@ def test_secret_extravars_are_redacted_everywhere_but_reach_the_playbook(strict:
     with sqlite3.connect(srv.database.removeprefix("sqlite:///")) as db:
         stored = db.execute("select extravars from operation where id = ?", (op["id"],)).fetchone()[0]
     assert json.loads(stored)["db_password"] == SECRET
+
+
+@pytest.mark.slow
+def test_secret_artifacts_and_numbers_are_redacted_everywhere_but_kept(strict: Setup) -> None:
+    srv = strict.srv
+    receiver = Receiver(free_port()).start()
+    hook = srv.post("webhooks", {"url": receiver.url, "events": ["job.finished", "operation.finished"]}).json()
+    try:
+        job = make_job(srv, "sec-artifacts", ["db"])
+        extravars = {"db_password": 98765432, "dsn": "postgresql://app:xv-pw-555@db/app"}
+        op = start(srv, job["id"], "db", "leak", extravars=extravars)
+        done = srv.wait_terminal(op["id"])
+        wait_until(lambda: len(receiver.received) == 2, timeout=30, what="both webhook bodies")
+    finally:
+        srv.delete(f"webhooks/{hook['id']}")
+        receiver.stop()
+    assert done["status"] == "successful", done
+    assert done["extravars"] == {"db_password": "$redacted$", "dsn": "$redacted$"}
+    assert done["artifacts"] == {
+        "db_password": "$redacted$",
+        "settings": {"dsn": "$redacted$", "pgpass": "$redacted$", "region": "eu-1"},
+        "note": "plain",
+    }
+    shown = [
+        json.dumps(done),
+        srv.get(f"jobs/{job['id']}").body.decode(),
+        srv.get(f"operations/{op['id']}/events?limit=5000").body.decode(),
+        srv.get(f"operations/{op['id']}/stdout").body.decode(),
+        *(r.body.decode() for r in receiver.received),
+    ]
+    assert "connect with $redacted$" in shown[3]
+    for secret in ("98765432", "artifact-pw-4242", "dsn-pw-777", "pgpass-value-1", "xv-pw-555"):
+        assert not [text for text in shown if secret in text], secret
+    with sqlite3.connect(srv.database.removeprefix("sqlite:///")) as db:
+        stored = db.execute("select artifacts from operation where id = ?", (op["id"],)).fetchone()[0]
+    assert json.loads(stored)["db_password"] == "artifact-pw-4242"
 
 
 @pytest.mark.slow
@@ -690,7 +763,9 @@ def test_flags_take_their_environment_variables(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("REDRUNNER_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")
     monkeypatch.setenv("REDRUNNER_NO_AUTH", "true")
     monkeypatch.setenv("REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS", "1")
+    monkeypatch.setenv("REDRUNNER_WEBHOOK_ALLOWED_NETWORKS", "169.254.169.254/32")
     args = build_parser().parse_args(["serve"])
+    assert [str(n) for n in args.webhook_allowed_networks] == ["169.254.169.254/32"]
     assert args.allowed_origins == ("https://a.example:443", "http://localhost:3000")
     assert args.no_auth is True
     assert args.allow_templated_extravars is True
@@ -711,9 +786,31 @@ def test_redaction_at_any_depth_keeps_the_original() -> None:
     secrets = secret_values(value)
     assert set(secrets) == {"pw-1234", "k-5678", "12345"}
     assert scrub("login pw-1234 key k-5678", secrets) == f"login {REDACTED} key {REDACTED}"
-    # In event data only strings change: a number equal to a secret stays a number, the JSON stays valid.
-    data = {"rc": 12345, "msg": "token 12345", "pw-1234": ["a pw-1234"]}
-    assert scrub_value(data, secrets) == {"rc": 12345, "msg": f"token {REDACTED}", REDACTED: [f"a {REDACTED}"]}
+    # In event data a number whose text holds a secret is replaced whole (api.md "Safety, third pass").
+    data = {"rc": 12345, "n": 2, "ok": True, "msg": "token 12345", "pw-1234": ["a pw-1234"]}
+    assert scrub_value(data, secrets) == {
+        "rc": REDACTED,
+        "n": 2,
+        "ok": True,
+        "msg": f"token {REDACTED}",
+        REDACTED: [f"a {REDACTED}"],
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["password", "PASSWD", "pgpass", "app_secret", "Token", "credentials", "ssh_private_key", "API_KEY",
+     "aws_access_key_id", "auth", "OAuth_header", "dsn", "db_connection_string", "DATABASE_URL"],
+)  # fmt: skip
+def test_every_secret_name_is_redacted_at_any_depth(key: str) -> None:
+    from backend.redaction import REDACTED, redact_collect
+
+    found: set[str] = set()
+    value = {"plain": 1, "deep": [{key: {"x": "s3cr3t-value", "n": 98765432}}]}
+    assert redact_collect(value, found) == {"plain": 1, "deep": [{key: REDACTED}]}
+    assert found == {"s3cr3t-value", "98765432"}
+    untouched = {"plain": 1, "deep": [{"name": "x"}]}
+    assert redact_collect(untouched, found) is untouched  # no copy when nothing is hidden
 
 
 def test_extravars_file_tags_every_caller_string_unsafe() -> None:

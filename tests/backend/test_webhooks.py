@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.support.server import RunningServer, free_port, wait_until
 
 from .helpers import make_job, start
-from .webhook_receiver import Receiver
+from .webhook_receiver import Receiver, Trickler
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 
@@ -98,6 +99,13 @@ def test_tags_and_events_filter_what_a_webhook_gets(server: RunningServer, recei
         ({"url": "http://example.com", "tags": ["bad tag"]}, "invalid_tag"),
         ({"url": "http://example.com", "secret": "plain"}, "invalid_secret"),
         ({"url": "http://example.com", "secret": "whsec_!!!"}, "invalid_secret"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, "invalid_url"),
+        ({"url": "http://[fe80::1]:8080/"}, "invalid_url"),
+        ({"url": "http://[::ffff:169.254.169.254]/"}, "invalid_url"),
+        ({"url": "http://0.0.0.0:9/"}, "invalid_url"),
+        ({"url": "http://[::]/"}, "invalid_url"),
+        ({"url": "http://user:pass@example.com/"}, "invalid_url"),
+        ({"url": "http://%zz/"}, "invalid_url"),
     ],
 )
 def test_bad_webhooks_are_refused(server: RunningServer, body: dict[str, Any], error: str) -> None:
@@ -185,3 +193,54 @@ def test_a_receiver_that_never_answers_delays_no_run_and_no_request(server: Runn
         timeout=60,
         what="both delivered once the receiver answers",
     )
+
+
+LOOP = {"name": "loop", "cron": "0 2 * * *", "tag": "loop", "units": ["db"], "action": "hello"}
+
+
+@pytest.mark.slow
+def test_a_webhook_at_the_server_itself_is_refused_and_never_refires_a_schedule(server: RunningServer) -> None:
+    assert server.post("schedules", {**LOOP, "extravars": {"hello_sleep": 0}}).status == 201
+    own = [f"{server.url}/api/v1/schedules/loop/run", f"http://localhost:{server.port}/api/v1/schedules/loop/run"]
+    for url in own:
+        resp = server.post("webhooks", {"url": url})
+        assert (resp.status, resp.json()["error"]) == (400, "invalid_url"), resp.body
+        assert "own address" in resp.json()["message"]
+    assert server.get("webhooks").json()["items"] == []
+    # One stored before the check (or whose name resolves to the server only now) is skipped at sending.
+    with sqlite3.connect(server.database.removeprefix("sqlite:///"), timeout=10) as db:
+        db.execute("insert into webhook (url, events, created_at) values (?, ?, ?)", (own[0], '["job.finished"]', 0))
+    [hook] = server.get("webhooks").json()["items"]
+    assert server.post("schedules/loop/run").status == 201
+    [failed] = wait_until(
+        lambda: [d for d in deliveries(server, hook["id"]) if d["status"] == "failed"], timeout=30, what="failed"
+    )
+    assert failed["attempts"] == 1 and failed["response_status"] is None
+    assert "this server's own address" in failed["last_error"]
+    assert len([j for j in server.get("jobs").json()["items"] if j["schedule"] == "loop"]) == 1
+
+
+@pytest.mark.slow
+def test_trickling_receivers_are_cut_at_the_deadline_and_delay_no_other_webhook(
+    server: RunningServer, receiver: Receiver
+) -> None:
+    tricklers = [Trickler(free_port()).start() for _ in range(5)]
+    try:
+        slow = [register(server, t.url) for t in tricklers]
+        healthy = register(server, receiver.url)
+        run_one(server)
+        # Sooner than the tricklers' 10 s deadline: it never waited for a thread they held.
+        wait_until(lambda: receiver.received, timeout=8, what="the healthy receiver's delivery")
+        cut = wait_until(
+            lambda: (
+                all(deliveries(server, h["id"])[0]["attempts"] >= 1 for h in slow)
+                and [deliveries(server, h["id"])[0] for h in slow]
+            ),
+            timeout=25,
+            what="every trickling attempt cut",
+        )
+        assert all(d["status"] == "pending" and "timed out" in d["last_error"] for d in cut), cut
+        assert deliveries(server, healthy["id"])[0]["status"] == "delivered"
+    finally:
+        for t in tricklers:
+            t.stop()

@@ -59,3 +59,49 @@ class Receiver:
         import json
 
         return [r for r in self.received if json.loads(r.body)["type"] == kind]
+
+
+@dataclass
+class Trickler:
+    """A receiver that reads the request, then answers one byte a second and never finishes."""
+
+    port: int
+    connections: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _sock: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slow"
+
+    def start(self) -> Trickler:
+        import socket
+
+        self._sock = socket.create_server(("127.0.0.1", self.port))
+        self._sock.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: Any) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                if self._stop.wait(1.0):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sock.close()

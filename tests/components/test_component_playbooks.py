@@ -22,7 +22,9 @@ PROJECT = COMPONENTS / "project"
 INVENTORY = COMPONENTS / "inventory"
 
 
-def run(action: str, component: str, tmp_path: Path, job_id: int = 7, **extravars: Any) -> Run:
+def run(
+    action: str, component: str, tmp_path: Path, job_id: int = 7, env: dict[str, str] | None = None, **extravars: Any
+) -> Run:
     """Run <action>-<component>.yml with the variables the server passes every Operation."""
     redrunner = {
         "redrunner_job_id": job_id,
@@ -39,15 +41,15 @@ def run(action: str, component: str, tmp_path: Path, job_id: int = 7, **extravar
         str(INVENTORY),
         cwd=tmp_path,
         extravars={**redrunner, **extravars},
-        env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"},
+        env={"ANSIBLE_SHOW_CUSTOM_STATS": "1", **(env or {})},
     )
 
 
-def published(result: Run) -> dict[str, Any]:
-    """The redrunner_backup the playbook published with set_stats."""
+def published(result: Run, key: str = "redrunner_backup") -> dict[str, Any]:
+    """What the playbook published with set_stats (redrunner_backup, or a drill's redrunner_verify)."""
     m = re.search(r"CUSTOM STATS:.*?RUN: (\{.*\})", result.stdout, re.S)
     assert m, result.explain()
-    return dict(json.loads(m.group(1))["redrunner_backup"])
+    return dict(json.loads(m.group(1))[key])
 
 
 def sealed(tmp_path: Path, component: str) -> list[Path]:
@@ -121,8 +123,12 @@ def test_files_backup_is_sealed_published_and_restored_byte_for_byte(tmp_path: P
     assert re.fullmatch(r"\d{8}T\d{6}Z-backup-job7-op47-[a-z0-9]{10}", folder.name)
     info = manifest(folder)
     assert info["component"] == "files" and info["job_id"] == 7 and info["operation_id"] == 47
-    # zstd where installed (library/files_archive.py), else gzip
-    assert [f["name"] for f in info["files"]] == ["files.tar.zst" if shutil.which("zstd") else "files.tar.gz"]
+    # zstd where there is one, else gzip
+    assert [f["name"] for f in info["files"]] in (
+        ["files.tar.zst", "files.tree.jsonl"],
+        ["files.tar.gz", "files.tree.jsonl"],
+    )
+    assert info["format"] == 3 and info["source"] == str(uploads)
     stats = published(backup)
     assert stats["path"] == str(folder)
     assert stats["sha256"] == digest(folder / "manifest.json")
@@ -193,7 +199,10 @@ def test_files_restore_verifies_sha256_before_writing(tmp_path: Path, uploads: P
     appdata.change_files(uploads)
     changed = appdata.files_snapshot(uploads)
 
-    restore = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder))
+    # (made from made_backup's own folder: allowed elsewhere, so the digest check is what refuses)
+    restore = run(
+        "restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder), restore_to_other_target=True
+    )
     assert restore.rc == 2, restore.explain()
     assert "does not match the manifest" in restore.stdout
     assert appdata.files_snapshot(uploads) == changed, "a corrupt backup must not touch the data"
@@ -247,7 +256,7 @@ def test_sqlite_backup_and_restore(tmp_path: Path) -> None:
     backup = run("backup", "sqlite", tmp_path, sqlite_database=str(db))
     assert backup.rc == 0, backup.explain()
     [folder] = sealed(tmp_path, "sqlite")
-    assert manifest(folder)["details"]["database"] == str(db)
+    assert manifest(folder)["details"]["database"] == str(db) == manifest(folder)["source"]
     assert published(backup)["path"] == str(folder)
 
     appdata.change_sqlite(db)
@@ -275,6 +284,7 @@ def test_postgres_backup_and_restore(tmp_path: Path) -> None:
         [folder] = sealed(tmp_path, "postgres")
         info = manifest(folder)
         assert info["details"]["database"] == name and info["files"][0]["name"] == f"{name}.dump"
+        assert info["source"] == f"postgresql://127.0.0.1:5432/{name}"
 
         appdata.change_postgres(name)
         assert appdata.postgres_snapshot(name) != before
@@ -297,3 +307,122 @@ def test_restore_refuses_a_manifest_given_as_extravars(tmp_path: Path, uploads: 
     assert restore.rc == 2, restore.explain()
     assert "backup_manifest is read from the backup folder" in restore.stdout
     assert appdata.files_snapshot(uploads) == changed
+
+
+def reseal(folder: Path) -> None:
+    """Rewrite the manifest's digests to match the files as they are now: a backup corrupted before it was sealed."""
+    info = json.loads((folder / "manifest.json").read_text())
+    for entry in info["files"]:
+        blob = (folder / entry["name"]).read_bytes()
+        entry.update(size=len(blob), sha256=hashlib.sha256(blob).hexdigest())
+    (folder / "manifest.json").write_text(json.dumps(info))
+
+
+def scratch_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A TMPDIR of the test's own, so it can see the drill leaves nothing in it."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return scratch, {"TMPDIR": str(scratch)}
+
+
+def test_files_drill_proves_a_good_backup_and_names_what_a_corrupted_one_lacks(
+    tmp_path: Path, made_backup: Path
+) -> None:
+    folder = good_backup(tmp_path, made_backup)
+    sealed_as = folder_digest(folder)
+    scratch, env = scratch_env(tmp_path)
+    good = run(
+        "verify", "files", tmp_path, env=env, backup_path=str(folder), backup_sha256=digest(folder / "manifest.json")
+    )
+    assert good.rc == 0, good.explain()
+    proven = published(good, "redrunner_verify")
+    assert proven["backup_path"] == str(folder)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", proven["verified_at"])
+    assert folder_digest(folder) == sealed_as and list(scratch.iterdir()) == [], "a drill writes nothing but scratch"
+
+    archive = folder / manifest(folder)["files"][0]["name"]
+    blob = bytearray(archive.read_bytes())
+    blob[-100] ^= 0xFF
+    archive.write_bytes(bytes(blob))
+    bad = run("verify", "files", tmp_path, env=env, backup_path=str(folder))
+    assert bad.rc == 2, bad.explain()
+    assert f"backup file {archive} does not match the manifest (expected" in bad.stdout
+    assert "redrunner_verify" not in bad.stdout
+
+    # Corrupted before it was sealed (digests that agree): the scratch restore itself tells.
+    blob[-100] ^= 0xFF
+    archive.write_bytes(bytes(blob))
+    entries = [json.loads(line) for line in (folder / "files.tree.jsonl").read_text().splitlines()]
+    for entry in entries:
+        if entry[0] == "README.txt":
+            entry[3] += 1
+    (folder / "files.tree.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    reseal(folder)
+    listed = run("verify", "files", tmp_path, env=env, backup_path=str(folder))
+    assert listed.rc == 2, listed.explain()
+    assert "does not restore what its backup listed: README.txt: the backup lists a file" in listed.stdout
+    assert "26 bytes" in listed.stdout and "its scratch restore has a file" in listed.stdout
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_restore_refuses_a_backup_made_from_another_source(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
+    folder = good_backup(tmp_path, made_backup)  # made from made_backup's uploads, not this test's
+    source = made_backup.parent / "uploads"
+    appdata.change_files(uploads)
+    changed = appdata.files_snapshot(uploads)
+    planted = run("restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder))
+    assert planted.rc == 2, planted.explain()
+    assert f"was made from {source}, not {uploads}, where this restore would write" in planted.stdout
+    assert appdata.files_snapshot(uploads) == changed
+    # Said on purpose, it goes there.
+    moved = run(
+        "restore", "files", tmp_path, files_path=str(uploads), backup_path=str(folder), restore_to_other_target=True
+    )
+    assert moved.rc == 0, moved.explain()
+    assert appdata.files_snapshot(uploads) == appdata.files_snapshot(source)
+
+
+def test_sqlite_drill_restores_into_a_scratch_file(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.sqlite3"
+    appdata.make_sqlite(db)
+    assert run("backup", "sqlite", tmp_path, sqlite_database=str(db)).rc == 0
+    [folder] = sealed(tmp_path, "sqlite")
+    scratch, env = scratch_env(tmp_path)
+    # No backup_path: the newest sealed backup of the component (how a schedule drills).
+    good = run("verify", "sqlite", tmp_path, env=env)
+    assert good.rc == 0, good.explain()
+    assert published(good, "redrunner_verify")["backup_path"] == str(folder)
+
+    copy = folder / "sessions.sqlite3"
+    blob = bytearray(copy.read_bytes())
+    page = int.from_bytes(blob[16:18], "big")
+    blob[page : page + 8] = b"\xff" * 8  # page 2's b-tree header: only integrity_check can tell
+    copy.write_bytes(bytes(blob))
+    reseal(folder)
+    bad = run("verify", "sqlite", tmp_path, env=env, backup_path=str(folder))
+    assert bad.rc == 2, bad.explain()
+    assert "Restore it into a temporary file and check its integrity" in bad.stdout
+    assert list(scratch.iterdir()) == [] and appdata.sqlite_snapshot(db)
+
+
+@pytest.mark.postgres
+def test_postgres_drill_drops_its_scratch_database_whatever_happens(tmp_path: Path) -> None:
+    def scratch_databases() -> str:
+        return appdata.psql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'rr_drill_131_%'")
+
+    with appdata.postgres_database() as name:
+        appdata.fill_postgres(name)
+        assert run("backup", "postgres", tmp_path, postgres_database=name).rc == 0
+        [folder] = sealed(tmp_path, "postgres")
+        before = appdata.postgres_snapshot(name)
+        good = run("verify", "postgres", tmp_path, job_id=91, postgres_database=name, backup_path=str(folder))
+        assert good.rc == 0, good.explain()
+        assert published(good, "redrunner_verify")["backup_path"] == str(folder)
+        assert "rr_drill_131_" not in scratch_databases() and appdata.postgres_snapshot(name) == before
+
+        (folder / f"{name}.dump").write_bytes(b"PGDMP" + b"\x00" * 500)
+        reseal(folder)
+        bad = run("verify", "postgres", tmp_path, job_id=91, postgres_database=name, backup_path=str(folder))
+        assert bad.rc == 2, bad.explain()
+        assert "Fill it with pg_restore" in bad.stdout and "Drop the scratch database" in bad.stdout
+        assert "rr_drill_131_" not in scratch_databases() and appdata.postgres_snapshot(name) == before

@@ -49,3 +49,24 @@ def test_seal_never_replaces_a_sealed_folder(tmp_path: Path) -> None:
     assert manifest["component"] == "files" and manifest["files"][0]["size"] == 3
     opened = sealed_backup({"step": "open", "folder": str(sealed), "component": "files"}, tmp_path)
     assert not opened["failed"] and opened["sha256"] == done["backup"]["sha256"], opened
+
+
+def test_manifest_names_stay_inside_the_backup_folder(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    staging, sealed = root / ".staging-c", root / "c"
+    staging.mkdir(parents=True)
+    (staging / "data.bin").write_bytes(b"data")
+    args = {"step": "seal", "folder": str(staging), "sealed": str(sealed), "manifest": {"component": "files"}}
+    refused = sealed_backup({**args, "files": ["../c/data.bin"]}, tmp_path)
+    assert refused["failed"] and "climbs out of the folder" in refused["msg"], refused
+    assert sealed_backup({**args, "files": ["data.bin"]}, tmp_path)["failed"] is False
+
+    # A manifest rewritten to name a file elsewhere, its digest right: verification fails, whatever the digest.
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(b"data")
+    manifest = json.loads((sealed / "manifest.json").read_text())
+    for name, why in ((str(outside), "an absolute name"), ("../../elsewhere.bin", "climbs out of the folder")):
+        manifest["files"][0]["name"] = name
+        (sealed / "manifest.json").write_text(json.dumps(manifest))
+        opened = sealed_backup({"step": "open", "folder": str(sealed), "component": "files"}, tmp_path)
+        assert opened["failed"] and why in opened["msg"] and "not restoring" in opened["msg"], opened

@@ -73,12 +73,11 @@ async def test_every_unit_action_asks_first_and_takes_extravars(project_server: 
 
 
 @pytest.mark.slow
-async def test_a_restore_names_its_source_job(project_server: RunningServer) -> None:
+async def test_a_restore_names_the_open_job_and_runs_in_a_job_of_its_own(project_server: RunningServer) -> None:
     srv = project_server
     backup = make_job(srv, "backup", ["db"])
     srv.wait_terminal(start(srv, backup, "db", "backup-db.yml"))
-    target = make_job(srv, "restore", ["db"])
-    app = app_for(srv, job_id=target)
+    app = app_for(srv, job_id=backup)
     async with app.run_test(size=SIZE) as pilot:
         await job_screen(app, pilot, 1)
         await pilot.press("a")
@@ -86,10 +85,36 @@ async def test_a_restore_names_its_source_job(project_server: RunningServer) -> 
         names = [value for value, _ in dialog.choices]
         await pilot.press(*(["down"] * names.index("restore-db.yml")), "enter")
         confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
-        assert f"from Job {backup}" in confirm.question
+        assert f"from the backups of Job {backup} (backup), the Job open here" in confirm.question
         await pilot.press("n")
         await job_screen(app, pilot, 1)
-        assert operations(srv, target) == []
+        assert srv.get("jobs?tag=restore").json()["items"] == []
+
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ActionScreen))
+        await pilot.press(*(["down"] * names.index("restore-db.yml")), "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        # The restore runs in a new Job tagged restore, which the console opens; the backup Job is untouched.
+        screen = await until(
+            pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.job_id != backup and app.screen
+        )
+        restore = srv.get(f"jobs/{screen.job_id}").json()
+        assert (restore["tag"], restore["source_job"]) == ("restore", backup)
+        assert [op["action"] for op in operations(srv, screen.job_id)] == ["restore-db.yml"]
+        assert len(operations(srv, backup)) == 1
+        # The stand-in restore fails: its own Job says so, the backup Job stays as its backup left it.
+        assert srv.wait_terminal(operations(srv, screen.job_id)[0]["id"])["status"] == "failed"
+        assert srv.get(f"jobs/{backup}").json()["status"] == "successful"
+
+        # Rerunning a restore asks first, saying what it overwrites.
+        await until(pilot, lambda: screen.job is not None and screen.units["db"].latest_operation.terminal, 30)
+        screen._rerun(["db"])
+        confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        assert f"Job {restore['id']} is a restore from Job {backup}" in confirm.question
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, JobScreen))
+        assert len(operations(srv, screen.job_id)) == 1
 
 
 @pytest.mark.slow

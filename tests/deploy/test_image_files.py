@@ -22,7 +22,7 @@ from tests.deploy.dockerfile import Dockerfile
 from tests.deploy.imagefiles import build_wheel, copied_files, wheel_names
 
 PLAYS_IN_IMAGE = PurePosixPath("/srv/redrunner/runner_utils")
-PLAYS = ("backup-each.yml", "restore-each.yml")
+PLAYS = ("backup-each.yml", "restore-each.yml", "verify-each.yml")
 
 
 @pytest.fixture(scope="module")

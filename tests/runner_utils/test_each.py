@@ -1,4 +1,4 @@
-"""backup-each.yml and restore-each.yml end to end: a real server on components/, real data."""
+"""backup-each.yml, restore-each.yml and verify-each.yml end to end: a real server on components/, real data."""
 
 from __future__ import annotations
 
@@ -162,11 +162,6 @@ def backup_night(srv: RunningServer, app: App, *extra: str) -> tuple[Run, dict[s
     return run, srv.get("jobs/latest?tag=backup").json()
 
 
-def restores(srv: RunningServer, job_id: int) -> dict[str, dict[str, Any]]:
-    """unit -> the newest restore Operation in the Job."""
-    return {u: [o for o in v if o["action"].startswith("restore-")][-1] for u, v in job_operations(srv, job_id).items()}
-
-
 def canceled_backup_leaves_nothing_to_restore(srv: RunningServer, app: App) -> None:
     """A postgres backup in a new Job, canceled mid-way: it leaves an unsealed staging folder, nothing else."""
     root = app.root / "backups" / "postgres"
@@ -285,28 +280,86 @@ def test_a_failed_night_leaves_the_last_good_backup_restorable(srv: RunningServe
     assert app.snapshot() != state2
     restore = each("restore", srv, app)
     assert restore.rc == 0, restore.explain()
-    assert f"RedRunner job {job2['id']} (tag backup)" in restore.stdout
+    assert f"Source: RedRunner job {job2['id']} (tag backup), made {job2['created_at']}" in restore.stdout
     assert app.snapshot() == state2
-    # the restores ran in the backup's own Job, one per Unit, after its backups (files: the good one, the typo)
+    # (changed with the contract: restores ran in the backup's own Job) The restores run in a new Job
+    # tagged restore whose source_job is night 2's; night 2's Job holds its backups alone, as it was.
+    rjob = srv.get("jobs/latest?tag=restore").json()
+    assert rjob["source_job"] == job2["id"] and f"RedRunner job {rjob['id']} (tag restore, from job {job2['id']})" in (
+        restore.stdout
+    )
     assert {u: [o["action"] for o in v] for u, v in job_operations(srv, job2["id"]).items()} == {
-        "files": ["backup-files.yml", "backup-files.yml", "restore-files.yml"],
-        "postgres": ["backup-postgres.yml", "restore-postgres.yml"],
-        "sqlite": ["backup-sqlite.yml", "restore-sqlite.yml"],
+        "files": ["backup-files.yml", "backup-files.yml"],
+        "postgres": ["backup-postgres.yml"],
+        "sqlite": ["backup-sqlite.yml"],
     }
-    done = restores(srv, job2["id"])
-    assert {u: o["status"] for u, o in done.items()} == dict.fromkeys(sealed2, "successful")
-    assert {u: o["extravars"]["backup_path"] for u, o in done.items()} == {u: str(f) for u, f in sealed2.items()}
+    # Each component's backup checked (a dry run) before any restore started, then restored from its folder.
+    ops = job_operations(srv, rjob["id"])
+    assert {u: [(o["action"], o["check"], o["status"]) for o in v] for u, v in ops.items()} == {
+        u: [(f"restore-{u}.yml", True, "successful"), (f"restore-{u}.yml", False, "successful")] for u in sealed2
+    }
+    assert max(v[0]["finished_at"] for v in ops.values()) < min(v[1]["started_at"] for v in ops.values())
+    assert {u: v[1]["extravars"]["backup_path"] for u, v in ops.items()} == {u: str(f) for u, f in sealed2.items()}
+    assert {v[1]["extravars"]["redrunner_source_job"] for v in ops.values()} == {job2["id"]}
 
-    # redrunner_source_job picks another Job: night 3's, which has no postgres backup. That host alone fails,
-    # naming the Job and the component; files and sqlite go back to night 3, postgres stays as it was.
-    partial = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}")
+    # redrunner_source_job picks another Job: night 3's, which has no postgres backup. All or none (changed with
+    # the contract: files and sqlite were restored alone): nothing is restored, and no restore Job is made.
+    before = app.snapshot()
+    refused = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}")
+    assert refused.rc == 2
+    assert (
+        refused.recap() == {"localhost": refused.recap()["localhost"]} and refused.recap()["localhost"]["failed"] == 1
+    )
+    assert f"postgres: no successful backup in job {job3['id']}" in refused.stdout
+    assert (
+        f"not restoring anything: RedRunner job {job3['id']} has no successful backup of postgres, and restore-each "
+        "restores all components or none"
+    ) in refused.stdout
+    assert app.snapshot() == before and srv.get("jobs/latest?tag=restore").json()["id"] == rjob["id"]
+    # With redrunner_restore_partial the others are restored anyway; postgres stays as it was.
+    partial = each("restore", srv, app, "-e", f"redrunner_source_job={job3['id']}", "-e", "redrunner_restore_partial=1")
     assert partial.rc == 2
     recap = partial.recap()
     assert recap["postgres"]["failed"] == 1 and recap["files"]["failed"] == 0 and recap["sqlite"]["failed"] == 0
-    assert f"RedRunner job {job3['id']} has no successful backup of component postgres" in partial.stdout
     assert app.snapshot() == (state3[0], state3[1], state2[2])
     # Restores read the sealed backups and never write them: night 1's are as they were sealed.
     assert {u: sorted((p.name, p.read_bytes()) for p in f.iterdir()) for u, f in sealed1.items()} == kept
+
+    # A drill of night 2's backups, in a Job of its own: files' archive is corrupted, so its host fails alone,
+    # naming the file; the other two are proven and say so.
+    archive = sealed2["files"] / json.loads((sealed2["files"] / "manifest.json").read_text())["files"][0]["name"]
+    blob = bytearray(archive.read_bytes())
+    blob[-100] ^= 0xFF
+    archive.write_bytes(bytes(blob))
+    drill = each("verify", srv, app, "-e", f"redrunner_source_job={job2['id']}")
+    assert drill.rc == 2
+    recap = drill.recap()
+    assert recap["files"]["failed"] == 1 and recap["postgres"]["failed"] == 0 and recap["sqlite"]["failed"] == 0
+    assert f"backup file {archive} does not match the manifest" in drill.stdout
+    djob = srv.get("jobs/latest?tag=backup-verify").json()
+    assert djob["source_job"] == job2["id"]
+    dops = {u: v[-1] for u, v in job_operations(srv, djob["id"]).items()}
+    for unit in ("postgres", "sqlite"):
+        assert dops[unit]["status"] == "successful"
+        assert dops[unit]["artifacts"]["redrunner_verify"]["backup_path"] == str(sealed2[unit])
+    assert dops["files"]["status"] == "failed" and app.snapshot() == (state3[0], state3[1], state2[2])
+    # GET /backups: night 2's postgres and sqlite backups are proven, its files backup is not.
+    listed = srv.get("backups?tag=backup&limit=100").json()["items"]
+    verified = {b["unit"]: b["verified_at"] for b in listed if b["job_id"] == job2["id"]}
+    assert verified["postgres"] and verified["sqlite"] and verified["files"] is None, listed
+
+    # Restoring night 2 now: files' backup fails its check, so no component is restored (all or none), and the
+    # restore Job, not the backup Job, reads failed.
+    before = app.snapshot()
+    broken = each("restore", srv, app)
+    assert broken.rc == 2 and all(broken.recap()[u]["failed"] == 1 for u in sealed2), broken.explain()
+    assert "not restoring files: its backup did not pass the check" in broken.stdout
+    assert f"backup file {archive} does not match the manifest" in broken.stdout
+    assert "not restoring sqlite: restore-each restores all components or none, and files cannot be" in broken.stdout
+    assert app.snapshot() == before
+    bjob = srv.get("jobs/latest?tag=restore").json()
+    assert bjob["status"] == "failed" and all(o["check"] for v in job_operations(srv, bjob["id"]).values() for o in v)
+    assert srv.get(f"jobs/{job2['id']}").json()["status"] == "failed"  # as the typo re-backup left it, no more
 
 
 def test_two_servers_with_their_own_databases_share_a_backup_root(
@@ -332,3 +385,62 @@ def test_two_servers_with_their_own_databases_share_a_backup_root(
     restore = each("restore", one, app)
     assert restore.rc == 0, restore.explain()
     assert appdata.sqlite_snapshot(app.sqlite) == state
+
+
+PLAIN_BACKUP = """
+- name: Back up the seed's way, publishing nothing
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Copy the data aside
+      ansible.builtin.command: cp {{ data }} {{ data }}.bak
+"""
+
+PLAIN_RESTORE = """
+- name: Restore the seed's way, finding the data itself
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The restore is told its source Job, and no backup folder
+      ansible.builtin.assert:
+        that: [redrunner_source_job | int > 0, backup_path is not defined, backup_sha256 is not defined]
+    - name: Copy the data back
+      ansible.builtin.command: cp {{ data }}.bak {{ data }}
+"""
+
+
+def test_plain_playbooks_that_publish_nothing_back_up_and_restore(
+    server_factory: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    project = tmp_path / "data" / "project"
+    project.mkdir(parents=True)
+    (project / "backup-plain.yml").write_text(PLAIN_BACKUP)
+    (project / "restore-plain.yml").write_text(PLAIN_RESTORE)
+    srv = server_factory(data_dir=tmp_path / "data")
+    data = tmp_path / "plain.txt"
+    data.write_text("night 1\n")
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"components": {"hosts": {"plain": None}}}))
+
+    def play(action: str) -> Run:
+        return ansible_playbook(
+            RUNNER_UTILS / f"{action}-each.yml",
+            *("-i", str(inventory), "-e", f"redrunner_url={srv.url}", "-e", f'redrunner_extravars={{"data":"{data}"}}'),
+            cwd=tmp_path,
+        )
+
+    assert play("backup").rc == 0
+    backup = srv.get("jobs/latest?tag=backup").json()
+    data.write_text("lost\n")
+    restore = play("restore")
+    assert restore.rc == 0, restore.explain()
+    assert data.read_text() == "night 1\n"
+    [op] = job_operations(srv, backup["id"])["plain"]
+    assert f"plain: backup operation {op['id']}, made {op['finished_at']}" in restore.stdout
+    assert "(published no backup folder: its restore finds its data)" in restore.stdout
+    # No folder to check, so no dry run: the one restore, told its source Job.
+    rjob = srv.get("jobs/latest?tag=restore").json()
+    [rop] = job_operations(srv, rjob["id"])["plain"]
+    assert rjob["source_job"] == backup["id"] and rop["extravars"]["redrunner_source_job"] == backup["id"]

@@ -17,8 +17,10 @@ description:
     (O(manifest) plus each file's name, size and sha256) last, and renames O(folder) to O(sealed),
     failing if anything has that name.
   - O(step=open) verifies the sealed backup O(folder) before a restore touches anything - its
-    manifest exists, has the sha256 O(sha256) when given, was made for O(component), and every file
-    it lists has its size and sha256 - and returns the manifest.
+    manifest exists, has the sha256 O(sha256) when given, was made for O(component), names its files
+    relative to the folder (no absolute name, no C(..)), every file it lists has its size and sha256,
+    and, with O(target), was made from O(target) (unless O(other_target)) - and returns the manifest.
+    With O(newest), O(folder) is the component's folder and its newest sealed backup is opened.
 options:
   step:
     description: Which step; see the description.
@@ -41,6 +43,12 @@ options:
     type: list
     elements: str
     default: []
+  measured:
+    description:
+      - With O(step=seal), C({name: {size, sha256}}) of files whose writer hashed them as it wrote them (and
+        synced them); they are not read again, only their size checked. Others are read and hashed.
+    type: dict
+    default: {}
   manifest:
     description: With O(step=seal), the manifest's fields; the module adds C(files).
     type: dict
@@ -56,6 +64,24 @@ options:
     description: With O(step=open), the manifest's sha256 as the backup published it; empty to skip the check.
     type: str
     default: ""
+  target:
+    description:
+      - With O(step=open), where the restore will write (as the component's role names its source, e.g. the
+        files path); refused unless it is the C(source) the manifest records. Empty to skip (a drill).
+    type: str
+    default: ""
+  other_target:
+    description: With O(step=open) and O(target), accept a backup made from another source than O(target).
+    type: bool
+    default: false
+  newest:
+    description: With O(step=open), O(folder) is the component's folder; open its newest sealed backup.
+    type: bool
+    default: false
+  drill:
+    description: With O(step=open), the backup is opened for a drill, not a restore (its refusals say so).
+    type: bool
+    default: false
 author: RedRunner
 """
 
@@ -89,6 +115,10 @@ sha256:
   description: O(step=open), the manifest's sha256.
   returned: success
   type: str
+folder:
+  description: O(step=open), the sealed folder opened (the newest one with O(newest)).
+  returned: success
+  type: str
 manifest:
   description: O(step=seal) and O(step=open), the manifest as a dict.
   returned: success
@@ -106,6 +136,17 @@ from typing import Any  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 STAGING_PREFIX = ".staging-"
+
+
+def unsafe_name(name: Any) -> str | None:
+    """Why `name` may not name a backup file (None when it may): relative to the folder, never out of it."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        return "not a file name"
+    if os.path.isabs(name):
+        return "an absolute name"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "a name that climbs out of the folder (..)"
+    return None
 
 
 def measure(path: str, sync: bool = False) -> tuple[int, str]:
@@ -169,6 +210,9 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
     taken(module, sealed)  # before anything is written: a refused seal leaves the staging folder as it was
     files = []
     for name in module.params["files"]:
+        why = unsafe_name(name)
+        if why:
+            module.fail_json(msg=f"backup file {name!r} is {why}: a manifest names files inside its folder")
         path = os.path.join(folder, name)
         try:
             is_file = stat.S_ISREG(os.lstat(path).st_mode)
@@ -176,7 +220,15 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
             is_file = False
         if not is_file:
             module.fail_json(msg=f"backup file {name} was not written in {folder}")
-        size, sha256 = measure(path, sync=True)
+        known = module.params["measured"].get(name)
+        if known:  # measured by its writer from the bytes it wrote: only its size is checked again
+            size, sha256 = known["size"], known["sha256"]
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+                if os.fstat(f.fileno()).st_size != size:
+                    module.fail_json(msg=f"backup file {name} has {os.fstat(f.fileno()).st_size} bytes, not {size}")
+        else:
+            size, sha256 = measure(path, sync=True)
         files.append({"name": name, "size": size, "sha256": sha256})
     manifest = {**module.params["manifest"], "files": files}
     # The layout of Ansible's to_nice_json, which wrote the manifest before this module did.
@@ -199,11 +251,31 @@ def seal(module: AnsibleModule, folder: str) -> dict[str, Any]:
     return {"changed": True, "backup": backup, "manifest": manifest}
 
 
+def newest_sealed(module: AnsibleModule, root: str, manifest_name: str) -> str:
+    """The newest sealed backup in a component's folder: sealed names start with their UTC time."""
+    try:
+        names = sorted(
+            e.name
+            for e in os.scandir(root)
+            if not e.name.startswith(".")
+            and e.is_dir(follow_symlinks=False)
+            and os.path.isfile(os.path.join(e.path, manifest_name))
+        )
+    except FileNotFoundError:
+        names = []
+    if not names:
+        module.fail_json(msg=f"no sealed backup in {root}: nothing to verify")
+    return os.path.join(root, names[-1])
+
+
 def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     component = module.params["component"]
     if not component:
         module.fail_json(msg="step=open needs component, the component the backup is for")
     manifest_name = module.params["manifest_name"]
+    stop = "the drill fails" if module.params["drill"] else "not restoring"
+    if module.params["newest"]:
+        folder = newest_sealed(module, folder, manifest_name)
     manifest_path = os.path.join(folder, manifest_name)
     if not os.path.isfile(manifest_path):
         module.fail_json(msg=f"no sealed backup of component {component} in {folder} (no {manifest_name})")
@@ -213,31 +285,49 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     expected = module.params["sha256"]
     if expected and digest != expected:
         module.fail_json(
-            msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: not restoring"
+            msg=f"the manifest in {folder} has sha256 {digest}, not {expected} as its backup published: {stop}"
         )
     try:
         manifest = json.loads(data)
         if not isinstance(manifest, dict):
             raise ValueError("not a JSON object")
+        entries = manifest.get("files", [])
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str) for e in entries
+        ):
+            raise ValueError("its files are not a list of {name, size, sha256}")
     except ValueError as exc:
-        module.fail_json(msg=f"the manifest in {folder} does not read as a manifest ({exc}): not restoring")
+        module.fail_json(msg=f"the manifest in {folder} does not read as a manifest ({exc}): {stop}")
     if manifest.get("component", "") != component:
         module.fail_json(
             msg=f"refusing to restore: the backup in {folder} was made for component "
             f"'{manifest.get('component', '?')}', not '{component}'"
         )
-    for entry in manifest.get("files", []):
+    for entry in entries:  # every name first: none may point outside the folder, whatever its digest says
+        why = unsafe_name(entry.get("name"))
+        if why:
+            module.fail_json(msg=f"the manifest in {folder} names a file {entry.get('name')!r}, {why}: {stop}")
+    target = module.params["target"]
+    if target and manifest.get("source") != target and not module.params["other_target"]:
+        made_from = manifest.get("source") or "a source it does not record (a backup older than sources in manifests)"
+        module.fail_json(
+            msg=f"refusing to restore: the backup in {folder} was made from {made_from}, not {target}, where this "
+            "restore would write; give restore_to_other_target: true to restore it there anyway",
+            source=manifest.get("source"),
+            target=target,
+        )
+    for entry in entries:
         path = os.path.join(folder, entry["name"])
         found_size: Any = "no file"
         found_sha256 = "-"
-        if os.path.isfile(path):
+        if os.path.isfile(path) and not os.path.islink(path):
             found_size, found_sha256 = measure(path)
         if found_size != entry["size"] or found_sha256 != entry["sha256"]:
             module.fail_json(
                 msg=f"backup file {path} does not match the manifest (expected {entry['size']} bytes, sha256 "
-                f"{entry['sha256']}; found {found_size} bytes, sha256 {found_sha256}): not restoring"
+                f"{entry['sha256']}; found {found_size} bytes, sha256 {found_sha256}): {stop}"
             )
-    return {"changed": False, "sha256": digest, "manifest": manifest}
+    return {"changed": False, "sha256": digest, "manifest": manifest, "folder": folder}
 
 
 def main() -> None:
@@ -248,10 +338,15 @@ def main() -> None:
             "sealed": {"type": "path"},
             "stale_minutes": {"type": "int", "default": 1440},
             "files": {"type": "list", "elements": "str", "default": []},
+            "measured": {"type": "dict", "default": {}},
             "manifest": {"type": "dict", "default": {}},
             "manifest_name": {"type": "str", "default": "manifest.json"},
             "component": {"type": "str"},
             "sha256": {"type": "str", "default": ""},
+            "target": {"type": "str", "default": ""},
+            "other_target": {"type": "bool", "default": False},
+            "newest": {"type": "bool", "default": False},
+            "drill": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

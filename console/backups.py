@@ -1,0 +1,98 @@
+"""Backups as the console and the CLI see them: the `GET /backups` resource, the answer of
+`POST /jobs/{id}/restore`, and which backups deserve attention (api.md "Backups kept and proven").
+
+No Textual here: the CLI imports it too. Functions take `now`, so screens and snapshots stay
+deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from console.models import Job, Operation, Wire, WireError, WireModel, _bool, _int, _obj, _opt_int, _opt_str, _str
+from console.timefmt import parse_ts
+
+#: A newest good backup older than this stands out, as does one never verified by a drill.
+STALE_AFTER = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Backup(WireModel):
+    """An Operation that ended successful and published where its backup is."""
+
+    job_id: int
+    operation_id: int
+    tag: str
+    unit: str
+    path: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    created_at: str | None = None
+    kept: bool = False
+    verified_at: str | None = None
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Backup:
+        d = _obj(data, "backup")
+        if "operation_id" not in d:
+            raise WireError("backup: no operation_id")
+        return cls(
+            job_id=_int(d, "job_id"),
+            operation_id=_int(d, "operation_id"),
+            tag=_str(d, "tag"),
+            unit=_str(d, "unit"),
+            path=_opt_str(d, "path"),
+            size=_opt_int(d, "size"),
+            sha256=_opt_str(d, "sha256"),
+            created_at=_opt_str(d, "created_at"),
+            kept=_bool(d, "kept"),
+            verified_at=_opt_str(d, "verified_at"),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class RestoreStarted(WireModel):
+    """The restore Job (tagged restore, `source_job` the backup Job) and its Operations."""
+
+    job: Job
+    items: list[Operation]
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> RestoreStarted:
+        d = _obj(data, "restore")
+        items = d.get("items")
+        if not isinstance(items, list):
+            raise WireError("items: expected a list")
+        return cls(job=Job.from_wire(d.get("job")), items=[Operation.from_wire(o) for o in items], raw=d)
+
+
+def newest_per_component(backups: list[Backup]) -> list[Backup]:
+    """The newest backup of each (tag, unit), from a list newest first; in (tag, unit) order."""
+    newest: dict[tuple[str, str], Backup] = {}
+    for backup in backups:
+        newest.setdefault((backup.tag, backup.unit), backup)
+    return [newest[key] for key in sorted(newest)]
+
+
+def attention(backup: Backup, now: datetime) -> list[str]:
+    """Why a component's newest good backup stands out: too old, never verified (empty when fine)."""
+    why: list[str] = []
+    made = parse_ts(backup.created_at)
+    if made is None or now - made > STALE_AFTER:
+        why.append("old")
+    if parse_ts(backup.verified_at) is None:
+        why.append("never verified")
+    return why
+
+
+def is_restore(job: Job) -> bool:
+    """A Job that restores live data (tagged restore, or made from a source Job other than by a drill):
+    rerunning it writes over whatever was written since, so it is confirmed first."""
+    if job.tag == "restore":
+        return True
+    return job.source_job is not None and not job.tag.endswith("-verify")

@@ -1,0 +1,113 @@
+"""The backups table: what record() stores, and that the index-backed keep query agrees with keep.py."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from backend import backup_records, db, migrations
+from backend.db import BackupRecord, Job, Operation, Unit
+from backend.keep import KeepPolicy, kept_in_group
+
+DAY = 86400.0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """The table on both databases: the keep statement is hand-written SQL (a recursive loose index scan)."""
+    if request.param == "sqlite":
+        database = db.open_database(f"sqlite:///{tmp_path / 'rr.db'}")
+        migrations.migrate(database)
+        yield
+        database.close()
+        return
+    import psycopg2
+
+    name = f"rr_keep_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg2.connect(dbname="postgres", host="127.0.0.1", port=5432, user="postgres", connect_timeout=5)
+    except psycopg2.OperationalError:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        database = db.open_database(f"postgresql://postgres@127.0.0.1:5432/{name}")
+        migrations.migrate(database)
+        yield
+        database.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def finished(job: Job, unit: Unit, at: float, artifacts: dict | None, status: str = "successful") -> SimpleNamespace:
+    op = Operation.create(
+        job=job,
+        unit=unit,
+        unit_name=unit.name,
+        action="backup.yml",
+        status=status,
+        created_at=at,
+        finished_at=at,
+        artifacts=json.dumps(artifacts) if artifacts is not None else None,
+    )
+    return SimpleNamespace(
+        id=op.id, job_id=job.id, unit_name=unit.name, status=status, finished_at=at, artifacts=op.artifacts
+    )
+
+
+def test_record_stores_backups_and_drills(database: None) -> None:
+    job = Job.create(tag="backup", created_at=1.0, status="successful")
+    unit = Unit.create(job=job, name="db", created_at=1.0)
+    good = finished(job, unit, 100.0, {"redrunner_backup": {"path": "/b/1", "size": "12", "sha256": "ab"}})
+    failed = finished(job, unit, 101.0, {"redrunner_backup": {"path": "/b/2"}}, status="failed")
+    plain = finished(job, unit, 102.0, None)
+    backup_records.record([good, failed, plain], {job.id: "backup"})
+    [row] = BackupRecord.select()
+    assert (row.operation_id, row.grp, row.path, row.size, row.sha256) == (good.id, "backup/db", "/b/1", 12, "ab")
+
+    drill_job = Job.create(tag="backup-verify", created_at=2.0, status="successful")
+    drill_unit = Unit.create(job=drill_job, name="db", created_at=2.0)
+    verify = {"redrunner_verify": {"backup_path": "/b/1", "verified_at": "2026-01-02T03:04:05Z"}}
+    backup_records.record([finished(drill_job, drill_unit, 200.0, verify)], {drill_job.id: "backup-verify"})
+    other_job = Job.create(tag="other-verify", created_at=2.0, status="successful")
+    other_unit = Unit.create(job=other_job, name="db", created_at=2.0)
+    later = {"redrunner_verify": {"backup_path": "/b/1", "verified_at": "2027-01-01T00:00:00Z"}}
+    backup_records.record([finished(other_job, other_unit, 300.0, later)], {other_job.id: "other-verify"})
+    assert BackupRecord.get().verified_at == 1767323045.0  # the backup tag's drill, not other's
+
+
+def test_the_keep_query_agrees_with_keep_py(database: None) -> None:
+    for seed in range(3):
+        agree_on_random_backups(seed)
+
+
+def agree_on_random_backups(seed: int) -> None:
+    rng = random.Random(seed)
+    tag = f"backup{seed}"
+    job = Job.create(tag=tag, created_at=1.0, status="successful")
+    units = [Unit.create(job=job, name=name, created_at=1.0) for name in ("files", "sqlite")]
+    at = 1_767_225_600.0  # 2026-01-01
+    made: dict[str, list[tuple[int, float]]] = {f"{tag}/files": [], f"{tag}/sqlite": []}
+    ops = []
+    for _ in range(200):
+        at += rng.choice([600.0, 3 * 3600.0, DAY, 3 * DAY, 9 * DAY])
+        unit = rng.choice(units)
+        op = finished(job, unit, at, {"redrunner_backup": {"path": f"/b/{at}"}})
+        ops.append(op)
+        made[f"{tag}/{unit.name}"].append((op.id, at))
+    backup_records.record(ops, {job.id: tag})
+    for policy in (KeepPolicy(), KeepPolicy(last=3, daily=7), KeepPolicy(weekly=4, monthly=6), KeepPolicy(2, 5, 3, 12)):
+        expected = set()
+        for backups in made.values():
+            expected.update(kept_in_group(sorted(backups, reverse=True), policy))
+        assert backup_records.kept_in(made, policy) == expected, policy
+        assert job.id in backup_records.kept_jobs(policy) and backup_records.holds_kept(job.id, policy)

@@ -24,7 +24,11 @@ CLIENT_HELP = {
     "backups": "list backups: kept by retention, verified by a drill",
     "restore": "restore a backup Job's backups in a Job of their own",
     "schedules": "list Schedules",
-    "schedule": "add, remove or fire a Schedule",
+    "schedule": "add, remove, fire, enable, disable or edit a Schedule",
+    "operations": "list Operations with the task that failed and why",
+    "operation": "show one Operation, its failing task and error",
+    "webhooks": "list webhooks",
+    "webhook": "add, remove or test a webhook",
 }
 
 

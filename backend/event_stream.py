@@ -5,18 +5,30 @@ JSON`; everything else on the pipe is plain text, which becomes `verbose` events
 OutputEventFilter makes them from a pty: each `\\n` read as the pty's `\\r\\n`, complete lines at once, a
 partial line when the next event begins or at the end, line ends cut. Events get the fields runner adds
 (`counter`, `runner_ident`, `created` for text) and are handed to the handler in the order they were written.
+
+A playbook's output shares the pipe, so it could write a mark line of its own and forge an event. Each run's
+mark carries a nonce (`MARK + nonce + " "`) that only the plugin learns, from a file it reads and deletes
+before any task runs (pipe_transport.py writes it): a forged line without it is text, a `verbose` event.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-# Must equal MARK in the redrunner_events plugin.
+# Must equal MARK and NONCE_FILE in the redrunner_events plugin.
 MARK = b"\x1e\x1fredrunner-event "
+NONCE_FILE = "REDRUNNER_EVENT_NONCE_FILE"
+
+
+def event_mark(nonce: str) -> bytes:
+    """What begins an event's line in a run with this nonce (the bare MARK without one)."""
+    return MARK + nonce.encode() + b" " if nonce else MARK
+
 
 EventHandler = Callable[[dict[str, Any]], Any]
 
@@ -54,7 +66,10 @@ class VerboseText:
 class EventStream:
     """Feed it the pipe's bytes as they come, `close()` at EOF; calls `handler` once per event, in order."""
 
-    def __init__(self, ident: str, handler: EventHandler) -> None:
+    def __init__(self, ident: str, handler: EventHandler, nonce: str | None = None) -> None:
+        # The run's secret part of the mark; a new one unless given (tests give their own).
+        self.nonce = secrets.token_hex(16) if nonce is None else nonce
+        self._mark = event_mark(self.nonce)
         self._ident = ident
         self._handler = handler
         self._counter = 0
@@ -80,19 +95,19 @@ class EventStream:
         killed while writing it), which is dropped."""
         rest = bytes(self._pending)
         self._pending.clear()
-        mark = rest.find(MARK)
+        mark = rest.find(self._mark)
         self._text.feed(_decode(rest if mark < 0 else rest[:mark]))
         self._text.flush()
 
     def _line(self, line: bytes) -> None:
-        mark = line.find(MARK)
+        mark = line.find(self._mark)
         if mark < 0:
             self._text.feed(_decode(line))
             return
         if mark:
             self._text.feed(_decode(line[:mark]))
         try:
-            event = json.loads(line[mark + len(MARK) :])
+            event = json.loads(line[mark + len(self._mark) :])
         except ValueError:
             event = None
         if not isinstance(event, dict):

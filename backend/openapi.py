@@ -308,7 +308,8 @@ def _paths() -> dict[str, Any]:
                         "ansi",
                         "query",
                         {"type": "boolean", "default": False},
-                        "true: keep ansible's ANSI colour codes; false (default): plain text for scripts and grep",
+                        "true: keep ansible's colours (SGR) and no other escape sequence; false (default): plain "
+                        "text with no escape sequence at all, for scripts and grep",
                     )
                 ],
                 "responses": {

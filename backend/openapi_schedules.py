@@ -226,4 +226,21 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/webhooks/{webhook_id}/test": {
+        "parameters": [HOOK_PARAM],
+        "post": {
+            "summary": "Queue a test delivery to this webhook",
+            "description": (
+                'A `webhook.test` delivery (`{"type": "webhook.test", "timestamp", "data": {"webhook_id"}}`), '
+                "whatever events the webhook subscribes to: sent, signed and retried through the outbox like any "
+                "other, and listed in its deliveries."
+            ),
+            "operationId": "testWebhook",
+            "responses": {
+                "202": json_content(ref("Delivery"), "the queued delivery"),
+                "404": error("webhook_not_found"),
+                **ERRORS,
+            },
+        },
+    },
 }

@@ -19,6 +19,8 @@ from .timeutil import iso, now
 JOB_FINISHED = "job.finished"
 OPERATION_FINISHED = "operation.finished"
 EVENTS = (JOB_FINISHED, OPERATION_FINISHED)
+# Sent only on request (`POST /webhooks/{id}/test`), to the one webhook named, whatever it subscribes to.
+WEBHOOK_TEST = "webhook.test"
 
 
 def _wants(hook: Any, event: str, tag: str | None) -> bool:
@@ -42,3 +44,10 @@ def record(event: str, tag: str | None, data: Callable[[], dict[str, Any]]) -> i
     for hook in hooks:
         Delivery.create(webhook=hook.id, event=event, body=body, created_at=at, next_attempt_at=at)
     return len(hooks)
+
+
+def record_test(hook_id: int) -> Delivery:
+    """Queue a `webhook.test` delivery to one webhook, sent, signed and retried like any other."""
+    at = now()
+    body = json.dumps({"type": WEBHOOK_TEST, "timestamp": iso(at), "data": {"webhook_id": hook_id}})
+    return Delivery.create(webhook=hook_id, event=WEBHOOK_TEST, body=body, created_at=at, next_attempt_at=at)

@@ -13,12 +13,13 @@ import math
 import os
 import select
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import processes
-from .event_stream import EventStream
+from .event_stream import NONCE_FILE, EventStream
 
 PLUGIN_DIR = Path(__file__).with_name("ansible_plugins") / "callback"
 STDOUT_CALLBACK = "redrunner_events"
@@ -86,6 +87,27 @@ def run(
     poll_interval: float,
 ) -> tuple[str, int | None]:
     """Run `command` to its end; returns runner's (status, rc): canceled (rc 254), successful, failed."""
+    # The mark's nonce goes to the plugin in a file it deletes: an environment variable would stay
+    # readable in /proc/<pid>/environ by the playbook's own tasks.
+    fd, nonce_path = tempfile.mkstemp(prefix="redrunner-nonce-")
+    try:
+        os.write(fd, stream.nonce.encode())
+        os.close(fd)
+        return _run(command, {**env, NONCE_FILE: nonce_path}, cwd, stream, cancel, spawned, kill, poll_interval)
+    finally:
+        Path(nonce_path).unlink(missing_ok=True)
+
+
+def _run(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str | None,
+    stream: EventStream,
+    cancel: Callable[[], bool],
+    spawned: Callable[[int], None],
+    kill: Callable[[], object],
+    poll_interval: float,
+) -> tuple[str, int | None]:
     with processes.SPAWN_LOCK:
         proc = subprocess.Popen(
             command,

@@ -7,7 +7,9 @@ setsid() and survive it, and tasks may daemonize on purpose. Three nets catch th
 - every run's processes carry a marker in their environment (REDRUNNER_RUN_ID), searched for over
   every process on the host, which also finds them after a server crash reparented them to init;
 - the server itself is a child subreaper too: a process orphaned when its guard was killed comes to
-  the server rather than to init, and the server reaps it (`reap_adopted`) once it is dead.
+  the server rather than to init. The run then kills what the server adopted since its guard started
+  (`adopted_since`), with whatever is below it: a live guard keeps its run's orphans, so only a run
+  whose guard was killed leaves processes to the server. The server reaps them (`reap_adopted`).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import contextlib
 import ctypes
 import logging
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
 log = logging.getLogger(__name__)
 
 MARKER = "REDRUNNER_RUN_ID"
+RUN_GUARD = Path(__file__).with_name("run_guard.py")
 PR_SET_CHILD_SUBREAPER = 36
 
 # The server's own children are pexpect's (one run guard per Operation), reaped by pexpect when the run
@@ -48,6 +53,13 @@ def become_subreaper() -> bool:
         log.warning("cannot become a child subreaper: processes a killed run guard leaves go to pid 1")
     _subreaper = bool(ok)
     return _subreaper
+
+
+def guarded(command: list[str]) -> list[str]:
+    """`command` below a run guard that dies with this server (and ends its run then). Its parent-death
+    signal comes when the thread that spawns it exits: call from the run's worker thread, one of the
+    dispatcher's pool, which lives until the server's runs are over."""
+    return [sys.executable, "-I", "-S", str(RUN_GUARD), "--parent", str(os.getpid()), "--", *command]
 
 
 def guards_contain_runs() -> bool:
@@ -164,6 +176,35 @@ def _has_marker(proc: psutil.Process, run_id: str) -> bool:
         return False
 
 
+def adopted_since(started: float) -> list[psutil.Process]:
+    """The live processes this server adopted (its children it did not spawn) created at or after
+    `started` (a run guard's start), and everything below them. Orphans come to the server only from a
+    run whose guard was killed — `env -i` and `setsid` keep no marker, but they cannot leave this tree.
+    Another such run's orphans may be among them: its guard is gone too, and its run is ending."""
+    if not _subreaper:
+        return []
+    try:
+        children = psutil.Process(os.getpid()).children()
+    except psutil.Error:
+        return []
+    # Read after the listing: a guard forked before it was registered before SPAWN_LOCK was let go.
+    with SPAWN_LOCK:
+        spawned = set(_spawned)
+    found: list[psutil.Process] = []
+    for child in children:
+        if child.pid in spawned:
+            continue
+        try:
+            # create_time has the kernel's clock-tick resolution, as the guard's own start time does.
+            if child.create_time() < started or child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            found.append(child)
+            found.extend(child.children(recursive=True))
+        except psutil.Error:
+            continue
+    return found
+
+
 def run_processes(run_id: str) -> list[psutil.Process]:
     """Processes carrying the run's marker, anywhere on the host."""
     return [p for p in psutil.process_iter() if _has_marker(p, run_id)]
@@ -174,13 +215,18 @@ def kill_run(
     pid: int | None = None,
     pid_started: float | None = None,
     marker_search: bool = True,
+    adopted: bool = False,
 ) -> int:
     """SIGKILL every process of the run: the tree below its guard `pid`, and whatever carries its marker
     anywhere on the host (a descendant search alone misses what a crash left under init); returns how
     many were killed. Without `marker_search`, only the guard's tree: for a run whose guard exited on its
     own (see `guards_contain_runs`), where reading every process's environment finds nothing and costs
-    more than the rest of the Operation's server-side work."""
+    more than the rest of the Operation's server-side work. With `adopted` (this server's own run, and
+    `pid_started` its guard's start), also what the server adopted since (`adopted_since`)."""
     procs = {p.pid: p for p in run_processes(run_id)} if marker_search else {}
+    if adopted and marker_search and pid_started is not None and pid_started > 0:
+        for proc in adopted_since(pid_started):
+            procs.setdefault(proc.pid, proc)
     if pid:
         try:
             root = psutil.Process(pid)

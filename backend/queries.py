@@ -10,11 +10,12 @@ from typing import Any
 
 import peewee as pw
 
+from . import terminal_text
 from .config import Settings
 from .db import ACTIVE, TERMINAL, EmbeddedDatabase, Event, Job, Operation, Unit
 from .errors import ApiError, invalid_parameter
 from .paging import newest_first
-from .serialize import RenderedOperations, event_dict, job_dict, operation_dict, plain_text, unit_dict
+from .serialize import RenderedOperations, event_dict, job_dict, operation_dict, unit_dict
 from .sql import database, records, records_in, rows, rows_in
 from .statuses import JobStatus, OperationStatus
 from .validation import check_tag, check_unit_name
@@ -135,7 +136,8 @@ class Queries:
         return [event_dict(ev, op_id) for ev in records(query.order_by(Event.seq).limit(limit))]
 
     def stdout_chunks(self, op_id: int, ansi: bool = False, chunk_events: int = 2000) -> Iterator[str]:
-        """The output in pieces; ANSI colour codes removed unless `ansi` (plain text for scripts and grep)."""
+        """The output in pieces, safe for a terminal: plain text, or with its colours (SGR) only if `ansi`;
+        no other escape sequence or control character ever (backend/terminal_text.py)."""
         self.operation(op_id)
         after = 0
         while True:
@@ -149,7 +151,7 @@ class Queries:
                 return
             after = page[-1][0]
             text = "".join(f"{text}\n" for _, text in page if text)
-            yield text if ansi else plain_text(text)
+            yield terminal_text.for_terminal(text, ansi)
 
     def playbooks(self, unit: str | None) -> dict[str, Any]:
         if unit is not None:

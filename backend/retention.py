@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = 60.0  # seconds between prunes
 
 
-def oldest_prunable_job(older_than: float, keep: KeepPolicy | None = None) -> int | None:
-    """The oldest Job created before `older_than` with nothing pending or running and no backup `keep`
-    keeps (keep.py: by default the newest of each (tag, unit), whatever its age)."""
+def oldest_prunable_job(older_than: float, kept_jobs: set[int] | None = None) -> int | None:
+    """The oldest Job created before `older_than` with nothing pending or running, other than `kept_jobs`
+    (the Jobs holding a kept backup; computed here with the default rules when not given)."""
     active_jobs = Operation.select(Operation.job).where(Operation.status.in_(ACTIVE))
     query = Job.select(Job.id).where((Job.created_at < older_than) & Job.id.not_in(active_jobs))
-    kept = sorted(backup_records.kept_jobs(keep or KeepPolicy()))
+    kept = sorted(backup_records.kept_jobs(KeepPolicy()) if kept_jobs is None else kept_jobs)
     if kept:
         query = query.where(Job.id.not_in(kept))
     found = rows(query.order_by(Job.id).limit(1))
@@ -48,8 +48,12 @@ def prune_finished_jobs(commands: Commands, older_than: float, stopping: threadi
     returns how many. Events go first in batches of `batch` rows, so API requests get in between and no
     transaction holds the write lock for long."""
     removed = 0
+    # Once per pass: pruning what is not kept never changes what is (each rule keeps the newest of a set,
+    # and only older ones go); a newer backup landing meanwhile only makes this keep more than needed.
+    # delete_job checks again in its transaction, against a kept backup deleted by someone else meanwhile.
+    kept = backup_records.kept_jobs(commands.settings.keep)
     while not stopping.is_set():
-        job_id = oldest_prunable_job(older_than, commands.settings.keep)
+        job_id = oldest_prunable_job(older_than, kept)
         if job_id is None:
             return removed
         while delete_event_batch(job_id, batch):

@@ -7,6 +7,12 @@ marker), Ansible's `async` wrapper that double-forks — is reparented to it ins
 ansible-playbook exits, it kills whatever of the run is left, reaps it, and exits with
 ansible-playbook's status. Killing the guard's tree (cancel, timeout, shutdown) reaches the same
 processes, since none of them can leave it.
+
+With `--parent PID` (the server's pid) the guard dies with the server and takes its run with it: a
+parent-death signal (prctl PR_SET_PDEATHSIG) tells it when the thread that spawned it is gone — the
+server's run worker, which lives as long as the server's process; a `kill -9` of the server takes all
+its threads. The signal is set by the guard itself, first thing, and then the parent is checked: a
+server that died before that would never send it.
 """
 
 import contextlib
@@ -16,14 +22,50 @@ import signal
 import sys
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+# Sent to the guard when its parent dies. Not SIGTERM or SIGINT, which are forwarded to ansible-playbook
+# for it to end the run its own way: a dead server leaves no one to wait for that.
+PARENT_GONE = signal.SIGUSR1
+
+
+class ParentGone(Exception):
+    """The server that started the run is gone: end the run now."""
+
+
+_parent_gone_seen = False
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def become_subreaper() -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _parent_gone(signum: int, frame: object) -> None:
+    # Once only. The kernel sends the signal again each time the guard is handed to another thread of
+    # the dying server (a child goes to a live thread of its parent's process first): a second
+    # ParentGone raised while the first one kills the run would end the guard before the run.
+    global _parent_gone_seen
+    if _parent_gone_seen:
+        return
+    _parent_gone_seen = True
+    signal.signal(PARENT_GONE, signal.SIG_IGN)
+    raise ParentGone
+
+
+def die_with_parent(parent: int) -> bool:
+    """Have PARENT_GONE sent when `parent` dies; False when it is already gone (we were reparented).
+    The signal stays blocked until `main` is ready to end the run on it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {PARENT_GONE})
+    signal.signal(PARENT_GONE, _parent_gone)
+    _prctl(PR_SET_PDEATHSIG, PARENT_GONE)
+    return os.getppid() == parent
 
 
 def descendants(root: int) -> list[int]:
@@ -70,17 +112,26 @@ def kill_leftovers() -> None:
 
 
 def main(argv: list[str]) -> int:
+    parent = None
+    if argv[:1] == ["--parent"] and len(argv) > 1 and argv[1].isdigit():
+        parent = int(argv[1])
+        argv = argv[2:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
         sys.stderr.write("run_guard: no command\n")
         return 2
+    if parent is not None and not die_with_parent(parent):
+        sys.stderr.write("run_guard: the server is gone\n")
+        return 128 + PARENT_GONE
     become_subreaper()
     # What pexpect (runner's transport) does for its child; the pipe transport's child gets it from here.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     child = os.fork()
     if child == 0:
         try:
+            # A blocked signal stays blocked across exec: ansible-playbook gets the usual mask.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {PARENT_GONE})
             os.execvp(argv[0], argv)
         except OSError as exc:
             sys.stderr.write(f"run_guard: cannot run {argv[0]}: {exc.strerror}\n")
@@ -94,6 +145,8 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, forward)
     status = 0
     try:
+        # A parent that died since die_with_parent() raises ParentGone here, inside the try.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {PARENT_GONE})
         while True:
             # Orphans of the run are our children now: reap them as they die, until ansible-playbook ends.
             try:
@@ -105,6 +158,8 @@ def main(argv: list[str]) -> int:
             if pid == child:
                 status = os.waitstatus_to_exitcode(wstatus)
                 break
+    except ParentGone:
+        status = -PARENT_GONE
     finally:
         # Always, even on an error of our own: the server trusts a guard that exited to have left nothing.
         kill_leftovers()

@@ -61,7 +61,6 @@ ENV_DENY = re.compile(
 # pexpect reads the pty in chunks of maxread (default 2000 bytes); every event of runner's display callback
 # is a few KB of base64, so a bigger chunk means fewer reads, expect iterations and filter writes per event.
 PTY_READ_SIZE = 65536
-RUN_GUARD = Path(__file__).with_name("run_guard.py")
 # The pid of the run guard pexpect spawned last in this worker thread: the root of the run's processes.
 _spawned = threading.local()
 
@@ -230,7 +229,7 @@ class OperationRun:
         if self._stop_event.is_set():
             if not self._killed:
                 self._killed = True
-                kill_run(self.run_id, self.pid, self.pid_started)
+                kill_run(self.run_id, self.pid, self.pid_started, adopted=True)
             return True
         return False
 
@@ -398,8 +397,9 @@ class OperationRun:
         finally:
             # Whatever happened, nothing of this run may outlive it.
             try:
-                # The start time guards against the guard's pid having been reused since pexpect reaped it.
-                kill_run(self.run_id, self._guard_pid(), self.pid_started or -1.0, marker_search=not guard_cleaned)
+                # The start time guards against a reused guard pid, and dates what a killed guard left the server.
+                guard, started = self._guard_pid(), self.pid_started or -1.0
+                kill_run(self.run_id, guard, started, marker_search=not guard_cleaned, adopted=True)
             except Exception:
                 log.exception("cleaning up processes of operation %s", c.op_id)
             shutil.rmtree(artifact_root / self.run_id, ignore_errors=True)
@@ -445,8 +445,8 @@ class OperationRun:
         for key in set(os.environ) - set(runner_env):
             rc_config.env.pop(key, None)
         rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
-        # ansible-playbook runs below a subreaper that keeps and ends everything the run detaches.
-        rc_config.command = [sys.executable, "-I", "-S", str(RUN_GUARD), "--", *rc_config.command]
+        # ansible-playbook runs below a subreaper that ends everything the run detaches, and the run with the server.
+        rc_config.command = processes.guarded(rc_config.command)
         return rc_config
 
     def _run_runner(self, rc_config: RunnerConfig) -> tuple[str, int | None]:
@@ -474,7 +474,7 @@ class OperationRun:
             EventStream(self.run_id, self._event_handler),
             self._cancel_callback,
             spawned,
-            lambda: kill_run(self.run_id, self.pid, self.pid_started),
+            lambda: kill_run(self.run_id, self.pid, self.pid_started, adopted=True),
             POLL_INTERVAL,
         )
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from types import SimpleNamespace
 from typing import Any
 
+from . import terminal_text
 from .db import Event, Job, Operation, Unit
 from .redaction import redact, shown_artifacts
 from .statuses import TERMINAL, UNIT_IDLE, JobStatus, OperationStatus
 from .timeutil import iso
 
-#: ANSI escape sequences (colours, cursor moves) as ansible writes them.
-ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
 
 def plain_text(text: str) -> str:
-    return ANSI_CODE.sub("", text)
+    """Output with no escape sequence or control character (backend/terminal_text.py)."""
+    return terminal_text.plain(text)
 
 
 # Every key from creation on: a resource's shape never changes with its status.

@@ -16,7 +16,7 @@ from typing import Any
 
 from .db import Delivery, Webhook
 from .errors import ApiError
-from .outbox import EVENTS, JOB_FINISHED
+from .outbox import EVENTS, JOB_FINISHED, record_test
 from .paging import newest_first
 from .sql import write_transaction
 from .timeutil import iso, now
@@ -153,6 +153,12 @@ class WebhookService:
             self._hook_or_404(hook_id)
             Delivery.delete().where(Delivery.webhook == hook_id).execute()
             Webhook.delete().where(Webhook.id == hook_id).execute()
+
+    def test(self, hook_id: int) -> dict[str, Any]:
+        """A `webhook.test` delivery queued to this webhook through the outbox: the sender's path, not a shortcut."""
+        with write_transaction():
+            self._hook_or_404(hook_id)
+            return delivery_dict(record_test(hook_id))
 
     def deliveries(self, hook_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
         self._hook_or_404(hook_id)

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     shutil.rmtree(backups, ignore_errors=True)
                     op = 100 + round_
-                    vars_ = {"backup_root": str(backups), "files_path": str(tree)}
+                    vars_: dict[str, object] = {"backup_root": str(backups), "files_path": str(tree)}
                     times["backup"].append(playbook(work, "backup", op, vars_))
                     [folder] = [p for p in (backups / "files").iterdir() if not p.name.startswith(".")]
                     times["drill"].append(playbook(work, "verify", op, {**vars_, "backup_path": str(folder)}))

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from console.client import ApiError, Job, Operation, Unavailable
 from console.commands import ConsoleCommands
 from console.screens.base import ConsoleScreen
-from console.screens.dialogs import ActionChoice, ConfirmScreen
+from console.screens.dialogs import ActionChoice, ConfirmScreen, CreateJobScreen
 from console.screens.home import HomeScreen
 from console.screens.job import JobScreen
 from console.screens.operation import OperationScreen
@@ -71,7 +71,7 @@ class RedRunnerApp(App[int]):
         that had focus before the filter (or find bar) opened; they are that box's text, never
         shortcuts (`/nightly` must not open "New job" on its `n`)."""
         screen = self.screen
-        sink = screen.text_sink() if isinstance(screen, ConsoleScreen) else None
+        sink = screen.text_sink() if isinstance(screen, ConsoleScreen | CreateJobScreen) else None
         if sink is not None and event.is_printable and event.character:
             sink.insert_text_at_cursor(event.character)
             event.stop()

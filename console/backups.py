@@ -90,9 +90,15 @@ def attention(backup: Backup, now: datetime) -> list[str]:
     return why
 
 
+def source_job(job: Job) -> int | None:
+    """The Job a Job was made from (`source_job`, null otherwise), as the server sent it."""
+    value = job.raw.get("source_job")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def is_restore(job: Job) -> bool:
     """A Job that restores live data (tagged restore, or made from a source Job other than by a drill):
     rerunning it writes over whatever was written since, so it is confirmed first."""
     if job.tag == "restore":
         return True
-    return job.source_job is not None and not job.tag.endswith("-verify")
+    return source_job(job) is not None and not job.tag.endswith("-verify")

@@ -5,22 +5,25 @@ Answers and frames are parsed here into the typed values of `console.models` and
 (re-exported below), so no caller reads a raw dict.
 Streams reconnect by themselves with exponential backoff and report their connection state
 through a callback; the Operation stream resumes with `after=` so no line is lost or repeated.
+A follower waits longer after each close that brought no new event (to at most 5 s: a server that
+closes every connection at once is not hammered) and refuses a frame over 16 MiB.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 
+from console.answers import MAX_FRAME_BYTES, ApiError, Backoff, Unavailable, not_redrunner, raise_for
 from console.backups import Backup, RestoreStarted
 from console.frames import (
     EndFrame,
@@ -51,6 +54,8 @@ from console.models import (
     WireError,
     items_of,
 )
+from console.models import Delivery as Delivery
+from console.models import Webhook as Webhook
 from console.timefmt import parse_ts
 
 __all__ = [
@@ -103,54 +108,6 @@ class ConnectionState:
 StateCallback = Callable[[ConnectionState], None]
 
 
-class ApiError(Exception):
-    """The server answered with the contract's error envelope (or something unexpected)."""
-
-    def __init__(self, status: int, error: str, message: str, field: str | None = None) -> None:
-        super().__init__(f"{status} {error}: {message}")
-        self.status = status
-        self.error = error
-        self.message = message
-        self.field = field
-
-
-class Unavailable(Exception):
-    """The server could not be reached (refused, reset, timed out)."""
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter, so many consoles do not reconnect in lockstep."""
-
-    initial: float = 0.25
-    factor: float = 2.0
-    maximum: float = 10.0
-    jitter: float = 0.1
-    _next: float = field(default=0.0, init=False)
-
-    def reset(self) -> None:
-        self._next = 0.0
-
-    def next_delay(self) -> float:
-        self._next = self.initial if self._next == 0.0 else min(self.maximum, self._next * self.factor)
-        return self._next * (1 + random.uniform(-self.jitter, self.jitter))
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    try:
-        body = response.json()
-        raise ApiError(
-            int(body.get("status", response.status_code)),
-            str(body.get("error", "http_error")),
-            str(body.get("message", response.reason_phrase)),
-            body.get("field"),
-        )
-    except (ValueError, AttributeError):
-        raise ApiError(response.status_code, "http_error", response.text[:200] or response.reason_phrase) from None
-
-
 class RedRunnerClient:
     """Typed access to the `/api/v1` routes of one server."""
 
@@ -193,7 +150,7 @@ class RedRunnerClient:
             response = await self._client().request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise Unavailable(f"{self.url}: {exc.__class__.__name__} {exc}".strip()) from exc
-        _raise_for(response)
+        raise_for(response)
         return response
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -202,6 +159,8 @@ class RedRunnerClient:
     async def _typed(self, parse: Callable[[Any], T], method: str, path: str, **kwargs: Any) -> T:
         """The answer parsed into its model; a body without the contract's shape is an ApiError."""
         response = await self._request(method, path, **kwargs)
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            raise not_redrunner(response)
         try:
             return parse(response.json())
         except (ValueError, WireError) as exc:
@@ -279,21 +238,13 @@ class RedRunnerClient:
         return await self._typed(_operations, "POST", f"jobs/{job_id}/rerun", json=body)
 
     async def list_backups(self, tag: str | None = None, unit: str | None = None, limit: int = 50) -> list[Backup]:
-        """Backups newest first, each with whether retention keeps it and when a drill verified it."""
+        """Backups newest first, with whether retention keeps each and when a drill verified it."""
         params = self._params(tag=tag, unit=unit, limit=limit)
-        return await self._typed(
-            lambda body: [Backup.from_wire(b) for b in items_of(body)], "GET", "backups", params=params
-        )
+        return await self._typed(lambda b: [Backup.from_wire(x) for x in items_of(b)], "GET", "backups", params=params)
 
-    async def restore(
-        self, job_id: int, units: list[str] | None = None, extravars: Mapping[str, Any] | None = None
-    ) -> RestoreStarted:
-        """Restore backup Job `job_id`'s backups in a new Job tagged restore (`POST /jobs/{id}/restore`)."""
-        body: dict[str, Any] = {}
-        if units:
-            body["units"] = units
-        if extravars:
-            body["extravars"] = dict(extravars)
+    async def restore(self, job_id: int, units: list[str] | None = None, extravars: Any = None) -> RestoreStarted:
+        """Backup Job `job_id`'s backups restored in a new Job tagged restore (POST /jobs/{id}/restore)."""
+        body = {key: value for key, value in (("units", units), ("extravars", extravars)) if value}
         return await self._typed(RestoreStarted.from_wire, "POST", f"jobs/{job_id}/restore", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:
@@ -309,7 +260,10 @@ class RedRunnerClient:
     async def stdout(self, op_id: int, *, ansi: bool = False) -> str:
         """The playbook's whole output so far: plain text, or with ansible's colour codes when `ansi`."""
         params = {"ansi": "true"} if ansi else {}
-        return (await self._request("GET", f"operations/{op_id}/stdout", params=params)).text
+        response = await self._request("GET", f"operations/{op_id}/stdout", params=params)
+        if not response.headers.get("content-type", "").startswith("text/plain"):
+            raise not_redrunner(response)
+        return response.text
 
     async def list_operations(
         self,
@@ -341,12 +295,39 @@ class RedRunnerClient:
     async def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
         return await self._typed(Schedule.from_wire, "PATCH", f"schedules/{name}", json={"enabled": enabled})
 
+    async def update_schedule(self, name: str, changes: Mapping[str, Any]) -> Schedule:
+        """PATCH: only the fields given change (any but `name`)."""
+        return await self._typed(Schedule.from_wire, "PATCH", f"schedules/{name}", json=dict(changes))
+
     async def delete_schedule(self, name: str) -> None:
         await self._request("DELETE", f"schedules/{name}")
 
     async def run_schedule(self, name: str) -> Job:
         """Fire the Schedule now: the new Job, its action started on every Unit."""
         return await self._typed(Job.from_wire, "POST", f"schedules/{name}/run", json={})
+
+    # -- Webhooks ---------------------------------------------------------------------------
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return await self._typed(lambda body: [Webhook.from_wire(x) for x in items_of(body)], "GET", "webhooks")
+
+    async def create_webhook(self, webhook: Mapping[str, Any]) -> Webhook:
+        return await self._typed(Webhook.from_wire, "POST", "webhooks", json=dict(webhook))
+
+    async def delete_webhook(self, hook_id: int) -> None:
+        await self._request("DELETE", f"webhooks/{hook_id}")
+
+    async def test_webhook(self, hook_id: int) -> Delivery:
+        """Queue a `webhook.test` delivery; it is sent like any other (see `deliveries`)."""
+        return await self._typed(Delivery.from_wire, "POST", f"webhooks/{hook_id}/test", json={})
+
+    async def deliveries(self, hook_id: int, limit: int = 50) -> list[Delivery]:
+        return await self._typed(
+            lambda body: [Delivery.from_wire(x) for x in items_of(body)],
+            "GET",
+            f"webhooks/{hook_id}/deliveries",
+            params={"limit": limit},
+        )
 
     async def list_playbooks(self, unit: str | None = None) -> list[Playbook]:
         params = self._params(unit=unit)
@@ -374,24 +355,30 @@ class RedRunnerClient:
         params: Callable[[], Mapping[str, Any]],
         on_state: StateCallback,
         on_open: Callable[[], Awaitable[list[Frame]]] | None = None,
+        fresh: Callable[[Frame], bool] | None = None,
     ) -> AsyncIterator[Frame]:
-        """Frames of one stream across reconnects, until an `end` frame or a permanent refusal."""
+        """Frames of one stream across reconnects, until an `end` frame or a permanent refusal.
+
+        `fresh` says whether a frame is news (default: any but a snapshot); the frames every connection
+        opens with (a snapshot, the current status) are not. Only a connection that brought news
+        resets the backoff, or reconnects at once after a 1013."""
+        is_fresh = fresh or (lambda frame: not isinstance(frame, SnapshotFrame | JobsSnapshotFrame))
         backoff = self._backoff()
         attempt = 0
         while True:
             on_state(ConnectionState("connecting" if attempt == 0 else "reconnecting", attempt))
             detail = ""
             retry_now = False
+            progressed = False
             try:
                 async with connect(
                     self._ws_url(path, params()),
                     additional_headers=self.headers,
-                    max_size=None,
+                    max_size=MAX_FRAME_BYTES,
                     open_timeout=self.timeout,
                     proxy=None,
                 ) as ws:
                     attempt = 0
-                    backoff.reset()
                     on_state(ConnectionState("connected"))
                     if on_open is not None:
                         for frame in await on_open():
@@ -403,6 +390,9 @@ class RedRunnerClient:
                             err = ApiError(0, "invalid_frame", f"{path}: {exc}")
                             on_state(ConnectionState("failed", detail=err.message))
                             raise err from exc
+                        if not progressed and is_fresh(frame):
+                            progressed = True
+                            backoff.reset()
                         yield frame
                         if isinstance(frame, EndFrame):
                             on_state(ConnectionState("closed", detail="ended"))
@@ -422,13 +412,19 @@ class RedRunnerClient:
                     raise err from exc
                 detail = f"refused ({status})"
             except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    # The same frame would come again after a reconnect: refuse the stream.
+                    err = ApiError(0, "frame_too_big", f"{path}: a frame over {MAX_FRAME_BYTES} bytes was refused")
+                    on_state(ConnectionState("failed", detail=err.message))
+                    raise err from exc
                 code = exc.rcvd.code if exc.rcvd is not None else None
                 detail = f"connection lost ({code})" if code else "connection lost"
                 retry_now = code == 1013
             except (OSError, InvalidHandshake, TimeoutError, ApiError, Unavailable) as exc:
                 detail = f"{exc.__class__.__name__}: {exc}".rstrip(": ")
             attempt += 1
-            delay = 0.0 if retry_now else backoff.next_delay()
+            # 1013 after news: we were only too slow, and catching up is the cure.
+            delay = 0.0 if retry_now and progressed else backoff.next_delay()
             on_state(ConnectionState("reconnecting", attempt, delay, detail))
             await asyncio.sleep(delay)
 
@@ -448,7 +444,11 @@ class RedRunnerClient:
     async def follow_operation(self, op_id: int, on_state: StateCallback, after: int = 0) -> AsyncIterator[Frame]:
         """`/operations/{id}/stream`: each event exactly once, in seq order, across reconnects."""
         seen = {"after": after}
-        async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state):
+
+        def fresh(frame: Frame) -> bool:
+            return isinstance(frame, EventFrame) and frame.seq > seen["after"]
+
+        async for frame in self._follow(f"operations/{op_id}/stream", lambda: dict(seen), on_state, fresh=fresh):
             if isinstance(frame, EventFrame):
                 if frame.seq <= seen["after"]:
                     continue  # already seen before a reconnect

@@ -6,9 +6,8 @@ import re
 from collections.abc import Iterable
 from enum import IntEnum
 
+from backend import terminal_text
 from console.models import Event
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Kind(IntEnum):
@@ -71,7 +70,8 @@ def event_lines(event: Event) -> list[tuple[Kind, str]]:
     if not event.stdout:
         return []
     name = event.event
-    text = ANSI.sub("", event.stdout).replace("\r\n", "\n").replace("\r", "\n")
+    # Colours come from the line's kind: the text is plain (no escape sequence reaches the terminal).
+    text = terminal_text.plain(event.stdout.replace("\r\n", "\n").replace("\r", "\n"))
     return [(classify(line, name), line.expandtabs()) for line in text.split("\n")]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
 from console.client import ConnectionState, Job, JobFrame, Operation, SnapshotFrame, UnitFrame
+from console.failure import Failure
 
 
 @dataclass
@@ -61,6 +62,8 @@ class PreviousDuration(Message):
 
 @dataclass
 class TasksFound(Message):
-    """The task each Operation was at, read from its stored events (not only live ones)."""
+    """The task each Operation was at, read from its stored events (not only live ones); for a run that
+    ended badly, the task that failed and why (`failures`)."""
 
     tasks: dict[int, str]
+    failures: dict[int, Failure] = field(default_factory=dict)

@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from backend import terminal_text
 from backend.statuses import ACTIVE, TERMINAL, UNIT_IDLE, OperationStatus
 
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "Delivery",
     "Event",
     "EventsPage",
     "Job",
@@ -31,6 +33,7 @@ __all__ = [
     "Schedule",
     "Stats",
     "Unit",
+    "Webhook",
     "WireError",
 ]
 
@@ -83,6 +86,12 @@ def _str(d: Wire, key: str, default: str = "") -> str:
 
 def _opt_str(d: Wire, key: str) -> str | None:
     return None if d.get(key) is None else _str(d, key)
+
+
+def _opt_text(d: Wire, key: str) -> str | None:
+    """An optional string shown as it is on a terminal: escape sequences and control characters removed."""
+    value = _opt_str(d, key)
+    return None if value is None else terminal_text.plain(value)
 
 
 def _bool(d: Wire, key: str) -> bool:
@@ -224,7 +233,7 @@ class Operation(WireModel):
             event_count=_int(d, "event_count"),
             progress=Progress.from_wire(d.get("progress")),
             stats=Stats.from_wire(d.get("stats")),
-            error=_opt_str(d, "error"),
+            error=_opt_text(d, "error"),
             duration=_opt_float(d, "duration"),
             truncated=_bool(d, "truncated"),
             timeout=_opt_float(d, "timeout"),
@@ -287,7 +296,6 @@ class Job(WireModel):
     status: str = "new"
     units: list[Unit] = field(default_factory=list)
     schedule: str | None = None
-    source_job: int | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -305,7 +313,6 @@ class Job(WireModel):
             status=_str(d, "status", "new"),
             units=[Unit.from_wire(u) for u in units],
             schedule=_opt_str(d, "schedule"),
-            source_job=_opt_int(d, "source_job"),
             raw=d,
         )
 
@@ -333,9 +340,10 @@ class Event(WireModel):
             operation_id=_int(d, "operation_id"),
             event=_str(d, "event"),
             created=_opt_str(d, "created"),
-            host=_opt_str(d, "host"),
-            task=_opt_str(d, "task"),
-            play=_opt_str(d, "play"),
+            # Shown on a terminal as they are: a task name built from extravars may hold escapes.
+            host=_opt_text(d, "host"),
+            task=_opt_text(d, "task"),
+            play=_opt_text(d, "play"),
             stdout=_str(d, "stdout"),
             data=_dict(d, "data"),
             raw=d,
@@ -413,7 +421,74 @@ class Schedule(WireModel):
             last_run_at=_opt_str(d, "last_run_at"),
             last_job_id=_opt_int(d, "last_job_id"),
             last_job_status=_opt_str(d, "last_job_status"),
-            last_error=_opt_str(d, "last_error"),
+            last_error=_opt_text(d, "last_error"),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class Webhook(WireModel):
+    """Where notifications go; the secret never comes back, only whether there is one."""
+
+    id: int
+    url: str = ""
+    events: list[str] = field(default_factory=list)
+    tags: list[str] | None = None
+    has_secret: bool = False
+    created_at: str | None = None
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Webhook:
+        d = _obj(data, "webhook")
+        if "id" not in d:
+            raise WireError("webhook: no id")
+        events, tags = d.get("events") or [], d.get("tags")
+        if not isinstance(events, list) or not (tags is None or isinstance(tags, list)):
+            raise WireError("events and tags: expected lists")
+        return cls(
+            id=_int(d, "id"),
+            url=_str(d, "url"),
+            events=[str(e) for e in events],
+            tags=None if tags is None else [str(t) for t in tags],
+            has_secret=_bool(d, "has_secret"),
+            created_at=_opt_str(d, "created_at"),
+            raw=d,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery(WireModel):
+    """One event to one webhook, with its count of attempts."""
+
+    id: int
+    webhook_id: int = 0
+    event: str = ""
+    status: str = "pending"
+    attempts: int = 0
+    response_status: int | None = None
+    last_error: str | None = None
+    created_at: str | None = None
+    next_attempt_at: str | None = None
+    delivered_at: str | None = None
+    raw: Wire = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Delivery:
+        d = _obj(data, "delivery")
+        if "id" not in d:
+            raise WireError("delivery: no id")
+        return cls(
+            id=_int(d, "id"),
+            webhook_id=_int(d, "webhook_id"),
+            event=_str(d, "event"),
+            status=_str(d, "status", "pending"),
+            attempts=_int(d, "attempts"),
+            response_status=_opt_int(d, "response_status"),
+            last_error=_opt_text(d, "last_error"),
+            created_at=_opt_str(d, "created_at"),
+            next_attempt_at=_opt_str(d, "next_attempt_at"),
+            delivered_at=_opt_str(d, "delivered_at"),
             raw=d,
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from console.backups import RestoreStarted
+from console.backups import RestoreStarted, source_job
 from console.models import Job
 
 
@@ -35,9 +35,10 @@ def restore_question(job_id: int, tag: str, units: list[str]) -> str:
     )
 
 
-def rerun_restore_question(job: Job, units: list[str]) -> str:
-    source = f"Job {job.source_job}" if job.source_job is not None else "its backup"
+def rerun_restore_question(job: Job) -> str:
+    """What a rerun question starts with in a restore Job (console/rerun.py says the rest)."""
+    source = f"Job {source_job(job)}" if source_job(job) is not None else "its backup"
     return (
-        f"Job {job.id} is a restore from {source}. Rerunning {', '.join(units)} restores that backup again, "
-        "overwriting whatever was written since. Rerun?"
+        f"Job {job.id} is a restore from {source}: rerunning it restores that backup again, "
+        "overwriting whatever was written since."
     )

@@ -54,7 +54,7 @@ async def server_problem(client: RedRunnerClient) -> Problem | None:
             )
         if exc.status == 403:
             return Problem(f"{url} refused the console: {exc.message} ({exc.error})", USAGE)
-        if exc.status == 404 or exc.error in ("invalid_response", "http_error"):
+        if exc.status == 404 or exc.error in ("invalid_response", "http_error", "not_redrunner"):
             return Problem(
                 f"{url} answered, but not as a RedRunner server ({exc.status} {exc.error}): give the server's "
                 "address without a path, like http://127.0.0.1:8787",

@@ -1,4 +1,4 @@
-"""Webhooks: register, list, one, delete, and the deliveries of one (GET /webhooks/{id}/deliveries)."""
+"""Webhooks: register, list, one, delete, the deliveries of one, and a test delivery (POST /webhooks/{id}/test)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,19 @@ class DeliveriesHandler(APIHandler):
         self.write_json(page)
 
 
+class WebhookTestHandler(APIHandler):
+    route_name = "/webhooks/{id}/test"
+
+    async def post(self, webhook_id: str) -> None:
+        delivery = await self.call(self.state.webhooks.test, self.path_id(webhook_id, "webhook_id"))
+        self.state.sender.kick()  # sent now, not at the sender's next idle look
+        self.set_header("Location", f"/api/v1/webhooks/{delivery['webhook_id']}/deliveries")
+        self.write_json(delivery, 202)
+
+
 default_handlers = [
     (r"/api/v1/webhooks", WebhooksHandler),
     (rf"/api/v1/webhooks/{ID}", WebhookHandler),
     (rf"/api/v1/webhooks/{ID}/deliveries", DeliveriesHandler),
+    (rf"/api/v1/webhooks/{ID}/test", WebhookTestHandler),
 ]

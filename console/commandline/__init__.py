@@ -1,4 +1,5 @@
-"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|backups|restore|schedules|schedule`: the command line.
+"""`redrunner jobs|job|each|start|logs|wait|cancel|rerun|backups|restore|schedules|schedule|operations|operation|
+webhooks|webhook`: the command-line front end.
 
 It shares `console.client` with the Textual console (one client, two front ends) and imports no
 Textual, so it starts fast and runs where no terminal UI could (CronJobs, CI, `kubectl exec`).
@@ -18,13 +19,27 @@ COMMANDS = frozenset(
 )
 
 
+def in_cli_words(error: str, message: str) -> str:
+    """The API's message, with the request field it names spelled as this command line's flag."""
+    if error == "unit_busy":
+        return message.replace("pass queue=true", "pass --queue")
+    return message
+
+
 def main(argv: list[str]) -> int:
+    from backend.terminal_text import plain
     from console.client import ApiError, RedRunnerClient, Unavailable
     from console.commandline.arguments import parse
     from console.commandline.subcommands import SUBCOMMANDS
+    from console.startup import url_problem
     from console.token import TokenFileError, resolve_token
 
     args = parse(argv)
+    problem = url_problem(args.url)
+    if problem is not None:
+        # Not a server URL at all (ftp://, no host): the caller's mistake, not an unreachable server.
+        sys.stderr.write(f"redrunner: {problem.message}\n")
+        return USAGE_ERROR
     try:
         token = resolve_token(args.token_file)
     except TokenFileError as exc:
@@ -42,7 +57,9 @@ def main(argv: list[str]) -> int:
         return asyncio.run(run())
     except ApiError as exc:
         where = f" ({exc.field})" if exc.field else ""
-        sys.stderr.write(f"redrunner: {exc.message}{where} [{exc.status} {exc.error}]\n")
+        # The message comes from whatever answered at the URL: one line of text on the terminal.
+        message = plain(f"{in_cli_words(exc.error, exc.message)}{where}").replace("\n", " ")
+        sys.stderr.write(f"redrunner: {message} [{exc.status} {exc.error}]\n")
         return USAGE_ERROR
     except Unavailable as exc:
         sys.stderr.write(f"redrunner: cannot reach the server: {exc}\n")

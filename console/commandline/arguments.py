@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from backend.names import MAX_RETRIES
 from backend.statuses import JobStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787"
@@ -31,6 +32,13 @@ def positive_seconds(text: str) -> float:
 def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
+    return int(text)
+
+
+def retry_count(text: str) -> int:
+    """`--retries N`: the API takes 0 to 10 further attempts."""
+    if not text.isdigit() or int(text) > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_RETRIES}: {text!r}")
     return int(text)
 
 
@@ -97,7 +105,17 @@ def run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=positive_seconds, help="stop each run after this many seconds")
     parser.add_argument("--check", action="store_true", help="a dry run (ansible-playbook --check)")
     parser.add_argument("--queue", action="store_true", help="wait for a busy Unit instead of failing")
+    retries_option(parser)
     follow_options(parser)
+
+
+def retries_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retries",
+        type=retry_count,
+        metavar="N",
+        help="start a failed, timed-out or lost run again up to N times (0-10, server default 0)",
+    )
 
 
 def follow_options(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +128,8 @@ def ansi_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
+    from console.commandline import operator_arguments  # it builds on the helpers above
+
     common = common_options()
     parser = argparse.ArgumentParser(prog=prog, description="Command-line client of a RedRunner server.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -181,7 +201,9 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
     follow_options(restore)
 
     add("schedules", "list Schedules")
-    schedule = sub.add_parser("schedule", help="add, remove or fire a Schedule", description="Manage Schedules.")
+    schedule = sub.add_parser(
+        "schedule", help="add, remove, fire, enable, disable or edit a Schedule", description="Manage Schedules."
+    )
     verbs = schedule.add_subparsers(dest="verb", metavar="VERB", required=True)
     sadd = verbs.add_parser("add", parents=[common], help="create a Schedule")
     sadd.add_argument("name")
@@ -193,9 +215,12 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
     sadd.add_argument("-e", "--extravars", type=extravars, action="append", default=[], metavar="JSON|@FILE")
     sadd.add_argument("--timeout", type=positive_seconds)
     sadd.add_argument("--check", action="store_true")
+    retries_option(sadd)
     sadd.add_argument("--disabled", action="store_true", help="create it switched off")
     verbs.add_parser("rm", parents=[common], help="delete a Schedule").add_argument("name")
     verbs.add_parser("run", parents=[common], help="fire a Schedule now").add_argument("name")
+    operator_arguments.schedule_verbs(verbs, common)
+    operator_arguments.commands(sub, common)
     return parser
 
 

@@ -8,23 +8,19 @@ frames into lines and decides when a broken connection is worth no more retries.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from backend import terminal_text
 from console.client import ConnectionState, EndFrame, EventFrame, Operation, RedRunnerClient, Unavailable
 
 # Reconnect attempts in a row before a follower gives up with "cannot reach" (exit 3). With the
-# client's backoff (0.25 s doubling to 10 s) eight attempts span about 35 s: longer than a
+# client's backoff (0.25 s doubling to 5 s) eight attempts span about 23 s: longer than a
 # port-forward or a server restart takes, short enough for a script to notice a dead server.
 MAX_RECONNECTS = 8
 
 LineSink = Callable[[str], None]
-
-# ansible's colour codes, as the server strips them from /stdout (backend.serialize.ANSI_CODE;
-# not imported: the client does not load the server's database layer).
-ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def stream_lines(out: TextIO) -> LineSink:
@@ -64,7 +60,8 @@ async def follow_operation(
     label = prefix.strip() or f"operation {op.id}"
     async for frame in client.follow_operation(op.id, _on_state(label, notes or sys.stderr)):
         if isinstance(frame, EventFrame):
-            text = frame.event.stdout if ansi else ANSI_CODE.sub("", frame.event.stdout)
+            # As the server makes GET /operations/{id}/stdout: colour only, or plain text.
+            text = terminal_text.for_terminal(frame.event.stdout, ansi)
             if frame.event.stdout:  # the same lines, in the same order, as GET /operations/{id}/stdout
                 for line in text.split("\n"):
                     write(prefix + line)
@@ -85,6 +82,6 @@ async def follow_operations(
     """All at once, each line prefixed `[unit]` when asked; the Operations as they ended, in order."""
     return list(
         await asyncio.gather(
-            *(follow_operation(client, op, write, f"[{op.unit}] " if prefixed else "", notes) for op in ops)
+            *(follow_operation(client, op, write, f"[{op.unit}] " if prefixed else "", notes, ansi=ansi) for op in ops)
         )
     )

@@ -12,10 +12,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from backend import terminal_text
 from backend.statuses import JobStatus, OperationStatus
-from console.backups import is_restore
+from console.backups import is_restore, source_job
 from console.client import Event, Operation, RedRunnerClient
-from console.commandline import output
+from console.commandline import operator_commands, output
 from console.commandline.arguments import merged_extravars
 from console.commandline.follow import follow_operation, follow_operations, stream_lines
 from console.commandline.waiting import Deadline, wait_job, wait_operations
@@ -43,33 +44,55 @@ def show(args: argparse.Namespace, value: T, as_table: Callable[[T], None]) -> N
         as_table(value)
 
 
-async def started(client: RedRunnerClient, args: argparse.Namespace, ops: list[Operation], prefixed: bool) -> int:
+async def started(
+    client: RedRunnerClient, args: argparse.Namespace, ops: list[Operation], prefixed: bool, *, one: bool = False
+) -> int:
     """Show the Operations just started; with --follow, their output live, then how they ended.
 
-    With `-o json` stdout must stay one JSON document, so the live lines go to stderr then.
+    With `-o json` stdout must stay one JSON document, so the live lines go to stderr then: an object
+    for a command that starts `one` Operation (`start`), a list for those that start several.
     """
     if not args.follow:
-        show(args, ops, output.operations_table)
+        show(args, ops[0] if one else ops, lambda value: output.operations_table(ops))
         return OK
     lines = stream_lines(sys.stderr if json_mode(args) else sys.stdout)
     ended = await follow_operations(client, ops, lines, prefixed=prefixed, ansi=args.ansi)
     if json_mode(args):
-        output.emit_json(ended)
+        output.emit_json(ended[0] if one else ended)
     else:
         sys.stdout.write("\n")
-        output.operations_table(ended)
+        output.operations_table(ended, await operator_commands.failures_of(client, ended))
     return all_successful(ended)
 
 
 async def jobs(client: RedRunnerClient, args: argparse.Namespace) -> int:
     found = await client.list_jobs(tag=args.tag, status=args.status, limit=args.limit)
-    show(args, found, output.jobs_table)
+    if found or json_mode(args):
+        show(args, found, output.jobs_table)
+    else:
+        sys.stderr.write(await no_jobs_note(client, args) + "\n")
     return OK
+
+
+async def no_jobs_note(client: RedRunnerClient, args: argparse.Namespace) -> str:
+    """Says nothing matched; for a tag (matched exactly by the server), the tags that contain it."""
+    asked = " and ".join(f"{k} {v!r}" for k, v in (("tag", args.tag), ("status", args.status)) if v)
+    note = f"redrunner: no Jobs with {asked}" if asked else "redrunner: no Jobs yet"
+    if not args.tag:
+        return note
+    needle = args.tag.casefold()
+    near = sorted({j.tag for j in await client.list_jobs(limit=500) if needle in j.tag.casefold()})
+    if near:
+        note += f" (--tag matches a whole tag; tags containing it: {', '.join(near[:10])})"
+    return note
 
 
 async def job(client: RedRunnerClient, args: argparse.Namespace) -> int:
     found = await client.get_job(args.job_id)
-    show(args, found, output.job_detail)
+    if json_mode(args):
+        output.emit_json(found)
+    else:
+        output.job_detail(found, await operator_commands.job_failures(client, found))
     return OK
 
 
@@ -84,6 +107,7 @@ async def each(client: RedRunnerClient, args: argparse.Namespace) -> int:
         queue=args.queue,
         timeout=args.timeout,
         check=args.check,
+        retries=args.retries or 0,
     )
     return await started(client, args, ops, prefixed=True)
 
@@ -97,8 +121,9 @@ async def start(client: RedRunnerClient, args: argparse.Namespace) -> int:
         queue=args.queue,
         timeout=args.timeout,
         check=args.check,
+        retries=args.retries or 0,
     )
-    return await started(client, args, [op], prefixed=False)
+    return await started(client, args, [op], prefixed=False, one=True)
 
 
 async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
@@ -118,7 +143,8 @@ async def logs(client: RedRunnerClient, args: argparse.Namespace) -> int:
             return OK
         return all_successful([await client.get_operation(args.operation_id)])
     if not args.follow:
-        sys.stdout.write(await client.stdout(args.operation_id, ansi=args.ansi))
+        # The server sends it safe already; a terminal is not trusted to whatever answers at the URL.
+        sys.stdout.write(terminal_text.for_terminal(await client.stdout(args.operation_id, ansi=args.ansi), args.ansi))
         return OK
     op = await client.get_operation(args.operation_id)
     ended = await follow_operation(client, op, stream_lines(sys.stdout), ansi=args.ansi)
@@ -129,10 +155,16 @@ async def wait(client: RedRunnerClient, args: argparse.Namespace) -> int:
     deadline = Deadline(args.timeout)
     if args.job is not None:
         found = await wait_job(client, args.job, deadline)
-        show(args, found, output.job_detail)
+        if json_mode(args):
+            output.emit_json(found)
+        else:
+            output.job_detail(found, await operator_commands.job_failures(client, found))
         return OK if found.status in (JobStatus.SUCCESSFUL, JobStatus.NEW) else NOT_SUCCESSFUL
     ops = await wait_operations(client, args.operation_ids, deadline)
-    show(args, ops, output.operations_table)
+    if json_mode(args):
+        output.emit_json(ops)
+    else:
+        output.operations_table(ops, await operator_commands.failures_of(client, ops))
     return all_successful(ops)
 
 
@@ -148,7 +180,7 @@ async def rerun(client: RedRunnerClient, args: argparse.Namespace) -> int:
         target = await client.get_job(args.job_id)
         if is_restore(target):
             return refuse(
-                f"Job {target.id} is a restore (tag {target.tag}, from Job {target.source_job}): rerunning it "
+                f"Job {target.id} is a restore (tag {target.tag}, from Job {source_job(target)}): rerunning it "
                 "writes the backup over whatever was written since; pass --yes to rerun it"
             )
     ops = await client.rerun(args.job_id, statuses=args.status, units=args.units)
@@ -188,6 +220,8 @@ async def schedules(client: RedRunnerClient, args: argparse.Namespace) -> int:
 
 
 async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
+    if args.verb in ("enable", "disable", "edit"):
+        return await operator_commands.change_schedule(client, args)
     if args.verb == "add":
         body: dict[str, Any] = {
             "name": args.name,
@@ -197,7 +231,12 @@ async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
             "action": args.action,
             "enabled": not args.disabled,
         }
-        optional = {"timezone": args.timezone, "timeout": args.timeout, "extravars": merged_extravars(args)}
+        optional = {
+            "timezone": args.timezone,
+            "timeout": args.timeout,
+            "extravars": merged_extravars(args),
+            "retries": args.retries,
+        }
         body.update({k: v for k, v in optional.items() if v})
         if args.check:
             body["check"] = True
@@ -228,4 +267,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "restore": restore,
     "schedules": schedules,
     "schedule": schedule,
+    "operations": operator_commands.operations,
+    "operation": operator_commands.operation,
+    "webhooks": operator_commands.webhooks,
+    "webhook": operator_commands.webhook,
 }

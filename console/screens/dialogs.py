@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from backend.names import MAX_RETRIES, TAG, UNIT_NAME
+from console.widgets.fields import FormInput
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -54,11 +55,16 @@ class CreateJobScreen(ModalScreen[tuple[str, list[str]] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("New Job", classes="dialog-title")
-            yield Input(placeholder="tag, e.g. backup", id="tag")
-            yield Input(placeholder="units, e.g. db web cache", id="units")
+            yield FormInput(placeholder="tag, e.g. backup", id="tag")
+            yield FormInput(placeholder="units, e.g. db web cache", id="units")
             yield Label("", id="create-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create", variant="primary", id="create")
+
+    def text_sink(self) -> Input | None:
+        """Keys typed right after `n`, before the dialog took focus, are the tag's first letters."""
+        focused = self.focused
+        return focused if isinstance(focused, Input) else self.query_one("#tag", Input)
 
     @on(Input.Submitted, "#tag")
     def _next(self) -> None:
@@ -155,11 +161,11 @@ class ActionScreen(ModalScreen[ActionChoice | None]):
             else:
                 yield Label("nothing to choose from", classes="dialog-empty")
             yield Label("extravars (JSON object, optional; tab to edit, enter to start)", classes="dialog-hint")
-            yield Input(placeholder='{"files_path": "/srv/files"}', id="extravars")
+            yield FormInput(placeholder='{"files_path": "/srv/files"}', id="extravars")
             with Horizontal(classes="dialog-options"):
                 yield Checkbox("check mode (dry run)", id="check")
                 yield Label("retries", classes="dialog-hint")
-                yield Input("0", id="retries", restrict=r"[0-9]*", max_length=2)
+                yield FormInput("0", id="retries", restrict=r"[0-9]*", max_length=2)
             yield Label("", id="action-error", classes="dialog-error")
 
     def on_mount(self) -> None:

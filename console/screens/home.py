@@ -1,18 +1,22 @@
-"""Home: every Job, newest first, live from `/stream`, with a filter on tags and unit names."""
+"""Home: every Job, newest first, live from `/stream`, with a filter on names and statuses (console.job_filter)."""
 
 from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from console.client import ApiError, JobFrame, JobsSnapshotFrame, Unavailable
 from console.messages import JobsSnapshot, JobUpdated
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import CreateJobScreen
 from console.widgets.connection import ConnectionBar
+from console.widgets.footer import FitFooter
 from console.widgets.jobs_table import JobsTable
+
+# How often the `created` ages are recomputed (they read in seconds under a minute).
+AGE_REFRESH = 1.0
 
 
 class HomeScreen(ConsoleScreen):
@@ -21,10 +25,16 @@ class HomeScreen(ConsoleScreen):
         Binding("enter", "open_job", "Open", id="home.open", tooltip="Open the selected Job"),
         Binding("n", "new_job", "New job", id="home.new_job", tooltip="Create a Job with a tag and units"),
         Binding(
-            "slash,f", "filter", "Filter", id="home.filter", tooltip="Show only Jobs whose tag or a unit contains text"
+            "slash,f",
+            "filter",
+            "Filter",
+            id="home.filter",
+            tooltip="Show only Jobs whose tag, unit or schedule contains text, or with a status (failed, running...)",
         ),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", tooltip="Show every Job again"),
         Binding("r", "reload", "Reload", id="home.reload", tooltip="Reconnect and reload the Job list"),
+        # The app's `s` works everywhere; on the Job list it is also shown in the footer.
+        Binding("s", "app.open_schedules", "Schedules", id="home.schedules", tooltip="Schedules: next runs, run now"),
     ]
 
     def __init__(self, tag: str | None = None) -> None:
@@ -34,10 +44,13 @@ class HomeScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield Header(icon="▶")
         yield ConnectionBar(self.source.url)
-        yield Input(placeholder="filter: part of a tag or unit name (enter: keep, escape: clear)", id="filter")
+        yield Input(
+            placeholder="filter: part of a tag, unit or schedule name, or a status (enter: keep, escape: clear)",
+            id="filter",
+        )
         yield Static("", id="filter-status")
         yield JobsTable(id="jobs")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.title = "RedRunner"
@@ -45,7 +58,11 @@ class HomeScreen(ConsoleScreen):
         self.filter_input.display = False
         self.jobs_table.focus()
         self._show_filter_status()
+        self.set_interval(AGE_REFRESH, self._refresh_ages)
         self._follow()
+
+    def _refresh_ages(self) -> None:
+        self.jobs_table.refresh_ages(self.console_app.now())
 
     @work(exclusive=True, group="home-stream", exit_on_error=False)
     async def _follow(self) -> None:
@@ -127,7 +144,10 @@ class HomeScreen(ConsoleScreen):
         if shown:
             status.update(f"filter '{text}': {shown} of {total} Jobs  (/ to change, escape to clear)")
         else:
-            status.update(f"no Jobs match '{text}' (of {total}; tags and unit names are searched)  escape: clear")
+            status.update(
+                f"no Jobs match '{text}' (of {total}; tags, unit and schedule names and statuses are searched)"
+                "  escape: clear"
+            )
         status.set_class(not shown, "-empty")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

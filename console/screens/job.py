@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from backend.statuses import OperationStatus
 from console.backups import is_restore as is_restore_job
@@ -27,13 +27,16 @@ from console.client import (
     Unit,
     UnitFrame,
 )
+from console.failure import LOOKBACK, Failure, failure_of, worth_asking
 from console.messages import JobStreamChange, OperationChanged, PreviousDuration, TasksFound
 from console.present import job_status, newer, status_text, units_summary
+from console.rerun import rerun_question
 from console.restore import RestoreSource, is_restore, rerun_restore_question, restore_question
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ActionChoice, ActionScreen, AddUnitScreen, ConfirmScreen
 from console.screens.history import HistoryScreen
 from console.widgets.connection import ConnectionBar
+from console.widgets.footer import FitFooter
 from console.widgets.units_table import UnitsTable
 
 # What `r` reruns: the server's default for /rerun.
@@ -44,8 +47,8 @@ EVERY_UNIT = "*"
 
 # Event frames only mark an Operation as changed; its counts are re-read at most this often.
 REFRESH_PERIOD = 0.5
-# Stored events read back to find the task a run was at (a task emits a few events per host).
-TASK_LOOKBACK = 50
+# Stored events read back to find the task a run was at, or the one that failed (console.failure).
+TASK_LOOKBACK = LOOKBACK
 
 
 class JobScreen(ConsoleScreen):
@@ -67,6 +70,7 @@ class JobScreen(ConsoleScreen):
         self.units: dict[str, Unit] = {}
         self.previous: dict[str, float | None] = {}
         self.tasks: dict[int, str] = {}
+        self.failures: dict[int, Failure] = {}
         self._dirty: set[int] = set()
         self._tasks_asked: set[int] = set()
 
@@ -76,7 +80,7 @@ class JobScreen(ConsoleScreen):
         yield Static("", id="job-summary")
         yield UnitsTable(id="units")
         yield Static("", id="unit-detail")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.title = f"Job {self.job_id}"
@@ -162,10 +166,12 @@ class JobScreen(ConsoleScreen):
         self._redraw()
 
     # Events seen live name the task; for runs that were already under way or over when the screen
-    # opened, the last stored events do.
+    # opened, the last stored events do. A run that ended badly shows the task that failed (the one a
+    # rescue caught, not the rescue's own `fail`: console.failure), also when it was followed live.
     @work(group="job-tasks", exit_on_error=False)
     async def _fetch_tasks(self, ops: list[Operation]) -> None:
         found: dict[int, str] = {}
+        failures: dict[int, Failure] = {}
         for op in ops:
             try:
                 page = await self.source.events(
@@ -174,16 +180,25 @@ class JobScreen(ConsoleScreen):
             except (ApiError, Unavailable):
                 self._tasks_asked.discard(op.id)
                 continue
+            failure = failure_of(page.items, op.stats.rescued) if worth_asking(op) else None
             tasks = [event.task for event in page.items if event.task]
-            if tasks:
-                found[op.id] = tasks[-1]
-        if found:
-            self.post_message(TasksFound(found))
+            if failure is not None:
+                failures[op.id] = failure
+            if failure is not None and failure.task:
+                found[op.id] = failure.task
+            elif tasks:
+                found[op.id] = tasks[-1]  # where it stopped: a timeout's or a cancel's last task
+        if found or failures:
+            self.post_message(TasksFound(found, failures))
 
     @on(TasksFound)
     def _tasks_found(self, event: TasksFound) -> None:
         for op_id, task in event.tasks.items():
-            self.tasks.setdefault(op_id, task)
+            if op_id in event.failures:
+                self.tasks[op_id] = task  # the failing task wins over the last one seen live
+            else:
+                self.tasks.setdefault(op_id, task)
+        self.failures.update(event.failures)
         self._redraw()
 
     @on(DataTable.RowHighlighted, "#units")
@@ -198,8 +213,10 @@ class JobScreen(ConsoleScreen):
         parts: list[str | tuple[str, str] | Text] = [(unit.name, "bold"), f" · {op.action} · ", status_text(op.status)]
         if task:
             parts.append(f" at task '{task}'" if op.terminal and op.status != "successful" else f" · task '{task}'")
-        if op.error:
-            parts.append((f": {op.error}", "red"))
+        failure = self.failures.get(op.id)
+        message = op.error or (failure.message if failure else None)
+        if message:
+            parts.append((f": {message}", "red"))
         return Text.assemble(*parts)
 
     # -- rendering ----------------------------------------------------------------------------
@@ -215,7 +232,7 @@ class JobScreen(ConsoleScreen):
             for u in units
             if u.latest_operation
             and u.latest_operation.event_count
-            and u.latest_operation.id not in self.tasks
+            and (u.latest_operation.id not in self.tasks or worth_asking(u.latest_operation))
             and u.latest_operation.id not in self._tasks_asked
             and not u.latest_operation.active
         ]
@@ -385,18 +402,21 @@ class JobScreen(ConsoleScreen):
 
     def action_rerun(self) -> None:
         failed = sorted(
-            u.name for u in self.units.values() if u.latest_operation and u.latest_operation.status in RERUN_STATUSES
+            (u.latest_operation for u in self.units.values() if u.latest_operation),
+            key=lambda op: op.unit,
         )
+        failed = [op for op in failed if op.status in RERUN_STATUSES]
         if not failed:
             self.notify("no Unit's latest Operation failed: nothing to rerun", severity="warning", timeout=3)
             return
         self._rerun(failed)
 
     @work(exclusive=True, group="job-action", exit_on_error=False)
-    async def _rerun(self, units: list[str]) -> None:
-        question = f"Rerun the latest Operation of {', '.join(units)} in Job {self.job_id}, with the same request?"
+    async def _rerun(self, latest: list[Operation]) -> None:
+        units = [op.unit for op in latest]
+        question = rerun_question(self.job_id, latest)
         if self.job is not None and is_restore_job(self.job):
-            question = rerun_restore_question(self.job, units)
+            question = f"{rerun_restore_question(self.job)} {question}"
         if not await self.app.push_screen_wait(ConfirmScreen(question)):
             return
         try:

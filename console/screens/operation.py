@@ -10,9 +10,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
-from console.client import ApiError, EndFrame, EventFrame, Operation, OperationFrame, Unavailable
+from console.client import ApiError, EndFrame, Event, EventFrame, Operation, OperationFrame, Unavailable
+from console.failure import FAILED_EVENTS, failure_of
 from console.loglines import Kind, event_lines
 from console.logstore import LogStore
 from console.messages import LogAppended, OperationChanged
@@ -20,6 +21,7 @@ from console.present import progress_label, status_text
 from console.screens.base import ConsoleScreen
 from console.timefmt import duration, elapsed
 from console.widgets.connection import ConnectionBar
+from console.widgets.footer import FitFooter
 from console.widgets.log_view import LogView
 
 # The stream worker shares the UI's event loop: it hands the loop back after this much work, and
@@ -47,13 +49,15 @@ class OperationScreen(ConsoleScreen):
         self.operation: Operation | None = None
         self.store = LogStore()
         self.events_seen = 0
+        # Only failure events are kept (a few): enough to name the failing task at the end.
+        self.failed_events: list[Event] = []
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▶")
         yield ConnectionBar(self.source.url)
         yield Static("", id="operation-summary")
         yield LogView(self.store, id="log")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.title = f"Operation {self.op_id}"
@@ -73,6 +77,8 @@ class OperationScreen(ConsoleScreen):
                 if isinstance(frame, EventFrame):
                     pending.extend(event_lines(frame.event))
                     self.events_seen += 1
+                    if frame.event.event in FAILED_EVENTS:
+                        self.failed_events.append(frame.event)
                 elif isinstance(frame, OperationFrame | EndFrame) and frame.operation is not None:
                     self.post_message(OperationChanged(frame.operation))
                 now = time.monotonic()
@@ -123,8 +129,12 @@ class OperationScreen(ConsoleScreen):
         ]
         if op.rc is not None:
             parts.append(f"  rc {op.rc}")
-        if op.error:
-            parts.append(("  " + op.error, "red"))
+        failure = failure_of(self.failed_events, stats.rescued) if op.terminal and op.status != "successful" else None
+        if failure is not None and failure.task:
+            parts.append((f"  failed at '{failure.task}'", "bold red"))
+        message = op.error or (failure.message if failure else None)
+        if message:
+            parts.append(("  " + message, "red"))
         self.query_one("#operation-summary", Static).update(Text.assemble(*parts))
 
     def text_sink(self) -> Input | None:

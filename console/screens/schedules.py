@@ -12,14 +12,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 
-from console.client import ApiError, Job, Schedule, Unavailable
+from console.client import ApiError, ConnectionState, Job, Schedule, Unavailable
 from console.present import status_text
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ConfirmScreen
 from console.timefmt import parse_ts, relative
 from console.widgets.connection import ConnectionBar
+from console.widgets.footer import FitFooter
 
 REFRESH_PERIOD = 5.0
 
@@ -115,7 +116,7 @@ class SchedulesScreen(ConsoleScreen):
         yield Header(icon="▶")
         yield ConnectionBar(self.source.url)
         yield SchedulesTable(id="schedules")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.title = "RedRunner"
@@ -128,9 +129,15 @@ class SchedulesScreen(ConsoleScreen):
     async def action_reload(self) -> None:
         try:
             schedules = await self.schedules_source.list_schedules()
-        except (ApiError, Unavailable) as exc:
+        except Unavailable as exc:
+            # No stream here: the bar says what the last read found, as a stream's bar does.
+            self.report_state(ConnectionState("reconnecting", detail=str(exc), retry_in=REFRESH_PERIOD, attempt=1))
             self.report_error("Schedules", exc)
             return
+        except ApiError as exc:
+            self.report_error("Schedules", exc)
+            return
+        self.report_state(ConnectionState("connected", detail=f"read every {REFRESH_PERIOD:.0f}s"))
         self.table.set_schedules(schedules, self.console_app.now())
 
     def action_back(self) -> None:

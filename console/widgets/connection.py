@@ -30,7 +30,10 @@ class ConnectionBar(Static):
 
     def describe(self, state: ConnectionState) -> Text:
         if state.phase == "connected":
-            return Text.assemble(("● ", "green"), ("live", "bold green"), f"  {self.url}")
+            # A screen without a stream (Schedules) says how fresh its data is in `detail`.
+            label = "live" if not state.detail else "up to date"
+            more = f"  ({state.detail})" if state.detail else ""
+            return Text.assemble(("● ", "green"), (label, "bold green"), f"  {self.url}{more}")
         if state.phase == "closed":
             return Text.assemble(("● ", "dim"), ("finished", "bold"), f"  {self.url}")
         if state.phase == "failed":

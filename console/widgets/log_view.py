@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -126,13 +127,20 @@ class LogLines(ScrollView, can_focus=True):
         self.follow = True
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
-    def show_line(self, index: int) -> None:
-        """Scroll so `index` is in view (pausing the tail) and mark it as the current match."""
+    def show_line(self, index: int, column: int = 0, length: int = 0) -> None:
+        """Scroll so line `index`, and its cells `column` to `column + length`, are in view (pausing the
+        tail), and mark it as the current match. A match past the right edge of a long line (ansible's
+        one-line JSON results) scrolls sideways too."""
         self._pause()
         self.match_line = index
-        height = self.scrollable_content_region.height
-        if not self.scroll_y <= index < self.scroll_y + height:
-            self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
+        region = self.scrollable_content_region
+        y, x = self.scroll_y, self.scroll_x
+        if not y <= index < y + region.height:
+            y = max(0, index - region.height // 2)
+        if not (x <= column and column + length <= x + region.width):
+            x = max(0, column - region.width // 3)
+        if (x, y) != (self.scroll_x, self.scroll_y):
+            self.scroll_to(x=x, y=y, animate=False, immediate=True)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -266,5 +274,7 @@ class LogView(Vertical):
             self.lines.match_line = None
             self.notify(f"'{event.needle}' not found", severity="warning", timeout=2)
         else:
-            self.lines.show_line(event.index)
+            line = self.store.line(event.index)
+            column = max(0, line.lower().find(event.needle.lower()))
+            self.lines.show_line(event.index, cell_len(line[:column]), cell_len(event.needle))
         self._update_status()

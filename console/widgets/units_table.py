@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from console.client import Operation, Unit
 from console.present import eta_text, progress_bar, status_text
 from console.timefmt import duration, elapsed
+from console.widgets.fit import fit_columns, text_width
 
 
 def _count(op: Operation | None, key: str) -> Text:
@@ -33,10 +35,17 @@ class UnitsTable(DataTable[str | Text]):
         ("chg", 3),
         ("fail", 4),
     )
+    # Sized to their content and the terminal (console.widgets.fit); the others keep their width.
+    FLEXIBLE = ("unit", "action", "task")
+    BINDINGS = [
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.units: dict[str, Unit] = {}
+        self._wanted: dict[str, int] = {key: len(key) for key in self.FLEXIBLE}
 
     def on_mount(self) -> None:
         for label, width in self.COLUMNS:
@@ -81,6 +90,7 @@ class UnitsTable(DataTable[str | Text]):
         stale = set(self.rows) - {k for k in self.rows if k.value in self.units}
         for key in stale:
             self.remove_row(key)
+        wanted = {key: len(key) for key in self.FLEXIBLE}
         for unit in units:
             cells = self.row_cells(unit, now, previous, tasks)
             if unit.name in {k.value for k in self.rows}:
@@ -88,6 +98,14 @@ class UnitsTable(DataTable[str | Text]):
                     self.update_cell(unit.name, column, value)
             else:
                 self.add_row(*cells, key=unit.name)
+            for column, value in zip(keys, cells, strict=True):
+                if column in wanted:
+                    wanted[column] = max(wanted[column], text_width(value))
+        self._wanted = wanted
+        fit_columns(self, wanted)
+
+    def on_resize(self) -> None:
+        fit_columns(self, self._wanted)
 
     @property
     def selected_unit(self) -> Unit | None:

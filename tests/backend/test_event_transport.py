@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from backend.event_stream import MARK, EventStream
+from backend.event_stream import MARK, NONCE_FILE, EventStream, event_mark
 from backend.pipe_transport import FORCED_COLOR
 from tests.support.server import REPO, RunningServer, start_server, wait_until
 
@@ -208,7 +208,7 @@ def test_same_events_for_a_canceled_run(servers: dict[str, RunningServer]) -> No
 
 def collect(chunks: list[bytes]) -> list[tuple[str, str]]:
     got: list[dict[str, Any]] = []
-    stream = EventStream("run-1", got.append)
+    stream = EventStream("run-1", got.append, NONCE)
     for chunk in chunks:
         stream.feed(chunk)
     stream.close()
@@ -217,13 +217,24 @@ def collect(chunks: list[bytes]) -> list[tuple[str, str]]:
     return [(e["event"], e["stdout"]) for e in got]
 
 
-def event_line(name: str, stdout: str) -> bytes:
-    return MARK + f'{{"event": "{name}", "event_data": {{}}, "stdout": "{stdout}"}}\n'.encode()
+NONCE = "0123abcd"
+
+
+def event_line(name: str, stdout: str, mark: bytes = event_mark(NONCE)) -> bytes:
+    return mark + f'{{"event": "{name}", "event_data": {{}}, "stdout": "{stdout}"}}\n'.encode()
 
 
 def test_the_plugin_and_the_server_agree_on_their_names() -> None:
     assert f'MARK = "{MARK.decode().encode("unicode_escape").decode()}"' in PLUGIN.read_text()
     assert f'FORCED_COLOR = "{FORCED_COLOR}"' in PLUGIN.read_text()
+    assert f'NONCE_FILE = "{NONCE_FILE}"' in PLUGIN.read_text()
+
+
+def test_a_mark_without_the_runs_nonce_is_text() -> None:
+    """A playbook that writes a mark line to the pipe itself knows no nonce: its line is text."""
+    forged = event_line("runner_on_ok", "forged", MARK)
+    assert collect([forged]) == [("verbose", "\x1e"), ("verbose", forged[1:-1].decode())]
+    assert collect([event_line("runner_on_ok", "ok", event_mark("ffff0000"))])[0][0] == "verbose"
 
 
 def test_text_lines_and_events_keep_their_order_however_the_bytes_are_split() -> None:

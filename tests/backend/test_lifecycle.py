@@ -7,7 +7,10 @@ on a machine where other tests run playbooks too.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +20,7 @@ import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from backend.processes import MARKER
 from tests.support.server import RunningServer, wait_until
 
 from .helpers import all_events, make_job, start, ws
@@ -151,8 +155,13 @@ def test_kill_9_then_restart_marks_lost_and_cleans_up(server_factory: Callable[.
     wait_until(lambda: srv.get(f"operations/{op['id']}").json()["event_count"] >= 3, 10, what="stored events")
     before = all_events(srv, op["id"])
     srv.kill()
-    leftovers = sleeps(303)
-    assert leftovers, "the task process should outlive a server killed with SIGKILL"
+    # The run dies with the server (its guard's parent-death signal): nothing waits for a restart.
+    wait_until(lambda: not sleeps(303), 10, what="the run to die with the server")
+    # What a host without that signal would still leave: a process with the run's marker. A restart kills it.
+    with sqlite3.connect(srv.database.removeprefix("sqlite:///")) as conn:
+        (run_ident,) = conn.execute("SELECT run_ident FROM operation WHERE id = ?", (op["id"],)).fetchone()
+    stray = subprocess.Popen(["sleep", "305"], env={**os.environ, MARKER: run_ident}, start_new_session=True)
+    leftovers = [psutil.Process(stray.pid)]
 
     again = srv_restart(server_factory, srv)
     lost = again.get(f"operations/{op['id']}").json()
@@ -164,7 +173,7 @@ def test_kill_9_then_restart_marks_lost_and_cleans_up(server_factory: Callable[.
     assert b"sleeping 303" in stdout
     # The restarted server killed what the dead one left behind.
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in leftovers)
-    assert not sleeps(303)
+    assert stray.wait(10) == -signal.SIGKILL
     assert "leftover processes" in again.log()
 
     assert again.get(f"jobs/{job['id']}").json()["status"] == "failed"

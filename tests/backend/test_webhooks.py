@@ -195,6 +195,22 @@ def test_a_receiver_that_never_answers_delays_no_run_and_no_request(server: Runn
     )
 
 
+def test_a_test_delivery_goes_through_the_outbox_signed(server: RunningServer, receiver: Receiver) -> None:
+    hook = register(server, receiver.url, events=["operation.finished"])  # test deliveries ignore the events
+    resp = server.post(f"webhooks/{hook['id']}/test", {})
+    assert resp.status == 202, resp.body
+    queued = resp.json()
+    assert (queued["event"], queued["webhook_id"], queued["status"]) == ("webhook.test", hook["id"], "pending")
+    got = wait_until(lambda: receiver.of_type("webhook.test"), timeout=10, what="the test delivery")[0]
+    payload = Webhook(SECRET).verify(got.body, got.headers)
+    assert payload["data"] == {"webhook_id": hook["id"]}
+    assert got.headers["webhook-id"] == str(queued["id"])
+    wait_until(
+        lambda: deliveries(server, hook["id"])[0]["status"] == "delivered", timeout=10, what="recorded as delivered"
+    )
+    assert server.post("webhooks/999999/test", {}).status == 404
+
+
 LOOP = {"name": "loop", "cron": "0 2 * * *", "tag": "loop", "units": ["db"], "action": "hello"}
 
 

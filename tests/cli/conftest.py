@@ -57,7 +57,7 @@ class Cli:
 
     def __call__(self, command: str, *args: str, timeout: float = 120) -> Result:
         # The options follow the subcommand's name: `schedule add --url ...`.
-        words = (command, args[0]) if command == "schedule" else (command,)
+        words = (command, args[0]) if command in ("schedule", "webhook") else (command,)
         rest = args[len(words) - 1 :]
         return redrunner(*words, "--url", self.server.url, "--token-file", str(self.token_file), *rest, timeout=timeout)
 

@@ -64,7 +64,7 @@ def test_a_failed_run_exits_1_and_json_says_why(cli: Cli, tmp_path: Path) -> Non
     job_id = new_job(cli.server, "cli-fail", ["a"])
     result = cli("start", str(job_id), "a", "flaky", "-e", f'{{"fixed": "{tmp_path}/nope"}}', "--follow", "-o", "json")
     assert result.returncode == 1
-    (op,) = result.json()  # stdout is one document; the live lines went to stderr
+    op = result.json()  # one document, an object for `start`'s one Operation; the live lines went to stderr
     assert op["status"] == "failed" and op["rc"] != 0
     assert "not fixed yet" in result.stderr
 
@@ -76,7 +76,7 @@ def test_start_returns_at_once_and_wait_reports_the_end(cli: Cli, tmp_path: Path
     vars_file.write_text(f'{{"fixed": "{vars_file}"}}')  # the file exists: the run succeeds
     started = cli("start", str(job_id), "a", "flaky-a.yml", "-e", f"@{vars_file}", "-o", "json")
     assert started.returncode == 0, started.stderr
-    (op,) = started.json()
+    op = started.json()
     assert op["extravars"]["fixed"] == str(vars_file)
 
     waited = cli("wait", str(op["id"]), "-o", "json")
@@ -90,7 +90,7 @@ def test_start_returns_at_once_and_wait_reports_the_end(cli: Cli, tmp_path: Path
 @pytest.mark.slow
 def test_wait_timeout_cancel_and_a_second_cancel(cli: Cli) -> None:
     job_id = new_job(cli.server, "cli-cancel", ["a"])
-    (op,) = cli("start", str(job_id), "a", "sleep", "-o", "json").json()
+    op = cli("start", str(job_id), "a", "sleep", "-o", "json").json()
 
     still = cli("wait", str(op["id"]), "--timeout", "1", "-o", "json")
     assert still.returncode == 1  # not ended: not successful

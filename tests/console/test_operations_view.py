@@ -109,7 +109,7 @@ async def test_a_restore_names_the_open_job_and_runs_in_a_job_of_its_own(project
 
         # Rerunning a restore asks first, saying what it overwrites.
         await until(pilot, lambda: screen.job is not None and screen.units["db"].latest_operation.terminal, 30)
-        screen._rerun(["db"])
+        screen._rerun([screen.units["db"].latest_operation])
         confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
         assert f"Job {restore['id']} is a restore from Job {backup}" in confirm.question
         await pilot.press("n")

@@ -10,7 +10,7 @@ from textual.widgets import Input
 
 from console.app import RedRunnerApp
 from console.loglines import lines_of
-from console.screens.dialogs import ActionScreen
+from console.screens.dialogs import ActionScreen, ConfirmScreen
 from console.screens.history import HistoryScreen
 from console.widgets.jobs_table import JobsTable
 from console.widgets.log_view import LogLines
@@ -186,3 +186,31 @@ class TestLogScreen:
             await settle(pilot, lambda: app.screen.query_one(LogLines).match_line is not None)
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestFitted:
+    """#26: at 200 columns whole names; at 80x24 every footer key and a wrapped rerun question."""
+
+    def test_job_screen_at_200_columns(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            def ready() -> bool:
+                table = app.screen.query(UnitsTable)
+                return bool(table) and str(table.first().get_cell("queue", "task")) == "Upload the dump"
+
+            await settle(pilot, ready)
+
+        assert snap_compare(app, terminal_size=(200, 30), run_before=run_before)
+
+    def test_rerun_question_at_80x24(self, snap_compare: Any) -> None:
+        app = make_app(job_id=12)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(
+                pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count == 6
+            )
+            await pilot.press("r")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -36,9 +36,11 @@ DOCUMENTATION = """
       - Set as stdout in config
 """
 
-# Must equal backend.event_stream.MARK (a test checks). Control characters JSON always escapes, so the mark
-# can never appear inside an event's JSON; only raw writes to the process's stdout could forge it.
+# Must equal backend.event_stream.MARK and NONCE_FILE (a test checks). Control characters JSON always
+# escapes, so the mark can never appear inside an event's JSON; raw writes to the process's stdout could
+# forge it, but not the run's nonce that follows it, read here from a file the server wrote, and deleted.
 MARK = "\x1e\x1fredrunner-event "
+NONCE_FILE = "REDRUNNER_EVENT_NONCE_FILE"
 # Must equal backend.pipe_transport.FORCED_COLOR (a test checks).
 FORCED_COLOR = "REDRUNNER_TTY_COLOR"
 
@@ -107,7 +109,7 @@ class _EventLines:
         # What the pty (`\n` -> `\r\n`) and runner's filter (trailing line ends cut) make of the text.
         text = "".join(self._parts).replace("\n", "\r\n").rstrip("\r\n")
         self._parts.clear()
-        line = f'{MARK}{self._head[:-1]}, "stdout": {json.dumps(text)}}}\n'
+        line = f'{_EVENT_MARK}{self._head[:-1]}, "stdout": {json.dumps(text)}}}\n'
         self._stdout.write(line)
         self._stdout.flush()
 
@@ -221,6 +223,23 @@ def _tty_colors() -> None:
         color.ANSIBLE_COLOR = False
 
 
+def _event_mark() -> str:
+    """MARK and the run's nonce, which no task may learn: the file is gone, and so is its name from the
+    environment they inherit, before the first task runs."""
+    path = os.environ.pop(NONCE_FILE, None)
+    if not path:
+        return MARK
+    try:
+        with open(path, encoding="ascii") as f:
+            nonce = f.read().strip()
+        os.unlink(path)
+    except OSError:
+        # The server then reads every event as text: visible, where a wrong guess would not be.
+        return MARK
+    return f"{MARK}{nonce} " if nonce else MARK
+
+
+_EVENT_MARK = _event_mark()
 _tty_colors()
 _lean_wrappers()
 _lines = _EventLines()

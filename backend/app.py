@@ -128,7 +128,6 @@ def build_state(settings: Settings, loop: IOLoop) -> AppState:
         scheduler=Scheduler(schedules, lambda: dispatcher.accepting, dispatcher.kick),
         webhooks=WebhookService(targets),
         sender=Sender(settings.replica_id, targets),
-        reaper=OrphanReaper(),
         notifier=notifier,
         db_lock=lock,
     )
@@ -162,10 +161,32 @@ async def shutdown(state: AppState, server: httpserver.HTTPServer) -> None:
     await asyncio.sleep(0.05)
     state.writer.stop(1.0)
     state.sender.stop()
-    state.reaper.stop()
+    if state.reaper is not None:
+        state.reaper.stop()
     if state.notifier is not None:
         state.notifier.stop()
     log.info("stopped after %.2f s", time.monotonic() - started)
+
+
+def start_services(state: AppState) -> None:
+    """Start the background parts, in order: the writer first (recovery writes through it), then the
+    replicas' recovery of what a dead server left, then everything that takes new work."""
+    state.writer.start()
+    state.replicas.recover()
+    if state.notifier is not None:
+        state.notifier.start()
+    state.replicas.start()
+    state.retention.start()
+    state.dispatcher.start()
+    state.scheduler.start()
+    state.sender.start()
+
+
+def http_server(state: AppState, ssl_ctx: ssl.SSLContext | None = None) -> httpserver.HTTPServer:
+    # Tornado's limit is only a backstop: the handlers stream bodies in and refuse one over --max-body-size
+    # themselves, with a 413 envelope (handlers/base.py).
+    limit = max(state.settings.max_body_size * 64, 64 * 1024 * 1024)
+    return httpserver.HTTPServer(make_app(state), ssl_options=ssl_ctx, xheaders=True, max_body_size=limit)
 
 
 def warn_unsafe_settings(settings: Settings) -> None:
@@ -210,20 +231,10 @@ def serve(settings: Settings) -> int:
     state = build_state(settings, loop)
     # Processes a run detaches stay under this server (below their run guard), never under init.
     become_subreaper()
+    state.reaper = OrphanReaper()
     state.reaper.start()
-    state.writer.start()
-    state.replicas.recover()
-    if state.notifier is not None:
-        state.notifier.start()
-    state.replicas.start()
-    state.retention.start()
-    state.dispatcher.start()
-    state.scheduler.start()
-    state.sender.start()
-    app = make_app(state)
-    server = httpserver.HTTPServer(
-        app, ssl_options=ssl_ctx, xheaders=True, max_body_size=max(settings.max_body_size * 64, 64 * 1024 * 1024)
-    )
+    start_services(state)
+    server = http_server(state, ssl_ctx)
     server.add_sockets(sockets)
     log.info(
         "redrunner %s serving on %s://%s:%d, data dir %s, database %s, %d workers, replica %s",

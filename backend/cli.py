@@ -11,26 +11,6 @@ import sys
 
 from . import __version__
 
-# Listed for `redrunner --help`; console.commandline parses their arguments.
-CLIENT_HELP = {
-    "jobs": "list Jobs",
-    "job": "show one Job",
-    "each": "run an action on every Unit of a Job",
-    "start": "run an action on one Unit",
-    "logs": "print (-f: follow) an Operation's output",
-    "wait": "wait for Operations or a Job to end",
-    "cancel": "stop an Operation",
-    "rerun": "start failed Operations of a Job again",
-    "backups": "list backups: kept by retention, verified by a drill",
-    "restore": "restore a backup Job's backups in a Job of their own",
-    "schedules": "list Schedules",
-    "schedule": "add, remove, fire, enable, disable or edit a Schedule",
-    "operations": "list Operations with the task that failed and why",
-    "operation": "show one Operation, its failing task and error",
-    "webhooks": "list webhooks",
-    "webhook": "add, remove or test a webhook",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redrunner", description="Run Ansible playbooks through an HTTP API.")
@@ -41,8 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server", description="Run the RedRunner API server.")
     add_serve_arguments(serve)
     sub.add_parser("console", help="open the operator console (Textual)", add_help=False)
-    for name, text in CLIENT_HELP.items():
-        sub.add_parser(name, help=text, add_help=False)
+    # Listed here; console.commandline parses their arguments.
+    from console.commandline.arguments import COMMANDS
+
+    for command in COMMANDS:
+        sub.add_parser(command.name, help=command.help, add_help=False)
     return parser
 
 
@@ -52,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         from console.cli import main as console_main
 
         return console_main(argv[1:])
-    if argv[:1] and argv[0] in CLIENT_HELP:
+    from console.commandline.arguments import COMMAND_NAMES
+
+    if argv[:1] and argv[0] in COMMAND_NAMES:
         from console.commandline import main as client_main
 
         return client_main(argv)

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,10 @@ def _log_level(text: str) -> str:
     return text.upper()
 
 
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
 def _workers(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 256:
@@ -201,141 +206,196 @@ def _workers(text: str) -> int:
     return value
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (REDRUNNER_HOST)")
-    parser.add_argument("--port", type=_port, default=_env("PORT", "8787"), help="port to listen on (REDRUNNER_PORT)")
-    parser.add_argument(
+@dataclass(frozen=True)
+class Flag:
+    """One `redrunner serve` setting: its flag, its REDRUNNER_* variable (the flag's default), its type and
+    default (text, as the variable would give it; argparse converts it with `type` like a given value),
+    and its help, where `{env}` stands for the variable's name (at the end when not placed)."""
+
+    flag: str
+    env: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: str | None = None
+    # The Settings field it sets; the flag's own name (--max-events: max_events) when not given.
+    field: str = ""
+    switch: bool = False  # takes no value: present (or the variable 1/true/yes/on) is True
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def setting(self) -> str:
+        return self.field or self.dest
+
+    @property
+    def help_text(self) -> str:
+        env = f"REDRUNNER_{self.env}"
+        return self.help.replace("{env}", env) if "{env}" in self.help else f"{self.help} ({env})".lstrip()
+
+
+# Every server setting, once: add_serve_arguments and settings_from_args are made from it. Adding a
+# setting is a Settings field and one entry here (or a name in INTERNAL).
+FLAGS: tuple[Flag, ...] = (
+    Flag("--host", "HOST", "address to listen on", default="127.0.0.1"),
+    Flag("--port", "PORT", "port to listen on", _port, "8787"),
+    Flag(
         "--data-dir",
-        default=_env("DATA_DIR"),
-        help="data dir holding project/<action>-<component>.yml (REDRUNNER_DATA_DIR); "
-        "defaults to the checkout's components/",
-    )
-    parser.add_argument(
-        "--state-dir",
-        default=_env("STATE_DIR"),
-        help="where the SQLite database and runner artifacts live (REDRUNNER_STATE_DIR)",
-    )
-    parser.add_argument(
-        "--database", default=_env("DATABASE_URL"), help="sqlite:///path or postgresql://... (REDRUNNER_DATABASE_URL)"
-    )
-    parser.add_argument(
-        "--workers",
-        type=_workers,
-        default=_env("WORKERS", "8"),
-        help="operations run at once by this server (REDRUNNER_WORKERS)",
-    )
-    parser.add_argument(
+        "DATA_DIR",
+        "data dir holding project/<action>-<component>.yml ({env}); defaults to the checkout's components/",
+    ),
+    Flag("--state-dir", "STATE_DIR", "where the SQLite database and runner artifacts live"),
+    Flag("--database", "DATABASE_URL", "sqlite:///path or postgresql://..."),
+    Flag("--workers", "WORKERS", "operations run at once by this server", _workers, "8"),
+    Flag(
         "--token-file",
-        default=_env("TOKEN_FILE"),
-        help="file holding the bearer token (REDRUNNER_TOKEN_FILE); REDRUNNER_TOKEN also works",
-    )
-    parser.add_argument(
+        "TOKEN_FILE",
+        "file holding the bearer token ({env}); REDRUNNER_TOKEN also works",
+        field="token",
+    ),
+    Flag(
         "--shutdown-grace",
-        type=_positive_float,
-        default=_env("SHUTDOWN_GRACE", "20"),
-        help="seconds running operations get to finish on SIGTERM (REDRUNNER_SHUTDOWN_GRACE)",
-    )
-    parser.add_argument(
+        "SHUTDOWN_GRACE",
+        "seconds running operations get to finish on SIGTERM",
+        _positive_float,
+        "20",
+    ),
+    Flag(
         "--operation-timeout",
-        type=_positive_float,
-        default=_env("OPERATION_TIMEOUT", "0"),
-        help="default time limit of an operation in seconds, 0 for none (REDRUNNER_OPERATION_TIMEOUT)",
-    )
-    parser.add_argument(
+        "OPERATION_TIMEOUT",
+        "default time limit of an operation in seconds, 0 for none",
+        _positive_float,
+        "0",
+    ),
+    Flag(
         "--retain-days",
-        type=_positive_float,
-        default=_env("RETAIN_DAYS", "0"),
-        help="prune finished jobs older than this many days, 0 keeps all (REDRUNNER_RETAIN_DAYS)",
-    )
-    parser.add_argument(
+        "RETAIN_DAYS",
+        "prune finished jobs older than this many days, 0 keeps all",
+        _positive_float,
+        "0",
+    ),
+    Flag(
         "--backup-root",
-        default=_env("BACKUP_ROOT"),
-        help="deleting or pruning a job removes the backup folders its operations published, "
-        "only under this folder; unset keeps every backup (REDRUNNER_BACKUP_ROOT)",
-    )
-    parser.add_argument(
+        "BACKUP_ROOT",
+        "deleting or pruning a job removes the backup folders its operations published, "
+        "only under this folder; unset keeps every backup",
+        _path,
+    ),
+    # The four keep flags make one setting, keep (a KeepPolicy): settings_from_args builds it from them.
+    Flag(
         "--keep-last",
-        type=_count_at_least(1),
-        default=_env("KEEP_LAST", "1"),
-        help="retention keeps the newest N backups of each (job tag, unit), however old; at least 1 "
-        "(REDRUNNER_KEEP_LAST)",
-    )
-    for period, what in (("daily", "days"), ("weekly", "ISO weeks"), ("monthly", "months")):
-        parser.add_argument(
+        "KEEP_LAST",
+        "retention keeps the newest N backups of each (job tag, unit), however old; at least 1",
+        _count_at_least(1),
+        "1",
+        field="keep",
+    ),
+    *(
+        Flag(
             f"--keep-{period}",
-            type=_count_at_least(0),
-            default=_env(f"KEEP_{period.upper()}", "0"),
-            help=f"and the newest backup of each of the last N {what} that have one (UTC) "
-            f"(REDRUNNER_KEEP_{period.upper()})",
+            f"KEEP_{period.upper()}",
+            f"and the newest backup of each of the last N {what} that have one (UTC)",
+            _count_at_least(0),
+            "0",
+            field="keep",
         )
-    parser.add_argument("--certfile", default=_env("CERTFILE"), help="TLS certificate (REDRUNNER_CERTFILE)")
-    parser.add_argument("--keyfile", default=_env("KEYFILE"), help="TLS private key (REDRUNNER_KEYFILE)")
-    parser.add_argument(
+        for period, what in (("daily", "days"), ("weekly", "ISO weeks"), ("monthly", "months"))
+    ),
+    Flag("--certfile", "CERTFILE", "TLS certificate"),
+    Flag("--keyfile", "KEYFILE", "TLS private key"),
+    Flag(
         "--log-format",
-        choices=["auto", "json", "text"],
-        default=_env("LOG_FORMAT", "auto"),
-        help="log line format; auto is JSON unless stderr is a terminal (REDRUNNER_LOG_FORMAT)",
-    )
-    parser.add_argument("--log-level", type=_log_level, default=_env("LOG_LEVEL", "INFO"), help="(REDRUNNER_LOG_LEVEL)")
-    parser.add_argument(
-        "--max-body-size",
-        type=int,
-        default=_env("MAX_BODY_SIZE", str(1024 * 1024)),
-        help="largest request body in bytes (REDRUNNER_MAX_BODY_SIZE)",
-    )
-    parser.add_argument(
+        "LOG_FORMAT",
+        "log line format; auto is JSON unless stderr is a terminal",
+        default="auto",
+        choices=("auto", "json", "text"),
+    ),
+    Flag("--log-level", "LOG_LEVEL", "", _log_level, "INFO"),
+    Flag("--max-body-size", "MAX_BODY_SIZE", "largest request body in bytes", int, str(1024 * 1024)),
+    Flag(
         "--max-events",
-        type=int,
-        default=_env("MAX_EVENTS", "200000"),
-        help="events kept per operation before it is marked truncated (REDRUNNER_MAX_EVENTS)",
-    )
-    parser.add_argument(
+        "MAX_EVENTS",
+        "events kept per operation before it is marked truncated",
+        int,
+        "200000",
+        field="max_events_per_operation",
+    ),
+    Flag(
         "--allowed-origins",
-        type=_origins,
-        default=_env("ALLOWED_ORIGINS", ""),
-        help="comma-separated browser origins allowed besides the server's own, e.g. https://ops.example.com "
-        "(REDRUNNER_ALLOWED_ORIGINS)",
-    )
-    parser.add_argument(
+        "ALLOWED_ORIGINS",
+        "comma-separated browser origins allowed besides the server's own, e.g. https://ops.example.com",
+        _origins,
+        "",
+    ),
+    Flag(
         "--webhook-allowed-networks",
-        type=_networks,
-        default=_env("WEBHOOK_ALLOWED_NETWORKS", ""),
-        help="comma-separated CIDRs webhooks may reach although refused by default: link-local, unspecified, "
-        "this server's own address (REDRUNNER_WEBHOOK_ALLOWED_NETWORKS)",
-    )
-    parser.add_argument(
+        "WEBHOOK_ALLOWED_NETWORKS",
+        "comma-separated CIDRs webhooks may reach although refused by default: link-local, unspecified, "
+        "this server's own address",
+        _networks,
+        "",
+    ),
+    Flag(
         "--no-auth",
-        action="store_true",
-        default=_flag("NO_AUTH"),
-        help="allow listening on a non-loopback address without a token (REDRUNNER_NO_AUTH); unsafe",
-    )
-    parser.add_argument(
+        "NO_AUTH",
+        "allow listening on a non-loopback address without a token ({env}); unsafe",
+        switch=True,
+    ),
+    Flag(
         "--allow-templated-extravars",
-        action="store_true",
-        default=_flag("ALLOW_TEMPLATED_EXTRAVARS"),
-        help="accept Jinja delimiters in extravars; they still reach Ansible marked unsafe, never templated "
-        "(REDRUNNER_ALLOW_TEMPLATED_EXTRAVARS)",
-    )
-    parser.add_argument(
+        "ALLOW_TEMPLATED_EXTRAVARS",
+        "accept Jinja delimiters in extravars; they still reach Ansible marked unsafe, never templated",
+        switch=True,
+    ),
+    Flag(
         "--schedule-catch-up",
-        type=_positive_float,
-        default=_env("SCHEDULE_CATCH_UP", "3600"),
-        help="at start, run a schedule's latest fire time missed while no server ran if it is less than "
-        "this many seconds old; older ones are skipped (REDRUNNER_SCHEDULE_CATCH_UP)",
-    )
-    parser.add_argument(
+        "SCHEDULE_CATCH_UP",
+        "at start, run a schedule's latest fire time missed while no server ran if it is less than "
+        "this many seconds old; older ones are skipped",
+        _positive_float,
+        "3600",
+    ),
+    Flag(
         "--event-transport",
-        type=_event_transport,
-        default=_env("EVENT_TRANSPORT", DEFAULT_EVENT_TRANSPORT),
+        "EVENT_TRANSPORT",
+        "how a playbook's events reach the server: pipe (RedRunner's callback, one JSON line per event "
+        "on a pipe) or runner (ansible-runner's pty transport)",
+        _event_transport,
+        DEFAULT_EVENT_TRANSPORT,
         metavar="{pipe,runner}",
-        help="how a playbook's events reach the server: pipe (RedRunner's callback, one JSON line per event "
-        "on a pipe) or runner (ansible-runner's pty transport) (REDRUNNER_EVENT_TRANSPORT)",
-    )
-    parser.add_argument(
-        "--replica-id",
-        default=_env("REPLICA_ID"),
-        help="name of this replica in the heartbeat table (REDRUNNER_REPLICA_ID)",
-    )
+    ),
+    Flag("--replica-id", "REPLICA_ID", "name of this replica in the heartbeat table"),
+)
+
+# Settings fields with no flag: limits and intervals the tests and benchmarks set directly.
+INTERNAL = frozenset(
+    {
+        "max_stdout_bytes",
+        "max_event_data_bytes",
+        "ws_queue_limit",
+        "ws_ping_interval",
+        "heartbeat_interval",
+        "heartbeat_timeout",
+    }
+)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in FLAGS:
+        if f.switch:
+            parser.add_argument(f.flag, action="store_true", default=_flag(f.env), help=f.help_text)
+            continue
+        options: dict[str, Any] = {"default": _env(f.env, f.default), "help": f.help_text}
+        if f.type is not None:
+            options["type"] = f.type
+        if f.choices is not None:
+            options["choices"] = list(f.choices)
+        if f.metavar is not None:
+            options["metavar"] = f.metavar
+        parser.add_argument(f.flag, **options)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -371,33 +431,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             "reach it could run playbooks. Give --token-file (or REDRUNNER_TOKEN), listen on 127.0.0.1, "
             "or pass --no-auth if something else guards the port"
         )
-    database = args.database or f"sqlite:///{state_dir / 'redrunner.db'}"
-    settings = Settings(
-        host=args.host,
-        port=args.port,
+    values: dict[str, Any] = {f.setting: getattr(args, f.dest) for f in FLAGS}
+    values.update(
         data_dir=data_dir,
         state_dir=state_dir,
-        database=database,
-        workers=args.workers,
+        database=args.database or f"sqlite:///{state_dir / 'redrunner.db'}",
         token=token,
-        shutdown_grace=args.shutdown_grace,
-        operation_timeout=args.operation_timeout,
-        retain_days=args.retain_days,
-        backup_root=Path(args.backup_root).expanduser() if args.backup_root else None,
         keep=KeepPolicy(args.keep_last, args.keep_daily, args.keep_weekly, args.keep_monthly),
-        certfile=args.certfile,
-        keyfile=args.keyfile,
-        log_format=args.log_format,
-        log_level=args.log_level.upper(),
-        max_body_size=args.max_body_size,
-        max_events_per_operation=args.max_events,
-        allowed_origins=tuple(args.allowed_origins),
-        webhook_allowed_networks=tuple(args.webhook_allowed_networks),
-        no_auth=args.no_auth,
-        allow_templated_extravars=args.allow_templated_extravars,
-        schedule_catch_up=args.schedule_catch_up,
-        event_transport=args.event_transport,
     )
-    if args.replica_id:
-        settings.replica_id = args.replica_id
-    return settings
+    if not args.replica_id:
+        del values["replica_id"]  # the default: host, pid and a random part
+    return Settings(**values)

@@ -365,3 +365,9 @@ class EmbeddedDatabaseLock:
         f.write(str(os.getpid()))
         f.flush()
         self._file = f
+
+    def release(self) -> None:
+        """Give the lock up: a server process never does (it ends), an in-process test server stops."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -90,6 +90,8 @@ class Sender:
         while not self._stopping.is_set():
             kicked = self._kick.wait(wait)
             self._kick.clear()
+            if self._stopping.is_set():
+                break  # stop() kicks: no claim after it (an in-process server's database may be gone)
             try:
                 if time.monotonic() - pruned_at > PRUNE_EVERY:
                     pruned_at = time.monotonic()

@@ -27,6 +27,7 @@ from .db import (
     Webhook,
 )
 from .errors import StartupError
+from .sql import execute_sql
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,10 @@ log = logging.getLogger(__name__)
 def _v1_initial(db: pw.Database) -> None:
     db.create_tables([Job, Unit, Operation, Event, Replica], safe=True)
     # One running operation per unit, enforced by the database itself (several replicas may claim).
-    db.execute_sql(
+    execute_sql(
         "CREATE UNIQUE INDEX IF NOT EXISTS operation_one_running_per_unit "
-        "ON operation (unit_id) WHERE status = 'running'"
+        "ON operation (unit_id) WHERE status = 'running'",
+        db=db,
     )
 
 
@@ -100,7 +102,7 @@ def _v_ids_never_reused(db: pw.Database) -> None:
         return
     for table in NEVER_REUSED_IDS:
         rebuild_sqlite_table(db, table, lambda sql: _INTEGER_PRIMARY_KEY.sub(r"\1 AUTOINCREMENT", sql, count=1))
-    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    broken = execute_sql("PRAGMA foreign_key_check", db=db).fetchall()
     if broken:
         raise RuntimeError(f"rebuilding tables broke foreign keys: {broken[:5]}")
 
@@ -112,7 +114,7 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
     SQLite's documented procedure: create the new table under another name, copy, drop the old one,
     rename. The caller runs it inside a transaction with foreign keys off (see `migrate`): with them on,
     dropping the old table would cascade-delete its children. Returns whether the table changed."""
-    found = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    found = execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,), db=db).fetchone()
     if found is None:
         return False
     old_sql = found[0]
@@ -126,17 +128,19 @@ def rebuild_sqlite_table(db: pw.Database, table: str, rewrite: Callable[[str], s
         raise RuntimeError(f"cannot read the CREATE statement of table {table}: {old_sql[:200]}")
     indexes = [
         sql
-        for (sql,) in db.execute_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+        for (sql,) in execute_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table,),
+            db=db,
         ).fetchall()
     ]
     columns = ", ".join(f'"{c.name}"' for c in db.get_columns(table))
-    db.execute_sql(new_sql)
-    db.execute_sql(f'INSERT INTO "{temp}" ({columns}) SELECT {columns} FROM "{table}"')
-    db.execute_sql(f'DROP TABLE "{table}"')
-    db.execute_sql(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+    execute_sql(new_sql, db=db)
+    execute_sql(f'INSERT INTO "{temp}" ({columns}) SELECT {columns} FROM "{table}"', db=db)
+    execute_sql(f'DROP TABLE "{table}"', db=db)
+    execute_sql(f'ALTER TABLE "{temp}" RENAME TO "{table}"', db=db)
     for sql in indexes:
-        db.execute_sql(sql)
+        execute_sql(sql, db=db)
     return True
 
 
@@ -171,19 +175,19 @@ def migrate(db: pw.Database) -> int:
     if sqlite:
         # Table rebuilds drop tables that others reference: with foreign keys on, SQLite would cascade the
         # drop to their rows. The pragma is a no-op inside a transaction, hence here; checked after.
-        db.execute_sql("PRAGMA foreign_keys = OFF")
+        execute_sql("PRAGMA foreign_keys = OFF", db=db)
     try:
         return _migrate(db)
     finally:
         if sqlite:
-            db.execute_sql("PRAGMA foreign_keys = ON")
+            execute_sql("PRAGMA foreign_keys = ON", db=db)
 
 
 def _migrate(db: pw.Database) -> int:
     with db.atomic():
         if isinstance(db, pw.PostgresqlDatabase):
             # Serialize concurrent upgrades of replicas starting together.
-            db.execute_sql("SELECT pg_advisory_xact_lock(87870001)")
+            execute_sql("SELECT pg_advisory_xact_lock(87870001)", db=db)
         db.create_tables([SchemaVersion], safe=True)
         row = SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar()
         current = int(row or 0)

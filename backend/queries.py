@@ -16,7 +16,7 @@ from .db import ACTIVE, TERMINAL, EmbeddedDatabase, Event, Job, Operation, Unit
 from .errors import ApiError, invalid_parameter
 from .paging import newest_first
 from .serialize import RenderedOperations, event_dict, job_dict, operation_dict, unit_dict
-from .sql import database, records, records_in, rows, rows_in
+from .sql import database, execute_sql, records, records_in, rows, rows_in
 from .statuses import JobStatus, OperationStatus
 from .validation import check_tag, check_unit_name
 
@@ -172,7 +172,7 @@ class Queries:
         db = database()
         if isinstance(db, EmbeddedDatabase):
             db.check_file()
-        db.execute_sql("SELECT 1").fetchone()
+        execute_sql("SELECT 1", db=db).fetchone()
         return True
 
     def operation_counts(self) -> dict[str, int]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import peewee as pw
 
@@ -19,6 +19,40 @@ from .db import BaseModel, EmbeddedDatabase, database_proxy
 # The first key of RedRunner's two-key advisory locks (the migration lock is a one-key lock of its own).
 ADVISORY_NAMESPACE = 8787
 Q = TypeVar("Q", bound="pw.ModelSelect[Any]")
+
+
+class Cursor(Protocol):
+    """What a DB-API cursor from sqlite3 or psycopg2 offers after a statement (peewee's is untyped)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...
+
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]: ...
+
+
+def execute_sql(sql: str, params: Sequence[Any] = (), db: pw.Database | None = None) -> Cursor:
+    """One statement on the bound database, or on `db` (the migrations are handed theirs), typed: peewee's
+    `Database.execute_sql` carries no annotations."""
+    run: Callable[[str, Sequence[Any]], Cursor] = (database_proxy if db is None else db).execute_sql
+    return run(sql, params)
+
+
+def cursor() -> Cursor:
+    """A new cursor of the bound database's connection, for a batch (`executemany`)."""
+    make: Callable[[], Cursor] = database_proxy.cursor
+    return make()
 
 
 def database() -> pw.Database:
@@ -61,7 +95,7 @@ def rows_in(
 def _select_in(table: type[BaseModel], key: str, values: list[int], order: str, columns: str) -> Any:
     marks = ", ".join([database_proxy.param] * len(values))
     sql = f'SELECT {columns} FROM "{table._meta.table_name}" WHERE "{key}" IN ({marks})'
-    return database_proxy.execute_sql(sql + (f" ORDER BY {order}" if order else ""), values)
+    return execute_sql(sql + (f" ORDER BY {order}" if order else ""), values)
 
 
 def records_sql(sql: str, params: list[Any]) -> list[Any]:
@@ -70,7 +104,7 @@ def records_sql(sql: str, params: list[Any]) -> list[Any]:
     more than running it."""
     if database_proxy.param != "?":
         sql = sql.replace("?", database_proxy.param)
-    return _records(database_proxy.execute_sql(sql, params))
+    return _records(execute_sql(sql, params))
 
 
 def _columns_and_values(table: type[BaseModel], fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
@@ -95,7 +129,7 @@ def update_sql(table: type[BaseModel], fields: dict[str, Any], where: str, param
     sql = f'UPDATE "{table._meta.table_name}" SET {sets} WHERE {where}'
     if database_proxy.param != "?":
         sql = sql.replace("?", database_proxy.param)
-    return int(database_proxy.execute_sql(sql, [*values, *params]).rowcount)
+    return int(execute_sql(sql, [*values, *params]).rowcount)
 
 
 def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
@@ -112,8 +146,12 @@ def insert_sql(table: type[BaseModel], fields: dict[str, Any]) -> int:
     sql = f'INSERT INTO "{meta.table_name}" ({", ".join(columns)}) VALUES ({marks})'
     if is_postgres():
         returning = f'{sql} RETURNING "{meta.fields["id"].column_name}"'
-        return int(database_proxy.execute_sql(returning, params).fetchone()[0])
-    return int(database_proxy.execute_sql(sql, params).lastrowid)
+        row = execute_sql(returning, params).fetchone()
+        assert row is not None  # RETURNING gives the inserted row
+        return int(row[0])
+    inserted = execute_sql(sql, params).lastrowid
+    assert inserted is not None  # an INSERT sets it
+    return inserted
 
 
 def _records(cursor: Any) -> list[Any]:
@@ -151,4 +189,4 @@ def lock_name(name: str) -> None:
     transaction already serializes writers."""
     if is_postgres():
         key = zlib.crc32(name.encode()) - 2**31  # a stable 32-bit key (hash() differs per process)
-        database_proxy.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
+        execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_NAMESPACE, key))

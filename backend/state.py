@@ -44,9 +44,11 @@ class AppState:
     scheduler: Scheduler
     webhooks: WebhookService
     sender: Sender
-    reaper: OrphanReaper
     # Change notices between replicas: on PostgreSQL only.
     notifier: Notifier | None = None
+    # Set by serve(), which makes the process a subreaper; None where the process is not a server's own
+    # (the in-process test tier): reaping there would take the host process's other children.
+    reaper: OrphanReaper | None = None
     # Held for the server's life: one server per embedded database file.
     db_lock: EmbeddedDatabaseLock | None = None
     connections: set[Any] = field(default_factory=set)

@@ -11,14 +11,11 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .bus import Bus, Change, Overflow, Subscriber
 from .db import TERMINAL
 from .errors import ApiError
-
-if TYPE_CHECKING:
-    from .queries import Queries
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +27,14 @@ class Connection(Protocol):
     async def send_text(self, text: str) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
     def closed(self) -> bool: ...
+
+
+class Queries(Protocol):
+    """What the streams read (backend.queries.Queries; an in-memory log in the unit tests)."""
+
+    def operation(self, op_id: int) -> dict[str, Any]: ...
+    def event_page(self, op_id: int, after: int, limit: int, upto: int | None = None) -> list[dict[str, Any]]: ...
+    def job(self, job_id: int) -> dict[str, Any]: ...
 
 
 Call = Callable[..., Awaitable[Any]]

@@ -23,7 +23,7 @@ from .announce import Announcer
 from .bus import Change
 from .db import TERMINAL, Event, Operation
 from .metrics import Metrics
-from .sql import database, is_postgres, update_sql, write_transaction
+from .sql import cursor, database, execute_sql, is_postgres, update_sql, write_transaction
 from .statuses import OperationStatus
 from .transitions import Transitions
 
@@ -221,7 +221,7 @@ class EventWriter:
                     # A full disk often means a WAL that can no longer grow: moving it into the database
                     # and truncating it is what lets the small writes (the Operations' ends) through.
                     with contextlib.suppress(Exception):
-                        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                        execute_sql("PRAGMA wal_checkpoint(TRUNCATE)", db=db)
                 self._abandon.wait(delay)
                 delay = min(delay * 2, 2.0)
             except Exception as exc:
@@ -289,14 +289,14 @@ class EventWriter:
         """One prepared INSERT for the whole batch: building it with peewee cost more than the insert itself."""
         values = [tuple(row[name] for name in EVENT_FIELDS) for row in rows]
         db = database()
-        cursor = db.cursor()
+        batch = cursor()
         if is_postgres():
             from psycopg2.extras import execute_values
 
-            execute_values(cursor, f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES %s", values, page_size=500)
+            execute_values(batch, f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES %s", values, page_size=500)
         else:
             marks = ", ".join([db.param] * len(EVENT_FIELDS))
-            cursor.executemany(f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES ({marks})", values)
+            batch.executemany(f"INSERT INTO {EVENT_TABLE} ({EVENT_COLUMNS}) VALUES ({marks})", values)
 
     def _commit(self, batch: list[Item]) -> None:
         plan = self._plan(batch)

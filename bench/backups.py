@@ -27,6 +27,7 @@ from backend.db import open_database
 from backend.keep import KeepPolicy
 from backend.migrations import SCHEMA_VERSION, migrate
 from backend.paging import encode_cursor
+from backend.sql import execute_sql
 
 from .client import Api
 from .results import check, millis, percentile
@@ -87,8 +88,10 @@ def load(path: Path, sizes: Sizes) -> float:
     t0 = time.monotonic()
     migrate(db)
     took = time.monotonic() - t0
-    db.execute_sql("ANALYZE")
-    (n,) = db.execute_sql("SELECT COUNT(*) FROM backup_record").fetchone()
+    execute_sql("ANALYZE", db=db)
+    row = execute_sql("SELECT COUNT(*) FROM backup_record", db=db).fetchone()
+    assert row is not None
+    (n,) = row
     check(n == sizes.operations, f"backfill recorded {n} backups of {sizes.operations}")
     db.close()
     return took

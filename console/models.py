@@ -13,9 +13,10 @@ Nothing here imports Textual.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
+from types import UnionType
+from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
 
 from backend import terminal_text
 from backend.statuses import ACTIVE, TERMINAL, UNIT_IDLE, OperationStatus
@@ -124,10 +125,116 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Field metadata: the wire must carry the field (else WireError); a string shown on a terminal as it is
+# (escape sequences and control characters removed: a task name built from extravars may hold some); or
+# a missing field reads as `default`.
+REQUIRED: Mapping[str, Any] = {"required": True}
+TEXT: Mapping[str, Any] = {"text": True}
+
+
+def wire_default(value: Any) -> Mapping[str, Any]:
+    return {"default": value}
+
+
+def _default(f: Field[Any]) -> Any:
+    if "default" in f.metadata:
+        return f.metadata["default"]
+    return None if f.default is MISSING else f.default
+
+
+def _list(d: Wire, key: str, item: Any) -> list[Any]:
+    value = d.get(key) or []
+    if isinstance(item, type) and issubclass(item, WireModel):
+        if not isinstance(value, list):
+            raise WireError(f"{key}: expected a list")
+        return [item.from_wire(v) for v in value]
+    if item is int and not (
+        isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise WireError(f"{key}: expected a list of ids")
+    if item is str and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise WireError(f"{key}: expected a list of names")
+    return list(value)
+
+
+Reader = Callable[[Wire], Any]
+
+
+def _reader(key: str, kind: Any, default: Any, text: bool = False) -> Reader:
+    """How to read field `key` of annotation `kind` from a wire object: the contract's zero or null when
+    missing. Chosen once per field; decoding a frame then only calls it."""
+    if get_origin(kind) is UnionType and type(None) in get_args(kind):
+        (inner,) = [a for a in get_args(kind) if a is not type(None)]
+        if inner is int:
+            return lambda d: _opt_int(d, key)
+        if inner is float:
+            return lambda d: _opt_float(d, key)
+        if inner is str:
+            return (lambda d: _opt_text(d, key)) if text else (lambda d: _opt_str(d, key))
+        if get_origin(inner) is list:
+            item = get_args(inner)[0]
+            return lambda d: None if d.get(key) is None else _list(d, key, item)
+        if get_origin(inner) is dict:
+            return lambda d: _opt_dict(d, key)
+        if isinstance(inner, type) and issubclass(inner, WireModel):
+            return lambda d: None if d.get(key) is None else inner.from_wire(d[key])
+    elif kind is bool:
+        return lambda d: default is True if d.get(key) is None else _bool(d, key)
+    elif kind is int:
+        start = default if isinstance(default, int) else 0
+        return lambda d: _int(d, key, start)
+    elif kind is str:
+        empty = default if isinstance(default, str) else ""
+        return lambda d: _str(d, key, empty)
+    elif get_origin(kind) is dict:
+        return lambda d: _dict(d, key)
+    elif get_origin(kind) is list:
+        item = get_args(kind)[0]
+        return lambda d: _list(d, key, item)
+    elif isinstance(kind, type) and issubclass(kind, WireModel):
+        return lambda d: kind.from_wire(d.get(key) or {})
+    raise TypeError(f"no wire reader for {key}: {kind!r}")
+
+
+_READERS: dict[type, list[tuple[str, bool, Reader]]] = {}
+
+
+def _readers(cls: type) -> list[tuple[str, bool, Reader]]:
+    """(field, required, reader) for each field of the dataclass `cls` but `raw`, made at first use."""
+    if cls not in _READERS:
+        assert is_dataclass(cls)
+        hints = get_type_hints(cls)
+        _READERS[cls] = [
+            (
+                f.name,
+                bool(f.metadata.get("required")),
+                _reader(f.name, hints[f.name], _default(f), bool(f.metadata.get("text"))),
+            )
+            for f in fields(cls)
+            if f.name != "raw"
+        ]
+    return _READERS[cls]
+
+
 class WireModel:
-    """What every resource shares: `to_dict()` for JSON output (the server's fields over ours)."""
+    """What every resource shares: `from_wire` made from the dataclass's fields and their types, and
+    `to_dict()` for JSON output (the server's fields over ours)."""
 
     raw: Wire
+    # What a wrong value is called in a WireError; the class name in lower case when empty.
+    WIRE_NAME: ClassVar[str] = ""
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Self:
+        what = cls.WIRE_NAME or cls.__name__.lower()
+        d = _obj(data, what)
+        assert is_dataclass(cls)
+        values: dict[str, Any] = {}
+        for name, required, read in _readers(cls):
+            if required and name not in d:
+                raise WireError(f"{what}: no {name}")
+            values[name] = read(d)
+        return cls(**values, raw=d)
 
     def to_dict(self) -> dict[str, Any]:
         assert is_dataclass(self)
@@ -150,11 +257,6 @@ class Progress(WireModel):
     estimated: bool = False
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, data: Any) -> Progress:
-        d = _obj(data or {}, "progress")
-        return cls(_int(d, "tasks_done"), _opt_int(d, "tasks_total"), _bool(d, "estimated"), raw=d)
-
 
 @dataclass(frozen=True)
 class Stats(WireModel):
@@ -169,30 +271,16 @@ class Stats(WireModel):
     rescued: int = 0
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, data: Any) -> Stats:
-        d = _obj(data or {}, "stats")
-        return cls(
-            ok=_int(d, "ok"),
-            changed=_int(d, "changed"),
-            failed=_int(d, "failed"),
-            skipped=_int(d, "skipped"),
-            unreachable=_int(d, "unreachable"),
-            ignored=_int(d, "ignored"),
-            rescued=_int(d, "rescued"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True)
 class Operation(WireModel):
     """One run of one playbook on one Unit."""
 
-    id: int
+    id: int = field(metadata=REQUIRED)
     job_id: int
     unit: str
     action: str
-    status: str
+    status: str = field(metadata=wire_default(OperationStatus.PENDING))
     rc: int | None = None
     created_at: str | None = None
     started_at: str | None = None
@@ -201,7 +289,7 @@ class Operation(WireModel):
     event_count: int = 0
     progress: Progress = field(default_factory=Progress)
     stats: Stats = field(default_factory=Stats)
-    error: str | None = None
+    error: str | None = field(default=None, metadata=TEXT)
     duration: float | None = None
     truncated: bool = False
     timeout: float | None = None
@@ -213,39 +301,6 @@ class Operation(WireModel):
     rerun_of: int | None = None
     artifacts: dict[str, Any] | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> Operation:
-        d = _obj(data, "operation")
-        if "id" not in d:
-            raise WireError("operation: no id")
-        return cls(
-            id=_int(d, "id"),
-            job_id=_int(d, "job_id"),
-            unit=_str(d, "unit"),
-            action=_str(d, "action"),
-            status=_str(d, "status", OperationStatus.PENDING),
-            rc=_opt_int(d, "rc"),
-            created_at=_opt_str(d, "created_at"),
-            started_at=_opt_str(d, "started_at"),
-            finished_at=_opt_str(d, "finished_at"),
-            extravars=_dict(d, "extravars"),
-            event_count=_int(d, "event_count"),
-            progress=Progress.from_wire(d.get("progress")),
-            stats=Stats.from_wire(d.get("stats")),
-            error=_opt_text(d, "error"),
-            duration=_opt_float(d, "duration"),
-            truncated=_bool(d, "truncated"),
-            timeout=_opt_float(d, "timeout"),
-            check=_bool(d, "check"),
-            diff=_bool(d, "diff"),
-            attempt=_int(d, "attempt", 1),
-            retries=_int(d, "retries"),
-            retry_of=_opt_int(d, "retry_of"),
-            rerun_of=_opt_int(d, "rerun_of"),
-            artifacts=_opt_dict(d, "artifacts"),
-            raw=d,
-        )
 
     @property
     def active(self) -> bool:
@@ -268,53 +323,18 @@ class Unit(WireModel):
     operations: list[int] = field(default_factory=list)
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, data: Any) -> Unit:
-        d = _obj(data, "unit")
-        latest = d.get("latest_operation")
-        ops = d.get("operations") or []
-        if not isinstance(ops, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ops):
-            raise WireError("operations: expected a list of ids")
-        return cls(
-            job_id=_int(d, "job_id"),
-            name=_str(d, "name"),
-            created_at=_opt_str(d, "created_at"),
-            status=_str(d, "status", UNIT_IDLE),
-            latest_operation=Operation.from_wire(latest) if latest is not None else None,
-            operations=list(ops),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True)
 class Job(WireModel):
     """A tag and its Units."""
 
-    id: int
+    id: int = field(metadata=REQUIRED)
     tag: str
     created_at: str | None = None
     status: str = "new"
     units: list[Unit] = field(default_factory=list)
     schedule: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> Job:
-        d = _obj(data, "job")
-        if "id" not in d:
-            raise WireError("job: no id")
-        units = d.get("units") or []
-        if not isinstance(units, list):
-            raise WireError("units: expected a list")
-        return cls(
-            id=_int(d, "id"),
-            tag=_str(d, "tag"),
-            created_at=_opt_str(d, "created_at"),
-            status=_str(d, "status", "new"),
-            units=[Unit.from_wire(u) for u in units],
-            schedule=_opt_str(d, "schedule"),
-            raw=d,
-        )
 
 
 @dataclass(frozen=True)
@@ -325,47 +345,22 @@ class Event(WireModel):
     operation_id: int
     event: str = ""
     created: str | None = None
-    host: str | None = None
-    task: str | None = None
-    play: str | None = None
+    host: str | None = field(default=None, metadata=TEXT)
+    task: str | None = field(default=None, metadata=TEXT)
+    play: str | None = field(default=None, metadata=TEXT)
     stdout: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, data: Any) -> Event:
-        d = _obj(data, "event")
-        return cls(
-            seq=_int(d, "seq"),
-            operation_id=_int(d, "operation_id"),
-            event=_str(d, "event"),
-            created=_opt_str(d, "created"),
-            # Shown on a terminal as they are: a task name built from extravars may hold escapes.
-            host=_opt_text(d, "host"),
-            task=_opt_text(d, "task"),
-            play=_opt_text(d, "play"),
-            stdout=_str(d, "stdout"),
-            data=_dict(d, "data"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True)
 class EventsPage(WireModel):
+    WIRE_NAME = "events page"
+
     items: list[Event]
     next_after: int
     complete: bool
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> EventsPage:
-        d = _obj(data, "events page")
-        return cls(
-            items=[Event.from_wire(e) for e in d.get("items") or []],
-            next_after=_int(d, "next_after"),
-            complete=_bool(d, "complete"),
-            raw=d,
-        )
 
 
 @dataclass(frozen=True)
@@ -376,11 +371,6 @@ class Playbook(WireModel):
     action: str = ""
     component: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> Playbook:
-        d = _obj(data, "playbook")
-        return cls(name=_str(d, "name"), action=_str(d, "action"), component=_opt_str(d, "component"), raw=d)
 
 
 @dataclass(frozen=True)
@@ -399,38 +389,15 @@ class Schedule(WireModel):
     last_run_at: str | None = None
     last_job_id: int | None = None
     last_job_status: str | None = None
-    last_error: str | None = None
+    last_error: str | None = field(default=None, metadata=TEXT)
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> Schedule:
-        d = _obj(data, "schedule")
-        units = d.get("units") or []
-        if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
-            raise WireError("units: expected a list of names")
-        return cls(
-            name=_str(d, "name"),
-            cron=_str(d, "cron"),
-            description=_str(d, "description"),
-            timezone=_str(d, "timezone", "UTC"),
-            tag=_str(d, "tag"),
-            units=list(units),
-            action=_str(d, "action"),
-            enabled=_bool(d, "enabled") if d.get("enabled") is not None else True,
-            next_run_at=_opt_str(d, "next_run_at"),
-            last_run_at=_opt_str(d, "last_run_at"),
-            last_job_id=_opt_int(d, "last_job_id"),
-            last_job_status=_opt_str(d, "last_job_status"),
-            last_error=_opt_text(d, "last_error"),
-            raw=d,
-        )
 
 
 @dataclass(frozen=True)
 class Webhook(WireModel):
     """Where notifications go; the secret never comes back, only whether there is one."""
 
-    id: int
+    id: int = field(metadata=REQUIRED)
     url: str = ""
     events: list[str] = field(default_factory=list)
     tags: list[str] | None = None
@@ -438,59 +405,22 @@ class Webhook(WireModel):
     created_at: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, data: Any) -> Webhook:
-        d = _obj(data, "webhook")
-        if "id" not in d:
-            raise WireError("webhook: no id")
-        events, tags = d.get("events") or [], d.get("tags")
-        if not isinstance(events, list) or not (tags is None or isinstance(tags, list)):
-            raise WireError("events and tags: expected lists")
-        return cls(
-            id=_int(d, "id"),
-            url=_str(d, "url"),
-            events=[str(e) for e in events],
-            tags=None if tags is None else [str(t) for t in tags],
-            has_secret=_bool(d, "has_secret"),
-            created_at=_opt_str(d, "created_at"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True)
 class Delivery(WireModel):
     """One event to one webhook, with its count of attempts."""
 
-    id: int
+    id: int = field(metadata=REQUIRED)
     webhook_id: int = 0
     event: str = ""
     status: str = "pending"
     attempts: int = 0
     response_status: int | None = None
-    last_error: str | None = None
+    last_error: str | None = field(default=None, metadata=TEXT)
     created_at: str | None = None
     next_attempt_at: str | None = None
     delivered_at: str | None = None
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, data: Any) -> Delivery:
-        d = _obj(data, "delivery")
-        if "id" not in d:
-            raise WireError("delivery: no id")
-        return cls(
-            id=_int(d, "id"),
-            webhook_id=_int(d, "webhook_id"),
-            event=_str(d, "event"),
-            status=_str(d, "status", "pending"),
-            attempts=_int(d, "attempts"),
-            response_status=_opt_int(d, "response_status"),
-            last_error=_opt_text(d, "last_error"),
-            created_at=_opt_str(d, "created_at"),
-            next_attempt_at=_opt_str(d, "next_attempt_at"),
-            delivered_at=_opt_str(d, "delivered_at"),
-            raw=d,
-        )
 
 
 def items_of(body: Any) -> list[Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.inprocess import InProcessServer, start_inprocess
 from tests.support.server import RunningServer, start_server
 
 
@@ -29,6 +30,30 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 def server(server_factory: Callable[..., RunningServer]) -> RunningServer:
     """A server on the fixture data dir (tests/fixtures/data), SQLite in tmp, no token."""
     return server_factory()
+
+
+@pytest.fixture
+def app_server_factory(tmp_path: Path) -> Iterator[Callable[..., InProcessServer]]:
+    """Start the application in the test process (tests/support/inprocess.py), one at a time; stopped at
+    teardown. Takes start_server's options (token, args, data_dir, database) and `settings` overrides."""
+    started: list[InProcessServer] = []
+
+    def factory(**kwargs: Any) -> InProcessServer:
+        kwargs.setdefault("name", f"app{len(started)}")
+        srv = start_inprocess(tmp_path, **kwargs)
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def app_server(app_server_factory: Callable[..., InProcessServer]) -> InProcessServer:
+    """The application in the test process on the fixture data dir, SQLite in tmp, no token: for tests that
+    only need requests and answers."""
+    return app_server_factory()
 
 
 # The longest tests, longest first (wall seconds per test under the full run's load, measured 2026-11-28 on the

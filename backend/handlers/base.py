@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from http.client import responses
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qsl
 
@@ -61,7 +62,8 @@ class HandlerMixin:
 
     @property
     def state(self) -> AppState:
-        return self.settings["redrunner"]
+        state: AppState = self.settings["redrunner"]
+        return state
 
     def check_request_origin(self) -> None:
         """Refuse cross-site requests (a foreign Origin) and, on a loopback listen, foreign Host names (DNS
@@ -141,7 +143,7 @@ class HandlerMixin:
                 return self._unparsable_body_envelope()
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             if not message:
-                message = httputil.responses.get(status_code, "error")
+                message = responses.get(status_code, "error")
             return {"status": status_code, "error": DEFAULT_CODES.get(status_code, "error"), "message": message}
         if status_code >= 500:
             return {
@@ -152,7 +154,7 @@ class HandlerMixin:
         return {
             "status": status_code,
             "error": DEFAULT_CODES.get(status_code, "error"),
-            "message": httputil.responses.get(status_code, "error"),
+            "message": responses.get(status_code, "error"),
         }
 
     def _unparsable_body_envelope(self) -> dict[str, Any]:

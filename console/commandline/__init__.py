@@ -14,10 +14,6 @@ import sys
 
 USAGE_ERROR, UNREACHABLE = 2, 3
 
-COMMANDS = frozenset(
-    {"jobs", "job", "each", "start", "logs", "wait", "cancel", "rerun", "backups", "restore", "schedules", "schedule"}
-)
-
 
 def in_cli_words(error: str, message: str) -> str:
     """The API's message, with the request field it names spelled as this command line's flag."""
@@ -29,8 +25,7 @@ def in_cli_words(error: str, message: str) -> str:
 def main(argv: list[str]) -> int:
     from backend.terminal_text import plain
     from console.client import ApiError, RedRunnerClient, Unavailable
-    from console.commandline.arguments import parse
-    from console.commandline.subcommands import SUBCOMMANDS
+    from console.commandline.arguments import parse, runner
     from console.startup import url_problem
     from console.token import TokenFileError, resolve_token
 
@@ -49,7 +44,7 @@ def main(argv: list[str]) -> int:
     async def run() -> int:
         client = RedRunnerClient(args.url, token)
         try:
-            return await SUBCOMMANDS[args.command](client, args)
+            return await runner(args.command)(client, args)
         finally:
             await client.aclose()
 

@@ -7,9 +7,11 @@ usage errors, so a bad flag and a bad `-e` look the same to a script.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,68 +129,70 @@ def ansi_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ansi", action="store_true", help="keep ansible's colour codes (default: plain text)")
 
 
-def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
-    from console.commandline import operator_arguments  # it builds on the helpers above
+Arguments = Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]
 
-    common = common_options()
-    parser = argparse.ArgumentParser(prog=prog, description="Command-line client of a RedRunner server.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], help=help, description=help)
+def jobs_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tag")
+    parser.add_argument("--status", choices=[str(s) for s in JobStatus])
+    parser.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
-    jobs = add("jobs", "list Jobs, newest first")
-    jobs.add_argument("--tag")
-    jobs.add_argument("--status", choices=[str(s) for s in JobStatus])
-    jobs.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
-    add("job", "one Job with its Units and their latest Operations").add_argument("job_id", type=positive_int)
+def job_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", type=positive_int)
 
-    each = add("each", "run an action on every Unit of a Job (a new one, or the newest with the tag)")
-    each.add_argument("action", help="a playbook file name, or a shorthand: backup runs backup-<unit>.yml")
-    each.add_argument("--tag", required=True)
-    each.add_argument("--units", type=name_list, required=True, metavar="a,b,c")
-    each.add_argument("--reuse-latest", action="store_true", help="use the newest Job with the tag, if any")
-    run_options(each)
 
-    start = add("start", "run an action on one Unit of a Job")
-    start.add_argument("job_id", type=positive_int, metavar="JOB")
-    start.add_argument("unit", metavar="UNIT")
-    start.add_argument("action", metavar="ACTION")
-    run_options(start)
+def each_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", help="a playbook file name, or a shorthand: backup runs backup-<unit>.yml")
+    parser.add_argument("--tag", required=True)
+    parser.add_argument("--units", type=name_list, required=True, metavar="a,b,c")
+    parser.add_argument("--reuse-latest", action="store_true", help="use the newest Job with the tag, if any")
+    run_options(parser)
 
-    logs = add("logs", "an Operation's output")
-    logs.add_argument("operation_id", type=positive_int, metavar="OPERATION")
-    logs.add_argument("-f", "--follow", action="store_true", help="follow it live to the end")
-    ansi_option(logs)
 
-    wait = add("wait", "wait until Operations (or every Operation of a Job) have ended")
-    wait.add_argument("operation_ids", type=positive_int, nargs="*", metavar="OPERATION")
-    wait.add_argument("--job", type=positive_int, metavar="ID")
-    wait.add_argument("--timeout", type=positive_seconds, help="give up after this many seconds (exit 1)")
+def start_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", type=positive_int, metavar="JOB")
+    parser.add_argument("unit", metavar="UNIT")
+    parser.add_argument("action", metavar="ACTION")
+    run_options(parser)
 
-    add("cancel", "stop a pending or running Operation").add_argument(
-        "operation_id", type=positive_int, metavar="OPERATION"
-    )
 
-    rerun = add("rerun", "start again every Unit whose latest Operation did not succeed")
-    rerun.add_argument("job_id", type=positive_int, metavar="JOB")
-    rerun.add_argument(
+def logs_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("operation_id", type=positive_int, metavar="OPERATION")
+    parser.add_argument("-f", "--follow", action="store_true", help="follow it live to the end")
+    ansi_option(parser)
+
+
+def wait_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("operation_ids", type=positive_int, nargs="*", metavar="OPERATION")
+    parser.add_argument("--job", type=positive_int, metavar="ID")
+    parser.add_argument("--timeout", type=positive_seconds, help="give up after this many seconds (exit 1)")
+
+
+def cancel_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("operation_id", type=positive_int, metavar="OPERATION")
+
+
+def rerun_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", type=positive_int, metavar="JOB")
+    parser.add_argument(
         "--status", type=name_list, metavar="s,t", help="only these end states (server default: all failures)"
     )
-    rerun.add_argument("--units", type=name_list, metavar="a,b,c")
-    rerun.add_argument("--yes", action="store_true", help="confirm rerunning a restore (it writes over live data)")
-    follow_options(rerun)
+    parser.add_argument("--units", type=name_list, metavar="a,b,c")
+    parser.add_argument("--yes", action="store_true", help="confirm rerunning a restore (it writes over live data)")
+    follow_options(parser)
 
-    backups = add("backups", "list backups, newest first: kept by retention? verified by a drill?")
-    backups.add_argument("--tag", help="only backups made in Jobs with this tag")
-    backups.add_argument("--unit", help="only backups of this Unit")
-    backups.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
-    restore = add("restore", "restore a backup Job's backups, in a new Job tagged restore")
-    restore.add_argument("job_id", type=positive_int, metavar="JOB", help="the backup Job")
-    restore.add_argument("--units", type=name_list, metavar="a,b,c", help="default: every Unit with a backup")
-    restore.add_argument(
+def backups_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tag", help="only backups made in Jobs with this tag")
+    parser.add_argument("--unit", help="only backups of this Unit")
+    parser.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
+
+
+def restore_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", type=positive_int, metavar="JOB", help="the backup Job")
+    parser.add_argument("--units", type=name_list, metavar="a,b,c", help="default: every Unit with a backup")
+    parser.add_argument(
         "-e",
         "--extravars",
         type=extravars,
@@ -197,14 +201,17 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
         metavar="JSON|@FILE",
         help="extra vars as a JSON object or @file.json; repeatable, later ones win",
     )
-    restore.add_argument("--yes", action="store_true", help="confirm: a restore writes over live data")
-    follow_options(restore)
+    parser.add_argument("--yes", action="store_true", help="confirm: a restore writes over live data")
+    follow_options(parser)
 
-    add("schedules", "list Schedules")
-    schedule = sub.add_parser(
-        "schedule", help="add, remove, fire, enable, disable or edit a Schedule", description="Manage Schedules."
-    )
-    verbs = schedule.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+def no_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    pass
+
+
+def schedule_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    """Verbs, each with the common options after it: `schedule add --url ...`."""
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     sadd = verbs.add_parser("add", parents=[common], help="create a Schedule")
     sadd.add_argument("name")
     sadd.add_argument("--cron", required=True, help='five fields: "m h dom mon dow"')
@@ -219,8 +226,98 @@ def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
     sadd.add_argument("--disabled", action="store_true", help="create it switched off")
     verbs.add_parser("rm", parents=[common], help="delete a Schedule").add_argument("name")
     verbs.add_parser("run", parents=[common], help="fire a Schedule now").add_argument("name")
+    from console.commandline import operator_arguments  # it builds on the helpers above
+
     operator_arguments.schedule_verbs(verbs, common)
-    operator_arguments.commands(sub, common)
+
+
+def operator(name: str) -> Arguments:
+    """An arguments function of operator_arguments, imported when the parser is built (it imports this)."""
+
+    def add(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+        from console.commandline import operator_arguments
+
+        arguments: Arguments = getattr(operator_arguments, name)
+        arguments(parser, common)
+
+    return add
+
+
+@dataclass(frozen=True)
+class Command:
+    """One client subcommand, run by the coroutine of its name in console.commandline.<module>."""
+
+    name: str
+    help: str  # in `redrunner --help` and as the subcommand's description
+    arguments: Arguments
+    description: str = ""  # when it differs from `help`
+    common: bool = True  # takes --url, --token-file and -o itself (schedule's and webhook's verbs take them)
+    module: str = "subcommands"
+
+
+# Every client subcommand, once: `redrunner --help` (backend/cli.py), this parser and the dispatch
+# (console/commandline/__init__.py) are made from it.
+COMMANDS: tuple[Command, ...] = (
+    Command("jobs", "list Jobs, newest first", jobs_arguments),
+    Command("job", "one Job with its Units and their latest Operations", job_arguments),
+    Command("each", "run an action on every Unit of a Job (a new one, or the newest with the tag)", each_arguments),
+    Command("start", "run an action on one Unit of a Job", start_arguments),
+    Command("logs", "an Operation's output", logs_arguments),
+    Command("wait", "wait until Operations (or every Operation of a Job) have ended", wait_arguments),
+    Command("cancel", "stop a pending or running Operation", cancel_arguments),
+    Command("rerun", "start again every Unit whose latest Operation did not succeed", rerun_arguments),
+    Command("backups", "list backups, newest first: kept by retention? verified by a drill?", backups_arguments),
+    Command("restore", "restore a backup Job's backups, in a new Job tagged restore", restore_arguments),
+    Command("schedules", "list Schedules", no_arguments),
+    Command(
+        "schedule",
+        "add, remove, fire, enable, disable or edit a Schedule",
+        schedule_arguments,
+        description="Manage Schedules.",
+        common=False,
+    ),
+    Command(
+        "operations",
+        "list Operations, newest first, with the task that failed and why",
+        operator("operations_arguments"),
+        module="operator_commands",
+    ),
+    Command(
+        "operation",
+        "one Operation: its request, how it ended, the task that failed and why",
+        operator("operation_arguments"),
+        module="operator_commands",
+    ),
+    Command("webhooks", "list webhooks", no_arguments, module="operator_commands"),
+    Command(
+        "webhook",
+        "add, remove or test a webhook",
+        operator("webhook_arguments"),
+        description="Manage webhooks.",
+        common=False,
+        module="operator_commands",
+    ),
+)
+COMMAND_NAMES = frozenset(c.name for c in COMMANDS)
+
+
+def runner(name: str) -> Callable[[Any, argparse.Namespace], Awaitable[int]]:
+    """The coroutine that runs command `name`: the one of its name in its module (imported only now: the
+    modules import the client)."""
+    (command,) = [c for c in COMMANDS if c.name == name]
+    run: Callable[[Any, argparse.Namespace], Awaitable[int]] = getattr(
+        importlib.import_module(f"console.commandline.{command.module}"), name
+    )
+    return run
+
+
+def build_parser(prog: str = "redrunner") -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(prog=prog, description="Command-line client of a RedRunner server.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for c in COMMANDS:
+        parents = [common] if c.common else []
+        c.arguments(sub.add_parser(c.name, parents=parents, help=c.help, description=c.description or c.help), common)
     return parser
 
 

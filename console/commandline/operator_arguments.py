@@ -1,6 +1,6 @@
 """The command line of what an operator does besides running actions: Operations, Schedule changes, webhooks.
 
-`arguments.build_parser` calls these, so `redrunner --help` lists them with the rest.
+`arguments.COMMANDS` names these, so `redrunner --help` lists them with the rest.
 """
 
 from __future__ import annotations
@@ -63,25 +63,21 @@ def schedule_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     retries_option(edit)
 
 
-def commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help, description=help)
-        return parser
+def operations_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("--job", type=positive_int, metavar="ID")
+    parser.add_argument("--unit")
+    parser.add_argument("--status", choices=[str(s) for s in OperationStatus])
+    parser.add_argument("--action")
+    parser.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
-    ops = add("operations", "list Operations, newest first, with the task that failed and why")
-    ops.add_argument("--job", type=positive_int, metavar="ID")
-    ops.add_argument("--unit")
-    ops.add_argument("--status", choices=[str(s) for s in OperationStatus])
-    ops.add_argument("--action")
-    ops.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50, max 500)")
 
-    add("operation", "one Operation: its request, how it ended, the task that failed and why").add_argument(
-        "operation_id", type=positive_int, metavar="OPERATION"
-    )
+def operation_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    parser.add_argument("operation_id", type=positive_int, metavar="OPERATION")
 
-    add("webhooks", "list webhooks")
-    webhook = sub.add_parser("webhook", help="add, remove or test a webhook", description="Manage webhooks.")
-    verbs = webhook.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+def webhook_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    """Verbs, each with the common options after it: `webhook add URL --url ...`."""
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     hadd = verbs.add_parser("add", parents=[common], help="register a webhook")
     hadd.add_argument("target", metavar="URL", help="where deliveries are POSTed (http or https)")
     hadd.add_argument(

@@ -1,5 +1,6 @@
 """One coroutine per client subcommand: a call or two through the client, then the output.
 
+Each is named as its subcommand in `console.commandline.arguments.COMMANDS`, which is how it is found.
 Each returns the exit status for what it started or waited for: 0 when every such Operation
 ended `successful`, 1 when any ended otherwise (or had not ended by `--timeout`). API errors and
 an unreachable server are raised and turned into 2 and 3 by `console.commandline.main`.
@@ -252,23 +253,3 @@ async def schedule(client: RedRunnerClient, args: argparse.Namespace) -> int:
         fired = await client.run_schedule(args.name)
         show(args, fired, output.job_detail)
     return OK
-
-
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "jobs": jobs,
-    "job": job,
-    "each": each,
-    "start": start,
-    "logs": logs,
-    "wait": wait,
-    "cancel": cancel,
-    "rerun": rerun,
-    "backups": backups,
-    "restore": restore,
-    "schedules": schedules,
-    "schedule": schedule,
-    "operations": operator_commands.operations,
-    "operation": operator_commands.operation,
-    "webhooks": operator_commands.webhooks,
-    "webhook": operator_commands.webhook,
-}

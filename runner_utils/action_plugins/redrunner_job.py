@@ -17,7 +17,8 @@ from ansible.plugins.action import ActionBase
 
 
 def controller() -> ModuleType:
-    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory."""
+    """module_utils/redrunner_controller.py, loaded once per process by its path beside this directory: the
+    one loader, which the redrunner_operation action plugin uses too."""
     name = "redrunner_controller"
     if name not in sys.modules:
         path = Path(__file__).resolve().parents[1] / "module_utils" / "redrunner_controller.py"
@@ -39,7 +40,7 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars or {})
+        result: dict[str, Any] = super().run(tmp, task_vars or {})
         result.update(
             controller().run_module_here("redrunner_job", dict(self._task.args), self._task.check_mode, self._task.diff)
         )

@@ -212,7 +212,7 @@ def start(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
         )
     try:
         # Check mode on this task is a dry run of the component: the server runs it with --check.
-        return client.start_operation(
+        started: dict[str, Any] = client.start_operation(
             params["job_id"],
             params["unit"],
             params["action"],
@@ -224,6 +224,7 @@ def start(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
             retries=params["retries"],
             retry_delay=params["retry_delay"],
         )
+        return started
     except RedRunnerError as err:
         if err.error == "unit_not_found":
             module.fail_json(

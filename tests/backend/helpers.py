@@ -9,23 +9,23 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.server import RunningServer
+from tests.support.server import ServerClient
 
 
-def make_job(srv: RunningServer, tag: str = "backup", units: list[str] | None = None) -> dict[str, Any]:
+def make_job(srv: ServerClient, tag: str = "backup", units: list[str] | None = None) -> dict[str, Any]:
     resp = srv.post("jobs", {"tag": tag, "units": units or ["db", "web", "cache"]})
     assert resp.status == 201, resp.body
     return dict(resp.json())
 
 
-def start(srv: RunningServer, job_id: int, unit: str, action: str, **body: Any) -> dict[str, Any]:
+def start(srv: ServerClient, job_id: int, unit: str, action: str, **body: Any) -> dict[str, Any]:
     resp = srv.post(f"jobs/{job_id}/units/{unit}", {"action": action, **body})
     assert resp.status == 202, resp.body
     assert resp.headers["Location"] == f"/api/v1/operations/{resp.json()['id']}"
     return dict(resp.json())
 
 
-def all_events(srv: RunningServer, op_id: int, page: int = 500) -> list[dict[str, Any]]:
+def all_events(srv: ServerClient, op_id: int, page: int = 500) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     after = 0
     while True:
@@ -37,7 +37,7 @@ def all_events(srv: RunningServer, op_id: int, page: int = 500) -> list[dict[str
 
 
 @contextmanager
-def ws(srv: RunningServer, path: str, token: str | None = None) -> Iterator[ClientConnection]:
+def ws(srv: ServerClient, path: str, token: str | None = None) -> Iterator[ClientConnection]:
     headers = {}
     tok = token if token is not None else srv.token
     if tok:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.server import RunningServer
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient
 
 from .helpers import make_job, start
 
 
-def operation_count(srv: RunningServer, job_id: int) -> int:
+def operation_count(srv: ServerClient, job_id: int) -> int:
     return len(srv.get(f"operations?job_id={job_id}&limit=500").json()["items"])
 
 
@@ -27,9 +28,9 @@ def test_actions_start_the_shorthand_on_every_unit_in_unit_order(server: Running
     assert server.get(f"jobs/{job['id']}").json()["status"] == "successful"
 
 
-def test_actions_on_listed_units_only_and_from_a_form(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db", "web", "cache"])
-    resp = server.post(
+def test_actions_on_listed_units_only_and_from_a_form(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db", "web", "cache"])
+    resp = app_server.post(
         f"jobs/{job['id']}/actions", form={"action": "hello", "units": '["cache", "db"]', "check": "true"}
     )
     assert resp.status == 202, resp.body
@@ -37,26 +38,26 @@ def test_actions_on_listed_units_only_and_from_a_form(server: RunningServer) -> 
     # The Job's Unit order, not the order of the list.
     assert [o["unit"] for o in items] == ["db", "cache"]
     assert all(o["check"] is True and o["diff"] is False for o in items)
-    assert operation_count(server, job["id"]) == 2
+    assert operation_count(app_server, job["id"]) == 2
 
 
-def test_a_missing_playbook_for_one_unit_creates_nothing(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db", "web", "cache"])
+def test_a_missing_playbook_for_one_unit_creates_nothing(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db", "web", "cache"])
     # fail-web.yml exists, fail-db.yml does not.
-    resp = server.post(f"jobs/{job['id']}/actions", {"action": "fail"})
+    resp = app_server.post(f"jobs/{job['id']}/actions", {"action": "fail"})
     assert resp.status == 404
     body = resp.json()
     assert body["error"] == "playbook_not_found" and body["field"] == "db"
-    assert operation_count(server, job["id"]) == 0
-    assert server.get(f"jobs/{job['id']}").json()["status"] == "new"
+    assert operation_count(app_server, job["id"]) == 0
+    assert app_server.get(f"jobs/{job['id']}").json()["status"] == "new"
 
 
-def test_a_missing_unit_creates_nothing(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db", "web"])
-    resp = server.post(f"jobs/{job['id']}/actions", {"action": "hello", "units": ["db", "nope"]})
+def test_a_missing_unit_creates_nothing(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db", "web"])
+    resp = app_server.post(f"jobs/{job['id']}/actions", {"action": "hello", "units": ["db", "nope"]})
     assert resp.status == 404
     assert resp.json()["error"] == "unit_not_found" and resp.json()["field"] == "nope"
-    assert operation_count(server, job["id"]) == 0
+    assert operation_count(app_server, job["id"]) == 0
 
 
 @pytest.mark.slow
@@ -76,8 +77,8 @@ def test_a_busy_unit_creates_nothing_unless_queued(server: RunningServer) -> Non
     assert server.wait_terminal(web["id"])["status"] == "successful"
 
 
-def test_bad_actions_bodies_get_the_envelope(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db"])
+def test_bad_actions_bodies_get_the_envelope(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db"])
     cases = [
         ({}, 400, "invalid_action"),
         ({"action": "../x.yml"}, 400, "invalid_action"),
@@ -92,7 +93,7 @@ def test_bad_actions_bodies_get_the_envelope(server: RunningServer) -> None:
         ({"action": "hello", "extravars": {"redrunner_unit": "x"}}, 400, "reserved_extravar"),
     ]
     for body, status, error in cases:
-        resp = server.post(f"jobs/{job['id']}/actions", body)
+        resp = app_server.post(f"jobs/{job['id']}/actions", body)
         assert (resp.status, resp.json()["error"]) == (status, error), body
-    assert server.post("jobs/999999/actions", {"action": "hello"}).status == 404
-    assert operation_count(server, job["id"]) == 0
+    assert app_server.post("jobs/999999/actions", {"action": "hello"}).status == 404
+    assert operation_count(app_server, job["id"]) == 0

@@ -6,13 +6,16 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 import pytest
 
 from backend import db as store
 from backend import migrations
-from tests.support.server import RunningServer, wait_until
+from backend.sql import execute_sql
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient, wait_until
 
 from .helpers import make_job, start, ws
 from .test_postgres import pg_url, sql  # noqa: F401  (pg_url: the fixture)
@@ -27,7 +30,7 @@ def test_artifacts_hold_the_merged_set_stats_data_everywhere(server: RunningServ
     op = start(server, job["id"], "db", "publish.yml")
     assert op["artifacts"] is None  # known only once the run has ended
     with ws(server, f"operations/{op['id']}/stream") as conn:
-        frames = []
+        frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "end":
             frames.append(json.loads(conn.recv(timeout=60)))
     assert frames[-1]["data"]["artifacts"] == PUBLISHED
@@ -47,8 +50,8 @@ def test_artifacts_of_a_failed_run_and_of_a_run_that_published_nothing(server: R
     assert quiet["status"] == "successful" and quiet["artifacts"] is None
 
 
-def test_openapi_describes_artifacts(server: RunningServer) -> None:
-    schema = server.get("openapi.json").json()["components"]["schemas"]["Operation"]
+def test_openapi_describes_artifacts(app_server: InProcessServer) -> None:
+    schema = app_server.get("openapi.json").json()["components"]["schemas"]["Operation"]
     assert "artifacts" in schema["required"] and schema["properties"]["artifacts"]["type"] == ["object", "null"]
 
 
@@ -106,7 +109,7 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
     database = store.open_database(f"sqlite:///{path}")
     try:
         assert migrations.migrate(database) == migrations.SCHEMA_VERSION
-        tables = dict(database.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        tables = dict(execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
         for table in ("job", "unit", "operation"):
             assert "AUTOINCREMENT" in tables[table]
         assert [j.id for j in store.Job.select().order_by(store.Job.id)] == [1, 2]
@@ -116,14 +119,14 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
         ]
         assert store.Event.select().count() == 1
         assert store.Operation.get_by_id(1).artifacts is None
-        indexes = {n for (n,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        indexes = {n for (n,) in execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"job_tag", "unit_job_id_name", "operation_one_running_per_unit"} <= indexes
         # the partial unique index still holds: a second running Operation on unit 2 is refused
         with pytest.raises(pw.IntegrityError), database.atomic():
             store.Operation.insert(
                 job=2, unit=2, unit_name="db", action="x.yml", status="running", created_at=3
             ).execute()
-        assert database.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+        assert execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
         # The newest Job deleted, the next one gets a new id all the same.
         store.Job.delete().where(store.Job.id == 2).execute()
         assert store.Unit.select().where(store.Unit.job == 2).count() == 0  # cascades still work
@@ -133,13 +136,13 @@ def test_upgrading_an_old_sqlite_database_keeps_every_row_and_index(tmp_path: Pa
         database.close()
 
 
-def new_job_and_operation(srv: RunningServer) -> tuple[int, int]:
+def new_job_and_operation(srv: ServerClient) -> tuple[int, int]:
     job = make_job(srv, "ids", ["db"])
     op = srv.wait_terminal(start(srv, job["id"], "db", "hello")["id"])
     return job["id"], op["id"]
 
 
-def check_never_reused_after_delete(srv: RunningServer) -> tuple[int, int]:
+def check_never_reused_after_delete(srv: ServerClient) -> tuple[int, int]:
     first_job, first_op = new_job_and_operation(srv)
     job, op = new_job_and_operation(srv)
     assert srv.delete(f"jobs/{job}").status == 204  # the newest Job and Operation go

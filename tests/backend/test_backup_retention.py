@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_only_sealed_folders_strictly_under_the_root_are_removed(tmp_path: Path)
     assert (root / "files").is_dir()
 
 
-def publish(srv: RunningServer, job_id: int, unit: str, folder: Path, **extra: object) -> dict:
+def publish(srv: RunningServer, job_id: int, unit: str, folder: Path, **extra: object) -> dict[str, Any]:
     op = start(srv, job_id, unit, "fake-backup.yml", extravars={"folder": str(folder), **extra})
     done = srv.wait_terminal(op["id"])
     assert done["status"] == "successful" and done["artifacts"]["redrunner_backup"]["path"] == str(folder)

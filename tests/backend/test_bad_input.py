@@ -1,7 +1,8 @@
 """Bad input of every kind gets a JSON 4xx in the error envelope, creates nothing, and harms nothing.
 
-One server serves the whole matrix (starting one per case would cost more than the cases); each case
-checks the server's Jobs, Units and Operations before and after, and that /healthz still answers.
+One server, the application in the test process, serves the whole matrix (starting one per case would
+cost more than the cases); each case checks the server's Jobs, Units and Operations before and after, and
+that /healthz still answers. TLS is a `redrunner serve` process: it is set up by serve() alone.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
-from tests.support.server import FIXTURE_DATA, REPO, RunningServer, free_port, start_server, wait_until
+from tests.support.inprocess import InProcessServer, start_inprocess
+from tests.support.server import FIXTURE_DATA, REPO, ServerClient, free_port, wait_until
 
 ENVELOPE_KEYS = {"status", "error", "message", "field"}
 RESERVED = ("redrunner_job_id", "redrunner_job_tag", "redrunner_unit", "redrunner_operation_id", "redrunner_action")
@@ -33,14 +36,14 @@ FORM = "application/x-www-form-urlencoded"
 class Ctx:
     """What the cases refer to: a Job with Unit `db` and a finished Operation on it."""
 
-    srv: RunningServer
+    srv: InProcessServer
     job: int
     op: int
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
-    srv = start_server(tmp_path_factory.mktemp("bad-input"), name="bad-input")
+    srv = start_inprocess(tmp_path_factory.mktemp("bad-input"), name="bad-input")
     try:
         job = srv.post("jobs", {"tag": "bad-input", "units": ["db"]}).json()
         op = srv.post(f"jobs/{job['id']}/units/db", {"action": "hello"}).json()
@@ -50,7 +53,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         srv.stop()
 
 
-def world(srv: RunningServer) -> dict[str, Any]:
+def world(srv: ServerClient) -> dict[str, Any]:
     """Everything a bad request could have created: Jobs with their Units, and Operations."""
     jobs = srv.get("jobs?limit=500").json()["items"]
     ops = srv.get("operations?limit=500").json()["items"]
@@ -495,7 +498,7 @@ WS_CASES = [
 def test_websocket_foreign_origin(ctx: Ctx, origin: str) -> None:
     before = world(ctx.srv)
     url = f"{ctx.srv.ws_api}/operations/{ctx.op}/stream"
-    with pytest.raises(InvalidStatus) as info, connect(url, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+    with pytest.raises(InvalidStatus) as info, connect(url, origin=Origin(origin), open_timeout=10):
         pass
     resp = info.value.response
     check_envelope(resp.status_code, dict(resp.headers.raw_items()), bytes(resp.body or b""), "forbidden_origin", None)

@@ -16,8 +16,8 @@ from backend.errors import ApiError
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def at(tz: ZoneInfo, *parts: int) -> float:
-    return datetime(*parts, tzinfo=tz).timestamp()  # type: ignore[misc]
+def at(tz: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=tz).timestamp()
 
 
 def utc(ts: float | None) -> str:

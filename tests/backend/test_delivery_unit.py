@@ -13,8 +13,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.db import Delivery, Webhook, open_database
-from backend.delivery import BACKOFF, KEEP_FINISHED, PER_WEBHOOK, SENDERS, Sender, next_delay, post
+from backend.delivery import BACKOFF, KEEP_FINISHED, PER_WEBHOOK, SENDERS, Sender, next_delay
 from backend.migrations import migrate
+from backend.webhook_http import post
 from backend.webhooks import check_secret, sign
 
 
@@ -27,7 +28,8 @@ def db(tmp_path: Path) -> Iterator[pw.Database]:
 
 
 def test_the_backoff_starts_within_ten_seconds_and_lasts_over_a_day() -> None:
-    assert next_delay(1) is not None and next_delay(1) <= 10
+    first = next_delay(1)
+    assert first is not None and first <= 10
     assert sum(BACKOFF) > 24 * 3600
     assert next_delay(len(BACKOFF)) is not None and next_delay(len(BACKOFF) + 1) is None
 

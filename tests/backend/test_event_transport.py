@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ def test_same_events_for_a_canceled_run(servers: dict[str, RunningServer]) -> No
         return any(e["event"] == "runner_on_start" and e["task"] == "Sleep in a task process" for e in events)
 
     for transport, srv in servers.items():
-        wait_until(lambda t=transport: sleeping(t), 60, what=f"the sleep task under {transport}")
+        wait_until(partial(sleeping, transport), 60, what=f"the sleep task under {transport}")
         assert srv.post(f"operations/{ops[transport]['id']}/cancel").status == 202
     results = {}
     for transport, srv in servers.items():

@@ -6,7 +6,7 @@ import re
 
 from backend.app import routes
 from backend.openapi import openapi_document
-from tests.support.server import RunningServer
+from tests.support.inprocess import InProcessServer
 
 
 def _template(pattern: str) -> str:
@@ -14,8 +14,8 @@ def _template(pattern: str) -> str:
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
 
 
-def test_every_route_is_documented(server: RunningServer) -> None:
-    served = server.get("openapi.json")
+def test_every_route_is_documented(app_server: InProcessServer) -> None:
+    served = app_server.get("openapi.json")
     assert served.status == 200
     doc = served.json()
     assert doc == openapi_document()

@@ -468,7 +468,7 @@ def test_replicas_ride_out_dropped_database_connections_and_lost_notices(
         # Then keep the change-notice listeners away until the op has ended, so its last notices are lost.
         def ended() -> bool:
             terminate_connections(pg_url, only_listeners=True)
-            return sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful"
+            return bool(sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful")
 
         wait_until(ended, timeout=30, interval=0.02, what="the op ended while the listeners were down")
         try:
@@ -567,14 +567,14 @@ def test_job_stream_followers_fill_the_events_lost_in_a_listener_outage(
         # Keep the change-notice listeners away until the op has ended: its notices in between are lost.
         def ended() -> bool:
             terminate_connections(pg_url, only_listeners=True)
-            return sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful"
+            return bool(sql(pg_url, "SELECT status FROM operation WHERE id = %s", (op["id"],))[0][0] == "successful")
 
         wait_until(ended, timeout=60, interval=0.02, what="the op ended while the listeners were down")
 
         def ended_on_the_stream() -> bool:
             frames.append(json.loads(conn.recv(timeout=30)))
             last = frames[-1]
-            return (
+            return bool(
                 last["type"] == "status"
                 and last["data"].get("id") == op["id"]
                 and last["data"]["status"] == "successful"

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import RunningServer, wait_until
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient, wait_until
 
 from .helpers import make_job, start, ws
 
 
-def chain(srv: RunningServer, job_id: int, unit: str) -> list[dict[str, Any]]:
+def chain(srv: ServerClient, job_id: int, unit: str) -> list[dict[str, Any]]:
     """The Unit's Operations, oldest first."""
     items = srv.get(f"operations?job_id={job_id}&unit={unit}&limit=500").json()["items"]
     return list(reversed(items))
@@ -61,50 +62,50 @@ def test_retries_stop_when_they_run_out(server: RunningServer) -> None:
     assert len(chain(server, job["id"], "web")) == 3
 
 
-def test_no_retries_by_default(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["web"])
-    op = start(server, job["id"], "web", "fail")
+def test_no_retries_by_default(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["web"])
+    op = start(app_server, job["id"], "web", "fail")
     assert op["retries"] == 0
-    assert server.wait_terminal(op["id"])["status"] == "failed"
-    assert server.get(f"jobs/{job['id']}").json()["status"] == "failed"
-    assert len(chain(server, job["id"], "web")) == 1
+    assert app_server.wait_terminal(op["id"])["status"] == "failed"
+    assert app_server.get(f"jobs/{job['id']}").json()["status"] == "failed"
+    assert len(chain(app_server, job["id"], "web")) == 1
 
 
-def test_a_timeout_is_retried(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db"])
+def test_a_timeout_is_retried(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db"])
     first = start(
-        server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 60}, timeout=1, retries=1, retry_delay=0
+        app_server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 60}, timeout=1, retries=1, retry_delay=0
     )
-    assert server.wait_terminal(first["id"])["status"] == "timeout"
-    ops = wait_until(lambda: len(chain(server, job["id"], "db")) == 2 and chain(server, job["id"], "db"), 30)
-    second = server.wait_terminal(ops[1]["id"])
+    assert app_server.wait_terminal(first["id"])["status"] == "timeout"
+    ops = wait_until(lambda: len(chain(app_server, job["id"], "db")) == 2 and chain(app_server, job["id"], "db"), 30)
+    second = app_server.wait_terminal(ops[1]["id"])
     assert (second["status"], second["attempt"], second["timeout"]) == ("timeout", 2, 1.0)
 
 
-def test_canceling_the_pending_retry_ends_the_chain(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["web"])
-    first = start(server, job["id"], "web", "fail", retries=3, retry_delay=600)
-    assert server.wait_terminal(first["id"])["status"] == "failed"
-    ops = wait_until(lambda: len(chain(server, job["id"], "web")) == 2 and chain(server, job["id"], "web"), 30)
+def test_canceling_the_pending_retry_ends_the_chain(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["web"])
+    first = start(app_server, job["id"], "web", "fail", retries=3, retry_delay=600)
+    assert app_server.wait_terminal(first["id"])["status"] == "failed"
+    ops = wait_until(lambda: len(chain(app_server, job["id"], "web")) == 2 and chain(app_server, job["id"], "web"), 30)
     waiting = ops[1]
     assert waiting["status"] == "pending" and waiting["start_after"] is not None
     # While the retry waits, the Unit is busy and the Job running.
-    assert server.get(f"jobs/{job['id']}").json()["status"] == "running"
-    assert server.post(f"jobs/{job['id']}/units/web", {"action": "fail"}).status == 409
-    assert server.post(f"operations/{waiting['id']}/cancel").status == 202
-    assert server.get(f"operations/{waiting['id']}").json()["status"] == "canceled"
-    assert len(chain(server, job["id"], "web")) == 2
-    assert server.get(f"jobs/{job['id']}").json()["status"] == "failed"
+    assert app_server.get(f"jobs/{job['id']}").json()["status"] == "running"
+    assert app_server.post(f"jobs/{job['id']}/units/web", {"action": "fail"}).status == 409
+    assert app_server.post(f"operations/{waiting['id']}/cancel").status == 202
+    assert app_server.get(f"operations/{waiting['id']}").json()["status"] == "canceled"
+    assert len(chain(app_server, job["id"], "web")) == 2
+    assert app_server.get(f"jobs/{job['id']}").json()["status"] == "failed"
 
 
-def test_canceling_a_running_attempt_ends_the_chain(server: RunningServer) -> None:
-    job = make_job(server, "backup", ["db"])
-    op = start(server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 300}, retries=3, retry_delay=0)
-    wait_until(lambda: server.get(f"operations/{op['id']}").json()["event_count"] > 0, 30)
-    assert server.post(f"operations/{op['id']}/cancel").status == 202
-    assert server.wait_terminal(op["id"])["status"] == "canceled"
+def test_canceling_a_running_attempt_ends_the_chain(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "backup", ["db"])
+    op = start(app_server, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 300}, retries=3, retry_delay=0)
+    wait_until(lambda: app_server.get(f"operations/{op['id']}").json()["event_count"] > 0, 30)
+    assert app_server.post(f"operations/{op['id']}/cancel").status == 202
+    assert app_server.wait_terminal(op["id"])["status"] == "canceled"
     # The writer inserts a retry in the same commit as the end: once canceled, there is none.
-    assert len(chain(server, job["id"], "db")) == 1
+    assert len(chain(app_server, job["id"], "db")) == 1
 
 
 @pytest.mark.slow

@@ -10,24 +10,25 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import RunningServer, wait_until
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient, wait_until
 
 NIGHTLY = {"name": "nightly", "cron": "0 2 * * *", "tag": "backup", "units": ["db", "web"], "action": "hello"}
 
 
-def create(srv: RunningServer, **fields: Any) -> dict[str, Any]:
+def create(srv: ServerClient, **fields: Any) -> dict[str, Any]:
     resp = srv.post("schedules", {**NIGHTLY, **fields})
     assert resp.status == 201, resp.body
     assert resp.headers["Location"] == f"/api/v1/schedules/{resp.json()['name']}"
     return dict(resp.json())
 
 
-def jobs_of(srv: RunningServer, name: str) -> list[dict[str, Any]]:
+def jobs_of(srv: ServerClient, name: str) -> list[dict[str, Any]]:
     return [j for j in srv.get("jobs?limit=500").json()["items"] if j["schedule"] == name]
 
 
-def test_a_schedule_is_stored_with_its_next_fire_time_and_the_cron_in_words(server: RunningServer) -> None:
-    made = create(server, timezone="Europe/Berlin", extravars={"hello_sleep": 0}, timeout=60, retries=1)
+def test_a_schedule_is_stored_with_its_next_fire_time_and_the_cron_in_words(app_server: InProcessServer) -> None:
+    made = create(app_server, timezone="Europe/Berlin", extravars={"hello_sleep": 0}, timeout=60, retries=1)
     assert made["next_run_at"].endswith("Z") and made["enabled"] is True
     assert made["description"] == "At 02:00 every day"
     assert (made["timezone"], made["units"], made["retries"], made["last_job_id"]) == (
@@ -36,10 +37,10 @@ def test_a_schedule_is_stored_with_its_next_fire_time_and_the_cron_in_words(serv
         1,
         None,
     )
-    assert server.get("schedules/nightly").json() == made
-    assert server.get("schedules").json() == {"items": [made], "next": None}
+    assert app_server.get("schedules/nightly").json() == made
+    assert app_server.get("schedules").json() == {"items": [made], "next": None}
     # Form bodies work too, lists as JSON text.
-    resp = server.post("schedules", form={**NIGHTLY, "name": "formed", "units": '["db"]', "enabled": "false"})
+    resp = app_server.post("schedules", form={**NIGHTLY, "name": "formed", "units": '["db"]', "enabled": "false"})
     assert resp.status == 201, resp.body
     assert resp.json()["enabled"] is False and resp.json()["next_run_at"] is None
 
@@ -61,42 +62,42 @@ def test_a_schedule_is_stored_with_its_next_fire_time_and_the_cron_in_words(serv
     ],
 )
 def test_bad_schedules_are_refused_and_nothing_is_stored(
-    server: RunningServer, fields: dict[str, Any], status: int, error: str, field: str
+    app_server: InProcessServer, fields: dict[str, Any], status: int, error: str, field: str
 ) -> None:
-    resp = server.post("schedules", {**NIGHTLY, **fields})
+    resp = app_server.post("schedules", {**NIGHTLY, **fields})
     assert (resp.status, resp.json()["error"], resp.json().get("field")) == (status, error, field), resp.body
-    assert server.get("schedules").json()["items"] == []
+    assert app_server.get("schedules").json()["items"] == []
 
 
-def test_names_are_unique_and_unknown_names_are_404(server: RunningServer) -> None:
-    create(server)
-    again = server.post("schedules", NIGHTLY)
+def test_names_are_unique_and_unknown_names_are_404(app_server: InProcessServer) -> None:
+    create(app_server)
+    again = app_server.post("schedules", NIGHTLY)
     assert (again.status, again.json()["error"]) == (409, "schedule_exists")
     for method, path in (("GET", "schedules/none"), ("DELETE", "schedules/none"), ("POST", "schedules/none/run")):
-        resp = server.request(method, path, {} if method == "POST" else None)
+        resp = app_server.request(method, path, {} if method == "POST" else None)
         assert (resp.status, resp.json()["error"]) == (404, "schedule_not_found")
-    resp = server.request("PATCH", "schedules/none", {"enabled": False})
+    resp = app_server.request("PATCH", "schedules/none", {"enabled": False})
     assert (resp.status, resp.json()["error"]) == (404, "schedule_not_found")
 
 
-def test_patch_changes_any_field_but_the_name(server: RunningServer) -> None:
-    create(server)
-    off = server.request("PATCH", "schedules/nightly", {"enabled": False}).json()
+def test_patch_changes_any_field_but_the_name(app_server: InProcessServer) -> None:
+    create(app_server)
+    off = app_server.request("PATCH", "schedules/nightly", {"enabled": False}).json()
     assert (off["enabled"], off["next_run_at"]) == (False, None)
-    on = server.request("PATCH", "schedules/nightly", {"enabled": True, "cron": "15 3 * * *"}).json()
+    on = app_server.request("PATCH", "schedules/nightly", {"enabled": True, "cron": "15 3 * * *"}).json()
     assert on["enabled"] is True and on["next_run_at"][11:16] == "03:15" and on["cron"] == "15 3 * * *"
-    renamed = server.request("PATCH", "schedules/nightly", {"name": "other"})
+    renamed = app_server.request("PATCH", "schedules/nightly", {"name": "other"})
     assert (renamed.status, renamed.json()["field"]) == (400, "name")
-    bad = server.request("PATCH", "schedules/nightly", {"cron": "nope"})
+    bad = app_server.request("PATCH", "schedules/nightly", {"cron": "nope"})
     assert (bad.status, bad.json()["error"]) == (400, "invalid_cron")
-    assert server.get("schedules/nightly").json()["cron"] == "15 3 * * *"
-    assert server.delete("schedules/nightly").status == 204
-    assert server.get("schedules/nightly").status == 404
+    assert app_server.get("schedules/nightly").json()["cron"] == "15 3 * * *"
+    assert app_server.delete("schedules/nightly").status == 204
+    assert app_server.get("schedules/nightly").status == 404
 
 
-def test_run_now_creates_the_job_and_starts_the_action_on_every_unit(server: RunningServer) -> None:
-    create(server, extravars={"hello_sleep": 0}, retries=2, check=True)
-    resp = server.post("schedules/nightly/run")
+def test_run_now_creates_the_job_and_starts_the_action_on_every_unit(app_server: InProcessServer) -> None:
+    create(app_server, extravars={"hello_sleep": 0}, retries=2, check=True)
+    resp = app_server.post("schedules/nightly/run")
     assert resp.status == 201, resp.body
     job = resp.json()
     assert resp.headers["Location"] == f"/api/v1/jobs/{job['id']}"
@@ -104,11 +105,11 @@ def test_run_now_creates_the_job_and_starts_the_action_on_every_unit(server: Run
     ops = [u["latest_operation"] for u in job["units"]]
     assert [op["action"] for op in ops] == ["hello-db.yml", "hello-web.yml"]
     assert all((op["retries"], op["check"], op["extravars"]) == (2, True, {"hello_sleep": 0}) for op in ops)
-    assert all(server.wait_terminal(op["id"])["status"] == "successful" for op in ops)
-    schedule = server.get("schedules/nightly").json()
+    assert all(app_server.wait_terminal(op["id"])["status"] == "successful" for op in ops)
+    schedule = app_server.get("schedules/nightly").json()
     assert schedule["last_job_id"] == job["id"] and schedule["last_run_at"] is not None
     # A Job created by hand has no schedule.
-    assert server.post("jobs", {"tag": "x"}).json()["schedule"] is None
+    assert app_server.post("jobs", {"tag": "x"}).json()["schedule"] is None
 
 
 @pytest.mark.slow
@@ -130,7 +131,7 @@ def test_an_every_minute_schedule_fires_once_per_minute_by_itself(server: Runnin
         assert len(jobs_of(server, "minutely")) == 1
 
 
-def _set_next_run(srv: RunningServer, name: str, ts: float) -> None:
+def _set_next_run(srv: ServerClient, name: str, ts: float) -> None:
     path = srv.database[len("sqlite:///") :]
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schedule SET next_run_at = ? WHERE name = ?", (ts, name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -20,6 +21,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 # 12 Operations; 10 x 3 cost ~60 s of CPU for the same checks.
 SCHEDULES = 6
 ROUNDS = 2
+
+
+def all_fired(url: str, fire_at: float) -> bool:
+    return bool(sql(url, "SELECT count(*) FROM schedule WHERE last_run_at = %s", (fire_at,))[0][0] == SCHEDULES)
 
 
 def test_two_replicas_race_for_every_fire_time_and_each_runs_once(
@@ -42,9 +47,7 @@ def test_two_replicas_race_for_every_fire_time_and_each_runs_once(
         fire_at = previous = min(float(int(time.time()) - 1), previous - 1)
         sql(pg_url, "UPDATE schedule SET next_run_at = %s", (fire_at,))
         wait_until(
-            lambda fire_at=fire_at: (
-                sql(pg_url, "SELECT count(*) FROM schedule WHERE last_run_at = %s", (fire_at,))[0][0] == SCHEDULES
-            ),
+            partial(all_fired, pg_url, fire_at),
             timeout=60,
             interval=0.2,
             what=f"round {round_no}: every schedule fired",

@@ -25,11 +25,13 @@ import psutil
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from backend.hardening import make_undumpable
 from tests.backend.helpers import frames_until_close, make_job, start, ws
 from tests.backend.webhook_receiver import Receiver
-from tests.support.server import FIXTURE_DATA, REPO, RunningServer, free_port, start_server, wait_until
+from tests.support.inprocess import start_inprocess
+from tests.support.server import FIXTURE_DATA, REPO, RunningServer, ServerClient, free_port, start_server, wait_until
 
 TOKEN = "s3cret-token-for-tests"
 ALLOWED = "https://ops.example.com"
@@ -79,7 +81,7 @@ LEAK_PLAYBOOK = """\
 
 @dataclass
 class Setup:
-    srv: RunningServer
+    srv: ServerClient
     tmp: Path
 
     @property
@@ -119,6 +121,18 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 @pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """strict's token and allowed origins on the application in the test process, for the tests that only
+    need requests and answers (a playbook's environment is its server process's: those tests use strict)."""
+    tmp = tmp_path_factory.mktemp("guarded")
+    srv = start_inprocess(tmp, data_dir=data_dir(tmp), token=TOKEN, args=["--allowed-origins", ALLOWED], name="guarded")
+    try:
+        yield Setup(srv, tmp)
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
 def templated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     """A server without a token that accepts Jinja delimiters in extravars (and must still not template them)."""
     tmp = tmp_path_factory.mktemp("templated")
@@ -143,14 +157,13 @@ def run_record(setup: Setup, extravars: dict[str, Any]) -> tuple[dict[str, Any],
     return done, (json.loads(out.read_text()) if out.exists() else {})
 
 
-def operations(srv: RunningServer) -> list[int]:
+def operations(srv: ServerClient) -> list[int]:
     return [o["id"] for o in srv.get("operations?limit=500").json()["items"]]
 
 
 # -- 1. no code from callers ----------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "extravars", "error"),
     [
@@ -171,11 +184,11 @@ def operations(srv: RunningServer) -> list[int]:
     ],
 )
 def test_code_in_extravars_is_refused_and_nothing_runs(
-    strict: Setup, name: str, extravars: dict[str, Any], error: str
+    guarded: Setup, name: str, extravars: dict[str, Any], error: str
 ) -> None:
-    srv = strict.srv
-    text = json.dumps(extravars).replace("PIPE", pipe(strict.marker).replace('"', '\\"'))
-    text = text.replace("MARKER", str(strict.marker))
+    srv = guarded.srv
+    text = json.dumps(extravars).replace("PIPE", pipe(guarded.marker).replace('"', '\\"'))
+    text = text.replace("MARKER", str(guarded.marker))
     job = make_job(srv, "sec", ["db"])
     before = operations(srv)
     body = json.dumps({"action": "record", "extravars": json.loads(text)}).encode()
@@ -184,14 +197,14 @@ def test_code_in_extravars_is_refused_and_nothing_runs(
     assert resp.json()["error"] == error
     assert resp.json()["field"] == "extravars"
     assert operations(srv) == before
-    assert not strict.marker.exists()
+    assert not guarded.marker.exists()
 
 
 @pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1" + b"0" * 400 + b".0"])
-def test_non_finite_numbers_are_refused(strict: Setup, number: bytes) -> None:
-    job = make_job(strict.srv, "sec", ["db"])
+def test_non_finite_numbers_are_refused(guarded: Setup, number: bytes) -> None:
+    job = make_job(guarded.srv, "sec", ["db"])
     body = b'{"action": "record", "extravars": {"payload": ' + number + b"}}"
-    resp = strict.srv.request(
+    resp = guarded.srv.request(
         "POST", f"jobs/{job['id']}/units/db", raw=body, headers={"Content-Type": "application/json"}
     )
     assert resp.status == 400, resp.body
@@ -313,6 +326,7 @@ def test_secret_artifacts_and_numbers_are_redacted_everywhere_but_kept(strict: S
 def test_extravars_never_reach_a_command_line(strict: Setup) -> None:
     """While the playbook runs, no process on the machine shows the secret in its arguments (`ps`)."""
     srv = strict.srv
+    assert isinstance(srv, RunningServer)  # the playbook is looked for among its process's children
     job = make_job(srv, "sec-ps", ["db"])
     op = start(srv, job["id"], "db", "sleep.yml", extravars={"sleep_seconds": 60, "db_password": SECRET})
 
@@ -440,42 +454,42 @@ def subprocess_env_of(srv: RunningServer) -> str:
         ({}, 200, None),
     ],
 )
-def test_http_origin_and_host(strict: Setup, headers: dict[str, str], status: int, error: str | None) -> None:
+def test_http_origin_and_host(guarded: Setup, headers: dict[str, str], status: int, error: str | None) -> None:
     for method, path, body in (("GET", "jobs", None), ("POST", "jobs", b"tag=origin-test")):
         hdrs = dict(headers)
         if body is not None:
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-        resp = strict.srv.request(method, path, raw=body, headers=hdrs)
+        resp = guarded.srv.request(method, path, raw=body, headers=hdrs)
         expected = status if status != 200 or method == "GET" else 201
         assert resp.status == expected, (method, resp.body)
         if error:
             assert resp.json()["error"] == error
 
 
-def test_own_origin_is_allowed(strict: Setup) -> None:
-    resp = strict.srv.get("jobs", headers={"Origin": strict.srv.url})
+def test_own_origin_is_allowed(guarded: Setup) -> None:
+    resp = guarded.srv.get("jobs", headers={"Origin": guarded.srv.url})
     assert resp.status == 200
 
 
-def test_cross_site_form_post_creates_nothing(strict: Setup) -> None:
+def test_cross_site_form_post_creates_nothing(guarded: Setup) -> None:
     """A form on another site needs no CORS preflight: it must be refused, even with a valid token."""
-    before = strict.srv.get("jobs?limit=500").json()["items"]
-    resp = strict.srv.request(
+    before = guarded.srv.get("jobs?limit=500").json()["items"]
+    resp = guarded.srv.request(
         "POST",
         "jobs",
         raw=b"tag=csrf",
         headers={"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert resp.status == 403
-    assert strict.srv.get("jobs?limit=500").json()["items"] == before
+    assert guarded.srv.get("jobs?limit=500").json()["items"] == before
 
 
-def test_websocket_foreign_origin_is_refused(strict: Setup) -> None:
+def test_websocket_foreign_origin_is_refused(guarded: Setup) -> None:
     extra = {"Authorization": f"Bearer {TOKEN}"}
-    url = f"{strict.srv.ws_api}/stream"
+    url = f"{guarded.srv.ws_api}/stream"
     with (
         pytest.raises(InvalidStatus) as info,
-        connect(url, additional_headers=extra, origin="http://evil.example", open_timeout=10),  # type: ignore[arg-type]
+        connect(url, additional_headers=extra, origin=Origin("http://evil.example"), open_timeout=10),
     ):
         pass
     resp = info.value.response
@@ -484,14 +498,14 @@ def test_websocket_foreign_origin_is_refused(strict: Setup) -> None:
 
 
 @pytest.mark.parametrize(("host", "status"), [("evil.example", 403), ("localhost", 101)])
-def test_websocket_host_check(strict: Setup, host: str, status: int) -> None:
+def test_websocket_host_check(guarded: Setup, host: str, status: int) -> None:
     """A raw handshake: WebSocket clients set Host themselves, a DNS-rebinding page's browser sets the foreign one."""
     head = (
         f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         f"Authorization: Bearer {TOKEN}\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", strict.srv.port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", guarded.srv.port), timeout=30) as sock:
         sock.sendall(head)
         data = b""
         while b"\r\n\r\n" not in data:
@@ -506,11 +520,11 @@ def test_websocket_host_check(strict: Setup, host: str, status: int) -> None:
 
 
 @pytest.mark.parametrize("origin", [None, ALLOWED, "own"])
-def test_websocket_allowed_origins_connect(strict: Setup, origin: str | None) -> None:
-    value = strict.srv.url if origin == "own" else origin
+def test_websocket_allowed_origins_connect(guarded: Setup, origin: str | None) -> None:
+    value = guarded.srv.url if origin == "own" else origin
     extra = {"Authorization": f"Bearer {TOKEN}"}
-    with connect(f"{strict.srv.ws_api}/stream", additional_headers=extra, origin=value, open_timeout=10) as conn:  # type: ignore[arg-type]
-        make_job(strict.srv, "ws-origin", ["db"])
+    with connect(f"{guarded.srv.ws_api}/stream", additional_headers=extra, origin=value, open_timeout=10) as conn:  # type: ignore[arg-type]
+        make_job(guarded.srv, "ws-origin", ["db"])
         frame = json.loads(conn.recv(timeout=10))
         assert frame["type"] in ("job", "unit")
 
@@ -620,22 +634,22 @@ def send_headers_and_read(port: int, head: bytes) -> bytes:
         (True, 2 * 1024 * 1024 * 1024, 413, "payload_too_large"),
     ],
 )
-def test_refused_before_the_body_is_sent(strict: Setup, auth: bool, length: int, status: int, error: str) -> None:
+def test_refused_before_the_body_is_sent(guarded: Setup, auth: bool, length: int, status: int, error: str) -> None:
     auth_line = f"Authorization: Bearer {TOKEN}\r\n".encode() if auth else b""
     head = (
         b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + auth_line
         + f"Content-Length: {length}\r\n\r\n".encode()
     )
-    data = send_headers_and_read(strict.srv.port, head)
+    data = send_headers_and_read(guarded.srv.port, head)
     assert data.startswith(f"HTTP/1.1 {status} ".encode()), data[:300]
     assert json.loads(data.split(b"\r\n\r\n", 1)[1])["error"] == error
 
 
-def test_a_client_that_sends_everything_first_still_reads_the_answer(strict: Setup) -> None:
+def test_a_client_that_sends_everything_first_still_reads_the_answer(guarded: Setup) -> None:
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", strict.srv.port, timeout=60)
+    conn = http.client.HTTPConnection("127.0.0.1", guarded.srv.port, timeout=60)
     try:
         conn.request(
             "POST", "/api/v1/jobs", body=b"x" * (8 * 1024 * 1024), headers={"Content-Type": "application/json"}
@@ -692,15 +706,15 @@ def test_memory_stays_flat_under_many_large_unauthenticated_bodies(tmp_path: Pat
         srv.stop()
 
 
-def test_made_up_methods_do_not_grow_the_metrics(strict: Setup) -> None:
+def test_made_up_methods_do_not_grow_the_metrics(guarded: Setup) -> None:
     def made_up(n: int, start_at: int) -> None:
         for i in range(start_at, start_at + n):
-            with socket.create_connection(("127.0.0.1", strict.srv.port), timeout=30) as sock:
+            with socket.create_connection(("127.0.0.1", guarded.srv.port), timeout=30) as sock:
                 sock.sendall(f"BOGUS{i} /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
                 assert sock.recv(4096).startswith(b"HTTP/1.1 405")
 
     def series() -> list[str]:
-        text = strict.srv.get("/metrics").body.decode()
+        text = guarded.srv.get("/metrics").body.decode()
         return [line for line in text.splitlines() if line.startswith("redrunner_http_request_duration_seconds_count")]
 
     made_up(5, 0)
@@ -825,6 +839,10 @@ def test_extravars_file_tags_every_caller_string_unsafe() -> None:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
+    def unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[str, Any]:
+        assert isinstance(node, yaml.ScalarNode)
+        return ("UNSAFE", loader.construct_scalar(node))
+
+    Loader.add_constructor("!unsafe", unsafe)
     loaded = yaml.load(text, Loader=Loader)
     assert loaded[("UNSAFE", "c")] == ("UNSAFE", "\x85\x7f😀")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.inprocess import InProcessServer
 from tests.support.server import RunningServer, wait_until
 
 from .helpers import frames_until_close, make_job, start, ws
@@ -106,13 +107,13 @@ def test_progress_is_exact_once_terminal_and_marked_estimated_before(server: Run
     assert server.wait_terminal(second["id"])["progress"]["estimated"] is False
 
 
-def test_stdout_is_plain_text_unless_colour_is_asked_for(server: RunningServer) -> None:
-    job = make_job(server, "stdout", ["db"])
-    op = server.wait_terminal(start(server, job["id"], "db", "hello")["id"])
-    plain = server.get(f"operations/{op['id']}/stdout").body.decode()
-    coloured = server.get(f"operations/{op['id']}/stdout?ansi=true").body.decode()
+def test_stdout_is_plain_text_unless_colour_is_asked_for(app_server: InProcessServer) -> None:
+    job = make_job(app_server, "stdout", ["db"])
+    op = app_server.wait_terminal(start(app_server, job["id"], "db", "hello")["id"])
+    plain = app_server.get(f"operations/{op['id']}/stdout").body.decode()
+    coloured = app_server.get(f"operations/{op['id']}/stdout?ansi=true").body.decode()
     assert "\x1b[" not in plain and "TASK [Greet]" in plain
     assert "\x1b[" in coloured
-    assert server.get(f"operations/{op['id']}/stdout?ansi=false").body.decode() == plain
-    bad = server.get(f"operations/{op['id']}/stdout?ansi=yes")
+    assert app_server.get(f"operations/{op['id']}/stdout?ansi=false").body.decode() == plain
+    bad = app_server.get(f"operations/{op['id']}/stdout?ansi=yes")
     assert bad.status == 400 and bad.json()["error"] == "invalid_parameter"

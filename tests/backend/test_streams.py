@@ -7,6 +7,7 @@ import json
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from tests.support.inprocess import InProcessServer
 from tests.support.server import RunningServer
 
 from .helpers import all_events, frames_until_close, make_job, start, ws
@@ -84,23 +85,23 @@ def test_job_stream_snapshot_then_updates(server: RunningServer) -> None:
     assert event_seqs == list(range(1, len(event_seqs) + 1)) and event_seqs
 
 
-def test_tag_stream_sees_jobs_of_its_tag(server: RunningServer) -> None:
-    with ws(server, "stream?tag=backup") as conn:
-        make_job(server, "other", ["db"])
-        job = make_job(server, "backup", ["db"])
+def test_tag_stream_sees_jobs_of_its_tag(app_server: InProcessServer) -> None:
+    with ws(app_server, "stream?tag=backup") as conn:
+        make_job(app_server, "other", ["db"])
+        job = make_job(app_server, "backup", ["db"])
         frame = json.loads(conn.recv(timeout=10))
         assert frame["type"] == "job" and frame["data"]["id"] == job["id"] and frame["data"]["tag"] == "backup"
 
 
-def test_stream_errors_before_upgrade(server: RunningServer) -> None:
-    with pytest.raises(InvalidStatus) as info, ws(server, "operations/999999/stream"):
+def test_stream_errors_before_upgrade(app_server: InProcessServer) -> None:
+    with pytest.raises(InvalidStatus) as info, ws(app_server, "operations/999999/stream"):
         pass
     assert info.value.response.status_code == 404
     assert json.loads(info.value.response.body)["error"] == "operation_not_found"
-    with pytest.raises(InvalidStatus) as info, ws(server, "operations/1/stream?after=-1"):
+    with pytest.raises(InvalidStatus) as info, ws(app_server, "operations/1/stream?after=-1"):
         pass
     assert info.value.response.status_code == 400
-    plain = server.get("operations/1/stream")
+    plain = app_server.get("operations/1/stream")
     assert plain.status == 400 and plain.json()["error"] == "websocket_required"
 
 

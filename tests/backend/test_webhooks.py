@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.server import RunningServer, free_port, wait_until
+from tests.support.inprocess import InProcessServer
+from tests.support.server import RunningServer, ServerClient, free_port, wait_until
 
 from .helpers import make_job, start
 from .webhook_receiver import Receiver, Trickler
@@ -28,27 +29,29 @@ def receiver() -> Iterator[Receiver]:
     rec.stop()
 
 
-def register(srv: RunningServer, url: str, **fields: Any) -> dict[str, Any]:
+def register(srv: ServerClient, url: str, **fields: Any) -> dict[str, Any]:
     resp = srv.post("webhooks", {"url": url, "secret": SECRET, **fields})
     assert resp.status == 201, resp.body
     return dict(resp.json())
 
 
-def run_one(srv: RunningServer, tag: str = "backup") -> tuple[dict[str, Any], dict[str, Any]]:
+def run_one(srv: ServerClient, tag: str = "backup") -> tuple[dict[str, Any], dict[str, Any]]:
     job = make_job(srv, tag=tag, units=["db"])
     op = start(srv, job["id"], "db", "hello", extravars={"hello_sleep": 0})
     return job, srv.wait_terminal(op["id"])
 
 
-def deliveries(srv: RunningServer, hook_id: int) -> list[dict[str, Any]]:
+def deliveries(srv: ServerClient, hook_id: int) -> list[dict[str, Any]]:
     return list(srv.get(f"webhooks/{hook_id}/deliveries").json()["items"])
 
 
-def test_job_and_operation_finished_arrive_signed_to_the_standard(server: RunningServer, receiver: Receiver) -> None:
-    hook = register(server, receiver.url, events=["job.finished", "operation.finished"])
+def test_job_and_operation_finished_arrive_signed_to_the_standard(
+    app_server: InProcessServer, receiver: Receiver
+) -> None:
+    hook = register(app_server, receiver.url, events=["job.finished", "operation.finished"])
     assert hook["has_secret"] is True and "secret" not in hook
-    assert SECRET not in json.dumps(server.get(f"webhooks/{hook['id']}").json())
-    job, op = run_one(server)
+    assert SECRET not in json.dumps(app_server.get(f"webhooks/{hook['id']}").json())
+    job, op = run_one(app_server)
     wait_until(lambda: receiver.of_type("job.finished"), timeout=30, what="job.finished at the receiver")
     wait_until(lambda: receiver.of_type("operation.finished"), timeout=30, what="operation.finished")
     verifier = Webhook(SECRET)
@@ -66,8 +69,8 @@ def test_job_and_operation_finished_arrive_signed_to_the_standard(server: Runnin
         verifier.verify(receiver.received[0].body + b" ", receiver.received[0].headers)
     rows = wait_until(
         lambda: (
-            [d for d in deliveries(server, hook["id"]) if d["status"] == "delivered"][1:]
-            and (deliveries(server, hook["id"]))
+            [d for d in deliveries(app_server, hook["id"]) if d["status"] == "delivered"][1:]
+            and (deliveries(app_server, hook["id"]))
         ),
         timeout=10,
         what="both deliveries recorded as delivered",
@@ -75,7 +78,7 @@ def test_job_and_operation_finished_arrive_signed_to_the_standard(server: Runnin
     assert {d["event"] for d in rows} == {"job.finished", "operation.finished"}
     assert all(d["attempts"] == 1 and d["response_status"] == 204 for d in rows)
     assert {str(d["id"]) for d in rows} == {r.headers["webhook-id"] for r in receiver.received}
-    assert SECRET not in server.log() and SECRET[6:] not in server.log()
+    assert SECRET not in app_server.log() and SECRET[6:] not in app_server.log()
 
 
 @pytest.mark.slow
@@ -108,19 +111,19 @@ def test_tags_and_events_filter_what_a_webhook_gets(server: RunningServer, recei
         ({"url": "http://%zz/"}, "invalid_url"),
     ],
 )
-def test_bad_webhooks_are_refused(server: RunningServer, body: dict[str, Any], error: str) -> None:
-    resp = server.post("webhooks", body)
+def test_bad_webhooks_are_refused(app_server: InProcessServer, body: dict[str, Any], error: str) -> None:
+    resp = app_server.post("webhooks", body)
     assert (resp.status, resp.json()["error"]) == (400, error), resp.body
-    assert server.get("webhooks").json()["items"] == []
+    assert app_server.get("webhooks").json()["items"] == []
 
 
-def test_unknown_webhooks_are_404_and_delete_removes_one(server: RunningServer) -> None:
+def test_unknown_webhooks_are_404_and_delete_removes_one(app_server: InProcessServer) -> None:
     for path in ("webhooks/99", "webhooks/99/deliveries"):
-        assert server.get(path).json()["error"] == "webhook_not_found"
-    assert server.get("webhooks/x").json()["error"] == "invalid_parameter"
-    hook = register(server, "http://127.0.0.1:9/x")
-    assert server.delete(f"webhooks/{hook['id']}").status == 204
-    assert server.get(f"webhooks/{hook['id']}").status == 404
+        assert app_server.get(path).json()["error"] == "webhook_not_found"
+    assert app_server.get("webhooks/x").json()["error"] == "invalid_parameter"
+    hook = register(app_server, "http://127.0.0.1:9/x")
+    assert app_server.delete(f"webhooks/{hook['id']}").status == 204
+    assert app_server.get(f"webhooks/{hook['id']}").status == 404
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ def test_a_refused_terminal_status_still_ends_the_operation(writer: EventWriter)
     assert writer.flush(10)
     ended = store.Operation.get_by_id(op.id)
     assert ended.status == "error" and ended.finished_at is not None
-    assert ended.error.startswith("its result could not be stored")
+    assert ended.error is not None and ended.error.startswith("its result could not be stored")
 
 
 def test_the_root_cause_of_a_failed_commit_is_the_first_error() -> None:

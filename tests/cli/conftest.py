@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import REPO, RunningServer, start_server
+from tests.support.inprocess import InProcessServer, start_inprocess
+from tests.support.server import REPO, ServerClient
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "cli-test-token"
@@ -52,7 +53,7 @@ def redrunner(*args: str, env: dict[str, str] | None = None, timeout: float = 12
 class Cli:
     """The client pointed at one server with its token file."""
 
-    server: RunningServer
+    server: ServerClient
     token_file: Path
 
     def __call__(self, command: str, *args: str, timeout: float = 120) -> Result:
@@ -63,16 +64,17 @@ class Cli:
 
 
 @pytest.fixture(scope="module")
-def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """One server for a module's tests (they use distinct tags), with a token, on tests/cli/data."""
+def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    """One server for a module's tests (they use distinct tags), with a token, on tests/cli/data: the
+    application in the test process (the client is the process under test)."""
     tmp = tmp_path_factory.mktemp("cli-server")
-    srv = start_server(tmp, data_dir=DATA, token=TOKEN)
+    srv = start_inprocess(tmp, data_dir=DATA, token=TOKEN)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def cli(cli_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def cli(cli_server: InProcessServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     token_file = tmp_path_factory.mktemp("cli-token") / "token"
     token_file.write_text(TOKEN + "\n")
     return Cli(cli_server, token_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def test_each_follow_keeps_every_line_across_dropped_connections(cli: Cli, tmp_p
             dropped = 0
             for gate, last in (("gate1", 99), ("gate2", 199)):
                 for unit in "ab":
-                    wait_until(lambda u=unit, i=last: out.has(f'"msg": "item {i}"', f"[{u}] "), timeout=90)
+                    wait_until(partial(out.has, f'"msg": "item {last}"', f"[{unit}] "), timeout=90)
                 dropped += relay.drop_all()
                 (tmp_path / gate).touch()
             assert proc.wait(120) == 0, "\n".join(err.lines)

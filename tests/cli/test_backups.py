@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.conftest import TOKEN, Cli
 from tests.support.backup_project import backup_data_dir
-from tests.support.server import RunningServer, start_server
+from tests.support.server import start_server
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,9 @@ def backup_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 
 @pytest.fixture(scope="module")
-def night(backup_cli: Cli) -> dict:
+def night(backup_cli: Cli) -> dict[str, Any]:
     """A backup Job whose db backup succeeded and whose web backup failed."""
-    srv: RunningServer = backup_cli.server
+    srv = backup_cli.server
     job = srv.post("jobs", {"tag": "cli-backup", "units": ["db", "web"]}).json()
     for unit, fail in (("db", False), ("web", True)):
         op = srv.post(f"jobs/{job['id']}/units/{unit}", {"action": "backup", "extravars": {"fail": fail}}).json()
@@ -36,7 +37,7 @@ def night(backup_cli: Cli) -> dict:
     return dict(srv.get(f"jobs/{job['id']}").json())
 
 
-def test_backups_lists_kept_and_verified(backup_cli: Cli, night: dict) -> None:
+def test_backups_lists_kept_and_verified(backup_cli: Cli, night: dict[str, Any]) -> None:
     table = backup_cli("backups", "--tag", "cli-backup")
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()
@@ -51,7 +52,7 @@ def test_backups_lists_kept_and_verified(backup_cli: Cli, night: dict) -> None:
     assert bad.returncode == 2 and "invalid_tag" in bad.stderr
 
 
-def test_restore_needs_yes_and_runs_in_its_own_job(backup_cli: Cli, night: dict) -> None:
+def test_restore_needs_yes_and_runs_in_its_own_job(backup_cli: Cli, night: dict[str, Any]) -> None:
     srv = backup_cli.server
     refused = backup_cli("restore", str(night["id"]))
     assert refused.returncode == 2 and "--yes" in refused.stderr
@@ -81,7 +82,7 @@ def test_restore_needs_yes_and_runs_in_its_own_job(backup_cli: Cli, night: dict)
     srv.wait_terminal(rerun["id"])
 
 
-def test_restore_json_output(backup_cli: Cli, night: dict, tmp_path: Path) -> None:
+def test_restore_json_output(backup_cli: Cli, night: dict[str, Any], tmp_path: Path) -> None:
     result = backup_cli("restore", str(night["id"]), "--units", "db", "--yes", "-o", "json")
     assert result.returncode == 0, result.stderr
     body = result.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def test_logs_follow_loses_and_repeats_no_line_across_dropped_connections(cli: C
         try:
             dropped = 0
             for gate, last_item in (("gate1", 99), ("gate2", 199)):
-                wait_until(lambda i=last_item: out.has(f'"msg": "item {i}"'), timeout=90, what=f"item {last_item}")
+                wait_until(partial(out.has, f'"msg": "item {last_item}"'), timeout=90, what=f"item {last_item}")
                 dropped += relay.drop_all()
                 # More output happens while the client reconnects.
                 (tmp_path / gate).touch()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import TOKEN, Cli, client_env, redrunner
-from tests.support.server import RunningServer, free_port
+from tests.support.server import ServerClient, free_port
 
 
 def text(body: bytes) -> str:
@@ -15,7 +15,7 @@ def text(body: bytes) -> str:
     return body.decode().replace("\r\n", "\n")
 
 
-def new_job(server: RunningServer, tag: str, units: list[str]) -> int:
+def new_job(server: ServerClient, tag: str, units: list[str]) -> int:
     response = server.post("jobs", {"tag": tag, "units": units})
     assert response.status == 201, response.body
     return int(response.json()["id"])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import RunningServer
+from tests.support.inprocess import InProcessServer
 
 DATA = Path(__file__).parent / "data"
 
@@ -16,6 +16,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def project_server(server_factory: Callable[..., RunningServer]) -> RunningServer:
-    """A real server whose project holds the console tests' playbooks (tests/console/data/project)."""
-    return server_factory(data_dir=DATA)
+def project_server(app_server_factory: Callable[..., InProcessServer]) -> InProcessServer:
+    """The application (in the test process) on a project holding the console tests' playbooks
+    (tests/console/data/project)."""
+    return app_server_factory(data_dir=DATA)

@@ -19,7 +19,8 @@ from console.client import (
     Unavailable,
 )
 from tests.console.relay import Relay
-from tests.support.server import RunningServer, free_port
+from tests.support.inprocess import InProcessServer
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,7 @@ async def collect(stream: Any, until: Any = None, timeout: float = 60) -> list[F
 
 
 @pytest.mark.slow
-async def test_jobs_units_playbooks_and_errors(project_server: RunningServer) -> None:
+async def test_jobs_units_playbooks_and_errors(project_server: InProcessServer) -> None:
     client = RedRunnerClient(project_server.url)
     try:
         job = await client.create_job("console-test", ["db", "web"])
@@ -94,7 +95,7 @@ async def test_token_is_sent_and_required(server_factory: Any) -> None:
 
 
 @pytest.mark.slow
-async def test_operation_stream_in_order_and_resumable(project_server: RunningServer) -> None:
+async def test_operation_stream_in_order_and_resumable(project_server: InProcessServer) -> None:
     client = RedRunnerClient(project_server.url)
     try:
         job = await client.create_job("stream", ["db"])
@@ -122,7 +123,7 @@ async def test_operation_stream_in_order_and_resumable(project_server: RunningSe
 
 
 @pytest.mark.slow
-async def test_streams_survive_a_dropped_connection(project_server: RunningServer) -> None:
+async def test_streams_survive_a_dropped_connection(project_server: InProcessServer) -> None:
     """A port-forward restarting mid-run: no event is lost or repeated, the state says so."""
     relay = await Relay(project_server.port).start()
     client = RedRunnerClient(relay.url)

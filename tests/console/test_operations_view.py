@@ -13,21 +13,24 @@ from console.screens.job import JobScreen
 from console.screens.operation import OperationScreen
 from console.widgets.log_view import LogLines
 from console.widgets.units_table import UnitsTable
-from tests.console.test_pilot import SIZE, app_for, make_job, operations, start, until
-from tests.support.server import RunningServer
+from tests.console.test_pilot import app_for, make_job, operations, start
+from tests.support.inprocess import InProcessServer
+from tests.support.pilot import SIZE, until
 
 pytestmark = pytest.mark.anyio
 
 
 async def job_screen(app: Any, pilot: Any, rows: int) -> JobScreen:
-    return await until(  # type: ignore[no-any-return]
+    screen = await until(
         pilot,
         lambda: isinstance(app.screen, JobScreen) and app.screen.query_one(UnitsTable).row_count == rows and app.screen,
     )
+    assert isinstance(screen, JobScreen)
+    return screen
 
 
 @pytest.mark.slow
-async def test_a_finished_log_opens_at_its_end(project_server: RunningServer) -> None:
+async def test_a_finished_log_opens_at_its_end(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "long", ["db"])
     response = srv.post(f"jobs/{job_id}/units/db", {"action": "chatty-db.yml", "extravars": {"count": 200}})
@@ -46,7 +49,7 @@ async def test_a_finished_log_opens_at_its_end(project_server: RunningServer) ->
 
 
 @pytest.mark.slow
-async def test_every_unit_action_asks_first_and_takes_extravars(project_server: RunningServer) -> None:
+async def test_every_unit_action_asks_first_and_takes_extravars(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "each-vars", ["db", "web"])
     app = app_for(srv, job_id=job_id)
@@ -73,7 +76,7 @@ async def test_every_unit_action_asks_first_and_takes_extravars(project_server: 
 
 
 @pytest.mark.slow
-async def test_a_restore_names_the_open_job_and_runs_in_a_job_of_its_own(project_server: RunningServer) -> None:
+async def test_a_restore_names_the_open_job_and_runs_in_a_job_of_its_own(project_server: InProcessServer) -> None:
     srv = project_server
     backup = make_job(srv, "backup", ["db"])
     srv.wait_terminal(start(srv, backup, "db", "backup-db.yml"))
@@ -118,7 +121,7 @@ async def test_a_restore_names_the_open_job_and_runs_in_a_job_of_its_own(project
 
 
 @pytest.mark.slow
-async def test_a_units_history_newest_first_each_openable(project_server: RunningServer) -> None:
+async def test_a_units_history_newest_first_each_openable(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "history", ["db"])
     first = srv.wait_terminal(start(srv, job_id, "db", "backup-db.yml"))["id"]
@@ -136,7 +139,7 @@ async def test_a_units_history_newest_first_each_openable(project_server: Runnin
 
 
 @pytest.mark.slow
-async def test_each_is_all_or_nothing_and_r_reruns_failed_units(project_server: RunningServer) -> None:
+async def test_each_is_all_or_nothing_and_r_reruns_failed_units(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "jobactions", ["db", "web"])
     busy = start(srv, job_id, "db", "slow-db.yml")
@@ -164,7 +167,7 @@ async def test_each_is_all_or_nothing_and_r_reruns_failed_units(project_server: 
         srv.post(f"operations/{rerun[0]['id']}/cancel", {})
 
 
-async def test_the_action_dialog_sends_check_mode_and_retries(project_server: RunningServer) -> None:
+async def test_the_action_dialog_sends_check_mode_and_retries(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "dry", ["db"])
     app = app_for(srv, job_id=job_id)
@@ -180,7 +183,7 @@ async def test_the_action_dialog_sends_check_mode_and_retries(project_server: Ru
 
 @pytest.mark.slow
 async def test_s_saves_the_output_with_its_colours(
-    project_server: RunningServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    project_server: InProcessServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     srv = project_server
     job_id = make_job(srv, "save", ["db"])

@@ -138,7 +138,7 @@ async def test_every_footer_key_shows_at_80_columns(project_server: RunningServe
         home_screen = await home(app, pilot, 1)
         await pilot.pause(0.3)
         keys = list(home_screen.query_one(FitFooter).query("FooterKey"))
-        assert "s" in [key.key for key in keys]  # type: ignore[attr-defined]
+        assert "s" in [key.key for key in keys]
         assert max(key.region.right for key in keys) <= home_screen.query_one(FitFooter).region.right
 
 

@@ -17,8 +17,9 @@ from console.widgets.connection import ConnectionBar
 from console.widgets.jobs_table import JobsTable
 from console.widgets.log_view import LogLines
 from console.widgets.units_table import UnitsTable
+from tests.support.inprocess import InProcessServer
 from tests.support.pilot import SIZE, until
-from tests.support.server import RunningServer
+from tests.support.server import ServerClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -28,27 +29,27 @@ def unit_status(app: RedRunnerApp, name: str) -> str:
     return str(table.get_cell(name, "status"))
 
 
-def make_job(srv: RunningServer, tag: str, units: list[str]) -> int:
+def make_job(srv: ServerClient, tag: str, units: list[str]) -> int:
     response = srv.post("jobs", {"tag": tag, "units": units})
     assert response.status == 201, response.body
     return int(response.json()["id"])
 
 
-def start(srv: RunningServer, job_id: int, unit: str, action: str) -> int:
+def start(srv: ServerClient, job_id: int, unit: str, action: str) -> int:
     response = srv.post(f"jobs/{job_id}/units/{unit}", {"action": action})
     assert response.status == 202, response.body
     return int(response.json()["id"])
 
 
-def operations(srv: RunningServer, job_id: int) -> list[dict[str, Any]]:
+def operations(srv: ServerClient, job_id: int) -> list[dict[str, Any]]:
     return list(srv.get(f"operations?job_id={job_id}").json()["items"])
 
 
-def app_for(srv: RunningServer, **kwargs: Any) -> RedRunnerApp:
+def app_for(srv: ServerClient, **kwargs: Any) -> RedRunnerApp:
     return RedRunnerApp(RedRunnerClient(srv.url), **kwargs)
 
 
-async def test_job_screen_follows_a_run(project_server: RunningServer) -> None:
+async def test_job_screen_follows_a_run(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "nightly", ["db", "web"])
     app = app_for(srv, job_id=job_id)
@@ -73,7 +74,7 @@ async def test_job_screen_follows_a_run(project_server: RunningServer) -> None:
         assert str(table.get_cell("db", "ok")) == str(srv.get(f"operations/{op_id}").json()["stats"]["ok"])
 
 
-async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> None:
+async def test_navigate_home_job_log_and_back(project_server: InProcessServer) -> None:
     srv = project_server
     other = make_job(srv, "other", ["db"])
     job_id = make_job(srv, "navigate", ["db"])
@@ -95,7 +96,11 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, OperationScreen), what="log screen")
         lines = app.screen.query_one(LogLines)
-        await until(pilot, lambda: app.screen.connection.phase == "closed", what="log stream end")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, OperationScreen) and app.screen.connection.phase == "closed",
+            what="log stream end",
+        )
         text = [lines.store.line(i) for i in range(len(lines.store))]
         assert any(line.startswith("TASK [Dump the database]") for line in text)
         assert any(line.startswith("PLAY RECAP") for line in text)
@@ -107,7 +112,7 @@ async def test_navigate_home_job_log_and_back(project_server: RunningServer) -> 
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
 
 
-async def test_start_action_on_a_unit_from_the_picker(project_server: RunningServer) -> None:
+async def test_start_action_on_a_unit_from_the_picker(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "pick", ["db", "web"])
     app = app_for(srv, job_id=job_id)
@@ -130,7 +135,7 @@ async def test_start_action_on_a_unit_from_the_picker(project_server: RunningSer
         await until(pilot, lambda: unit_status(app, "db") in ("running", "successful"), 10)
 
 
-async def test_start_the_same_action_on_every_unit(project_server: RunningServer) -> None:
+async def test_start_the_same_action_on_every_unit(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "each", ["db", "web"])
     app = app_for(srv, job_id=job_id)
@@ -153,7 +158,7 @@ async def test_start_the_same_action_on_every_unit(project_server: RunningServer
         await until(pilot, lambda: {unit_status(app, "db"), unit_status(app, "web")} == {"successful"}, 60)
 
 
-async def test_cancel_asks_then_cancels(project_server: RunningServer) -> None:
+async def test_cancel_asks_then_cancels(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "cancel", ["db"])
     op_id = start(srv, job_id, "db", "slow-db.yml")
@@ -172,7 +177,7 @@ async def test_cancel_asks_then_cancels(project_server: RunningServer) -> None:
         assert srv.get(f"operations/{op_id}").json()["status"] == "canceled"
 
 
-async def test_create_job_then_open_it(project_server: RunningServer) -> None:
+async def test_create_job_then_open_it(project_server: InProcessServer) -> None:
     srv = project_server
     app = app_for(srv)
     async with app.run_test(size=SIZE) as pilot:
@@ -187,7 +192,7 @@ async def test_create_job_then_open_it(project_server: RunningServer) -> None:
         await until(pilot, lambda: app.screen.query_one(UnitsTable).row_count == 2)
 
 
-async def test_command_palette_runs_screen_actions(project_server: RunningServer) -> None:
+async def test_command_palette_runs_screen_actions(project_server: InProcessServer) -> None:
     srv = project_server
     job_id = make_job(srv, "palette", ["db", "web"])
     app = app_for(srv, job_id=job_id)
@@ -204,7 +209,7 @@ async def test_command_palette_runs_screen_actions(project_server: RunningServer
         assert picker.title_text == "Run on every Unit"
 
 
-async def test_home_screen_is_live(project_server: RunningServer) -> None:
+async def test_home_screen_is_live(project_server: InProcessServer) -> None:
     srv = project_server
     app = app_for(srv, tag="live")
     async with app.run_test(size=SIZE) as pilot:

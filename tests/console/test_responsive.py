@@ -8,6 +8,7 @@ from an ansible run); the log pane, worker and store are the production ones."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from textual.widgets import Input
@@ -21,6 +22,10 @@ from tests.console.replay_server import replay_server
 from tests.support.pilot import SIZE, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+def shows(field: Input, text: str) -> bool:
+    return field.value == text
 
 
 async def test_typing_while_5000_events_stream_in() -> None:
@@ -41,7 +46,7 @@ async def test_typing_while_5000_events_stream_in() -> None:
             for key in "item 4999":
                 seen_at_key.append(screen.events_seen)
                 typed = find.value + key
-                latencies.append(await key_latency(app, key, lambda typed=typed: find.value == typed))
+                latencies.append(await key_latency(app, key, partial(shows, find, typed)))
                 await asyncio.sleep(0.01)  # an operator types at most every few tens of ms
             await until(pilot, lambda: screen.connection.phase == "closed", 60, "stream end")
             assert screen.events_seen == total

@@ -10,9 +10,9 @@ from console.screens.dialogs import ConfirmScreen
 from console.screens.job import JobScreen
 from console.screens.schedules import SchedulesScreen, SchedulesTable, until
 from console.widgets.jobs_table import JobsTable
+from tests.support.inprocess import InProcessServer
 from tests.support.pilot import SIZE
 from tests.support.pilot import until as wait
-from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +21,7 @@ def cell(app: RedRunnerApp, name: str, column: str) -> str:
     return str(app.screen.query_one(SchedulesTable).get_cell(name, column))
 
 
-async def test_schedules_screen_shows_toggles_and_runs_a_schedule(project_server: RunningServer) -> None:
+async def test_schedules_screen_shows_toggles_and_runs_a_schedule(project_server: InProcessServer) -> None:
     srv = project_server
     body = {"name": "nightly", "cron": "0 2 * * *", "tag": "backup", "units": ["db"], "action": "backup-db.yml"}
     assert srv.post("schedules", body).status == 201
@@ -58,7 +58,7 @@ async def test_schedules_screen_shows_toggles_and_runs_a_schedule(project_server
         assert str(table.get_cell(str(job_id), "tag")) == "backup ⏱ nightly"
 
 
-async def test_the_palette_opens_the_schedules_screen(project_server: RunningServer) -> None:
+async def test_the_palette_opens_the_schedules_screen(project_server: InProcessServer) -> None:
     app = RedRunnerApp(RedRunnerClient(project_server.url))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")

@@ -6,11 +6,11 @@ from typing import Any
 
 from textual.command import CommandList
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Label
 
 from console.app import RedRunnerApp
 from console.loglines import lines_of
-from console.screens.dialogs import ActionScreen, ConfirmScreen
+from console.screens.dialogs import ActionScreen, AddUnitScreen, ConfirmScreen
 from console.screens.history import HistoryScreen
 from console.widgets.jobs_table import JobsTable
 from console.widgets.log_view import LogLines
@@ -91,8 +91,11 @@ class TestAddUnit:
             await settle(
                 pilot, lambda: bool(app.screen.query(UnitsTable)) and app.screen.query_one(UnitsTable).row_count
             )
-            await pilot.press("u", *"no/slash", "enter")
-            await pilot.pause()
+            await pilot.press("u")
+            await settle(pilot, lambda: isinstance(app.screen, AddUnitScreen) and app.focused is not None)
+            await pilot.press(*"no/slash", "enter")
+            await settle(pilot, lambda: str(app.screen.query_one("#add-unit-error", Label).content))
+            app.screen.query_one("#unit-name", Input).cursor_blink = False
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -136,7 +139,7 @@ class TestActionDialog:
             await pilot.press("a")
             await settle(pilot, lambda: isinstance(app.screen, ActionScreen))
             await pilot.press("tab", *'{"files_path": ', "enter")
-            await settle(pilot, lambda: bool(app.screen.error_text))
+            await settle(pilot, lambda: isinstance(app.screen, ActionScreen) and bool(app.screen.error_text))
             app.screen.query_one("#extravars", Input).cursor_blink = False
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -29,7 +29,8 @@ def env_value(objects: list[Obj], dockerfile: Dockerfile, name: str) -> str | No
     then the image's ENV (Kubernetes gives env precedence over envFrom)."""
     for item in server_container(objects).get("env", []):
         if item["name"] == name:
-            return item.get("value")
+            value: str | None = item.get("value")
+            return value
     return settings(objects).get(name, dockerfile.final.env.get(name))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.runner_utils.playbooks import RUNNER_UTILS
-from tests.support.server import RunningServer, free_port
+from tests.support.inprocess import InProcessServer
+from tests.support.server import free_port
 
 sys.path.insert(0, str(RUNNER_UTILS / "module_utils"))
 import redrunner_api as api
@@ -32,12 +33,13 @@ class CountingClient(api.ApiClient):
 
 
 @pytest.fixture
-def srv(server_factory: Callable[..., RunningServer]) -> RunningServer:
-    return server_factory(data_dir=DATA)
+def srv(app_server_factory: Callable[..., InProcessServer]) -> InProcessServer:
+    """The application in the test process: the client under test is what the tests look at."""
+    return app_server_factory(data_dir=DATA)
 
 
 @pytest.fixture
-def client(srv: RunningServer) -> Iterator[CountingClient]:
+def client(srv: InProcessServer) -> Iterator[CountingClient]:
     yield CountingClient(srv.url)
 
 
@@ -106,8 +108,8 @@ def test_unreachable_server_is_a_clear_error() -> None:
         api.ApiClient(f"http://127.0.0.1:{free_port()}", request_timeout=2).latest_job("x")
 
 
-def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
-    srv = server_factory(data_dir=DATA, token="s3cret")
+def test_token_is_sent(app_server_factory: Callable[..., InProcessServer]) -> None:
+    srv = app_server_factory(data_dir=DATA, token="s3cret")
     with pytest.raises(api.RedRunnerError) as denied:
         api.ApiClient(srv.url).latest_job("x")
     assert denied.value.status == 401
@@ -115,9 +117,9 @@ def test_token_is_sent(server_factory: Callable[..., RunningServer]) -> None:
 
 
 def test_token_file_is_read_when_no_token_is_given(
-    server_factory: Callable[..., RunningServer], tmp_path: Path
+    app_server_factory: Callable[..., InProcessServer], tmp_path: Path
 ) -> None:
-    srv = server_factory(data_dir=DATA, token="s3cret-from-a-file")
+    srv = app_server_factory(data_dir=DATA, token="s3cret-from-a-file")
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-from-a-file\n")
     params: dict[str, Any] = {"url": srv.url, "token": None, "token_file": str(token_file)}

@@ -121,7 +121,7 @@ def job_operations(srv: RunningServer, job_id: int) -> dict[str, list[dict[str, 
 
 def overlap(ops: list[dict[str, Any]]) -> bool:
     """All Operations were running at one same moment."""
-    return max(o["started_at"] for o in ops) < min(o["finished_at"] for o in ops)
+    return bool(max(o["started_at"] for o in ops) < min(o["finished_at"] for o in ops))
 
 
 def test_restore_each_without_a_backup_fails_clearly(srv: RunningServer, app: App) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def srv(server_factory: Callable[..., RunningServer]) -> RunningServer:
     return server_factory(data_dir=DATA)
 
 
-def jobs(srv: RunningServer, tag: str) -> list[dict]:
+def jobs(srv: RunningServer, tag: str) -> list[dict[str, Any]]:
     return list(srv.get(f"jobs?tag={tag}").json()["items"])
 
 

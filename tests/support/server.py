@@ -54,16 +54,15 @@ class Response:
         return json.loads(self.body)
 
 
-@dataclass
-class RunningServer:
-    proc: subprocess.Popen[bytes]
+class ServerClient:
+    """The HTTP side of a test server, wherever it runs: a `redrunner serve` process (RunningServer) or the
+    application inside the test process (tests/support/inprocess.py)."""
+
     port: int
+    token: str | None
     data_dir: Path
     state_dir: Path
     database: str
-    log_path: Path
-    token: str | None = None
-    args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -120,6 +119,10 @@ class RunningServer:
     def delete(self, path: str, **kw: Any) -> Response:
         return self.request("DELETE", path, **kw)
 
+    def log(self) -> str:
+        """What the server logged so far."""
+        raise NotImplementedError
+
     def wait_terminal(self, op_id: int, timeout: float = 60.0) -> dict[str, Any]:
         """Long-poll the Operation until it is terminal."""
         deadline = time.monotonic() + timeout
@@ -131,6 +134,18 @@ class RunningServer:
             op = self.get(f"operations/{op_id}?wait={wait}", timeout=wait + 10).json()
             if op["status"] in TERMINAL:
                 return dict(op)
+
+
+@dataclass
+class RunningServer(ServerClient):
+    proc: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    state_dir: Path
+    database: str
+    log_path: Path
+    token: str | None = None
+    args: list[str] = field(default_factory=list)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -205,7 +220,7 @@ def start_server(
         if proc.poll() is not None:
             return "exited"  # truthy: stop waiting, and fail below
         with urllib.request.urlopen(f"{srv.url}/healthz", timeout=2) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
 
     try:
         outcome = wait_until(healthy, timeout=ready_timeout, interval=0.05, what="the server's /healthz")

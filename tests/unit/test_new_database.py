@@ -12,15 +12,16 @@ import pytest
 
 from backend import db as store
 from backend import migrations
+from backend.sql import execute_sql
 from tests.backend.test_artifacts_and_ids import old_database
 
 
 def schema(database: pw.Database) -> dict[str, object]:
     """Every table's columns: name, type, not null, default, primary key."""
-    tables = [t for (t,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = [t for (t,) in execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'", db=database)]
     shape: dict[str, object] = {}
     for table in sorted(t for t in tables if t != "sqlite_sequence"):
-        shape[table] = [row[1:] for row in database.execute_sql(f'PRAGMA table_info("{table}")').fetchall()]
+        shape[table] = [row[1:] for row in execute_sql(f'PRAGMA table_info("{table}")', db=database).fetchall()]
     return shape
 
 
@@ -32,7 +33,7 @@ def test_a_new_database_is_created_in_one_step(tmp_path: Path, caplog: pytest.Lo
         assert [r.getMessage() for r in caplog.records] == [
             f"database created at schema version {migrations.SCHEMA_VERSION}"
         ]
-        versions = [v for (v,) in database.execute_sql("SELECT version FROM schema_version")]
+        versions = [v for (v,) in execute_sql("SELECT version FROM schema_version", db=database)]
         assert versions == [migrations.SCHEMA_VERSION]
         caplog.clear()
         assert migrations.migrate(database) == migrations.SCHEMA_VERSION  # nothing left to do, nothing logged

@@ -133,7 +133,8 @@ def _lean_wrappers() -> None:
     local = ctx._local
 
     def local_ctx() -> dict[str, Any]:
-        return vars(local).setdefault("_ctx", {})
+        ctx: dict[str, Any] = vars(local).setdefault("_ctx", {})
+        return ctx
 
     def marked(f: Any, key: str) -> Any:
         @functools.wraps(f)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
         admin.close()
 
 
-def finished(job: Job, unit: Unit, at: float, artifacts: dict | None, status: str = "successful") -> SimpleNamespace:
+def finished(
+    job: Job, unit: Unit, at: float, artifacts: dict[str, Any] | None, status: str = "successful"
+) -> SimpleNamespace:
     op = Operation.create(
         job=job,
         unit=unit,
@@ -72,7 +75,7 @@ def test_record_stores_backups_and_drills(database: None) -> None:
     plain = finished(job, unit, 102.0, None)
     backup_records.record([good, failed, plain], {job.id: "backup"})
     [row] = BackupRecord.select()
-    assert (row.operation_id, row.grp, row.path, row.size, row.sha256) == (good.id, "backup/db", "/b/1", 12, "ab")
+    assert (row.operation.id, row.grp, row.path, row.size, row.sha256) == (good.id, "backup/db", "/b/1", 12, "ab")
 
     drill_job = Job.create(tag="backup-verify", created_at=2.0, status="successful")
     drill_unit = Unit.create(job=drill_job, name="db", created_at=2.0)

@@ -205,7 +205,9 @@ async def restore(client: RedRunnerClient, args: argparse.Namespace) -> int:
     if not args.yes:
         which = ", ".join(args.units) if args.units else "every Unit with a backup"
         return refuse(f"restoring Job {args.job_id}'s backups ({which}) writes over live data; pass --yes to restore")
-    result = await client.restore(args.job_id, args.units, merged_extravars(args))
+    result = await client.restore(args.job_id, args.units, merged_extravars(args), partial=args.partial)
+    for skipped in result.skipped:  # only with --partial: the Units whose backups failed the check
+        sys.stderr.write(f"redrunner: skipped {skipped.unit}: {terminal_text.plain(skipped.message)} ({skipped.reason})\n")
     if not json_mode(args):
         sys.stdout.write(f"restore Job {result.job.id} from backup Job {args.job_id}\n")
     if json_mode(args) and not args.follow:

@@ -45,9 +45,8 @@ def unusable_error(job_id: int, found: list[backup_check.Unusable], others: bool
     `others`: some Units' backups passed, which a partial restore would restore."""
     why = "; ".join(f"{u.unit}: {u.message} ({u.reason})" for u in found)
     hint = ' (give "partial": true to restore the others anyway)' if others else ""
-    return ApiError(
-        409, "backup_unusable", f"job {job_id}'s backups cannot be restored, nothing was started: {why}{hint}", found[0].unit
-    )
+    message = f"job {job_id}'s backups cannot be restored, nothing was started: {why}{hint}"
+    return ApiError(409, "backup_unusable", message, found[0].unit)
 
 
 def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepting: bool) -> dict[str, Any]:

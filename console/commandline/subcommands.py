@@ -207,7 +207,8 @@ async def restore(client: RedRunnerClient, args: argparse.Namespace) -> int:
         return refuse(f"restoring Job {args.job_id}'s backups ({which}) writes over live data; pass --yes to restore")
     result = await client.restore(args.job_id, args.units, merged_extravars(args), partial=args.partial)
     for skipped in result.skipped:  # only with --partial: the Units whose backups failed the check
-        sys.stderr.write(f"redrunner: skipped {skipped.unit}: {terminal_text.plain(skipped.message)} ({skipped.reason})\n")
+        why = terminal_text.plain(f"{skipped.message} ({skipped.reason})")
+        sys.stderr.write(f"redrunner: skipped {terminal_text.plain(skipped.unit)}: {why}\n")
     if not json_mode(args):
         sys.stdout.write(f"restore Job {result.job.id} from backup Job {args.job_id}\n")
     if json_mode(args) and not args.follow:

@@ -37,7 +37,8 @@ def test_an_unusable_backup_starts_nothing_unless_partial(
     assert refused.status == 409, refused.body
     error = refused.json()
     assert (error["error"], error["field"]) == ("backup_unusable", "web")
-    assert "site.tar" in error["message"] and "missing_file" in error["message"] and '"partial": true' in error["message"]
+    assert "web: " in error["message"] and "site.tar" in error["message"] and "(missing_file)" in error["message"]
+    assert '"partial": true' in error["message"]
     assert srv.post(f"jobs/{job['id']}/restore", {"units": ["web"], "partial": True}).status == 409  # none would pass
     assert srv.post(f"jobs/{job['id']}/restore", {"partial": "yes"}).json()["field"] == "partial"
     assert srv.get("jobs?limit=500").json()["items"] == jobs_before  # no Job, no Operation
@@ -52,4 +53,3 @@ def test_an_unusable_backup_starts_nothing_unless_partial(
         assert srv.wait_terminal(op["id"])["status"] == "successful"
     db_op = srv.get(f"operations/{body['items'][0]['id']}").json()
     assert db_op["artifacts"]["restored"]["backup_path"] == published["db"]["sealed_path"]
-

@@ -89,4 +89,5 @@ def test_a_refused_restore_names_the_cli_for_a_partial_one() -> None:
     )
     shown = restore_refusal(7, "backup_unusable", message)
     assert "web: backup file /b/site.tar" in shown and "run `redrunner restore 7 --yes --partial` to restore" in shown
-    assert restore_refusal(7, "no_backup", "job 7 has no successful backup of web") == "job 7 has no successful backup of web"
+    other = "job 7 has no successful backup of web"
+    assert restore_refusal(7, "no_backup", other) == other

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from backend import backup_check
 from tests.support.backup_project import seal_backup
@@ -62,7 +63,7 @@ def test_a_name_outside_the_folder_is_never_looked_at(tmp_path: Path) -> None:
 def test_unusable_names_each_failing_unit_and_skips_plain_backups(tmp_path: Path) -> None:
     good, good_sha = sealed(tmp_path, "good")
     bad, _ = sealed(tmp_path, "bad")
-    backups = {
+    backups: dict[str, dict[str, Any]] = {
         "db": {"operation_id": 1, "path": str(good), "sha256": good_sha},
         "web": {"operation_id": 2, "path": str(bad), "sha256": "0" * 64},
         "plain": {"operation_id": 3, "path": None, "sha256": None},

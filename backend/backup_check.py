@@ -111,14 +111,19 @@ def _check_files(folder: str, entries: list[tuple[str, int]]) -> tuple[str, str]
     return None
 
 
+# A published `host` naming one of these is the server's own; any other host's folders cannot be seen here.
+LOCAL_HOSTS = frozenset(("", "localhost", "127.0.0.1", "::1"))
+
+
 def unusable(backups: dict[str, dict[str, Any]], units: list[str]) -> list[Unusable]:
     """Those of `units` whose published backup (backup_records.job_backups' dicts) cannot be restored, in
     `units` order. A backup that published no path (a plain playbook's) is not checked: its restore finds
-    its data itself."""
+    its data itself; nor is one that names another `host` in redrunner_backup (its folder is not on this
+    server's file system: its restore playbook checks it there)."""
     found = []
     for unit in units:
         path = backups.get(unit, {}).get("path")
-        if not path:
+        if not path or (backups[unit].get("host") or "") not in LOCAL_HOSTS:
             continue
         why = check_sealed(path, backups[unit].get("sha256"))
         if why is not None:

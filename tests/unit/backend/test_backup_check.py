@@ -75,3 +75,12 @@ def test_unusable_names_each_failing_unit_and_skips_plain_backups(tmp_path: Path
         ("gone", backup_check.MISSING_FOLDER),
     ]
     assert found[0].as_dict()["unit"] == "web"
+
+
+def test_a_backup_kept_on_another_host_is_left_to_its_playbook(tmp_path: Path) -> None:
+    elsewhere = str(tmp_path / "not-on-this-server")
+    backups: dict[str, dict[str, Any]] = {
+        "remote": {"operation_id": 1, "path": elsewhere, "sha256": None, "host": "db-1.internal"},
+        "local": {"operation_id": 2, "path": elsewhere, "sha256": None, "host": "localhost"},
+    }
+    assert [u.unit for u in backup_check.unusable(backups, ["remote", "local"])] == ["local"]

@@ -279,7 +279,8 @@ def latest_by_group() -> list[tuple[str, str, float, float | None]]:
 def job_backups(job_id: int) -> dict[str, dict[str, Any]]:
     """Unit name -> its newest successful backup Operation in the Job: one that published
     redrunner_backup, or, for the seed's plain playbooks that publish nothing, a successful
-    `backup-<unit>.yml`. The dict has `operation_id` and, where published, `path` and `sha256`."""
+    `backup-<unit>.yml`. The dict has `operation_id` and, where published, `path`, `sha256` and `host`
+    (the host the backup lives on, for a component that keeps its backups elsewhere)."""
     found: dict[str, dict[str, Any]] = {}
     ops = (
         Operation.select(Operation.id, Operation.unit_name, Operation.action, Operation.artifacts)
@@ -296,5 +297,6 @@ def job_backups(job_id: int) -> dict[str, dict[str, Any]]:
             "operation_id": op.id,
             "path": _text_or_none((backup or {}).get("path"), 4096),
             "sha256": _text_or_none((backup or {}).get("sha256"), 128),
+            "host": _text_or_none((backup or {}).get("host"), 255),
         }
     return found

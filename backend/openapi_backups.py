@@ -68,8 +68,34 @@ SCHEMAS: dict[str, Any] = {
     },
     "RestoreStarted": {
         "type": "object",
-        "required": ["job", "items"],
-        "properties": {"job": ref("Job"), "items": {"type": "array", "items": ref("Operation")}},
+        "required": ["job", "items", "skipped"],
+        "properties": {
+            "job": ref("Job"),
+            "items": {"type": "array", "items": ref("Operation")},
+            "skipped": {
+                "type": "array",
+                "description": "the Units a partial restore left out, their sealed backups failing the check",
+                "items": {
+                    "type": "object",
+                    "required": ["unit", "reason", "message"],
+                    "properties": {
+                        "unit": UNIT_NAME,
+                        "reason": {
+                            "type": "string",
+                            "enum": [
+                                "missing_folder",
+                                "missing_manifest",
+                                "digest_mismatch",
+                                "bad_manifest",
+                                "missing_file",
+                                "size_mismatch",
+                            ],
+                        },
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -96,7 +122,13 @@ PATHS: dict[str, Any] = {
             "description": "One Unit per listed Unit (default: every Unit with a successful backup in the "
             "Job), each running restore-<unit>.yml with the extravars, redrunner_source_job and, where the "
             "backup published them, backup_path and backup_sha256. A listed Unit without a successful "
-            "backup: 409 no_backup, and nothing is started.",
+            "backup: 409 no_backup, and nothing is started. All or nothing, as restore-each.yml: before "
+            "anything is created, each backup that published a path is checked on the server's file system "
+            "(the sealed folder, its manifest.json, the manifest's sha256 against the published one, each "
+            "listed file's presence and size; the files' digests are left to the restore playbook). One "
+            "failing: 409 backup_unusable naming each failing Unit and why, nothing started; with partial: "
+            "true the others are restored and the failing ones listed in skipped. A backup that published "
+            "no path (a plain playbook) is not checked.",
             "operationId": "restoreJob",
             "requestBody": {
                 "required": False,
@@ -107,6 +139,10 @@ PATHS: dict[str, Any] = {
                             "properties": {
                                 "units": {"type": ["array", "null"], "items": UNIT_NAME, "maxItems": 1000},
                                 "extravars": {"type": ["object", "null"]},
+                                "partial": {
+                                    "type": ["boolean", "null"],
+                                    "description": "restore the Units whose backups pass the check, skip the others",
+                                },
                             },
                         }
                     },
@@ -116,6 +152,7 @@ PATHS: dict[str, Any] = {
                             "properties": {
                                 "units": {"type": "string", "description": "JSON list of Unit names"},
                                 "extravars": {"type": "string", "description": "JSON object"},
+                                "partial": {"type": "string", "enum": ["true", "false"]},
                             },
                         }
                     },
@@ -124,7 +161,10 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "202": json_content(ref("RestoreStarted"), "the restore Job and its Operations"),
                 "404": error("job_not_found or playbook_not_found"),
-                "409": error("no_backup (field: the first Unit without one) or unit_busy"),
+                "409": error(
+                    "no_backup (field: the first Unit without one), backup_unusable (field: the first Unit whose "
+                    "sealed backup failed the check; the message names each and why) or unit_busy"
+                ),
                 "503": error("shutting_down"),
                 **ERRORS,
             },

@@ -5,14 +5,16 @@ The seed's convention is that a Job's tag names the kind of Operations in it, so
 the backup Job: a failed restore cannot turn a good backup night `failed` nor fire a webhook for it. The
 new Job is tagged `restore` with `source_job` naming the backup Job; each of its Units runs
 `restore-<unit>.yml` with the caller's extravars, `redrunner_source_job` and, where the backup published
-them, `backup_path` and `backup_sha256`. Every check comes before anything is created.
+them, `backup_path` and `backup_sha256`. Every check comes before anything is created, that of each
+published sealed backup (backup_check.py) included: all or nothing, as restore-each.yml, unless the body
+says `"partial": true`, which restores the Units whose backups pass and lists the others in `skipped`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import backup_records
+from . import backup_check, backup_records
 from .access import actor
 from .commands import Commands
 from .db import Job, Unit
@@ -21,7 +23,7 @@ from .run_request import RunRequest
 from .sql import write_transaction
 from .statuses import JobStatus
 from .timeutil import now
-from .validation import check_extravars, check_unit_list, resolve_action
+from .validation import check_bool, check_extravars, check_unit_list, resolve_action
 
 RESTORE_TAG = "restore"
 RESTORE_ACTION = "restore"  # restore-<unit>.yml
@@ -39,13 +41,24 @@ def restore_extravars(given: dict[str, Any], source_job: int, backup: dict[str, 
     return extravars
 
 
+def unusable_error(job_id: int, found: list[backup_check.Unusable], others: bool) -> ApiError:
+    """409 backup_unusable naming each Unit whose backup failed its check, and why (field: the first);
+    `others`: some Units' backups passed, which a partial restore would restore."""
+    why = "; ".join(f"{u.unit}: {u.message} ({u.reason})" for u in found)
+    hint = ' (give "partial": true to restore the others anyway)' if others else ""
+    message = f"job {job_id}'s backups cannot be restored, nothing was started: {why}{hint}"
+    return ApiError(409, "backup_unusable", message, found[0].unit)
+
+
 def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepting: bool) -> dict[str, Any]:
-    """Create the restore Job and start its Operations; returns {"job", "items"} (items as published)."""
+    """Create the restore Job and start its Operations; returns {"job", "items", "skipped"} (items as
+    published; skipped: the Units left out by a partial restore, with why)."""
     source = Job.get_or_none(Job.id == job_id)
     if source is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}")
     listed = check_unit_list(body["units"]) if body.get("units") is not None else None
     given = check_extravars(body.get("extravars"), commands.settings.allow_templated_extravars)
+    partial = check_bool(body.get("partial"), "partial")
     backups = backup_records.job_backups(job_id)
     if listed is not None:
         missing = [name for name in listed if name not in backups]
@@ -62,6 +75,12 @@ def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepti
         names = [name for name in order if name in backups]
         if not names:
             raise ApiError(409, "no_backup", f"job {job_id} has no successful backup of any unit: nothing was started")
+    # Blocking file reads: this runs on the db thread pool (RestoreHandler's self.call).
+    skipped = backup_check.unusable(backups, names)
+    if skipped:
+        if not partial or len(skipped) == len(names):
+            raise unusable_error(job_id, skipped, others=len(skipped) < len(names))
+        names = [name for name in names if name not in {u.unit for u in skipped}]
     planned = []
     for name in names:
         try:
@@ -82,4 +101,8 @@ def start_restore(commands: Commands, job_id: int, body: dict[str, Any], accepti
     created = commands.queries.job(job.id)
     commands.announce.job(created, units=created["units"])
     published = commands.announce.operations(ids)
-    return {"job": commands.queries.job(job.id), "items": [published[i] for i in ids]}
+    return {
+        "job": commands.queries.job(job.id),
+        "items": [published[i] for i in ids],
+        "skipped": [u.as_dict() for u in skipped],
+    }

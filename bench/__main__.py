@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import apisize, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput, transport
+from . import apisize, backup, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput, transport
 from .machine import describe, loadavg
 from .results import Row, table
 from .workspace import Workspace, workspace
@@ -28,6 +28,7 @@ BENCHMARKS: list[ModuleType] = [
     each,
     kparallel,
     transport,
+    backup,
 ]
 NAMES = [m.NAME for m in BENCHMARKS]
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def timed(cmd: list[str], **kwargs: object) -> float:
     return time.monotonic() - start
 
 
-def playbook(work: Path, action: str, op: int, extravars: dict[str, object]) -> float:
+def playbook(work: Path, action: str, op: int, extravars: Mapping[str, object]) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     variables = {

@@ -55,20 +55,41 @@ class Backup(WireModel):
 
 
 @dataclass(frozen=True)
+class SkippedBackup:
+    """A Unit a partial restore left out: its sealed backup failed the server's check (`reason` a code)."""
+
+    unit: str
+    reason: str
+    message: str
+
+    @classmethod
+    def from_wire(cls, data: Any) -> SkippedBackup:
+        d = _obj(data, "skipped")
+        return cls(unit=_str(d, "unit"), reason=_str(d, "reason"), message=_str(d, "message"))
+
+
+@dataclass(frozen=True)
 class RestoreStarted(WireModel):
-    """The restore Job (tagged restore, `source_job` the backup Job) and its Operations."""
+    """The restore Job (tagged restore, `source_job` the backup Job), its Operations and, after a partial
+    restore, the Units it skipped."""
 
     job: Job
     items: list[Operation]
+    skipped: list[SkippedBackup] = field(default_factory=list)
     raw: Wire = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_wire(cls, data: Any) -> RestoreStarted:
         d = _obj(data, "restore")
-        items = d.get("items")
-        if not isinstance(items, list):
-            raise WireError("items: expected a list")
-        return cls(job=Job.from_wire(d.get("job")), items=[Operation.from_wire(o) for o in items], raw=d)
+        items, skipped = d.get("items"), d.get("skipped") or []  # a server from before the check sends none
+        if not isinstance(items, list) or not isinstance(skipped, list):
+            raise WireError("items, skipped: expected lists")
+        return cls(
+            job=Job.from_wire(d.get("job")),
+            items=[Operation.from_wire(o) for o in items],
+            skipped=[SkippedBackup.from_wire(s) for s in skipped],
+            raw=d,
+        )
 
 
 def newest_per_component(backups: list[Backup]) -> list[Backup]:

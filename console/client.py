@@ -243,9 +243,13 @@ class RedRunnerClient(AccessCalls):
         params = self._params(tag=tag, unit=unit, limit=limit)
         return await self._typed(lambda b: [Backup.from_wire(x) for x in items_of(b)], "GET", "backups", params=params)
 
-    async def restore(self, job_id: int, units: list[str] | None = None, extravars: Any = None) -> RestoreStarted:
-        """Backup Job `job_id`'s backups restored in a new Job tagged restore (POST /jobs/{id}/restore)."""
-        body = {key: value for key, value in (("units", units), ("extravars", extravars)) if value}
+    async def restore(
+        self, job_id: int, units: list[str] | None = None, extravars: Any = None, partial: bool = False
+    ) -> RestoreStarted:
+        """Backup Job `job_id`'s backups restored in a new Job tagged restore (POST /jobs/{id}/restore);
+        `partial` restores those whose sealed backups pass the server's check (the others: `skipped`)."""
+        given = (("units", units), ("extravars", extravars), ("partial", partial))
+        body = {key: value for key, value in given if value}
         return await self._typed(RestoreStarted.from_wire, "POST", f"jobs/{job_id}/restore", json=body)
 
     async def get_operation(self, op_id: int) -> Operation:

@@ -19,7 +19,11 @@ class RestoreSource(Protocol):
     """What a restore needs besides the Source protocol (RedRunnerClient has it)."""
 
     async def restore(
-        self, job_id: int, units: list[str] | None = None, extravars: Mapping[str, Any] | None = None
+        self,
+        job_id: int,
+        units: list[str] | None = None,
+        extravars: Mapping[str, Any] | None = None,
+        partial: bool = False,
     ) -> RestoreStarted: ...
 
 
@@ -33,6 +37,15 @@ def restore_question(job_id: int, tag: str, units: list[str]) -> str:
         f"Restore {names} from the backups of Job {job_id} ({tag}), the Job open here? A new Job tagged "
         "restore runs restore-<unit>.yml for each; this overwrites live data."
     )
+
+
+def restore_refusal(job_id: int, error: str, message: str) -> str:
+    """The server's refusal of a restore as the console shows it. A backup that fails the server's check
+    (`409 backup_unusable`, each Unit named with why) stops the whole restore: the console restores all or
+    nothing, so the way to restore the others anyway is the CLI's --partial."""
+    if error == "backup_unusable":
+        return message.replace('give "partial": true', f"run `redrunner restore {job_id} --yes --partial`")
+    return message
 
 
 def rerun_restore_question(job: Job) -> str:

@@ -19,6 +19,8 @@ def in_cli_words(error: str, message: str) -> str:
     """The API's message, with the request field it names spelled as this command line's flag."""
     if error == "unit_busy":
         return message.replace("pass queue=true", "pass --queue")
+    if error == "backup_unusable":
+        return message.replace('give "partial": true', "pass --partial")
     return message
 
 

@@ -207,6 +207,12 @@ def restore_arguments(parser: argparse.ArgumentParser, common: argparse.Argument
         help="extra vars as a JSON object or @file.json; repeatable, later ones win",
     )
     parser.add_argument("--yes", action="store_true", help="confirm: a restore writes over live data")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="restore the Units whose sealed backups pass the server's check, skipping the others "
+        "(default: all or nothing, as restore-each.yml without -e redrunner_restore_partial=true)",
+    )
     follow_options(parser)
 
 

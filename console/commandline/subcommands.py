@@ -205,7 +205,10 @@ async def restore(client: RedRunnerClient, args: argparse.Namespace) -> int:
     if not args.yes:
         which = ", ".join(args.units) if args.units else "every Unit with a backup"
         return refuse(f"restoring Job {args.job_id}'s backups ({which}) writes over live data; pass --yes to restore")
-    result = await client.restore(args.job_id, args.units, merged_extravars(args))
+    result = await client.restore(args.job_id, args.units, merged_extravars(args), partial=args.partial)
+    for skipped in result.skipped:  # only with --partial: the Units whose backups failed the check
+        why = terminal_text.plain(f"{skipped.message} ({skipped.reason})")
+        sys.stderr.write(f"redrunner: skipped {terminal_text.plain(skipped.unit)}: {why}\n")
     if not json_mode(args):
         sys.stdout.write(f"restore Job {result.job.id} from backup Job {args.job_id}\n")
     if json_mode(args) and not args.follow:

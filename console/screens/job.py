@@ -31,7 +31,7 @@ from console.failure import LOOKBACK, Failure, failure_of, worth_asking
 from console.messages import JobStreamChange, OperationChanged, PreviousDuration, TasksFound
 from console.present import job_status, newer, status_text, units_summary
 from console.rerun import rerun_question
-from console.restore import RestoreSource, is_restore, rerun_restore_question, restore_question
+from console.restore import RestoreSource, is_restore, rerun_restore_question, restore_question, restore_refusal
 from console.screens.base import ConsoleScreen
 from console.screens.dialogs import ActionChoice, ActionScreen, AddUnitScreen, ConfirmScreen
 from console.screens.history import HistoryScreen
@@ -349,7 +349,12 @@ class JobScreen(ConsoleScreen):
             return
         try:
             started = await self.restore_source.restore(self.job_id, units, choice.extravars)
-        except (ApiError, Unavailable) as exc:
+        except ApiError as exc:
+            message = restore_refusal(self.job_id, exc.error, exc.message)
+            refused = ApiError(exc.status, exc.error, message, exc.field)
+            self.report_error(f"Restore from Job {self.job_id} (nothing started)", refused)
+            return
+        except Unavailable as exc:
             self.report_error(f"Restore from Job {self.job_id} (nothing started)", exc)
             return
         names = ", ".join(op.unit for op in started.items)

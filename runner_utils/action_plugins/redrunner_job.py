@@ -29,6 +29,11 @@ def controller() -> ModuleType:
     return sys.modules[name]
 
 
+# Here, not in run(): see preload. Measured on backup-each.yml over 16 components: the each-play's CPU
+# (its process tree) 2.49 s without this, 2.13 s with the module files alone.
+controller().preload("redrunner_job")
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True

@@ -31,6 +31,11 @@ def controller() -> ModuleType:
     return loaded
 
 
+# Here, not in run(): see preload. Measured on backup-each.yml over 16 components: the each-play's CPU
+# (its process tree) 2.49 s without this, 2.13 s with the module files alone.
+controller().preload(MODULE)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True

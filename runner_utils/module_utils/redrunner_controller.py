@@ -69,6 +69,22 @@ def library(module_name: str) -> ModuleType:
     return _load(f"redrunner_controller_{module_name}", RUNNER_UTILS / "library" / f"{module_name}.py")
 
 
+def preload(module_name: str) -> None:
+    """Load what every task of the plays needs before ansible-playbook forks its workers.
+
+    The action plugins call this when they are imported, which the strategy does in ansible-playbook's
+    main process before it forks a worker per task and host; a worker inherits what its parent loaded and
+    otherwise loads it again, each time: the module file, redrunner_api and what they import
+    (urllib.request, http.client, ssl), and Jinja's filter and test plugins, which Ansible loads (every
+    file of them) the first time a template uses one - on the each-plays, in every worker.
+    """
+    from ansible.plugins.loader import filter_loader, test_loader
+
+    library(module_name)
+    filter_loader.get("ansible.builtin.default")
+    test_loader.get("ansible.builtin.defined")
+
+
 def run_module_here(module_name: str, args: dict[str, Any], check_mode: bool, diff: bool) -> dict[str, Any]:
     """The result the module would return for these arguments, computed in this process."""
     lib = library(module_name)

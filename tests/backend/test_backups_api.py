@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.backup_project import backup_data_dir
+from tests.support.backup_project import backup_data_dir, seal_backup
 from tests.support.server import RunningServer, start_server
 
 from .helpers import make_job, start
@@ -19,6 +19,7 @@ from .helpers import make_job, start
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("backups-api")
+    SEALED["root"] = tmp / "sealed"
     server = start_server(tmp, data_dir=backup_data_dir(tmp), name="backups-api")
     try:
         yield server
@@ -30,10 +31,27 @@ def run(srv: RunningServer, job_id: int, unit: str, action: str, **extravars: An
     return srv.wait_terminal(start(srv, job_id, unit, action, extravars=extravars)["id"])
 
 
-def night(srv: RunningServer, tag: str, failing: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A backup Job of db and web; the units in `failing` fail. Returns the Job and its Operations by unit."""
+# Where `night(sealed=True)` writes its sealed backups (set by the module's server fixture).
+SEALED: dict[str, Path] = {}
+
+
+def night(
+    srv: RunningServer, tag: str, failing: tuple[str, ...] = (), sealed: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A backup Job of db and web; the units in `failing` fail. With `sealed`, each publishes a real sealed
+    folder (a restore checks it), else a made-up path. Returns the Job and its Operations by unit."""
     job = make_job(srv, tag, ["db", "web"])
-    ops = {u: run(srv, job["id"], u, "backup", fail=u in failing) for u in ("db", "web")}
+    ops = {
+        u: run(
+            srv,
+            job["id"],
+            u,
+            "backup",
+            fail=u in failing,
+            **(seal_backup(SEALED["root"] / f"job{job['id']}-{u}", component=u) if sealed else {}),
+        )
+        for u in ("db", "web")
+    }
     return srv.get(f"jobs/{job['id']}").json(), ops
 
 
@@ -114,10 +132,11 @@ def test_backups_bad_input(srv: RunningServer) -> None:
 
 
 def test_restore_runs_in_a_job_of_its_own(srv: RunningServer) -> None:
-    backup, ops = night(srv, "rst")
+    backup, ops = night(srv, "rst", sealed=True)
     resp = srv.post(f"jobs/{backup['id']}/restore", {"extravars": {"note": "drill", "backup_path": "/planted"}})
     assert resp.status == 202, resp.body
     body = resp.json()
+    assert body["skipped"] == []  # every sealed backup passed its check
     job = body["job"]
     assert (job["tag"], job["source_job"], [u["name"] for u in job["units"]]) == (
         "restore",
@@ -144,7 +163,7 @@ def test_restore_runs_in_a_job_of_its_own(srv: RunningServer) -> None:
 
 
 def test_restore_refuses_units_without_a_backup_and_starts_nothing(srv: RunningServer) -> None:
-    backup, _ = night(srv, "rst-partial", failing=("web",))
+    backup, _ = night(srv, "rst-partial", failing=("web",), sealed=True)
     jobs_before = len(srv.get("jobs?tag=restore&limit=500").json()["items"])
     refused = srv.post(f"jobs/{backup['id']}/restore", {"units": ["db", "web"]})
     assert refused.status == 409 and refused.json()["error"] == "no_backup"

@@ -18,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
+EXPECTED = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
 
 
 @pytest.mark.timeout(360)
@@ -37,17 +37,22 @@ def test_quick_run_measures_every_benchmark(tmp_path: Path) -> None:
     rows = report["rows"]
     assert {r["bench"] for r in rows} == EXPECTED
     # Quick sizes are too small to judge a goal, except the correctness rows that have no size to them.
-    assert all(r["met"] is None for r in rows if r["bench"] in {"1", "2", "3", "4", "6", "8", "9", "10", "11"})
+    assert all(r["met"] is None for r in rows if r["bench"] in {"1", "2", "3", "4", "6", "8", "9", "10", "11", "12"})
     for key in ("cpus", "cpu", "python", "ansible", "date"):
         assert report["machine"][key]
-    # The start, each-pattern and K-parallel benchmarks: each ratio row has a raw baseline beside it.
+    # The start, each-pattern and K-parallel benchmarks: each ratio row has a raw baseline beside it (the
+    # each pattern two: the hand-written driving play and raw parallel).
     paced = [r for r in rows if r["bench"] in {"8", "9", "10"}]
-    assert [r["bench"] for r in paced] == ["8", "8", "9", "10"]
+    assert [r["bench"] for r in paced] == ["8", "8", "9", "9", "10"]
     assert all(r["met"] is None for r in paced)
     assert all(r["ours"].endswith(" ms") for r in paced if r["bench"] == "8")
     for row in (r for r in paced if r["bench"] in {"9", "10"}):
         assert row["ours"].endswith(" s") and row["baseline"].endswith(" s") and row["result"].endswith("x")
     assert "backup-each.yml, N=2 components" in {r["measure"] for r in paced}
+    # The backups themselves: files (and postgres where it runs) beside the command a user runs instead.
+    backups = {r["measure"]: r for r in rows if r["bench"] == "12"}
+    assert {"files 2 MB backup", "files 2 MB restore"} <= set(backups), sorted(backups)
+    assert backups["files 2 MB backup"]["instead"] == "tar --create --gzip"
     # The results table's header (its "#" column widens with two-digit benchmark numbers).
     assert re.search(r"^\| #\s+\| measure\s+\| RedRunner", proc.stdout, re.M), proc.stdout[-2000:]
 

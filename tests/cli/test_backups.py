@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import TOKEN, Cli
-from tests.support.backup_project import backup_data_dir
+from tests.support.backup_project import backup_data_dir, seal_backup
 from tests.support.server import start_server
 
 
@@ -27,12 +27,14 @@ def backup_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 
 @pytest.fixture(scope="module")
-def night(backup_cli: Cli) -> dict[str, Any]:
-    """A backup Job whose db backup succeeded and whose web backup failed."""
+def night(backup_cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A backup Job whose db backup succeeded (a real sealed folder) and whose web backup failed."""
     srv = backup_cli.server
     job = srv.post("jobs", {"tag": "cli-backup", "units": ["db", "web"]}).json()
+    sealed = seal_backup(tmp_path_factory.mktemp("cli-sealed") / "db")
     for unit, fail in (("db", False), ("web", True)):
-        op = srv.post(f"jobs/{job['id']}/units/{unit}", {"action": "backup", "extravars": {"fail": fail}}).json()
+        extravars = {"fail": fail, **(sealed if unit == "db" else {})}
+        op = srv.post(f"jobs/{job['id']}/units/{unit}", {"action": "backup", "extravars": extravars}).json()
         srv.wait_terminal(op["id"])
     return dict(srv.get(f"jobs/{job['id']}").json())
 
@@ -88,3 +90,25 @@ def test_restore_json_output(backup_cli: Cli, night: dict[str, Any], tmp_path: P
     body = result.json()
     assert body["job"]["source_job"] == night["id"] and [o["unit"] for o in body["items"]] == ["db"]
     backup_cli.server.wait_terminal(body["items"][0]["id"])
+
+
+def test_restore_of_an_unusable_backup_needs_partial(backup_cli: Cli, tmp_path: Path) -> None:
+    srv = backup_cli.server
+    job = srv.post("jobs", {"tag": "cli-unusable", "units": ["db", "web"]}).json()
+    for unit in ("db", "web"):
+        sealed = seal_backup(tmp_path / unit, component=unit)
+        op = srv.post(f"jobs/{job['id']}/units/{unit}", {"action": "backup", "extravars": sealed}).json()
+        srv.wait_terminal(op["id"])
+    (tmp_path / "web" / "manifest.json").write_text("{}\n")  # tampered: its digest no longer matches
+    before = {j["id"] for j in srv.get("jobs?tag=restore&limit=500").json()["items"]}
+
+    refused = backup_cli("restore", str(job["id"]), "--yes")
+    assert refused.returncode == 2 and "backup_unusable" in refused.stderr, refused.stderr
+    assert "web: " in refused.stderr and "digest_mismatch" in refused.stderr and "pass --partial" in refused.stderr
+    assert {j["id"] for j in srv.get("jobs?tag=restore&limit=500").json()["items"]} == before
+
+    partial = backup_cli("restore", str(job["id"]), "--yes", "--partial", "--follow")
+    assert partial.returncode == 0, partial.stderr
+    assert "skipped web: " in partial.stderr and "(digest_mismatch)" in partial.stderr
+    [restore_job] = [j for j in srv.get("jobs?tag=restore&limit=500").json()["items"] if j["id"] not in before]
+    assert [u["name"] for u in restore_job["units"]] == ["db"]

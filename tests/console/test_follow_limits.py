@@ -152,5 +152,6 @@ def test_a_follower_refuses_a_huge_frame_without_reading_it() -> None:
         proc.stdout.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.returncode == 0 and out.strip() == "frame_too_big", out
-    # ru_maxrss is in KiB: the 200 MiB frame was never held (1.06 GB before, for the CLI).
-    assert usage.ru_maxrss < 120 * 1024, usage.ru_maxrss
+    # ru_maxrss is in KiB: the process peaked below the frame's own size, so the 200 MiB frame was never held
+    # (1.06 GB before, for the CLI). The bound is the frame, not a guess at the imports' size (~130 MiB seen).
+    assert usage.ru_maxrss < HUGE // 1024, usage.ru_maxrss

@@ -9,6 +9,7 @@ from console.failure import failure_of
 from console.job_filter import job_matches
 from console.models import Event, Job, Operation
 from console.rerun import rerun_question
+from console.restore import restore_refusal
 from console.widgets.fit import share
 
 
@@ -79,3 +80,14 @@ def test_the_rerun_question_names_what_runs_again() -> None:
     question = rerun_question(3, ops)
     assert "restore-db.yml on db (failed)" in question and "backup-web.yml on web (timeout with check mode)" in question
     assert "overwrites live data on db" in question
+
+
+def test_a_refused_restore_names_the_cli_for_a_partial_one() -> None:
+    message = (
+        "job 7's backups cannot be restored, nothing was started: web: backup file /b/site.tar listed in the "
+        'manifest is missing (missing_file) (give "partial": true to restore the others anyway)'
+    )
+    shown = restore_refusal(7, "backup_unusable", message)
+    assert "web: backup file /b/site.tar" in shown and "run `redrunner restore 7 --yes --partial` to restore" in shown
+    other = "job 7 has no successful backup of web"
+    assert restore_refusal(7, "no_backup", other) == other

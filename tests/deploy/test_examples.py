@@ -38,6 +38,19 @@ def test_monitors_select_the_server_and_scrape_its_metrics(rendered: dict[str, l
             assert endpoint["path"] == "/metrics", name
 
 
+def test_alerts_use_series_the_server_exports() -> None:
+    text = (Path(__file__).resolve().parents[2] / "backend").glob("*.py")
+    exported = " ".join(path.read_text() for path in text)
+    rules = load(MONITORING / "alerts.yaml")["spec"]["groups"][0]["rules"]
+    for rule in rules:
+        series = [
+            word for word in rule["expr"].replace("(", " ").replace(")", " ").split() if word.startswith("redrunner_")
+        ]
+        assert series, rule["alert"]
+        for name in series:
+            assert name in exported, f"{rule['alert']}: {name} is not a series the server defines"
+
+
 def test_network_policy_admits_the_server_port(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["examples/network-policy"]
     (policy,) = find(objects, "NetworkPolicy")

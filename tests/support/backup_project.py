@@ -3,13 +3,15 @@ tests of backups: they publish what the real components publish, in one task, wi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 from tests.support.server import FIXTURE_DATA
 
 BACKUP = """---
-- name: Back up (a stand-in that publishes where its backup is, or fails on request)
+- name: Back up (a stand-in that publishes where its backup is, sealed_path if given, or fails on request)
   hosts: localhost
   gather_facts: false
   tasks:
@@ -21,9 +23,9 @@ BACKUP = """---
       ansible.builtin.set_stats:
         data:
           redrunner_backup:
-            path: "/backups/{{ redrunner_unit }}/op{{ redrunner_operation_id }}"
+            path: "{{ sealed_path | default('/backups/' ~ redrunner_unit ~ '/op' ~ redrunner_operation_id) }}"
             size: 10
-            sha256: "sha-{{ redrunner_operation_id }}"
+            sha256: "{{ sealed_sha256 | default('sha-' ~ redrunner_operation_id) }}"
 """
 PLAIN_BACKUP = """---
 - name: Back up as the seed's plain pattern does, publishing nothing
@@ -75,3 +77,19 @@ def backup_data_dir(tmp: Path, units: tuple[str, ...] = ("db", "web")) -> Path:
     (project / "restore-plain.yml").write_text(RESTORE)
     (project / "verify.yml").write_text(VERIFY)
     return data
+
+
+def seal_backup(folder: Path, files: dict[str, bytes] | None = None, component: str = "db") -> dict[str, str]:
+    """A sealed backup folder as the backup role writes one (its files, then manifest.json in the layout
+    of sealed_backup.py); returns the extravars that make the stand-in backup publish it."""
+    files = {"dump.sql": b"-- a dump\n"} if files is None else files
+    folder.mkdir(parents=True)
+    entries = []
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        entries.append({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    manifest = {"component": component, "source": f"/srv/{component}", "files": entries}
+    text = json.dumps(manifest, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+    (folder / "manifest.json").write_text(text)
+    return {"sealed_path": str(folder), "sealed_sha256": hashlib.sha256(text.encode()).hexdigest()}

@@ -68,40 +68,12 @@ def driving_play(ws: Workspace) -> Path:
     return path
 
 
-def run_driving(play: Path, inventory: Path, count: int) -> float:
-    """Wall time of the hand-written driving play over `count` components; it must succeed."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [str(raw.BINDIR / "ansible-playbook"), "-i", str(inventory), "-f", str(count), str(play)],
-        cwd=inventory.parent,
-        env={**raw.raw_env(), "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    took = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise AssertionError(f"the driving play exited {proc.returncode}: {proc.stdout[-3000:]} {proc.stderr[-2000:]}")
-    return took
-
-
-def run_each(api_url: str, inventory: Path, count: int, tag: str) -> tuple[float, float]:
-    """Wall time and CPU (the ansible-playbook process tree) of one backup-each.yml run; it must succeed."""
+def run_play(play: Path, inventory: Path, count: int, *extra: str) -> tuple[float, float]:
+    """Wall time and CPU (its process tree) of one `ansible-playbook -f count` run; it must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [
-            str(raw.BINDIR / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "-f",
-            str(count),
-            str(EACH),
-            "-e",
-            f"redrunner_url={api_url.removesuffix('/api/v1')}",
-            "-e",
-            f"redrunner_tag={tag}",
-        ],
+        [str(raw.BINDIR / "ansible-playbook"), "-i", str(inventory), "-f", str(count), str(play), *extra],
         cwd=inventory.parent,
         env={**raw.raw_env(), "ANSIBLE_NOCOLOR": "1"},
         capture_output=True,
@@ -111,9 +83,19 @@ def run_each(api_url: str, inventory: Path, count: int, tag: str) -> tuple[float
     took = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise AssertionError(f"backup-each.yml exited {proc.returncode}: {proc.stdout[-3000:]} {proc.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return took, cpu
+        raise AssertionError(f"{play.name} exited {proc.returncode}: {proc.stdout[-3000:]} {proc.stderr[-2000:]}")
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_driving(play: Path, inventory: Path, count: int) -> float:
+    """Wall time of the hand-written driving play over `count` components."""
+    return run_play(play, inventory, count)[0]
+
+
+def run_each(api_url: str, inventory: Path, count: int, tag: str) -> tuple[float, float]:
+    """Wall time and CPU (the ansible-playbook process tree) of one backup-each.yml run."""
+    url = api_url.removesuffix("/api/v1")
+    return run_play(EACH, inventory, count, "-e", f"redrunner_url={url}", "-e", f"redrunner_tag={tag}")
 
 
 def run_api(api: Api, count: int, tag: str) -> float:

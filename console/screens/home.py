@@ -33,8 +33,15 @@ class HomeScreen(ConsoleScreen):
         ),
         Binding("escape", "clear_filter", "Clear filter", id="home.clear_filter", tooltip="Show every Job again"),
         Binding("r", "reload", "Reload", id="home.reload", tooltip="Reconnect and reload the Job list"),
-        # The app's `s` works everywhere; on the Job list it is also shown in the footer.
+        # The app's `s` and `b` work everywhere; on the Job list they are also shown in the footer.
         Binding("s", "app.open_schedules", "Schedules", id="home.schedules", tooltip="Schedules: next runs, run now"),
+        Binding(
+            "b",
+            "app.open_backups",
+            "Backups",
+            id="home.backups",
+            tooltip="Backups: each component's newest, its age, when last verified",
+        ),
     ]
 
     def __init__(self, tag: str | None = None) -> None:

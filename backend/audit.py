@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -132,17 +133,27 @@ class AuditLog:
                 raise invalid_parameter("actor", f"actor is at most {ACTOR_MAX} characters")
             query = query.where(AuditRecord.actor == actor)
         if after is not None:
-            query = query.where(AuditRecord.at > parse_time(after, "after"))
+            # `after` is an id as everywhere else in the API (records after that one), or a time.
+            if AFTER_ID.fullmatch(after):
+                query = query.where(AuditRecord.id > int(after))
+            else:
+                query = query.where(AuditRecord.at > parse_time(after, "after"))
         page, next_cursor = newest_first(query, AuditRecord.id, limit, cursor)
         return {"items": [record_dict(r) for r in page], "next": next_cursor}
 
 
+# A record id: ASCII digits only, short enough for a 64-bit integer column.
+AFTER_ID = re.compile(r"[0-9]{1,18}")
+
+
 def parse_time(text: str, field: str) -> float:
     """An ISO 8601 time (a `Z` or an offset; without one, UTC) as epoch seconds."""
+    if len(text) > 64:
+        raise invalid_parameter(field, f"{field} must be a record id or a time like 2026-12-07T00:00:00Z")
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise invalid_parameter(field, f"{field} must be a time like 2026-12-07T00:00:00Z") from exc
+        raise invalid_parameter(field, f"{field} must be a record id or a time like 2026-12-07T00:00:00Z") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()

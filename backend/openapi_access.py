@@ -64,7 +64,12 @@ PATHS: dict[str, Any] = {
             "operationId": "listAudit",
             "parameters": [
                 param("actor", "query", {"type": "string", "maxLength": ACTOR_MAX}, "only this actor's records"),
-                param("after", "query", {"type": "string", "format": "date-time"}, "only records after this time"),
+                param(
+                    "after",
+                    "query",
+                    {"type": "string"},
+                    "only records after this record id, or after this time (ISO 8601, e.g. 2026-12-07T00:00:00Z)",
+                ),
                 LIMIT,
                 CURSOR,
             ],

@@ -14,6 +14,7 @@ from backend import db as store
 from backend import migrations
 from backend.audit import AuditLog, audited, entry, prune_audit, target_of
 from backend.db import AuditRecord
+from backend.errors import ApiError
 
 
 @pytest.fixture
@@ -54,3 +55,10 @@ def test_records_are_stored_listed_and_pruned(database: None) -> None:
     assert AuditRecord.select().count() == 20
     after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(old + 1))
     assert len(log.listing(None, after, 100, None)["items"]) == 20
+    # An id, as `after` is elsewhere in the API: the records after that one, newest first.
+    newest = [r["id"] for r in log.listing(None, "25", 100, None)["items"]]
+    assert newest == [30, 29, 28, 27, 26]
+    for bad in ("²", "9" * 40, "yesterday"):
+        with pytest.raises(ApiError) as refused:
+            log.listing(None, bad, 100, None)
+        assert refused.value.error == "invalid_parameter", bad

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -130,6 +129,9 @@ async def main():
         print(exc.error)
 
 asyncio.run(main())
+# The process's own peak (VmHWM, reset at exec); wait4's ru_maxrss would carry the forking pytest worker's.
+with open("/proc/self/status") as status:
+    print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 """
 
 
@@ -141,17 +143,13 @@ def test_a_follower_refuses_a_huge_frame_without_reading_it() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
-        timer = threading.Timer(60, proc.kill)
-        timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            out, _ = proc.communicate(timeout=60)
         finally:
-            timer.cancel()
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        proc.stdout.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0 and out.strip() == "frame_too_big", out
-    # ru_maxrss is in KiB: the process peaked below the frame's own size, so the 200 MiB frame was never held
-    # (1.06 GB before, for the CLI). The bound is the frame, not a guess at the imports' size (~130 MiB seen).
-    assert usage.ru_maxrss < HUGE // 1024, usage.ru_maxrss
+            proc.kill()
+    error, peak_kib = out.split()
+    assert proc.returncode == 0 and error == "frame_too_big", out
+    # The follower's own peak, in KiB, stayed below the frame's size: the 200 MiB frame was never held
+    # (1.06 GB before, for the CLI). Not ru_maxrss from wait4: Linux carries the forking parent's peak
+    # into it across exec, so it read 130-400 MiB here, whatever the follower did.
+    assert int(peak_kib) < HUGE // 1024, peak_kib

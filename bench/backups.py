@@ -25,7 +25,7 @@ from pathlib import Path
 from backend import backup_records
 from backend.db import open_database
 from backend.keep import KeepPolicy
-from backend.migrations import SCHEMA_VERSION, migrate
+from backend.migrations import MIGRATIONS, SCHEMA_VERSION, _v_backup_records, migrate
 from backend.paging import encode_cursor
 from backend.sql import execute_sql
 
@@ -82,7 +82,9 @@ def load(path: Path, sizes: Sizes) -> float:
         )
         # The backups table as the server fills it on an upgrade: from the Operations already stored.
         con.execute("DROP TABLE backup_record")
-        con.execute("UPDATE schema_version SET version = ? WHERE version = ?", (SCHEMA_VERSION - 1, SCHEMA_VERSION))
+        # At the version before the backups table (later migrations run again over it: each is safe to).
+        before = MIGRATIONS.index(_v_backup_records)
+        con.execute("UPDATE schema_version SET version = ? WHERE version = ?", (before, SCHEMA_VERSION))
     con.close()
     db = open_database(f"sqlite:///{path}")
     t0 = time.monotonic()

@@ -4,8 +4,8 @@ A row is written in the transaction that ends a successful Operation publishing
 `artifacts.redrunner_backup` (transitions.record_operations_finished), and goes with its Operation (a
 foreign key, ON DELETE CASCADE). A successful Operation in a Job tagged `<tag>-verify` that publishes
 `redrunner_verify: {backup_path, verified_at}` sets `verified_at` of the `<tag>` backups at that path.
-Which rows are kept is computed per group (`<tag>/<unit>`) by keep.py, reading a group's rows newest
-first through an index only as far as the rules need.
+Which rows are kept is computed per group (`<tag>/<unit>`) by keep.py's rules, asked of the indexes by
+keep_query.py: one statement for all the groups wanted, a probe per kept backup.
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ def measure(ws: Workspace, sizes: Sizes, quick: bool) -> list[Row]:
 
 def run(ws: Workspace, quick: bool) -> list[Row]:
     rows: list[Row] = []
-    for tags in GROUP_TAGS:
+    # Quick (the CI smoke run, under a time limit) checks the 200-group size alone: the same code paths.
+    for tags in GROUP_TAGS[-1:] if quick else GROUP_TAGS:
         rows += measure(ws, Sizes(40, 20, tags) if quick else Sizes(10_000, 400, tags), quick)
     return rows
 

@@ -456,7 +456,9 @@ def bench(rounds: int, check_only: bool, only: list[str] | None) -> int:
     root = Path(tempfile.mkdtemp(prefix="rr-preload-"))
     try:
         env = run_env()
-        cmds = write_playbooks(root)
+        cmds = {k: v for k, v in write_playbooks(root).items() if not only or k in only}
+        if not cmds:
+            raise SystemExit(f"no playbook among {only}: debug1 command5 debug300")
         sets = module_sets(root, cmds, env)
         tr = sets["trace"]
         print(f"modules loaded by the runs: {len(sets['loaded'])}; safe to preload: {len(sets['safe'])}")
@@ -475,7 +477,7 @@ def bench(rounds: int, check_only: bool, only: list[str] | None) -> int:
                 print(f"{side} zygote ready: {zyg.ready}; fork checks: {fork_checks(zyg, root, env)}")
             if check_only:
                 return 0
-            return _rounds(zygotes, root, {k: v for k, v in cmds.items() if not only or k in only}, env, rounds)
+            return _rounds(zygotes, root, cmds, env, rounds)
         finally:
             for zyg in zygotes.values():
                 zyg.close()

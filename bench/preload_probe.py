@@ -212,7 +212,9 @@ def serve(names: list[str], freeze: bool) -> dict[str, Any] | None:
         before = resource.getrusage(resource.RUSAGE_SELF)
         pid = os.fork()
         if pid == 0:
-            return dict(req)
+            return guard(req) if req.get("guard") else dict(req)
+        if req.get("guard"):
+            _reply({"guard_pid": pid})
         _, wstatus, usage = os.wait4(pid, 0)
         after = resource.getrusage(resource.RUSAGE_SELF)
         _reply(
@@ -226,15 +228,62 @@ def serve(names: list[str], freeze: bool) -> dict[str, Any] | None:
         )
 
 
-def enter_run(req: dict[str, Any]) -> None:
-    """In the forked child: become the run's process as exec would have made it."""
-    os.setsid()
+def take_fds(req: dict[str, Any]) -> None:
     out = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.closerange(3, 1 << 16)
+
+
+def guard(req: dict[str, Any]) -> dict[str, Any]:
+    """In the zygote's child G: today's run guard (backend/run_guard.py), its parent-death signal tied to
+    the zygote, which forks the playbook P in-process instead of exec'ing it. Returns only in P."""
+    from backend import run_guard
+
+    zygote = os.getppid()
+    os.setsid()
+    take_fds(req)
+    if not run_guard.die_with_parent(zygote):
+        os._exit(128 + run_guard.PARENT_GONE)
+    run_guard.become_subreaper()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if MARKER in req["env"]:
+        # The guard carries the marker today (it is exec'd with the run's environment); P inherits it.
+        rewrite_marker(req["env"][MARKER])
+    child = os.fork()
+    if child == 0:
+        signal.signal(run_guard.PARENT_GONE, signal.SIG_DFL)
+        return dict(req)
+    status = 0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: os.kill(child, signum))
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {run_guard.PARENT_GONE})
+        while True:
+            try:
+                pid, wstatus = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == child:
+                status = os.waitstatus_to_exitcode(wstatus)
+                break
+    except run_guard.ParentGone:
+        status = -run_guard.PARENT_GONE
+    finally:
+        run_guard.kill_leftovers()
+    os._exit(status if status >= 0 else 128 - status)
+
+
+def enter_run(req: dict[str, Any]) -> None:
+    """In the forked child: become the run's process as exec would have made it."""
+    if not req.get("guard"):
+        # Below a guard, the guard has the session and the fds, as with today's exec.
+        os.setsid()
+        take_fds(req)
+        if MARKER in req["env"]:
+            rewrite_marker(req["env"][MARKER])
     os.chdir(req["cwd"])
     os.environ.clear()
     os.environ.update(req["env"])
@@ -276,7 +325,6 @@ def child_check() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-    rewritten = rewrite_marker(os.environ.get(MARKER, "?"))
     worker = os.fork()
     if worker == 0:
         os._exit(0 if psutil.Process().environ().get(MARKER) == os.environ.get(MARKER) else 1)
@@ -289,7 +337,6 @@ def child_check() -> None:
                 "openssl_key": hashlib.sha256(str(key).encode()).hexdigest()[:16],
                 "str_hash": hash("redrunner"),
                 "pid": os.getpid(),
-                "marker_rewritten": rewritten,
                 "proc_environ_marker": seen.get(MARKER),
                 "proc_environ_keeps_other_vars": "PATH" in seen,
                 "forked_worker_sees_marker": os.waitstatus_to_exitcode(wstatus) == 0,
@@ -452,6 +499,95 @@ def fork_checks(zyg: Zygote, root: Path, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+CHAIN_PLAYBOOK = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: daemon
+      shell: "setsid sleep 307 > /dev/null 2>&1 &"
+    - name: wait
+      command: sleep 300
+"""
+
+
+def _wait_for(what: str, ok: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"chain check: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def chain_check(root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Server death through one more link: SIGKILL the zygote (what the server's death does to it, by its
+    parent-death signal) while a guarded run sleeps with a `setsid` daemon; everything must go."""
+    import psutil
+
+    (root / "project" / "chain.yml").write_text(CHAIN_PLAYBOOK)
+    cmd = [str(SCRIPT), "-i", str(root / "inventory" / "hosts"), str(root / "project" / "chain.yml")]
+    marker = f"op9999-{os.urandom(4).hex()}"
+    out = root / "chain.out"
+    zyg = Zygote(root / "safe.json", env, root, True)
+    assert zyg.proc.stdin is not None
+    req = {"guard": True, "argv": cmd, "env": {**env, MARKER: marker}, "cwd": str(root), "out": str(out)}
+    zyg.proc.stdin.write((json.dumps(req) + "\n").encode())
+    zyg.proc.stdin.flush()
+    guard_pid = zyg._answer()["guard_pid"]
+
+    def tree() -> list[psutil.Process]:
+        try:
+            return [psutil.Process(guard_pid), *psutil.Process(guard_pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def cmdlines() -> list[list[str]]:
+        found = []
+        for p in tree():
+            try:
+                found.append(p.cmdline())
+            except psutil.Error:
+                continue
+        return found
+
+    _wait_for("the daemon and the sleep", lambda: {"307", "300"} <= {c[-1] for c in cmdlines() if c})
+    before = tree()
+    marked = [p for p in psutil.process_iter() if _marked(p, marker)]
+    # ansible-playbook itself (forked, not exec'd: its /proc environ is the rewritten block) and its workers.
+    marked_pythons = sum(1 for p in marked if p.pid != guard_pid and _name(p).startswith("python"))
+    os.kill(zyg.proc.pid, signal.SIGKILL)
+    zyg.proc.wait()
+    t0 = time.monotonic()
+
+    def gone(p: psutil.Process) -> bool:
+        try:
+            return bool(p.status() == psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return True
+
+    _wait_for("the run to die", lambda: all(gone(p) for p in before + marked), timeout=30)
+    left = [p.pid for p in psutil.process_iter() if _marked(p, marker)]
+    return {
+        "tree_before": len(before),
+        "marked_before": len(marked),
+        "marked_python_processes": marked_pythons,
+        "all_dead_after_s": round(time.monotonic() - t0, 2),
+        "marked_left": left,
+    }
+
+
+def _name(p: Any) -> str:
+    try:
+        return str(p.name())
+    except Exception:
+        return ""
+
+
+def _marked(p: Any, marker: str) -> bool:
+    try:
+        return bool(p.environ().get(MARKER) == marker)
+    except Exception:
+        return False
+
+
 def bench(rounds: int, check_only: bool, only: list[str] | None) -> int:
     root = Path(tempfile.mkdtemp(prefix="rr-preload-"))
     try:
@@ -475,6 +611,7 @@ def bench(rounds: int, check_only: bool, only: list[str] | None) -> int:
             zygotes["frozen"] = Zygote(root / "safe.json", env, root, True)
             for side, zyg in zygotes.items():
                 print(f"{side} zygote ready: {zyg.ready}; fork checks: {fork_checks(zyg, root, env)}")
+            print(f"server death through the zygote: {chain_check(root, env)}")
             if check_only:
                 return 0
             return _rounds(zygotes, root, cmds, env, rounds)

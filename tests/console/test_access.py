@@ -43,6 +43,10 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     server.stop()
 
 
+def read_only_notes(app: RedRunnerApp) -> list[str]:
+    return [n.message for n in app._notifications if n.message.startswith("Read-only")]
+
+
 def offered(app: RedRunnerApp) -> set[str]:
     """The actions the footer and the palette offer on the current screen."""
     return {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
@@ -54,8 +58,9 @@ async def test_a_viewer_gets_a_read_only_console_and_is_told_once(srv: RunningSe
     app = RedRunnerApp(RedRunnerClient(srv.url, VIEWER))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: app.role == "viewer", what="the role")
-        notes = [n.message for n in app._notifications]
-        assert len([m for m in notes if m.startswith("Read-only")]) == 1
+        # notify() posts a message: the notice is in the list once the app has handled it.
+        await until(pilot, lambda: read_only_notes(app), what="the read-only notice")
+        assert len(read_only_notes(app)) == 1
         assert isinstance(app.screen, HomeScreen)
         assert "new_job" not in offered(app) and "reload" in offered(app)
         await pilot.press("n")
@@ -73,6 +78,7 @@ async def test_a_viewer_gets_a_read_only_console_and_is_told_once(srv: RunningSe
         await until(pilot, lambda: isinstance(app.screen, SchedulesScreen) and app.screen.query_one(SchedulesTable))
         assert offered(app) & {"toggle_enabled", "run_now"} == set()
         await pilot.pause(0.2)
+        assert len(read_only_notes(app)) == 1  # told once, not again on each screen
 
 
 async def test_an_operator_runs_but_changes_no_schedule(srv: RunningServer) -> None:

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 MARKER = "REDRUNNER_RUN_ID"
 RUN_GUARD = Path(__file__).with_name("run_guard.py")
 # Runs the guard from its compiled bytecode (__pycache__, written at install): `python run_guard.py` would
-# compile the script on every start, which is most of the guard's cost. Its path is the first argument,
-# so the command line still names run_guard.py.
+# compile the script on every start, most of the guard's cost. Its folder goes last on the path, so it
+# shadows nothing; its path is the first argument, so the command line still names run_guard.py.
 GUARD_LAUNCHER = (
-    "import sys; sys.path[:0] = [sys.argv[1].rpartition('/')[0]]; import run_guard; "
+    "import sys; sys.path.append(sys.argv[1].rpartition('/')[0]); import run_guard; "
     "sys.exit(run_guard.main(sys.argv[2:]))"
 )
 PR_SET_CHILD_SUBREAPER = 36

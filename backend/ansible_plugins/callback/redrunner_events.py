@@ -30,11 +30,12 @@ DOCUMENTATION = """
         - awx_display's events and display wrapping; each event goes to stdout as one line instead of
           a file plus base64 markers.
     type: stdout
-    extends_documentation_fragment:
-      - default_callback
+    options: {}
     requirements:
       - Set as stdout in config
 """
+# No options of its own, so no documentation fragment to parse at every start: awx_display's set_options
+# gives the plugin its base callback's options (the default callback's, which include that fragment's).
 
 # Must equal backend.event_stream.MARK and NONCE_FILE (a test checks). Control characters JSON always
 # escapes, so the mark can never appear inside an event's JSON; raw writes to the process's stdout could

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 MARKER = "REDRUNNER_RUN_ID"
 RUN_GUARD = Path(__file__).with_name("run_guard.py")
+# Runs the guard from its compiled bytecode (__pycache__, written at install): `python run_guard.py` would
+# compile the script on every start, most of the guard's cost. Its folder goes last on the path, so it
+# shadows nothing; its path is the first argument, so the command line still names run_guard.py.
+GUARD_LAUNCHER = (
+    "import sys; sys.path.append(sys.argv[1].rpartition('/')[0]); import run_guard; "
+    "sys.exit(run_guard.main(sys.argv[2:]))"
+)
 PR_SET_CHILD_SUBREAPER = 36
 
 # The server's own children are pexpect's (one run guard per Operation), reaped by pexpect when the run
@@ -59,7 +66,8 @@ def guarded(command: list[str]) -> list[str]:
     """`command` below a run guard that dies with this server (and ends its run then). Its parent-death
     signal comes when the thread that spawns it exits: call from the run's worker thread, one of the
     dispatcher's pool, which lives until the server's runs are over."""
-    return [sys.executable, "-I", "-S", str(RUN_GUARD), "--parent", str(os.getpid()), "--", *command]
+    launch = [sys.executable, "-I", "-S", "-c", GUARD_LAUNCHER, str(RUN_GUARD)]
+    return [*launch, "--parent", str(os.getpid()), "--", *command]
 
 
 def guards_contain_runs() -> bool:

@@ -15,17 +15,23 @@ its threads. The signal is set by the guard itself, first thing, and then the pa
 server that died before that would never send it.
 """
 
-import contextlib
-import ctypes
+# Only modules that are cheap to import: `signal` (its enums), `contextlib` and `ctypes` would each cost
+# this start-up more than the rest of it together, once per Operation.
+from __future__ import annotations
+
+import _signal as signal
 import os
-import signal
 import sys
+
+TYPE_CHECKING = False  # typing's import would cost more than the rest
+if TYPE_CHECKING:
+    from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
 # Sent to the guard when its parent dies. Not SIGTERM or SIGINT, which are forwarded to ansible-playbook
 # for it to end the run its own way: a dead server leaves no one to wait for that.
-PARENT_GONE = signal.SIGUSR1
+PARENT_GONE: int = signal.SIGUSR1
 
 
 class ParentGone(Exception):
@@ -35,10 +41,40 @@ class ParentGone(Exception):
 _parent_gone_seen = False
 
 
-def _prctl(option: int, value: int) -> bool:
+def _libc_prctl() -> Any:
+    """prctl(2) from the C library, through what ctypes.CDLL(None).prctl is built on (_ctypes), without
+    importing ctypes itself (struct, its types and their set-up); falls back to ctypes if that fails."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+        import _ctypes
+
+        native: Any = _ctypes
+
+        class c_int(native._SimpleCData):  # type: ignore[misc]
+            _type_ = "i"
+
+        class Function(native.CFuncPtr):  # type: ignore[misc]
+            _flags_ = native.FUNCFLAG_CDECL | native.FUNCFLAG_USE_ERRNO
+            _restype_ = c_int
+
+        class Library:
+            _handle = native.dlopen(None, os.RTLD_NOW | os.RTLD_LOCAL)
+
+        return Function(("prctl", Library()))
+    except Exception:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+
+
+_prctl_function: Any = None
+
+
+def _prctl(option: int, value: int) -> bool:
+    global _prctl_function
+    try:
+        if _prctl_function is None:
+            _prctl_function = _libc_prctl()
+        return bool(_prctl_function(option, value, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
@@ -103,8 +139,10 @@ def kill_leftovers() -> None:
         except ChildProcessError:
             return
         for pid in descendants(me):
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 (contextlib: see the imports)
                 os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
@@ -138,8 +176,10 @@ def main(argv: list[str]) -> int:
         os._exit(127)
 
     def forward(signum: int, frame: object) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib: see the imports)
             os.kill(child, signum)
+        except OSError:
+            pass
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)

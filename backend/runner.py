@@ -444,7 +444,10 @@ class OperationRun:
         runner_env = playbook_env(self.settings, self.run_id)
         for key in set(os.environ) - set(runner_env):
             rc_config.env.pop(key, None)
-        rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id})
+        # Facts last as long as the run with either cache (runner's jsonfile one is in the artifact dir, deleted
+        # after the run), but jsonfile reads and rewrites a file per task: memory, as a raw run has.
+        rc_config.env.update({"PATH": runner_env["PATH"], MARKER: self.run_id, "ANSIBLE_CACHE_PLUGIN": "memory"})
+        rc_config.env.pop("ANSIBLE_CACHE_PLUGIN_CONNECTION", None)
         # ansible-playbook runs below a subreaper that ends everything the run detaches, and the run with the server.
         rc_config.command = processes.guarded(rc_config.command)
         return rc_config
@@ -481,11 +484,8 @@ class OperationRun:
     def _final(self, status: str, rc: int | None) -> dict[str, Any]:
         if self._stop_reason is not None and status in ("canceled", "timeout", "failed"):
             reason = self._stop_reason
-            return {
-                "status": reason,
-                "rc": None,
-                "error": self._stop_error or ("canceled on request" if reason == "canceled" else None),
-            }
+            error = self._stop_error or ("canceled on request" if reason == "canceled" else None)
+            return {"status": reason, "rc": None, "error": error}
         if status == "timeout":
             return {"status": "timeout", "rc": None, "error": "time limit reached"}
         if status == "successful":

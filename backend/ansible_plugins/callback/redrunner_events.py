@@ -30,11 +30,12 @@ DOCUMENTATION = """
         - awx_display's events and display wrapping; each event goes to stdout as one line instead of
           a file plus base64 markers.
     type: stdout
-    extends_documentation_fragment:
-      - default_callback
+    options: {}
     requirements:
       - Set as stdout in config
 """
+# No options of its own, so no documentation fragment to parse at every start: awx_display's set_options
+# gives the plugin its base callback's options (the default callback's, which include that fragment's).
 
 # Must equal backend.event_stream.MARK and NONCE_FILE (a test checks). Control characters JSON always
 # escapes, so the mark can never appear inside an event's JSON; raw writes to the process's stdout could
@@ -84,10 +85,10 @@ class _EventLines:
         self._stderr: Any = None
 
     def begin(self, fileobj: Any) -> None:
-        begin = awx.event_context.get_begin_dict()
+        begin = _begin_dict()
         # Serialized now, as awx_display writes its file now: the callback about to run may change the
         # result it was given (the default callback pops warnings and deprecations from it).
-        head = json.dumps(begin, cls=awx.AnsibleJSONEncoderLocal)
+        head = _encode(begin)
         if self._head is not None:
             # An event opened inside another: runner's filter ends the outer one here.
             self._send()
@@ -114,11 +115,88 @@ class _EventLines:
         self._stdout.flush()
 
 
+def _lean_begin_dict() -> Any:
+    """awx_display's EventContext.get_begin_dict, with the environment read once instead of six times per
+    event (the run's environment does not change under it); the same dict, key for key and in the same
+    order. Where a variable would make it raise, awx_display's own is kept, to raise per event as it does."""
+    original = awx.event_context.get_begin_dict
+    try:
+        omit_event_data = os.getenv("RUNNER_OMIT_EVENTS", "False").lower() == "true"
+        only_failed = os.getenv("RUNNER_ONLY_FAILED_EVENTS", "False").lower() == "true"
+        ids = {key: int(os.getenv(name, "0")) for key, name in _ID_VARIABLES if os.getenv(name, "")}
+        max_res = int(os.getenv("MAX_EVENT_RES", "700000"))
+    except ValueError:
+        return original
+    ctx = awx.event_context
+    new_uuid = awx.uuid.uuid4
+    current_time = awx.current_time
+    getpid = os.getpid
+    failed_events = ("runner_on_failed", "runner_on_async_failed", "runner_on_item_failed")
+    marks = ("debug", "verbose", "deprecated", "warning", "system_warning", "error")
+
+    def get_begin_dict() -> dict[str, Any]:
+        event_data = ctx.get()
+        event = event_data.pop("event", None)
+        if not event:
+            event = "verbose"
+            for key in marks:
+                if event_data.get(key, False):
+                    event = key
+                    break
+        event_dict: dict[str, Any] = {"event": event}
+        should_process_event_data = not only_failed or event in failed_events
+        event_dict.update(ids)
+        event_dict["pid"] = event_data.get("pid", getpid())
+        event_dict["uuid"] = event_data.get("uuid", str(new_uuid()))
+        event_dict["created"] = event_data.get("created", current_time().isoformat())
+        if not event_data.get("parent_uuid", None):
+            for key in ("task_uuid", "play_uuid", "playbook_uuid"):
+                parent_uuid = event_data.get(key, None)
+                if parent_uuid and parent_uuid != event_data.get("uuid", None):
+                    event_dict["parent_uuid"] = parent_uuid
+                    break
+        else:
+            event_dict["parent_uuid"] = event_data.get("parent_uuid", None)
+        if "verbosity" in event_data:
+            event_dict["verbosity"] = event_data.pop("verbosity")
+        if not omit_event_data and should_process_event_data:
+            if event not in ("playbook_on_stats",) and "res" in event_data and len(str(event_data["res"])) > max_res:
+                event_data["res"] = {}
+        else:
+            event_data = {}
+        event_dict["event_data"] = event_data
+        return event_dict
+
+    return get_begin_dict
+
+
+# awx_display's get_begin_dict adds these, in this order, where set.
+_ID_VARIABLES = (
+    ("job_id", "JOB_ID"),
+    ("ad_hoc_command_id", "AD_HOC_COMMAND_ID"),
+    ("project_update_id", "PROJECT_UPDATE_ID"),
+)
+
+
 def argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, defaults: dict[str, Any]) -> Any:
     """One argument of a call, by keyword, position or default: what Signature.bind would find."""
     if name in kwargs:
         return kwargs[name]
     return args[index] if len(args) > index else defaults[name]
+
+
+def _unless_debugging(wrapper: Any) -> Any:
+    """Display.debug does nothing unless debugging (Ansible's own check, inside it), so then there is
+    nothing to mark: ~30 calls a task skip the marking."""
+    from ansible import constants
+
+    @functools.wraps(wrapper)
+    def debug_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not constants.DEFAULT_DEBUG:
+            return None
+        return wrapper(*args, **kwargs)
+
+    return debug_wrapper
 
 
 def _lean_wrappers() -> None:
@@ -145,7 +223,7 @@ def _lean_wrappers() -> None:
             finally:
                 local._ctx.pop(key, None)
 
-        return wrapper
+        return wrapper if key != "debug" else _unless_debugging(wrapper)
 
     for attr in dir(Display):
         # The very methods awx_display wrapped (its own loop), rewrapped around the originals.
@@ -241,6 +319,9 @@ def _event_mark() -> str:
 
 
 _EVENT_MARK = _event_mark()
+_begin_dict = _lean_begin_dict()
+# One encoder for every event: json.dumps(cls=...) builds a new one per call.
+_encode = awx.AnsibleJSONEncoderLocal().encode
 _tty_colors()
 _lean_wrappers()
 _lines = _EventLines()

@@ -337,33 +337,41 @@ def old_postgres_backup(tmp_path: Path, database: str) -> Path:
 
 
 @pytest.mark.postgres
-def test_postgres_restores_and_drills_old_backups_and_pg_dump_compressed_ones(tmp_path: Path) -> None:
+def test_postgres_restores_and_drills_a_backup_made_before_compression_was_recorded(tmp_path: Path) -> None:
     with appdata.postgres_database() as name:
         appdata.fill_postgres(name)
         before = appdata.postgres_snapshot(name)
         old = old_postgres_backup(tmp_path, name)
-        # Where there is no zstd: pg_dump compresses, as before, and the manifest says so.
-        made = run("backup", "postgres", tmp_path, postgres_database=name, postgres_compression="pg_dump")
-        assert made.rc == 0, made.explain()
-        [own] = [f for f in sealed(tmp_path, "postgres") if f != old]
-        info = manifest(own)
-        assert [f["name"] for f in info["files"]] == [f"{name}.dump"] and info["details"]["compression"] == "pg_dump"
-        assert (own / f"{name}.dump").read_bytes().startswith(b"PGDMP")
-
-        for folder in (old, own):
-            appdata.change_postgres(name)
-            restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
-            assert restore.rc == 0, restore.explain()
-            assert appdata.postgres_snapshot(name) == before, folder
-            drill = run("verify", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
-            assert drill.rc == 0, drill.explain()
-            assert published(drill, "redrunner_verify")["backup_path"] == str(folder)
+        appdata.change_postgres(name)
+        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(old))
+        assert restore.rc == 0, restore.explain()
+        assert appdata.postgres_snapshot(name) == before
+        drill = run("verify", "postgres", tmp_path, postgres_database=name, backup_path=str(old))
+        assert drill.rc == 0, drill.explain()
+        assert published(drill, "redrunner_verify")["backup_path"] == str(old)
 
         # On another connection the module is shipped as its own process: the same drill.
         args = {"step": "drill", "dump": str(old / f"{name}.dump"), "scratch_name": f"rr_drill_shipped_{name[-10:]}"}
         shipped = run_module("postgres_dump", args, cwd=tmp_path, action_plugins=False, library=POSTGRES_LIBRARY)
         assert not shipped.get("failed") and shipped["scratch_database"] == args["scratch_name"], shipped
         assert args["scratch_name"] not in appdata.psql("postgres", "SELECT datname FROM pg_database")
+
+
+@pytest.mark.postgres
+def test_postgres_backup_compressed_by_pg_dump_where_there_is_no_zstd(tmp_path: Path) -> None:
+    with appdata.postgres_database() as name:
+        appdata.fill_postgres(name)
+        before = appdata.postgres_snapshot(name)
+        made = run("backup", "postgres", tmp_path, postgres_database=name, postgres_compression="pg_dump")
+        assert made.rc == 0, made.explain()
+        [folder] = sealed(tmp_path, "postgres")
+        info = manifest(folder)
+        assert [f["name"] for f in info["files"]] == [f"{name}.dump"] and info["details"]["compression"] == "pg_dump"
+        assert (folder / f"{name}.dump").read_bytes().startswith(b"PGDMP") and "dump_size" not in info["details"]
+        appdata.change_postgres(name)
+        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
+        assert restore.rc == 0, restore.explain()
+        assert appdata.postgres_snapshot(name) == before
 
 
 def test_restore_refuses_a_manifest_given_as_extravars(tmp_path: Path, uploads: Path, made_backup: Path) -> None:

@@ -82,7 +82,7 @@ def run_here(path: Path, args: dict[str, Any], check_mode: bool) -> dict[str, An
     return dict(remove_values(result, no_log))
 
 
-class RunHere(ActionBase):  # type: ignore[misc]
+class RunHere(ActionBase):
     """The action plugin of a role's module at LIBRARY (library/<name>.py beside the action plugins)."""
 
     TRANSFERS_FILES = False

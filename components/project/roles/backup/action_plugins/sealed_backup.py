@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
-def _helper():  # type: ignore[no-untyped-def]
+def _helper() -> ModuleType:
     name = "rr_run_here"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "_run_here.py")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
-def _helper():  # type: ignore[no-untyped-def]
+def _helper() -> ModuleType:
     name = "rr_run_here"
     if name not in sys.modules:
         path = Path(__file__).resolve().parents[2] / "backup" / "action_plugins" / "_run_here.py"

@@ -138,7 +138,7 @@ def command(params: dict[str, Any], argv: list[str], what: str, **kw: Any) -> st
     done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, **kw)
     if done.returncode != 0:
         raise DumpError(f"{what} failed ({argv[0]} exited {done.returncode}): {done.stderr.strip()}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def listed_version(params: dict[str, Any], path: str, zstd: bool) -> str:

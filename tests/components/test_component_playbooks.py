@@ -302,10 +302,13 @@ def test_postgres_backup_and_restore(tmp_path: Path) -> None:
 
         appdata.change_postgres(name)
         assert appdata.postgres_snapshot(name) != before
-        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
+        verbose = {"ANSIBLE_VERBOSITY": "3"}
+        restore = run("restore", "postgres", tmp_path, env=verbose, postgres_database=name, backup_path=str(folder))
         assert restore.rc == 0, restore.explain()
         assert appdata.postgres_snapshot(name) == before
         assert staging(tmp_path, "postgres") == [], "the decompressed copy is removed"
+        # On a local connection the role modules run in the task's worker: no module is shipped as a new Python.
+        assert "AnsiballZ_" not in restore.stdout and "TASK [postgres : Restore the database" in restore.stdout
 
         failed = run("backup", "postgres", tmp_path, postgres_database="rr_no_such_db")
         assert failed.rc == 2 and sealed(tmp_path, "postgres") == [folder] and staging(tmp_path, "postgres") == []

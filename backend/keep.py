@@ -50,6 +50,13 @@ def month_key(at: float) -> int:
     return d.year * 100 + d.month
 
 
+def period_keys(at: float) -> tuple[int, int, int]:
+    """day_key, week_key and month_key of one time, from one datetime (the backfill makes 100,000)."""
+    d = datetime.fromtimestamp(at, UTC)
+    year, week, _ = d.isocalendar()
+    return d.date().toordinal(), year * 100 + week, d.year * 100 + d.month
+
+
 PERIODS: tuple[tuple[str, Callable[[float], int]], ...] = (
     ("daily", day_key),
     ("weekly", week_key),

@@ -154,8 +154,12 @@ def _v_backup_records(db: pw.Database) -> None:
     """The backups table, filled from the Operations already stored (api.md "Backups kept and proven")."""
     from .backup_records import backfill
 
-    db.create_tables([BackupRecord], safe=True)
+    # The indexes after the rows: built from sorted keys at the end, where eight indexes updated per inserted
+    # row were half of the backfill's time (100,000 backups: 2.2 -> 1.0 s of CPU).
+    schema = pw.SchemaManager(BackupRecord, db)
+    schema.create_table(safe=True)
     backfill()
+    schema.create_indexes(safe=True)
 
 
 def _v_access_audit(db: pw.Database) -> None:

@@ -11,7 +11,21 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from . import apisize, backup, each, followers, ingest, kparallel, lag, overhead, parallel, start, throughput, transport
+from . import (
+    apisize,
+    backup,
+    backups,
+    each,
+    followers,
+    ingest,
+    kparallel,
+    lag,
+    overhead,
+    parallel,
+    start,
+    throughput,
+    transport,
+)
 from .machine import describe, loadavg
 from .results import Row, table
 from .workspace import Workspace, workspace
@@ -29,6 +43,7 @@ BENCHMARKS: list[ModuleType] = [
     kparallel,
     transport,
     backup,
+    backups,
 ]
 NAMES = [m.NAME for m in BENCHMARKS]
 

@@ -14,6 +14,9 @@ from types import ModuleType
 from typing import Any
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
 
 
 def controller() -> ModuleType:
@@ -44,4 +47,10 @@ class ActionModule(ActionBase):
         result.update(
             controller().run_module_here("redrunner_job", dict(self._task.args), self._task.check_mode, self._task.diff)
         )
+        job = result.get("job")
+        if result.get("created") and isinstance(job, dict) and not result.get("failed"):
+            # What the plays showed with a debug task of their own: one worker process less.
+            source = f", from job {job['source_job']}" if job.get("source_job") is not None else ""
+            units = ", ".join(str(u) for u in result.get("units") or [])
+            display.display(f"RedRunner job {job.get('id')} (tag {job.get('tag')}{source}), units: {units}")
         return result

@@ -25,7 +25,11 @@ MODULE = "redrunner_operation"
 
 def controller() -> ModuleType:
     """module_utils/redrunner_controller.py, through the one loader: the redrunner_job action plugin's,
-    found by Ansible's own plugin loader (action plugins cannot import module_utils beside them)."""
+    found by Ansible's own plugin loader (action plugins cannot import module_utils beside them). Once
+    loaded it is taken from sys.modules: the loader's search is some 400 stats and path joins a call."""
+    loaded_before = sys.modules.get("redrunner_controller")
+    if loaded_before is not None:
+        return loaded_before
     job_plugin = action_loader.get("redrunner_job", class_only=True)
     loaded: ModuleType = sys.modules[job_plugin.__module__].controller()
     return loaded
@@ -66,22 +70,32 @@ class ActionModule(ActionBase):
             res = self._module(call)
             changed = changed or bool(res.get("changed"))
             last_slice = left is not None and left <= interval
-            if res.get("failed") or res.get("terminal") or res.get("operation_id") is None or last_slice:
+            ended = res.get("terminal") and res.get("operation_id") is not None
+            if ended or res.get("failed") or res.get("operation_id") is None or last_slice:
+                if ended:
+                    # The result line, so a play needs no task of its own to show it.
+                    _show(host, res.get("attempts") or [], res.get("summary"))
                 # Earlier attempts of a retry chain, gathered over every slice, for the task's result.
                 res["attempts"] = [*attempts, *(res.get("attempts") or [])]
                 break
             attempts.extend(res.get("attempts") or [])
-            for line in res.get("attempts") or []:
-                display.display(f"[{host}] {line}")
-            display.display(f"[{host}] {res.get('summary')}")
+            _show(host, res.get("attempts") or [], res.get("summary"))
             # Later slices follow the Operation the first one started.
             call["operation_id"] = res["operation_id"]
+            # ... not the one `started` names: a retry chain may have moved on (its change is counted).
+            call.pop("started", None)
             # A slice too short to long-poll (the API waits whole seconds) returns at once: pace the next
             # one, so a short interval is one request and one line per interval, never a busy loop.
             time.sleep(max(0.0, began + interval - time.monotonic()))
         res["changed"] = changed
         result.update(res)
         return result
+
+
+def _show(host: str, attempts: list[str], summary: Any) -> None:
+    for line in attempts:
+        display.display(f"[{host}] {line}")
+    display.display(f"[{host}] {summary}")
 
 
 def _truthy(value: Any) -> bool:

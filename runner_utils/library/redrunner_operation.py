@@ -58,6 +58,15 @@ options:
   operation_id:
     description: Follow this existing Operation instead of starting one.
     type: int
+  started:
+    description:
+      - A start's result (this module's, registered with O(wait=false), or one item of a start looped
+        over several Units with C(failed_when) false), to follow the Operation it started, as
+        O(operation_id) does. When that start failed, fail with its message; when it started nothing
+        (check mode without a Job), return it as it is.
+      - The task reports a change when the start did, so a host that starts and follows its Operation
+        in two tasks (one of them looped over every host) still shows its change.
+    type: dict
   wait:
     description: Follow the Operation until it ends; with V(false) return right after starting it.
     type: bool
@@ -235,8 +244,24 @@ def start(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
         raise
 
 
+def from_start(module: AnsibleModule, start_result: dict[str, Any]) -> dict[str, Any] | None:
+    """The result for `started` when there is nothing to follow: its failure, or its check-mode no-op."""
+    if start_result.get("operation_id") is not None:
+        return None
+    if start_result.get("msg"):  # the start failed; its failure is this host's
+        keep = {k: start_result[k] for k in ("status", "error") if k in start_result}
+        module.fail_json(msg=str(start_result["msg"]), **keep)
+    return {k: v for k, v in start_result.items() if not k.startswith(("_ansible", "ansible_", "item"))}
+
+
 def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
     params = module.params
+    start_result = params["started"]
+    if start_result is not None:
+        nothing = from_start(module, start_result)
+        if nothing is not None:
+            return nothing
+        params = {**params, "operation_id": int(start_result["operation_id"])}
     started = params["operation_id"] is None
     op = start(module, client) if started else client.get_operation(params["operation_id"])
     wait_timeout = params["wait_timeout"]
@@ -256,8 +281,9 @@ def run(module: AnsibleModule, client: ApiClient) -> dict[str, Any]:
             break
     result = describe(op, client, params)
     result["attempts"] = attempts
-    # Starting an Operation is the change this task makes; following one changes nothing.
-    result["changed"] = started
+    # Starting an Operation is the change this task makes; following one changes nothing, unless it
+    # follows the start it was handed (`started`), whose change it reports.
+    result["changed"] = started or bool((start_result or {}).get("changed"))
     if result["terminal"] and op["status"] != "successful" and params["fail_on_status"]:
         module.fail_json(msg=failure_summary(op, result["failures"]), **result)
     return result
@@ -276,6 +302,7 @@ ARGUMENT_SPEC = connection_argument_spec(
     retries=dict(type="int", default=0),
     retry_delay=dict(type="float"),
     operation_id=dict(type="int"),
+    started=dict(type="dict"),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="float"),
     long_poll=dict(type="int", default=30),

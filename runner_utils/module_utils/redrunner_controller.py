@@ -2,8 +2,8 @@
 
 Both plays that use the modules run with `connection: local`, so a module's work (a few HTTP requests)
 can happen right where the action plugin runs. Shipping the module costs a Python process per call
-(about 0.3 s of CPU each); the each-plays make three calls per component and the follow loop one per
-slice. This loads the module file from `library/` beside this file and calls its `run(module, client)`
+(about 0.3 s of CPU each); the each-plays make a start and a follow per component, and the follow
+loop one call per slice. This loads the module file from `library/` beside this file and calls its `run(module, client)`
 with a stand-in for AnsibleModule that checks the arguments against the module's own ARGUMENT_SPEC
 (types, defaults, choices, REDRUNNER_URL/REDRUNNER_TOKEN fallbacks) and hides `no_log` values, as
 AnsibleModule does, so the task's result is the one the shipped module would give.

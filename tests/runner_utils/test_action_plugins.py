@@ -3,6 +3,7 @@ modules, and no module process at all (a host whose Python does not exist still 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ def test_the_action_plugins_give_the_modules_results(srv: RunningServer, tmp_pat
         ("redrunner_operation", {"url": srv.url, "operation_id": done["id"]}, False),
         ("redrunner_operation", {"url": srv.url, "job_id": job["id"], "unit": "nope", "action": "ok.yml"}, False),
         ("redrunner_operation", {"url": "http://127.0.0.1:9", "operation_id": 1, "token": "s3cret-token"}, False),
+        # `started`: a start's result (a looped start's item), followed, or its failure made this host's
+        ("redrunner_operation", {"url": srv.url, "started": {"operation_id": done["id"], "changed": True}}, False),
+        ("redrunner_operation", {"url": srv.url, "started": {"operation_id": None, "msg": "no", "error": "x"}}, False),
     ]
     for module, args, check in calls:
         shipped, here = both(module, args, tmp_path, check)
@@ -90,3 +94,44 @@ def test_the_plays_start_no_module_process(srv: RunningServer, tmp_path: Path) -
     # The same play without the action plugins needs that Python, which proves the plugins ran the code.
     shipped = ansible_playbook(play, "-i", "localhost,", cwd=tmp_path, env={**env, "ANSIBLE_ACTION_PLUGINS": ""})
     assert shipped.rc != 0 and "/nonexistent/python3" in shipped.stdout + shipped.stderr
+
+
+@pytest.mark.timeout(300)
+def test_each_starts_every_operation_at_once_with_one_fork_and_fails_a_bad_start_alone(
+    server_factory: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """backup-each.yml starts every component's Operation in one task, so -f 1 still runs them all at once;
+    a start the server refuses (no backup-c.yml) fails that host alone, with the server's answer."""
+    data = tmp_path / "data"
+    (data / "project").mkdir(parents=True)
+    shutil.copytree(DATA / "inventory", data / "inventory")
+    for unit in ("a", "b"):
+        shutil.copy(DATA / "project" / "slow.yml", data / "project" / f"backup-{unit}.yml")
+    srv = server_factory(data_dir=data, args=["--workers", "3"])
+    inventory = tmp_path / "components.ini"
+    inventory.write_text("[components]\na\nb\nc\n")
+    run = ansible_playbook(
+        RUNNER_UTILS / "backup-each.yml",
+        "-i",
+        str(inventory),
+        "-f",
+        "1",
+        "-e",
+        f"redrunner_url={srv.url}",
+        "-e",
+        'redrunner_extravars={"seconds":3}',
+        cwd=tmp_path,
+    )
+    assert run.rc == 2, run.explain()
+    recap = run.recap()
+    assert (recap["a"]["failed"], recap["b"]["failed"], recap["c"]["failed"]) == (0, 0, 1), run.explain()
+    assert recap["a"]["changed"] >= 1 and recap["b"]["changed"] >= 1, run.explain()
+    fatal = next(line for line in run.stdout.splitlines() if line.startswith("fatal: [c]"))
+    assert "playbook_not_found" in fatal or "backup-c.yml" in fatal, fatal
+    job = srv.get("jobs/latest?tag=backup").json()
+    ops = srv.get(f"operations?job_id={job['id']}").json()["items"]
+    assert sorted(o["unit"] for o in ops) == ["a", "b"] and all(o["status"] == "successful" for o in ops)
+    # Both ran at one same moment, though one fork followed them one after the other.
+    assert max(o["started_at"] for o in ops) < min(o["finished_at"] for o in ops), ops
+    for op in ops:
+        assert f"[{op['unit']}] operation {op['id']} backup-{op['unit']}.yml in {op['unit']}: successful" in run.stdout

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.keep import KeepPolicy, kept_by_group, kept_in_group
+from backend.keep import KeepPolicy, day_key, kept_by_group, kept_in_group, month_key, period_keys, week_key
 
 START = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)  # a Thursday, 02:00 UTC
 
@@ -142,3 +143,13 @@ def test_groups_are_kept_apart() -> None:
 def test_bad_policies_are_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         KeepPolicy(**bad)
+
+
+def test_period_keys_are_the_three_keys() -> None:
+    """The backups table stores period_keys (one datetime per backup); keep.py's rules use each key alone."""
+    rng = random.Random(3)
+    # Around the new year, where the ISO week's year differs from the calendar year, and anywhere.
+    times = [datetime(2024, 12, 28, tzinfo=UTC).timestamp() + h * 3600.0 for h in range(24 * 10)]
+    times += [rng.uniform(0, 4_102_444_800) for _ in range(2000)]
+    for at in times:
+        assert period_keys(at) == (day_key(at), week_key(at), month_key(at)), at

@@ -170,17 +170,6 @@ def kept_in(groups: Iterable[str], policy: KeepPolicy) -> set[int]:
     return {int(row[0]) for row in found}
 
 
-def all_groups() -> list[str]:
-    """Every group that has a backup, one index probe per group (a loose index scan)."""
-    found = records_sql(
-        "WITH RECURSIVE g(k) AS (SELECT MIN(grp) FROM backup_record UNION ALL "
-        "SELECT (SELECT MIN(grp) FROM backup_record WHERE grp > g.k) FROM g WHERE g.k IS NOT NULL) "
-        "SELECT k FROM g WHERE k IS NOT NULL",
-        [],
-    )
-    return [str(row.k) for row in found]
-
-
 def kept_jobs(policy: KeepPolicy) -> set[int]:
     """The Jobs that hold a kept backup: retention never prunes them. One statement over every group."""
     found = keep_query.kept(policy, keep_query.ALL_GROUPS, [], "DISTINCT r.job_id")
@@ -243,21 +232,22 @@ def listing(policy: KeepPolicy, tag: str | None, unit: str | None, limit: int, c
 
 
 def latest_by_group() -> list[tuple[str, str, float, float | None]]:
-    """(tag, unit, newest backup's time, newest verification's time) of every group."""
-    result = []
-    for grp in all_groups():
-        newest = records_sql(
-            "SELECT tag, unit, created_at FROM backup_record WHERE grp = ? ORDER BY operation_id DESC LIMIT 1", [grp]
-        )
-        verified = records_sql(
-            "SELECT verified_at FROM backup_record WHERE grp = ? AND verified_at IS NOT NULL "
-            "ORDER BY verified_at DESC LIMIT 1",
-            [grp],
-        )
-        if newest:
-            row = newest[0]
-            result.append((row.tag, row.unit, float(row.created_at), verified[0].verified_at if verified else None))
-    return result
+    """(tag, unit, newest backup's time, newest verification's time) of every group, in group order.
+
+    One statement for all the groups (/metrics asks on every scrape; a statement per group was a round trip
+    each on PostgreSQL): per group, one probe each of the loose scan, the (grp, operation) index for the
+    newest backup, the (grp, verified_at) index for the newest verification, and the newest backup's row."""
+    found = records_sql(
+        f"WITH RECURSIVE {keep_query.ALL_GROUPS}, "
+        "n(grp, id, verified) AS (SELECT grp, "
+        "(SELECT MAX(operation_id) FROM backup_record b WHERE b.grp = g.grp), "
+        "(SELECT MAX(verified_at) FROM backup_record v WHERE v.grp = g.grp) "
+        "FROM g WHERE grp IS NOT NULL) "
+        "SELECT r.tag, r.unit, r.created_at, n.verified FROM n JOIN backup_record r ON r.operation_id = n.id "
+        "ORDER BY n.grp",
+        [],
+    )
+    return [(row.tag, row.unit, float(row.created_at), row.verified) for row in found]
 
 
 def job_backups(job_id: int) -> dict[str, dict[str, Any]]:

@@ -27,8 +27,8 @@ ARG REDRUNNER_UID=10001
 
 # tini is pid 1: it forwards SIGTERM to the server alone (which gives Operations their grace)
 # and reaps the ansible workers that call setsid() and get orphaned on cancel.
-# postgresql-client: pg_dump/pg_restore for the bundled components. zstd: the files component
-# compresses with it on every core (gzip, single-threaded, otherwise). openssh-client: inventories
+# postgresql-client: pg_dump/pg_restore for the bundled components. zstd: the files and postgres
+# components compress with it on every core (gzip or pg_dump's own, single-threaded, otherwise). openssh-client: inventories
 # that reach hosts over SSH.
 # Versions are not pinned: Debian stable only takes security fixes, and an exact pin breaks the
 # build at the next one.

@@ -6,9 +6,9 @@
   that backup into the tree's place vs `tar --extract --gzip` into an empty folder, and verify-files.yml (a
   drill) where the project has one vs `tar --extract` of the raw archive into a scratch folder.
 - `postgres`: backup-postgres.yml of a generated database (`rr_bench_<hex>`, about 1,000,000 rows, dropped
-  after) vs `pg_dump -Fc` of it; restore-postgres.yml vs `pg_restore --clean --if-exists
-  --single-transaction` of the raw dump; verify-postgres.yml where present. Skipped without a PostgreSQL
-  at 127.0.0.1:5432.
+  after; the role dumps with `--compress=0` and compresses with `zstd -T0` where it can) vs `pg_dump -Fc` of
+  it; restore-postgres.yml vs `pg_restore --clean --if-exists --single-transaction` of the raw dump;
+  verify-postgres.yml where present. Skipped without a PostgreSQL at 127.0.0.1:5432.
 Interleaved rounds, medians. Beside wall time, CPU: the raw command's process tree (getrusage), and the
 server's whole tree for the Operation (its own and its reaped children's counters in /proc/<pid>/stat).
 """

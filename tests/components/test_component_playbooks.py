@@ -7,19 +7,21 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.components import appdata
-from tests.runner_utils.playbooks import COMPONENTS, Run, ansible_playbook
+from tests.runner_utils.playbooks import COMPONENTS, Run, ansible_playbook, run_module
 
 # each test runs ansible-playbook once or more: several seconds each on a busy machine
 pytestmark = pytest.mark.slow
 
 PROJECT = COMPONENTS / "project"
 INVENTORY = COMPONENTS / "inventory"
+POSTGRES_LIBRARY = PROJECT / "roles" / "postgres" / "library"
 
 
 def run(
@@ -274,6 +276,10 @@ def test_sqlite_backup_never_creates_a_missing_database(tmp_path: Path) -> None:
     assert sealed(tmp_path, "sqlite") == [] and staging(tmp_path, "sqlite") == []
 
 
+def unzstd(path: Path) -> bytes:
+    return subprocess.run(["zstd", "-dcq", str(path)], check=True, capture_output=True).stdout
+
+
 @pytest.mark.postgres
 def test_postgres_backup_and_restore(tmp_path: Path) -> None:
     with appdata.postgres_database() as name:
@@ -283,17 +289,92 @@ def test_postgres_backup_and_restore(tmp_path: Path) -> None:
         assert backup.rc == 0, backup.explain()
         [folder] = sealed(tmp_path, "postgres")
         info = manifest(folder)
-        assert info["details"]["database"] == name and info["files"][0]["name"] == f"{name}.dump"
+        details = info["details"]
+        assert details["database"] == name and details["pg_dump"].startswith("pg_dump (PostgreSQL) ")
         assert info["source"] == f"postgresql://127.0.0.1:5432/{name}"
+        if shutil.which("zstd"):
+            # pg_dump's custom format, uncompressed (zstd compressed it), and its size recorded for the restore
+            assert info["files"][0]["name"] == f"{name}.dump.zst" and details["compression"] == "zstd"
+            plain = unzstd(folder / f"{name}.dump.zst")
+            assert plain.startswith(b"PGDMP") and len(plain) == details["dump_size"]
+        else:
+            assert info["files"][0]["name"] == f"{name}.dump" and details["compression"] == "pg_dump"
 
         appdata.change_postgres(name)
         assert appdata.postgres_snapshot(name) != before
-        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
+        verbose = {"ANSIBLE_VERBOSITY": "3"}
+        restore = run("restore", "postgres", tmp_path, env=verbose, postgres_database=name, backup_path=str(folder))
         assert restore.rc == 0, restore.explain()
         assert appdata.postgres_snapshot(name) == before
+        assert staging(tmp_path, "postgres") == [], "the decompressed copy is removed"
+        # On a local connection the role modules run in the task's worker: no module is shipped as a new Python.
+        assert "AnsiballZ_" not in restore.stdout and "TASK [postgres : Restore the database" in restore.stdout
 
         failed = run("backup", "postgres", tmp_path, postgres_database="rr_no_such_db")
         assert failed.rc == 2 and sealed(tmp_path, "postgres") == [folder] and staging(tmp_path, "postgres") == []
+
+
+def old_postgres_backup(tmp_path: Path, database: str) -> Path:
+    """A backup as the role sealed it before it recorded its compression (up to 2026-12-07): one file,
+    `pg_dump --format=custom` with pg_dump's own compression, and details without `compression`."""
+    folder = tmp_path / "backups" / "postgres" / "20261201T010000Z-backup-job3-op43-oldformat0"
+    folder.mkdir(parents=True)
+    dump = folder / f"{database}.dump"
+    pg = [*appdata.PG, "--no-password"]
+    subprocess.run(["pg_dump", "--format=custom", *pg, f"--file={dump}", f"--dbname={database}"], check=True)
+    version = subprocess.run(["pg_dump", "--version"], check=True, capture_output=True, text=True).stdout.strip()
+    old = {
+        "format": 3,
+        "component": "postgres",
+        "source": f"postgresql://127.0.0.1:5432/{database}",
+        "folder": folder.name,
+        "job_id": 3,
+        "job_tag": "backup",
+        "operation_id": 43,
+        "created_at": "2026-12-01T01:00:00Z",
+        "details": {"database": database, "host": "127.0.0.1", "port": 5432, "pg_dump": version},
+        "files": [{"name": dump.name, "size": dump.stat().st_size, "sha256": digest(dump)}],
+    }
+    (folder / "manifest.json").write_text(json.dumps(old, indent=4, sort_keys=True))
+    return folder
+
+
+@pytest.mark.postgres
+def test_postgres_restores_and_drills_a_backup_made_before_compression_was_recorded(tmp_path: Path) -> None:
+    with appdata.postgres_database() as name:
+        appdata.fill_postgres(name)
+        before = appdata.postgres_snapshot(name)
+        old = old_postgres_backup(tmp_path, name)
+        appdata.change_postgres(name)
+        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(old))
+        assert restore.rc == 0, restore.explain()
+        assert appdata.postgres_snapshot(name) == before
+        drill = run("verify", "postgres", tmp_path, postgres_database=name, backup_path=str(old))
+        assert drill.rc == 0, drill.explain()
+        assert published(drill, "redrunner_verify")["backup_path"] == str(old)
+
+        # On another connection the module is shipped as its own process: the same drill.
+        args = {"step": "drill", "dump": str(old / f"{name}.dump"), "scratch_name": f"rr_drill_shipped_{name[-10:]}"}
+        shipped = run_module("postgres_dump", args, cwd=tmp_path, action_plugins=False, library=POSTGRES_LIBRARY)
+        assert not shipped.get("failed") and shipped["scratch_database"] == args["scratch_name"], shipped
+        assert args["scratch_name"] not in appdata.psql("postgres", "SELECT datname FROM pg_database")
+
+
+@pytest.mark.postgres
+def test_postgres_backup_compressed_by_pg_dump_where_there_is_no_zstd(tmp_path: Path) -> None:
+    with appdata.postgres_database() as name:
+        appdata.fill_postgres(name)
+        before = appdata.postgres_snapshot(name)
+        made = run("backup", "postgres", tmp_path, postgres_database=name, postgres_compression="pg_dump")
+        assert made.rc == 0, made.explain()
+        [folder] = sealed(tmp_path, "postgres")
+        info = manifest(folder)
+        assert [f["name"] for f in info["files"]] == [f"{name}.dump"] and info["details"]["compression"] == "pg_dump"
+        assert (folder / f"{name}.dump").read_bytes().startswith(b"PGDMP") and "dump_size" not in info["details"]
+        appdata.change_postgres(name)
+        restore = run("restore", "postgres", tmp_path, postgres_database=name, backup_path=str(folder))
+        assert restore.rc == 0, restore.explain()
+        assert appdata.postgres_snapshot(name) == before
 
 
 def test_restore_refuses_a_manifest_given_as_extravars(tmp_path: Path, uploads: Path, made_backup: Path) -> None:
@@ -420,9 +501,32 @@ def test_postgres_drill_drops_its_scratch_database_whatever_happens(tmp_path: Pa
         assert published(good, "redrunner_verify")["backup_path"] == str(folder)
         assert "rr_drill_131_" not in scratch_databases() and appdata.postgres_snapshot(name) == before
 
-        (folder / f"{name}.dump").write_bytes(b"PGDMP" + b"\x00" * 500)
+        # A bogus dump (compressed as the backup's is) whose digests agree: pg_restore tells, and the scratch
+        # database it was given is dropped.
+        info = json.loads((folder / "manifest.json").read_text())
+        dump = folder / info["files"][0]["name"]
+        good = dump.read_bytes()
+        bogus = b"PGDMP" + b"\x00" * 500
+        zstd = dump.suffix == ".zst"
+        if zstd:
+            info["details"]["dump_size"] = len(bogus)
+            bogus = subprocess.run(["zstd", "-q", "-c"], input=bogus, check=True, capture_output=True).stdout
+        dump.write_bytes(bogus)
+        (folder / "manifest.json").write_text(json.dumps(info))
         reseal(folder)
         bad = run("verify", "postgres", tmp_path, job_id=91, postgres_database=name, backup_path=str(folder))
         assert bad.rc == 2, bad.explain()
-        assert "Fill it with pg_restore" in bad.stdout and "Drop the scratch database" in bad.stdout
+        assert "pg_restore into the scratch database rr_drill_131_" in bad.stdout
         assert "rr_drill_131_" not in scratch_databases() and appdata.postgres_snapshot(name) == before
+        assert staging(tmp_path, "postgres") == [], "the decompressed copy is removed whatever happens"
+        if not zstd:
+            return
+        # A zstd frame corrupted before it was sealed: its checksum tells, before any database is made.
+        corrupt = bytearray(good)
+        corrupt[len(corrupt) // 2] ^= 0xFF
+        dump.write_bytes(bytes(corrupt))
+        reseal(folder)
+        bad = run("verify", "postgres", tmp_path, job_id=91, postgres_database=name, backup_path=str(folder))
+        assert bad.rc == 2, bad.explain()
+        assert f"decompressing {dump} failed (zstd exited" in bad.stdout
+        assert "rr_drill_131_" not in scratch_databases() and staging(tmp_path, "postgres") == []

@@ -330,33 +330,39 @@ def open_backup(module: AnsibleModule, folder: str) -> dict[str, Any]:
     return {"changed": False, "sha256": digest, "manifest": manifest, "folder": folder}
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "step": {"type": "str", "required": True, "choices": ["prepare", "seal", "open"]},
-            "folder": {"type": "path", "required": True},
-            "sealed": {"type": "path"},
-            "stale_minutes": {"type": "int", "default": 1440},
-            "files": {"type": "list", "elements": "str", "default": []},
-            "measured": {"type": "dict", "default": {}},
-            "manifest": {"type": "dict", "default": {}},
-            "manifest_name": {"type": "str", "default": "manifest.json"},
-            "component": {"type": "str"},
-            "sha256": {"type": "str", "default": ""},
-            "target": {"type": "str", "default": ""},
-            "other_target": {"type": "bool", "default": False},
-            "newest": {"type": "bool", "default": False},
-            "drill": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
+ARGUMENT_SPEC: dict[str, Any] = {
+    "step": {"type": "str", "required": True, "choices": ["prepare", "seal", "open"]},
+    "folder": {"type": "path", "required": True},
+    "sealed": {"type": "path"},
+    "stale_minutes": {"type": "int", "default": 1440},
+    "files": {"type": "list", "elements": "str", "default": []},
+    "measured": {"type": "dict", "default": {}},
+    "manifest": {"type": "dict", "default": {}},
+    "manifest_name": {"type": "str", "default": "manifest.json"},
+    "component": {"type": "str"},
+    "sha256": {"type": "str", "default": ""},
+    "target": {"type": "str", "default": ""},
+    "other_target": {"type": "bool", "default": False},
+    "newest": {"type": "bool", "default": False},
+    "drill": {"type": "bool", "default": False},
+}
+VALIDATION: dict[str, Any] = {}
+
+
+def run(module: Any) -> dict[str, Any]:
+    """The step's result; module is an AnsibleModule, or the action plugin's stand-in (action_plugins/)."""
     steps = {"prepare": prepare, "seal": seal, "open": open_backup}
     folder = module.params["folder"]
     try:
-        result = steps[module.params["step"]](module, folder)
+        return steps[module.params["step"]](module, folder)
     except OSError as exc:
         module.fail_json(msg=f"{module.params['step']} of {folder}: {exc}")
-    module.exit_json(**result)
+        raise  # fail_json does not return
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **VALIDATION)
+    module.exit_json(**run(module))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+"""sealed_backup's logic in the task's worker process on a local connection, not a new Python (_run_here.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def _helper() -> ModuleType:
+    name = "rr_run_here"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "_run_here.py")
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+ActionModule = _helper().action_for(__file__, "sealed_backup")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -10,20 +10,32 @@ from tests.support.inprocess import InProcessServer, start_inprocess
 from tests.support.server import RunningServer, start_server
 
 
-@pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
-    """Start real `redrunner serve` processes; all are stopped at teardown."""
-    started: list[RunningServer] = []
+class _Stoppable(Protocol):
+    def stop(self) -> object: ...
 
-    def factory(**kwargs: Any) -> RunningServer:
-        kwargs.setdefault("name", f"server{len(started)}")
-        srv = start_server(tmp_path, **kwargs)
+
+S = TypeVar("S", bound=_Stoppable)
+
+
+def _servers(start: Callable[..., S], prefix: str, tmp_path: Path) -> Iterator[Callable[..., S]]:
+    """A factory of servers made by `start` in tmp_path, named prefix0, prefix1, ...; all stopped at teardown."""
+    started: list[S] = []
+
+    def factory(**kwargs: Any) -> S:
+        kwargs.setdefault("name", f"{prefix}{len(started)}")
+        srv = start(tmp_path, **kwargs)
         started.append(srv)
         return srv
 
     yield factory
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start real `redrunner serve` processes; all are stopped at teardown."""
+    yield from _servers(start_server, "server", tmp_path)
 
 
 @pytest.fixture
@@ -36,17 +48,7 @@ def server(server_factory: Callable[..., RunningServer]) -> RunningServer:
 def app_server_factory(tmp_path: Path) -> Iterator[Callable[..., InProcessServer]]:
     """Start the application in the test process (tests/support/inprocess.py), one at a time; stopped at
     teardown. Takes start_server's options (token, args, data_dir, database) and `settings` overrides."""
-    started: list[InProcessServer] = []
-
-    def factory(**kwargs: Any) -> InProcessServer:
-        kwargs.setdefault("name", f"app{len(started)}")
-        srv = start_inprocess(tmp_path, **kwargs)
-        started.append(srv)
-        return srv
-
-    yield factory
-    for srv in started:
-        srv.stop()
+    yield from _servers(start_inprocess, "app", tmp_path)
 
 
 @pytest.fixture
